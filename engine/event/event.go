@@ -1,0 +1,238 @@
+// Package event gives fast, read-only access to one Segment event's JSON.
+//
+// A Doc validates the event once and indexes its top-level keys in a single
+// pass; a compiled Path then finds its value by looking up the top-level key
+// and running gjson only over that key's (small) value. Triggers and field
+// mappings share one Doc per event, so no path scans the whole event twice.
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// Doc is one parsed event. The zero value is empty; fill it with Reset.
+// A Doc is not safe for concurrent use; the engine uses one per evaluation.
+type Doc struct {
+	json string
+	top  []member
+}
+
+type member struct {
+	key string
+	val gjson.Result
+}
+
+// Parse validates raw as a JSON object and returns its Doc. The Doc keeps a
+// private copy of raw, so the caller may reuse its buffer.
+func Parse(raw []byte) (*Doc, error) {
+	d := new(Doc)
+	if err := d.Reset(raw); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Reset makes d hold the event raw (copied), reusing d's memory.
+// It fails, leaving d empty, if raw is not a JSON object.
+func (d *Doc) Reset(raw []byte) error {
+	d.json = ""
+	d.top = d.top[:0]
+	if !gjson.ValidBytes(raw) {
+		return invalidJSON(raw)
+	}
+	s := string(raw)
+	root := gjson.Parse(s)
+	if !root.IsObject() {
+		return fmt.Errorf("event is a JSON %s, not an object", kindName(root))
+	}
+	d.json = s
+	root.ForEach(func(k, v gjson.Result) bool {
+		d.top = append(d.top, member{key: k.Str, val: v})
+		return true
+	})
+	return nil
+}
+
+// JSON returns the event's JSON text.
+func (d *Doc) JSON() string { return d.json }
+
+// Top returns the value of the top-level key name (the last one if repeated).
+func (d *Doc) Top(name string) gjson.Result {
+	for i := len(d.top) - 1; i >= 0; i-- {
+		if d.top[i].key == name {
+			return d.top[i].val
+		}
+	}
+	return gjson.Result{}
+}
+
+// Get returns the value at p, or a Result whose Exists() is false.
+func (d *Doc) Get(p *Path) gjson.Result {
+	if p.full {
+		return gjson.Get(d.json, p.src)
+	}
+	v := d.Top(p.top)
+	if p.rest == "" || !v.Exists() {
+		return v
+	}
+	return v.Get(p.rest)
+}
+
+// invalidJSON explains why raw is not valid JSON, with the byte offset
+// encoding/json reports (only called on the failure path).
+func invalidJSON(raw []byte) error {
+	if len(strings.TrimSpace(string(raw))) == 0 {
+		return errors.New("event is empty")
+	}
+	var v any
+	err := json.Unmarshal(raw, &v)
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("event is not valid JSON: %v (at byte %d)", se, se.Offset)
+	}
+	if err != nil {
+		return fmt.Errorf("event is not valid JSON: %v", err)
+	}
+	return errors.New("event is not valid JSON")
+}
+
+func kindName(r gjson.Result) string {
+	switch {
+	case r.IsArray():
+		return "array"
+	case r.Type == gjson.String:
+		return "string"
+	case r.Type == gjson.Number:
+		return "number"
+	case r.Type == gjson.True, r.Type == gjson.False:
+		return "boolean"
+	case r.Type == gjson.Null:
+		return "null"
+	}
+	return "value"
+}
+
+// Path is a compiled gjson path into an event.
+type Path struct {
+	src  string // the path as written
+	top  string // first component, unescaped (when !full)
+	rest string // the remaining gjson path ("" for a top-level key)
+	full bool   // evaluate src against the whole event (modifiers, wildcards, ...)
+}
+
+// String returns the path as written.
+func (p *Path) String() string { return p.src }
+
+// CompilePath checks the gjson syntax of s and prepares it for fast lookups.
+func CompilePath(s string) (*Path, error) {
+	if err := checkSyntax(s); err != nil {
+		return nil, err
+	}
+	p := &Path{src: s}
+	top, rest, ok := splitFirst(s)
+	if !ok {
+		p.full = true
+		return p, nil
+	}
+	p.top, p.rest = top, rest
+	return p, nil
+}
+
+// splitFirst splits a path into its first plain key (unescaped) and the rest.
+// ok is false when the first component is not a plain key (a wildcard,
+// modifier, query, multipath, array count or pipe), which needs full gjson.
+func splitFirst(s string) (top, rest string, ok bool) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '\\':
+			if i+1 < len(s) {
+				i++
+				b.WriteByte(s[i])
+			}
+			continue
+		case '.':
+			return b.String(), s[i+1:], b.Len() > 0
+		case '*', '?', '#', '@', '|', '!', '[', ']', '{', '}', '(', ')', '=', '<', '>', '%', ',', ':':
+			return "", "", false
+		}
+		b.WriteByte(c)
+	}
+	return b.String(), "", b.Len() > 0
+}
+
+// checkSyntax rejects what gjson would silently treat as "no match": empty
+// paths and components, unbalanced brackets and quotes, unknown modifiers.
+func checkSyntax(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return errors.New("empty path")
+	}
+	var stack []byte
+	inQuote := false
+	compStart := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' {
+			i++
+			continue
+		}
+		if inQuote {
+			if c == '"' {
+				inQuote = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			if len(stack) == 0 {
+				return fmt.Errorf("unexpected '\"' at column %d (quotes belong inside a #(...) query)", i+1)
+			}
+			inQuote = true
+		case '(', '[', '{':
+			stack = append(stack, c)
+		case ')', ']', '}':
+			open := map[byte]byte{')': '(', ']': '[', '}': '{'}[c]
+			if len(stack) == 0 || stack[len(stack)-1] != open {
+				return fmt.Errorf("unbalanced %q at column %d", c, i+1)
+			}
+			stack = stack[:len(stack)-1]
+		case '.', '|':
+			if len(stack) > 0 {
+				continue
+			}
+			if i == compStart {
+				if i == 0 {
+					return fmt.Errorf("path starts with %q", c)
+				}
+				return fmt.Errorf("empty component at column %d", i+1)
+			}
+			compStart = i + 1
+		case '@':
+			if len(stack) > 0 || i != compStart {
+				continue
+			}
+			name := s[i+1:]
+			if j := strings.IndexAny(name, ".|:"); j >= 0 {
+				name = name[:j]
+			}
+			if !gjson.ModifierExists(name, nil) {
+				return fmt.Errorf("unknown modifier @%s", name)
+			}
+		}
+	}
+	switch {
+	case inQuote:
+		return errors.New("unterminated quote")
+	case len(stack) > 0:
+		return fmt.Errorf("unclosed %q", stack[len(stack)-1])
+	case compStart == len(s):
+		return errors.New("path ends with an empty component")
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+// Package planner runs an engine over a stream of NDJSON events and reports
+// what happened to every line: the actions planned, no rule matched, or why
+// the line failed. It is the one code path behind `intercom-actions plan`,
+// `intercom-actions test` and the golden tests.
+package planner
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/intercom-actions/intercom-actions/engine"
+)
+
+// MaxLine is the longest event line accepted (Segment caps events at 32 KB;
+// this leaves room for batches of traits).
+const MaxLine = 4 << 20
+
+// Result is the outcome of one input line.
+type Result struct {
+	Line    int             // 1-based line number in its input
+	Event   []byte          // the line as read (valid until the next line)
+	Actions []engine.Action // planned actions (may be non-empty even when Err != nil)
+	Err     error           // *engine.EventError, engine.RuleErrors, or nil
+}
+
+// Skipped reports whether no rule matched a good event.
+func (r *Result) Skipped() bool { return r.Err == nil && len(r.Actions) == 0 }
+
+// Summary counts the outcomes of a run.
+type Summary struct {
+	Events     int // non-blank lines read
+	Actions    int // actions planned
+	Skipped    int // good events no rule matched
+	BadEvents  int // lines that were not usable events
+	RuleErrors int // rule failures on good events
+}
+
+// String is a one-line report, e.g. "5 events: 7 actions, 1 skipped (no rule matched), 0 bad events, 0 rule errors".
+func (s Summary) String() string {
+	return fmt.Sprintf("%d events: %d actions, %d skipped (no rule matched), %d bad events, %d rule errors",
+		s.Events, s.Actions, s.Skipped, s.BadEvents, s.RuleErrors)
+}
+
+// Failed reports whether any line or rule failed.
+func (s Summary) Failed() bool { return s.BadEvents > 0 || s.RuleErrors > 0 }
+
+// Run evaluates every non-blank line of r and calls fn with its result, in
+// order. It stops at the first error from fn or from reading r.
+func Run(eng *engine.Engine, r io.Reader, fn func(*Result) error) (Summary, error) {
+	var sum Summary
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), MaxLine)
+	line := 0
+	for sc.Scan() {
+		line++
+		raw := bytes.TrimSpace(sc.Bytes())
+		if len(raw) == 0 {
+			continue
+		}
+		sum.Events++
+		res := &Result{Line: line, Event: raw}
+		res.Actions, res.Err = eng.Evaluate(raw)
+		sum.Actions += len(res.Actions)
+		var ruleErrs engine.RuleErrors
+		switch {
+		case errors.As(res.Err, &ruleErrs):
+			sum.RuleErrors += len(ruleErrs)
+		case res.Err != nil:
+			sum.BadEvents++
+		case len(res.Actions) == 0:
+			sum.Skipped++
+		}
+		if err := fn(res); err != nil {
+			return sum, err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return sum, fmt.Errorf("line %d: longer than %d bytes", line+1, MaxLine)
+		}
+		return sum, err
+	}
+	return sum, nil
+}
+
+// Line is the JSON form of one planned action in `plan` output.
+type Line struct {
+	Line int `json:"line"`
+	engine.Action
+}
+
+// Messages lists a result's failures one per entry, each starting with
+// "line N: ".
+func (r *Result) Messages() []string {
+	var ruleErrs engine.RuleErrors
+	switch {
+	case r.Err == nil:
+		return nil
+	case errors.As(r.Err, &ruleErrs):
+		out := make([]string, len(ruleErrs))
+		for i, e := range ruleErrs {
+			out[i] = fmt.Sprintf("line %d: %v", r.Line, e)
+		}
+		return out
+	}
+	return []string{fmt.Sprintf("line %d: %v", r.Line, r.Err)}
+}
+
+// WriteReadable writes a result in the golden-file form: each action as
+// indented JSON, each failure as "error: line N: ...", and a good event that
+// no rule matched as "skip: line N: no rule matched".
+func WriteReadable(w io.Writer, r *Result) error {
+	var b bytes.Buffer
+	for _, a := range r.Actions {
+		if err := encode(&b, Line{Line: r.Line, Action: a}, "  "); err != nil {
+			return err
+		}
+	}
+	for _, m := range r.Messages() {
+		b.WriteString("error: " + m + "\n")
+	}
+	if r.Skipped() {
+		fmt.Fprintf(&b, "skip: line %d: no rule matched\n", r.Line)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// WriteJSON writes each planned action of r as one JSON line.
+func WriteJSON(w io.Writer, r *Result) error {
+	var b bytes.Buffer
+	for _, a := range r.Actions {
+		if err := encode(&b, Line{Line: r.Line, Action: a}, ""); err != nil {
+			return err
+		}
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// encode writes v as JSON and a newline, leaving <, > and & readable.
+func encode(b *bytes.Buffer, v any, indent string) error {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", indent)
+	return enc.Encode(v)
+}

@@ -1,0 +1,165 @@
+// Package ruletest runs golden rule cases: txtar archives that keep rules,
+// events and the expected plan together. The Go tests and
+// `intercom-actions test` both run cases through this package.
+//
+// A case archive holds:
+//
+//	(comment)      what the case shows
+//	-- *.yaml --   rule files; when there are none, the embedded defaults
+//	-- events.ndjson --  one event per line
+//	-- want --     the expected plan: actions as indented JSON, failures as
+//	               "error: line N: ...", unmatched events as "skip: line N: ..."
+//
+// When the rules do not load, want holds "rules failed to load:" and every
+// error, so error messages are golden-tested too.
+package ruletest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/tools/txtar"
+
+	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/engine/planner"
+	"github.com/intercom-actions/intercom-actions/rules"
+	"github.com/intercom-actions/intercom-actions/rules/defaults"
+)
+
+// Section names inside a case archive.
+const (
+	EventsFile = "events.ndjson"
+	WantFile   = "want"
+)
+
+// Outcome is the result of running one case.
+type Outcome struct {
+	Path    string
+	Passed  bool
+	Updated bool   // the want section was rewritten (update mode)
+	Diff    string // want → got, when not Passed
+}
+
+// Find lists the case archives (*.txtar) under the given files and folders,
+// in name order.
+func Find(paths ...string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !info.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(path, ".txtar") {
+				out = append(out, path)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Run runs the case at path. With update, a differing want section is
+// rewritten in place and the case counts as passed.
+func Run(path string, update bool) (Outcome, error) {
+	o := Outcome{Path: path}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return o, err
+	}
+	ar := txtar.Parse(data)
+	got, err := Output(ar)
+	if err != nil {
+		return o, fmt.Errorf("%s: %w", path, err)
+	}
+	want, hasWant := section(ar, WantFile)
+	if hasWant && bytes.Equal(want, got) {
+		o.Passed = true
+		return o, nil
+	}
+	if update {
+		setSection(ar, WantFile, got)
+		if err := os.WriteFile(path, txtar.Format(ar), 0o644); err != nil {
+			return o, err
+		}
+		o.Passed, o.Updated = true, true
+		return o, nil
+	}
+	if !hasWant {
+		o.Diff = "no `-- want --` section (run with -update to write it)\n"
+		return o, nil
+	}
+	o.Diff = Diff("want", string(want), "got", string(got))
+	return o, nil
+}
+
+// Output computes what the want section of ar should hold.
+func Output(ar *txtar.Archive) ([]byte, error) {
+	events, ok := section(ar, EventsFile)
+	if !ok {
+		return nil, fmt.Errorf("no `-- %s --` section", EventsFile)
+	}
+	var srcs []rules.Source
+	for _, f := range ar.Files {
+		if ext := filepath.Ext(f.Name); ext == ".yaml" || ext == ".yml" {
+			srcs = append(srcs, rules.Source{Name: f.Name, Data: f.Data})
+		}
+	}
+	var set *rules.RuleSet
+	var err error
+	if len(srcs) == 0 {
+		set, err = defaults.Load()
+	} else {
+		set, err = rules.ParseAll(srcs...)
+	}
+	var out bytes.Buffer
+	if err != nil {
+		out.WriteString("rules failed to load:\n")
+		out.WriteString(err.Error())
+		out.WriteString("\n")
+		return out.Bytes(), nil
+	}
+	eng, err := engine.Compile(set)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := planner.Run(eng, bytes.NewReader(events), func(r *planner.Result) error {
+		return planner.WriteReadable(&out, r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(&out, "summary: %s\n", sum)
+	return out.Bytes(), nil
+}
+
+func section(ar *txtar.Archive, name string) ([]byte, bool) {
+	for _, f := range ar.Files {
+		if f.Name == name {
+			return f.Data, true
+		}
+	}
+	return nil, false
+}
+
+func setSection(ar *txtar.Archive, name string, data []byte) {
+	for i := range ar.Files {
+		if ar.Files[i].Name == name {
+			ar.Files[i].Data = data
+			return
+		}
+	}
+	ar.Files = append(ar.Files, txtar.File{Name: name, Data: data})
+}

@@ -1,0 +1,227 @@
+package rules
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+// Convert turns a mapped value into what Intercom accepts for f.
+//
+// ok is false when the field is to be left out: the value is missing, null
+// or "", or it cannot be converted (then err says why). Warnings report
+// parts of a value that were dropped (nested attributes, say).
+// Outputs are string, bool, int64, json.Number or map[string]any.
+func (f *Field) Convert(v gjson.Result) (out any, ok bool, warnings []string, err error) {
+	if !v.Exists() || v.Type == gjson.Null || (v.Type == gjson.String && v.Str == "") {
+		return nil, false, nil, nil
+	}
+	switch f.Type {
+	case String:
+		out, err = toString(v)
+	case Enum:
+		out, err = toEnum(v, f.Enum)
+	case Number:
+		out, err = toNumber(v)
+	case Integer:
+		out, err = toInteger(v)
+	case Boolean:
+		out, err = toBool(v)
+	case Datetime:
+		out, err = toUnixSeconds(v)
+	case Attributes, Metadata:
+		out, warnings, err = toFlatObject(f, v)
+	default:
+		err = fmt.Errorf("field type %q has no conversion", f.Type)
+	}
+	if err != nil {
+		return nil, false, warnings, err
+	}
+	return out, true, warnings, nil
+}
+
+func describe(v gjson.Result) string {
+	switch v.Type {
+	case gjson.String:
+		return fmt.Sprintf("the string %q", v.Str)
+	case gjson.Number:
+		return "the number " + v.Raw
+	case gjson.True, gjson.False:
+		return "the boolean " + v.Raw
+	}
+	if v.IsArray() {
+		return "an array"
+	}
+	return "an object"
+}
+
+func toString(v gjson.Result) (string, error) {
+	switch v.Type {
+	case gjson.String:
+		return v.Str, nil
+	case gjson.Number, gjson.True, gjson.False:
+		return v.Raw, nil
+	}
+	return "", fmt.Errorf("expected a string, got %s", describe(v))
+}
+
+func toEnum(v gjson.Result, allowed []string) (string, error) {
+	if v.Type == gjson.String {
+		for _, a := range allowed {
+			if v.Str == a {
+				return a, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("expected one of %s, got %s", strings.Join(allowed, ", "), describe(v))
+}
+
+func toNumber(v gjson.Result) (json.Number, error) {
+	s := v.Raw
+	switch v.Type {
+	case gjson.Number:
+	case gjson.String:
+		s = strings.TrimSpace(v.Str)
+		if f, err := strconv.ParseFloat(s, 64); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return "", fmt.Errorf("expected a number, got %s", describe(v))
+		}
+	default:
+		return "", fmt.Errorf("expected a number, got %s", describe(v))
+	}
+	return json.Number(s), nil
+}
+
+func toInteger(v gjson.Result) (int64, error) {
+	n, err := toNumber(v)
+	if err != nil {
+		return 0, fmt.Errorf("expected a whole number, got %s", describe(v))
+	}
+	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		return i, nil
+	}
+	f, _ := strconv.ParseFloat(string(n), 64)
+	if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, fmt.Errorf("expected a whole number, got %s", describe(v))
+	}
+	return int64(f), nil
+}
+
+func toBool(v gjson.Result) (bool, error) {
+	switch v.Type {
+	case gjson.True:
+		return true, nil
+	case gjson.False:
+		return false, nil
+	case gjson.String:
+		if b, err := strconv.ParseBool(strings.TrimSpace(v.Str)); err == nil {
+			return b, nil
+		}
+	}
+	return false, fmt.Errorf("expected a boolean, got %s", describe(v))
+}
+
+// millisAfter: numbers at or above it are Unix milliseconds, not seconds
+// (1e11 seconds is the year 5138; 1e11 milliseconds is March 1973).
+const millisAfter = 1e11
+
+// timeLayouts are the ISO-8601 forms accepted, most common first.
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02",
+}
+
+func toUnixSeconds(v gjson.Result) (int64, error) {
+	fail := func() (int64, error) {
+		return 0, fmt.Errorf("expected an ISO-8601 date-time or Unix time, got %s", describe(v))
+	}
+	var num float64
+	switch v.Type {
+	case gjson.Number:
+		num = v.Num
+	case gjson.String:
+		s := strings.TrimSpace(v.Str)
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			num = f
+			break
+		}
+		for _, layout := range timeLayouts {
+			if t, err := time.Parse(layout, s); err == nil {
+				return t.Unix(), nil
+			}
+		}
+		return fail()
+	default:
+		return fail()
+	}
+	if num < 0 || math.IsInf(num, 0) || math.IsNaN(num) {
+		return fail()
+	}
+	if num >= millisAfter {
+		num /= 1000
+	}
+	return int64(num), nil
+}
+
+// toFlatObject keeps the flat values of an object, in the event's key order
+// (json.Marshal sorts map keys, so output stays deterministic).
+func toFlatObject(f *Field, v gjson.Result) (map[string]any, []string, error) {
+	if !v.IsObject() {
+		return nil, nil, fmt.Errorf("expected an object, got %s", describe(v))
+	}
+	out := map[string]any{}
+	var warnings []string
+	v.ForEach(func(k, val gjson.Result) bool {
+		switch val.Type {
+		case gjson.String:
+			out[k.Str] = val.Str
+		case gjson.Number:
+			out[k.Str] = json.Number(val.Raw)
+		case gjson.True, gjson.False:
+			out[k.Str] = val.Type == gjson.True
+		case gjson.Null:
+		case gjson.JSON:
+			if f.Type == Metadata {
+				if special, ok := richObject(val); ok {
+					out[k.Str] = special
+					return true
+				}
+			}
+			kind := "nested object"
+			if val.IsArray() {
+				kind = "array"
+			}
+			warnings = append(warnings, fmt.Sprintf("%s: dropped %q (%s; Intercom takes only flat values)", f.Name, k.Str, kind))
+		}
+		return true
+	})
+	return out, warnings, nil
+}
+
+// richObject recognises Intercom's metadata objects: a rich link
+// {url, value} and a monetary amount {amount, currency}.
+func richObject(v gjson.Result) (map[string]any, bool) {
+	if !v.IsObject() {
+		return nil, false
+	}
+	m := v.Map()
+	if len(m) != 2 {
+		return nil, false
+	}
+	if url, value := m["url"], m["value"]; url.Type == gjson.String && value.Type == gjson.String {
+		return map[string]any{"url": url.Str, "value": value.Str}, true
+	}
+	if amount, cur := m["amount"], m["currency"]; amount.Type == gjson.Number && cur.Type == gjson.String {
+		return map[string]any{"amount": json.Number(amount.Raw), "currency": cur.Str}, true
+	}
+	return nil, false
+}
