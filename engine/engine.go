@@ -100,7 +100,7 @@ func (e *Engine) Evaluate(raw []byte) ([]Action, error) {
 	doc := e.docs.Get().(*event.Doc)
 	defer e.docs.Put(doc)
 	if err := doc.Reset(raw); err != nil {
-		return nil, &EventError{Reason: strings.TrimPrefix(err.Error(), "event ")}
+		return nil, &EventError{Reason: err.Error()}
 	}
 	switch t := doc.Top("type"); {
 	case !t.Exists():

@@ -342,6 +342,7 @@ func (l *loader) fields(r *Rule, m *yaml.Node, at *yaml.Node, defaultFields bool
 			val, good := l.value(f, v)
 			if !good {
 				ok = false
+				unset[f.Name] = true // reported; no "not mapped" error on top
 				continue
 			}
 			if val == nil {
@@ -366,7 +367,7 @@ func (l *loader) fields(r *Rule, m *yaml.Node, at *yaml.Node, defaultFields bool
 			r.Fields = append(r.Fields, Mapping{Field: f, Value: val, Pos: l.pos(at)})
 			continue
 		}
-		if f.Required {
+		if f.Required && !(unset[f.Name] && !ok) {
 			hint := ""
 			if len(f.Enum) > 0 {
 				hint = fmt.Sprintf(" (e.g. `%s: {value: %s}`)", f.Name, f.Enum[0])

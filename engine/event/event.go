@@ -23,8 +23,8 @@ type Doc struct {
 }
 
 type member struct {
-	key string
-	val gjson.Result
+	key string // unescaped
+	raw string // the value's JSON text
 }
 
 // Parse validates raw as a JSON object and returns its Doc. The Doc keeps a
@@ -37,35 +37,33 @@ func Parse(raw []byte) (*Doc, error) {
 	return d, nil
 }
 
-// Reset makes d hold the event raw (copied), reusing d's memory.
-// It fails, leaving d empty, if raw is not a JSON object.
+// Reset makes d hold the event raw (copied), reusing d's memory. One pass
+// both validates the JSON and indexes the top-level keys. It fails,
+// leaving d empty, if raw is not a valid JSON object.
 func (d *Doc) Reset(raw []byte) error {
 	d.json = ""
 	d.top = d.top[:0]
-	if !gjson.ValidBytes(raw) {
+	s := string(raw)
+	top, ok := scanObject(s, d.top)
+	if !ok {
+		if gjson.Valid(s) {
+			return fmt.Errorf("a JSON %s, not an object", kindName(gjson.Parse(s)))
+		}
 		return invalidJSON(raw)
 	}
-	s := string(raw)
-	root := gjson.Parse(s)
-	if !root.IsObject() {
-		return fmt.Errorf("event is a JSON %s, not an object", kindName(root))
-	}
-	d.json = s
-	root.ForEach(func(k, v gjson.Result) bool {
-		d.top = append(d.top, member{key: k.Str, val: v})
-		return true
-	})
+	d.json, d.top = s, top
 	return nil
 }
 
 // JSON returns the event's JSON text.
 func (d *Doc) JSON() string { return d.json }
 
-// Top returns the value of the top-level key name (the last one if repeated).
+// Top returns the value of the top-level key name (the first one if
+// repeated, as gjson paths do).
 func (d *Doc) Top(name string) gjson.Result {
-	for i := len(d.top) - 1; i >= 0; i-- {
+	for i := range d.top {
 		if d.top[i].key == name {
-			return d.top[i].val
+			return gjson.Parse(d.top[i].raw)
 		}
 	}
 	return gjson.Result{}
@@ -76,29 +74,33 @@ func (d *Doc) Get(p *Path) gjson.Result {
 	if p.full {
 		return gjson.Get(d.json, p.src)
 	}
-	v := d.Top(p.top)
-	if p.rest == "" || !v.Exists() {
-		return v
+	for i := range d.top {
+		if d.top[i].key == p.top {
+			if p.rest == "" {
+				return gjson.Parse(d.top[i].raw)
+			}
+			return gjson.Get(d.top[i].raw, p.rest)
+		}
 	}
-	return v.Get(p.rest)
+	return gjson.Result{}
 }
 
 // invalidJSON explains why raw is not valid JSON, with the byte offset
 // encoding/json reports (only called on the failure path).
 func invalidJSON(raw []byte) error {
 	if len(strings.TrimSpace(string(raw))) == 0 {
-		return errors.New("event is empty")
+		return errors.New("empty")
 	}
 	var v any
 	err := json.Unmarshal(raw, &v)
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Errorf("event is not valid JSON: %v (at byte %d)", se, se.Offset)
+		return fmt.Errorf("not valid JSON: %v (at byte %d)", se, se.Offset)
 	}
 	if err != nil {
-		return fmt.Errorf("event is not valid JSON: %v", err)
+		return fmt.Errorf("not valid JSON: %v", err)
 	}
-	return errors.New("event is not valid JSON")
+	return errors.New("not valid JSON")
 }
 
 func kindName(r gjson.Result) string {

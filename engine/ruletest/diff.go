@@ -42,12 +42,12 @@ func Diff(aName, a, bName, b string) string {
 			ops = append(ops, op{' ', x[i], i + 1})
 			i++
 			j++
-		case j < len(y) && (i == len(x) || lcs[i][j+1] >= lcs[i+1][j]):
-			ops = append(ops, op{'+', y[j], j + 1})
-			j++
-		default:
+		case i < len(x) && (j == len(y) || lcs[i+1][j] >= lcs[i][j+1]):
 			ops = append(ops, op{'-', x[i], i + 1})
 			i++
+		default:
+			ops = append(ops, op{'+', y[j], j + 1})
+			j++
 		}
 	}
 	var out strings.Builder

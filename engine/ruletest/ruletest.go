@@ -71,16 +71,32 @@ func Find(paths ...string) ([]string, error) {
 	return out, nil
 }
 
-// Run runs the case at path. With update, a differing want section is
-// rewritten in place and the case counts as passed.
+// Runner runs cases.
+type Runner struct {
+	// Rules is used for cases without rule files; nil means the embedded
+	// defaults.
+	Rules *rules.RuleSet
+	// Update rewrites a differing want section in place, and the case then
+	// counts as passed.
+	Update bool
+}
+
+// Run runs the case at path with the embedded default rules for cases
+// without their own.
 func Run(path string, update bool) (Outcome, error) {
+	return Runner{Update: update}.Run(path)
+}
+
+// Run runs the case at path.
+func (rn Runner) Run(path string) (Outcome, error) {
+	update := rn.Update
 	o := Outcome{Path: path}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return o, err
 	}
 	ar := txtar.Parse(data)
-	got, err := Output(ar)
+	got, err := rn.Output(ar)
 	if err != nil {
 		return o, fmt.Errorf("%s: %w", path, err)
 	}
@@ -106,7 +122,7 @@ func Run(path string, update bool) (Outcome, error) {
 }
 
 // Output computes what the want section of ar should hold.
-func Output(ar *txtar.Archive) ([]byte, error) {
+func (rn Runner) Output(ar *txtar.Archive) ([]byte, error) {
 	events, ok := section(ar, EventsFile)
 	if !ok {
 		return nil, fmt.Errorf("no `-- %s --` section", EventsFile)
@@ -119,9 +135,12 @@ func Output(ar *txtar.Archive) ([]byte, error) {
 	}
 	var set *rules.RuleSet
 	var err error
-	if len(srcs) == 0 {
+	switch {
+	case len(srcs) == 0 && rn.Rules != nil:
+		set = rn.Rules
+	case len(srcs) == 0:
 		set, err = defaults.Load()
-	} else {
+	default:
 		set, err = rules.ParseAll(srcs...)
 	}
 	var out bytes.Buffer

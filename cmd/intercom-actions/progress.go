@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// progress redraws one status line on a terminal once a second; on
+// anything else (a file, a pipe, CI) it prints nothing.
+type progress struct {
+	mu      sync.Mutex
+	w       io.Writer
+	prefix  string
+	status  string
+	done    chan struct{}
+	stopped bool
+}
+
+func newProgress(w io.Writer, prefix string) *progress {
+	p := &progress{w: w, prefix: prefix, done: make(chan struct{})}
+	if f, ok := w.(*os.File); !ok || !isTerminal(f) {
+		p.stopped = true
+		return p
+	}
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.done:
+				return
+			case <-t.C:
+				p.mu.Lock()
+				fmt.Fprintf(p.w, "\r\033[K%s: %s", p.prefix, p.status)
+				p.mu.Unlock()
+			}
+		}
+	}()
+	return p
+}
+
+func (p *progress) set(status string) {
+	p.mu.Lock()
+	p.status = status
+	p.mu.Unlock()
+}
+
+// stop ends the redraws and clears the line; it may be called twice.
+func (p *progress) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return
+	}
+	p.stopped = true
+	close(p.done)
+	fmt.Fprint(p.w, "\r\033[K")
+}
+
+func isTerminal(f *os.File) bool {
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,97 @@
+package event
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestGet(t *testing.T) {
+	d, err := Parse([]byte(`{"type":"track","properties":{"plan":"pro","a.b":1,"items":[{"sku":"x"}]},"k\"q":"escaped key","type":"identify"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{"type", "track"}, // the first of a repeated key wins, as in gjson
+		{"properties.plan", "pro"},
+		{`properties.a\.b`, "1"},
+		{"properties.items.0.sku", "x"},
+		{"properties.items.#", "1"},
+		{"properties.items.#(sku==x).sku", "x"},
+		{`k\"q`, "escaped key"},
+		{"@this.type", "track"},
+		{"missing.path", ""},
+	} {
+		p, err := CompilePath(tc.path)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.path, err)
+		}
+		if got := d.Get(p).String(); got != tc.want {
+			t.Errorf("Get(%s) = %q, want %q", tc.path, got, tc.want)
+		}
+	}
+}
+
+func TestResetErrors(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{``, "empty"},
+		{`   `, "empty"},
+		{`[1,2]`, "a JSON array, not an object"},
+		{`"hi"`, "a JSON string, not an object"},
+		{`42`, "a JSON number, not an object"},
+		{`null`, "a JSON null, not an object"},
+		{`{"type":"track"`, "not valid JSON: unexpected end of JSON input (at byte 15)"},
+		{`{"type":"track",}`, "not valid JSON: invalid character '}' looking for beginning of object key string (at byte 17)"},
+		{`{"a":1} {"b":2}`, "not valid JSON: invalid character '{' after top-level value (at byte 9)"},
+	} {
+		_, err := Parse([]byte(tc.in))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("Parse(%q) error = %v, want %s", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestCompilePathErrors(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", "empty path"},
+		{".a", `path starts with '.'`},
+		{"a..b", "empty component at column 3"},
+		{"a.", "path ends with an empty component"},
+		{"a.#(b==1", "unclosed '('"},
+		{"a)", "unbalanced ')' at column 2"},
+		{"@nope", "unknown modifier @nope"},
+		{`a.#(b=="x)`, "unterminated quote"},
+	} {
+		_, err := CompilePath(tc.in)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("CompilePath(%q) error = %v, want %s", tc.in, err, tc.want)
+		}
+	}
+}
+
+// FuzzReset holds the one-pass scanner to encoding/json: an input is
+// accepted exactly when it is valid JSON whose value is an object, and
+// then its top-level keys are those encoding/json decodes.
+func FuzzReset(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, `{"a":{"b":[1,2,{"c":null}]},"d":"x\u00e9\n"}`, `[1]`, `{"a":1,}`, `{"a":-0.5e+3}`, `{"a":01}`, "{\"a\":\"\x01\"}", `{"\u0061":true}`, ` {"a" : false} `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var d Doc
+		err := d.Reset(in)
+		var m map[string]json.RawMessage
+		wantOK := json.Valid(in) && json.Unmarshal(in, &m) == nil && strings.HasPrefix(strings.TrimLeft(string(in), " \t\r\n"), "{")
+		if (err == nil) != wantOK {
+			t.Fatalf("Reset(%q) error = %v; encoding/json says valid object = %v", in, err, wantOK)
+		}
+		if err != nil || !utf8.Valid(in) {
+			return // encoding/json rewrites invalid UTF-8 in keys; we keep the bytes
+		}
+		for k := range m {
+			if !d.Top(k).Exists() {
+				t.Fatalf("Reset(%q): key %q not indexed", in, k)
+			}
+		}
+	})
+}

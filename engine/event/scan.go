@@ -1,0 +1,263 @@
+package event
+
+import (
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// A one-pass JSON validator that also records the top-level members of an
+// object. It accepts exactly what encoding/json's Valid accepts (the fuzz
+// test holds it to that) and is the only full pass over an event.
+
+// maxDepth bounds nesting so hostile input cannot exhaust the stack.
+const maxDepth = 512
+
+// plain marks the bytes a string can hold without a closer look.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// scanObject validates s as one JSON object (with optional surrounding
+// white space) and appends its members to top.
+func scanObject(s string, top []member) ([]member, bool) {
+	i := skipSpace(s, 0)
+	if i >= len(s) || s[i] != '{' {
+		return top, false
+	}
+	i = skipSpace(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		return top, skipSpace(s, i+1) == len(s)
+	}
+	for {
+		if i >= len(s) || s[i] != '"' {
+			return top, false
+		}
+		ks := i
+		var ok bool
+		if i, ok = scanString(s, i); !ok {
+			return top, false
+		}
+		key := s[ks+1 : i-1]
+		if strings.IndexByte(key, '\\') >= 0 {
+			key = unquote(s[ks:i])
+		}
+		i = skipSpace(s, i)
+		if i >= len(s) || s[i] != ':' {
+			return top, false
+		}
+		i = skipSpace(s, i+1)
+		vs := i
+		if i, ok = scanValue(s, i, 1); !ok {
+			return top, false
+		}
+		top = append(top, member{key: key, raw: s[vs:i]})
+		i = skipSpace(s, i)
+		if i >= len(s) {
+			return top, false
+		}
+		switch s[i] {
+		case ',':
+			i = skipSpace(s, i+1)
+		case '}':
+			return top, skipSpace(s, i+1) == len(s)
+		default:
+			return top, false
+		}
+	}
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) {
+		switch s[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// scanValue validates the value starting at s[i] and returns the index
+// just after it.
+func scanValue(s string, i, depth int) (int, bool) {
+	if i >= len(s) {
+		return i, false
+	}
+	switch c := s[i]; {
+	case c == '"':
+		return scanString(s, i)
+	case c == '{':
+		return scanContainer(s, i, depth, '}', true)
+	case c == '[':
+		return scanContainer(s, i, depth, ']', false)
+	case c == 't':
+		return literal(s, i, "true")
+	case c == 'f':
+		return literal(s, i, "false")
+	case c == 'n':
+		return literal(s, i, "null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return scanNumber(s, i)
+	}
+	return i, false
+}
+
+func scanContainer(s string, i, depth int, end byte, object bool) (int, bool) {
+	if depth >= maxDepth {
+		return i, false
+	}
+	i = skipSpace(s, i+1)
+	if i < len(s) && s[i] == end {
+		return i + 1, true
+	}
+	var ok bool
+	for {
+		if object {
+			if i >= len(s) || s[i] != '"' {
+				return i, false
+			}
+			if i, ok = scanString(s, i); !ok {
+				return i, false
+			}
+			i = skipSpace(s, i)
+			if i >= len(s) || s[i] != ':' {
+				return i, false
+			}
+			i = skipSpace(s, i+1)
+		}
+		if i, ok = scanValue(s, i, depth+1); !ok {
+			return i, false
+		}
+		i = skipSpace(s, i)
+		if i >= len(s) {
+			return i, false
+		}
+		switch s[i] {
+		case ',':
+			i = skipSpace(s, i+1)
+		case end:
+			return i + 1, true
+		default:
+			return i, false
+		}
+	}
+}
+
+// scanString validates the string starting at the quote s[i].
+func scanString(s string, i int) (int, bool) {
+	i++
+	for i < len(s) {
+		// The common case: a run of plain bytes, eight at a time.
+		for i+8 <= len(s) && plain8(s, i) {
+			i += 8
+		}
+		for i < len(s) && plain[s[i]] {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
+		switch s[i] {
+		case '"':
+			return i + 1, true
+		case '\\':
+			if i+1 >= len(s) {
+				return i, false
+			}
+			switch s[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(s) {
+					return i, false
+				}
+				for _, h := range []byte(s[i+2 : i+6]) {
+					if !isHex(h) {
+						return i, false
+					}
+				}
+				i += 6
+			default:
+				return i, false
+			}
+		default: // a control character
+			return i, false
+		}
+	}
+	return i, false
+}
+
+// plain8 reports whether s[i:i+8] holds no quote, backslash or control
+// character, testing all eight bytes at once (SWAR).
+func plain8(s string, i int) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	quote := x ^ (ones * '"')
+	slash := x ^ (ones * '\\')
+	zeroByte := func(v uint64) uint64 { return (v - ones) &^ v & highs }
+	control := (x - ones*0x20) &^ x & highs // a byte below 0x20
+	return zeroByte(quote)|zeroByte(slash)|control == 0
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+func literal(s string, i int, word string) (int, bool) {
+	if strings.HasPrefix(s[i:], word) {
+		return i + len(word), true
+	}
+	return i, false
+}
+
+// scanNumber validates a number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanNumber(s string, i int) (int, bool) {
+	if s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		i = digits(s, i)
+	default:
+		return i, false
+	}
+	if i < len(s) && s[i] == '.' {
+		j := digits(s, i+1)
+		if j == i+1 {
+			return j, false
+		}
+		i = j
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		j := digits(s, i)
+		if j == i {
+			return j, false
+		}
+		i = j
+	}
+	return i, true
+}
+
+func digits(s string, i int) int {
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// unquote decodes a quoted JSON string with escapes (keys only; rare).
+func unquote(q string) string {
+	return gjson.Parse(q).Str
+}

@@ -1,0 +1,38 @@
+// Package intercomtest is an in-memory simulator of the parts of the Intercom
+// REST API this project uses, in the style of net/http/httptest.
+//
+// NewServer starts a simulator on a loopback port; NewHandler returns one that
+// is not started, for use as an http.Handler. The simulator keeps contacts,
+// companies and data events in memory and answers with objects and error
+// bodies shaped like Intercom's. It can be made hostile on purpose: bearer
+// token checks, fixed-window rate limiting with X-RateLimit-* headers, a
+// search index that lags writes (Options.SearchLag), and injected faults
+// (5xx answers, dropped connections, slow answers, bursts of 429s) that never
+// change state.
+//
+// Endpoints:
+//
+//	GET    /me                              the admin and workspace of the token
+//	GET    /admins                          admin.list with that one admin
+//	POST   /contacts                        create a user or lead
+//	GET    /contacts/{id}                   retrieve a contact
+//	PUT    /contacts/{id}                   partial update
+//	DELETE /contacts/{id}                   delete a contact (and its events)
+//	POST   /contacts/search                 search (lags writes by SearchLag)
+//	POST   /contacts/merge                  merge a lead into a user
+//	GET    /contacts/{id}/companies         companies attached to a contact
+//	POST   /contacts/{id}/companies         attach a company {"id": ...}
+//	DELETE /contacts/{id}/companies/{cid}   detach a company
+//	POST   /companies                       create or update by company_id
+//	GET    /companies?company_id=X          retrieve by company_id (no query: list all)
+//	GET    /companies/{id}                  retrieve by Intercom id
+//	POST   /events                          record a data event (202, empty body)
+//	GET    /_sim/state                      State as JSON (no auth, no faults, not recorded)
+//	GET    /_sim/requests                   Requests() as JSON (no auth, no faults, not recorded)
+//	POST   /_sim/reset                      Reset (no auth, no faults, not recorded)
+//
+// The simulator is deliberately stricter than Intercom in places so that
+// client bugs surface: unknown body parameters are rejected with 400
+// parameter_invalid, and numeric fields must be JSON numbers of the right kind.
+// It does not model data attributes: any custom attribute name is accepted.
+package intercomtest

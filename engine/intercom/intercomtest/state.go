@@ -1,0 +1,303 @@
+package intercomtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// State is a snapshot of the simulated workspace.
+type State struct {
+	// Contacts are the live contacts, in creation order.
+	Contacts []Contact `json:"contacts"`
+	// Companies are the companies, in creation order.
+	Companies []Company `json:"companies"`
+	// Events are the data events of live contacts, in arrival order.
+	Events []Event `json:"events"`
+}
+
+// Contact is a stored contact. Empty strings and zero numbers mean "not set".
+type Contact struct {
+	ID                     string         `json:"id"`
+	Role                   string         `json:"role"`
+	ExternalID             string         `json:"external_id,omitempty"`
+	Email                  string         `json:"email,omitempty"`
+	Phone                  string         `json:"phone,omitempty"`
+	Name                   string         `json:"name,omitempty"`
+	Avatar                 string         `json:"avatar,omitempty"`
+	OwnerID                int64          `json:"owner_id,omitempty"`
+	SignedUpAt             int64          `json:"signed_up_at,omitempty"`
+	LastSeenAt             int64          `json:"last_seen_at,omitempty"`
+	UnsubscribedFromEmails bool           `json:"unsubscribed_from_emails"`
+	CustomAttributes       map[string]any `json:"custom_attributes,omitempty"`
+	// CompanyIDs are the Intercom ids of the attached companies, in attach
+	// order.
+	CompanyIDs []string `json:"company_ids,omitempty"`
+	CreatedAt  int64    `json:"created_at"`
+	UpdatedAt  int64    `json:"updated_at"`
+}
+
+// Company is a stored company. MonthlySpend is truncated to an integer, as
+// Intercom does.
+type Company struct {
+	ID               string         `json:"id"`
+	CompanyID        string         `json:"company_id"`
+	Name             string         `json:"name,omitempty"`
+	Plan             string         `json:"plan,omitempty"`
+	Size             int64          `json:"size,omitempty"`
+	Website          string         `json:"website,omitempty"`
+	Industry         string         `json:"industry,omitempty"`
+	MonthlySpend     int64          `json:"monthly_spend,omitempty"`
+	RemoteCreatedAt  int64          `json:"remote_created_at,omitempty"`
+	CustomAttributes map[string]any `json:"custom_attributes,omitempty"`
+	// UserCount is the number of live contacts attached (computed).
+	UserCount int   `json:"user_count"`
+	CreatedAt int64 `json:"created_at"`
+	UpdatedAt int64 `json:"updated_at"`
+}
+
+// Event is a stored data event. Metadata numbers are float64, monetary and
+// rich-link values are map[string]any.
+type Event struct {
+	ContactID string         `json:"contact_id"`
+	EventName string         `json:"event_name"`
+	CreatedAt int64          `json:"created_at"`
+	Metadata  map[string]any `json:"metadata,omitempty"`
+}
+
+// Canonical returns a copy of st without the values the server assigns, so
+// that two runs that made the same changes compare equal with
+// reflect.DeepEqual. Exactly:
+//   - Contact: ID, CreatedAt and UpdatedAt are zeroed; CompanyIDs are
+//     replaced by the companies' company_id values, sorted.
+//   - Company: ID, CreatedAt and UpdatedAt are zeroed.
+//   - Event: ContactID is replaced by the contact's key: "external_id:<x>"
+//     when it has one, else "email:<x>", else "" (also "" for a contact not
+//     in st).
+//   - Contacts are sorted by key, then by their JSON encoding; companies by
+//     company_id; events (stably) by contact key, created_at, event_name,
+//     then metadata JSON.
+//
+// Client-supplied values (timestamps such as signed_up_at, remote_created_at
+// and an event's created_at included) and UserCount are kept.
+func (st State) Canonical() State {
+	st = st.clone()
+	keys := make(map[string]string, len(st.Contacts))
+	for _, c := range st.Contacts {
+		keys[c.ID] = contactKey(c)
+	}
+	companyKeys := make(map[string]string, len(st.Companies))
+	for i := range st.Companies {
+		co := &st.Companies[i]
+		companyKeys[co.ID] = co.CompanyID
+		co.ID, co.CreatedAt, co.UpdatedAt = "", 0, 0
+	}
+	for i := range st.Contacts {
+		c := &st.Contacts[i]
+		for j, id := range c.CompanyIDs {
+			c.CompanyIDs[j] = companyKeys[id]
+		}
+		slices.Sort(c.CompanyIDs)
+		c.ID, c.CreatedAt, c.UpdatedAt = "", 0, 0
+	}
+	for i := range st.Events {
+		st.Events[i].ContactID = keys[st.Events[i].ContactID]
+	}
+	slices.SortStableFunc(st.Contacts, func(a, b Contact) int {
+		if c := strings.Compare(contactKey(a), contactKey(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(jsonString(a), jsonString(b))
+	})
+	slices.SortStableFunc(st.Companies, func(a, b Company) int {
+		return strings.Compare(a.CompanyID, b.CompanyID)
+	})
+	slices.SortStableFunc(st.Events, func(a, b Event) int {
+		if c := strings.Compare(a.ContactID, b.ContactID); c != 0 {
+			return c
+		}
+		if a.CreatedAt != b.CreatedAt {
+			return cmpInt(a.CreatedAt, b.CreatedAt)
+		}
+		if c := strings.Compare(a.EventName, b.EventName); c != 0 {
+			return c
+		}
+		return strings.Compare(jsonString(a.Metadata), jsonString(b.Metadata))
+	})
+	return st
+}
+
+func contactKey(c Contact) string {
+	switch {
+	case c.ExternalID != "":
+		return "external_id:" + c.ExternalID
+	case c.Email != "":
+		return "email:" + c.Email
+	}
+	return ""
+}
+
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// clone deep-copies st; nil slices become empty ones.
+func (st State) clone() State {
+	out := State{
+		Contacts:  make([]Contact, len(st.Contacts)),
+		Companies: make([]Company, len(st.Companies)),
+		Events:    make([]Event, len(st.Events)),
+	}
+	for i, c := range st.Contacts {
+		out.Contacts[i] = c.clone()
+	}
+	for i, c := range st.Companies {
+		out.Companies[i] = c.clone()
+	}
+	for i, e := range st.Events {
+		out.Events[i] = e.clone()
+	}
+	return out
+}
+
+func (c Contact) clone() Contact {
+	c.CustomAttributes = cloneMap(c.CustomAttributes)
+	c.CompanyIDs = slices.Clone(c.CompanyIDs)
+	return c
+}
+
+func (c Company) clone() Company {
+	c.CustomAttributes = cloneMap(c.CustomAttributes)
+	return c
+}
+
+func (e Event) clone() Event {
+	e.Metadata = cloneMap(e.Metadata)
+	return e
+}
+
+// cloneMap deep-copies a JSON-like map; nil stays nil.
+func cloneMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			v = cloneMap(sub)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// Ids look like Intercom's 24 hex digits; contacts and companies use
+// different prefixes so one is never mistaken for the other.
+const (
+	contactIDPrefix = "65c"
+	companyIDPrefix = "65d"
+)
+
+func makeID(prefix string, n uint64) string {
+	return fmt.Sprintf("%s%021x", prefix, n)
+}
+
+// parseID returns the sequence number of an id with the given prefix.
+func parseID(prefix, id string) (uint64, bool) {
+	if len(id) != 24 || !strings.HasPrefix(id, prefix) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(id[len(prefix):], 16, 64)
+	return n, err == nil
+}
+
+// store is the simulated workspace; the Server's mu guards it.
+type store struct {
+	contacts    map[string]*contactRec // live contacts by id
+	ghosts      []*contactRec          // deleted contacts search may still see
+	companies   map[string]*Company    // by Intercom id
+	companyKeys map[string]string      // company_id → Intercom id
+	events      []Event
+	contactSeq  uint64
+	companySeq  uint64
+}
+
+// contactRec is a live or deleted contact with the versions search can see.
+type contactRec struct {
+	seq uint64
+	c   *Contact // current value; nil once deleted
+	// versions are the values search sees, oldest first: each applies from
+	// its time on. A nil value records a deletion.
+	versions []version
+}
+
+type version struct {
+	at time.Time
+	c  *Contact
+}
+
+func (st *store) reset() {
+	*st = store{
+		contacts:    map[string]*contactRec{},
+		companies:   map[string]*Company{},
+		companyKeys: map[string]string{},
+	}
+}
+
+// snapshot deep-copies the workspace; the caller holds the lock.
+func (st *store) snapshot() State {
+	out := State{Contacts: []Contact{}, Companies: []Company{}, Events: []Event{}}
+	counts := map[string]int{}
+	for _, rec := range st.contacts {
+		out.Contacts = append(out.Contacts, rec.c.clone())
+		for _, id := range rec.c.CompanyIDs {
+			counts[id]++
+		}
+	}
+	slices.SortFunc(out.Contacts, func(a, b Contact) int { return strings.Compare(a.ID, b.ID) })
+	for _, co := range st.companies {
+		cc := co.clone()
+		cc.UserCount = counts[co.ID]
+		out.Companies = append(out.Companies, cc)
+	}
+	slices.SortFunc(out.Companies, func(a, b Company) int { return strings.Compare(a.ID, b.ID) })
+	for _, e := range st.events {
+		out.Events = append(out.Events, e.clone())
+	}
+	return out
+}
+
+// userCount counts live contacts attached to the company with Intercom id id.
+func (st *store) userCount(id string) int {
+	n := 0
+	for _, rec := range st.contacts {
+		if slices.Contains(rec.c.CompanyIDs, id) {
+			n++
+		}
+	}
+	return n
+}
+
+// sortedContacts returns the live contacts in creation order.
+func (st *store) sortedContacts() []*contactRec {
+	recs := make([]*contactRec, 0, len(st.contacts))
+	for _, rec := range st.contacts {
+		recs = append(recs, rec)
+	}
+	slices.SortFunc(recs, func(a, b *contactRec) int { return cmpInt(int64(a.seq), int64(b.seq)) })
+	return recs
+}

@@ -1,0 +1,62 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Reference renders the action table as Markdown: one section per action
+// with its trigger preset, call sequence and fields. README.md embeds it
+// between the markers `<!-- actions:begin -->` and `<!-- actions:end -->`,
+// and a test keeps the two equal.
+func Reference() string {
+	var b strings.Builder
+	for _, a := range Actions {
+		fmt.Fprintf(&b, "### `%s` — %s\n\n%s\n\n", a.Name, a.Title, a.Doc)
+		if a.Trigger != "" {
+			fmt.Fprintf(&b, "Preset trigger: `%s`. ", a.Trigger)
+		} else {
+			b.WriteString("No preset trigger: a rule must give one. ")
+		}
+		fmt.Fprintf(&b, "Calls: %s.\n\n", a.Calls)
+		b.WriteString("| field | type | required | default path | notes |\n|---|---|---|---|---|\n")
+		for _, f := range a.Fields {
+			typ := string(f.Type)
+			if f.Type == Enum {
+				typ = "`" + strings.Join(f.Enum, "` \\| `") + "`"
+			}
+			req := ""
+			if f.Required {
+				req = "yes"
+			}
+			def := ""
+			if f.Default != "" {
+				def = "`" + f.Default + "`"
+			}
+			doc := f.Doc
+			if f.Lookup {
+				doc = "*(lookup)* " + doc
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", f.Name, typ, req, def, doc)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("*(lookup)* fields find the contact; they are not sent as attributes.\n\nField types and how values are converted:\n\n")
+	for _, t := range []struct {
+		t   Type
+		doc string
+	}{
+		{String, "text; numbers and booleans become their JSON text"},
+		{Enum, "text that must be one of the listed values"},
+		{Number, "a JSON number, or text holding one; sent as written"},
+		{Integer, "a whole number (or text holding one); 12.5 is left out with a warning"},
+		{Boolean, "`true`/`false`, or the text `\"true\"`/`\"false\"`"},
+		{Datetime, "ISO-8601 / RFC 3339 text, Unix seconds, or Unix milliseconds (numbers ≥ 1e11), as number or text; sent as Unix seconds"},
+		{Attributes, "a flat object; nested objects and arrays are dropped with a warning, nulls are left out"},
+		{Metadata, "like attributes, but Intercom's rich link `{url, value}` and amount `{amount, currency}` objects are kept; at most 10 keys (the rest dropped with a warning)"},
+	} {
+		fmt.Fprintf(&b, "- **%s**: %s.\n", t.t, t.doc)
+	}
+	b.WriteString("\nA missing value, `null` or `\"\"` leaves an optional field out of the request (never sent as null or \"\"); a value that cannot be converted is left out with a warning, or fails the rule when the field is required.\n")
+	return b.String()
+}
