@@ -26,7 +26,7 @@ import (
 type Action struct {
 	Rule     string         `json:"rule"`   // the rule's name
 	Action   string         `json:"action"` // e.g. "identify_contact"
-	Fields   map[string]any `json:"fields"` // string, bool, int64, json.Number or map[string]any values
+	Fields   map[string]any `json:"fields"` // string, bool, int64, json.Number or rules.Object values
 	Warnings []string       `json:"warnings,omitempty"`
 }
 
@@ -102,7 +102,8 @@ func (e *Engine) Evaluate(raw []byte) ([]Action, error) {
 	if err := doc.Reset(raw); err != nil {
 		return nil, &EventError{Reason: err.Error()}
 	}
-	switch t := doc.Top("type"); {
+	t := doc.Top("type")
+	switch {
 	case !t.Exists():
 		return nil, &EventError{Reason: `no "type" (expected one of ` + strings.Join(eventTypes, ", ") + `)`}
 	case t.Type != gjson.String:
@@ -114,7 +115,13 @@ func (e *Engine) Evaluate(raw []byte) ([]Action, error) {
 	var actions []Action
 	var errs RuleErrors
 	for _, r := range e.rules {
-		match, err := r.Trigger.Eval(doc)
+		if !r.Trigger.CanMatch(t.Str) {
+			continue
+		}
+		match, err := true, error(nil)
+		if !r.Trigger.Exact {
+			match, err = r.Trigger.Eval(doc)
+		}
 		if err != nil {
 			errs = append(errs, &RuleError{Rule: r.Name, Err: fmt.Errorf("trigger: %s", firstLine(err))})
 			continue

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -47,54 +46,58 @@ func finishCompany(a *Action) error {
 // maxMetadata is the most metadata keys Intercom takes on one event.
 const maxMetadata = 10
 
+// eventName makes an event name Intercom accepts, as Segment does.
+var eventName = strings.NewReplacer(".", "-", "$", "-")
+
 func finishEvent(a *Action) error {
 	f := a.Fields
 	if f["user_id"] == nil && f["email"] == nil && f["id"] == nil {
 		return errors.New("needs user_id, email or id to find the contact, and all are missing")
 	}
-	name := f["event_name"].(string)
-	f["event_name"] = strings.NewReplacer(".", "-", "$", "-").Replace(name)
+	f["event_name"] = eventName.Replace(f["event_name"].(string))
 
-	meta, _ := f["metadata"].(map[string]any)
+	meta, _ := f["metadata"].(rules.Object)
 	for _, k := range []string{"revenue", "currency", "email"} {
-		delete(meta, k)
+		meta.Delete(k)
 	}
 	if rev, ok := f["revenue"].(json.Number); ok {
 		cur, _ := f["currency"].(string)
 		if cur == "" {
 			cur = "USD"
 		}
-		price, err := minorUnits(rev, cur)
-		if err != nil {
+		if amount, err := minorUnits(rev, cur); err != nil {
 			a.Warnings = append(a.Warnings, "revenue: left out: "+err.Error())
 		} else {
-			if meta == nil {
-				meta = map[string]any{}
-			}
-			if _, clash := meta["price"]; clash {
+			if _, clash := meta.Get("price"); clash {
 				a.Warnings = append(a.Warnings, `metadata: "price" replaced by the revenue`)
 			}
-			meta["price"] = map[string]any{"amount": price, "currency": strings.ToUpper(cur)}
+			meta.Delete("price")
+			meta = append(meta, rules.Member{Key: "price", Raw: `{"amount":` + strconv.FormatInt(amount, 10) + `,"currency":` + strconv.Quote(strings.ToUpper(cur)) + `}`})
 		}
 	}
 	delete(f, "revenue")
 	delete(f, "currency")
 	if len(meta) > maxMetadata {
-		keys := make([]string, 0, len(meta))
-		for k := range meta {
-			if k != "price" {
-				keys = append(keys, k)
+		// Keep the first keys in event order, and the price.
+		keep := meta[:0:0]
+		var dropped []string
+		room := maxMetadata
+		if _, ok := meta.Get("price"); ok {
+			room--
+		}
+		for _, m := range meta {
+			switch {
+			case m.Key == "price":
+				keep = append(keep, m)
+			case room > 0:
+				keep = append(keep, m)
+				room--
+			default:
+				dropped = append(dropped, m.Key)
 			}
 		}
-		sort.Strings(keys)
-		keep := maxMetadata
-		if _, ok := meta["price"]; ok {
-			keep--
-		}
-		for _, k := range keys[keep:] {
-			delete(meta, k)
-		}
-		a.Warnings = append(a.Warnings, fmt.Sprintf("metadata: dropped %s (Intercom takes at most %d keys; kept the first in name order)", strings.Join(keys[keep:], ", "), maxMetadata))
+		meta = keep
+		a.Warnings = append(a.Warnings, fmt.Sprintf("metadata: dropped %s (Intercom takes at most %d keys; kept the first)", strings.Join(dropped, ", "), maxMetadata))
 	}
 	if len(meta) == 0 {
 		delete(f, "metadata")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -16,9 +17,9 @@ import (
 // ok is false when the field is to be left out: the value is missing, null
 // or "", or it cannot be converted (then err says why). Warnings report
 // parts of a value that were dropped (nested attributes, say).
-// Outputs are string, bool, int64, json.Number or map[string]any.
+// Outputs are string, bool, int64, json.Number or Object.
 func (f *Field) Convert(v gjson.Result) (out any, ok bool, warnings []string, err error) {
-	if !v.Exists() || v.Type == gjson.Null || (v.Type == gjson.String && v.Str == "") {
+	if isEmpty(v) {
 		return nil, false, nil, nil
 	}
 	switch f.Type {
@@ -87,14 +88,21 @@ func toNumber(v gjson.Result) (json.Number, error) {
 	case gjson.Number:
 	case gjson.String:
 		s = strings.TrimSpace(v.Str)
-		if f, err := strconv.ParseFloat(s, 64); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			return "", fmt.Errorf("expected a number, got %s", describe(v))
+		}
+		if !jsonNumber.MatchString(s) { // "+12", ".5", "007": send the number itself
+			s = strconv.FormatFloat(f, 'f', -1, 64)
 		}
 	default:
 		return "", fmt.Errorf("expected a number, got %s", describe(v))
 	}
 	return json.Number(s), nil
 }
+
+// jsonNumber is the JSON number grammar.
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
 
 func toInteger(v gjson.Result) (int64, error) {
 	n, err := toNumber(v)
@@ -172,29 +180,26 @@ func toUnixSeconds(v gjson.Result) (int64, error) {
 	return int64(num), nil
 }
 
-// toFlatObject keeps the flat values of an object, in the event's key order
-// (json.Marshal sorts map keys, so output stays deterministic).
-func toFlatObject(f *Field, v gjson.Result) (map[string]any, []string, error) {
+// toFlatObject keeps the flat values of an object, in the event's order.
+func toFlatObject(f *Field, v gjson.Result) (Object, []string, error) {
 	if !v.IsObject() {
 		return nil, nil, fmt.Errorf("expected an object, got %s", describe(v))
 	}
-	out := map[string]any{}
+	out := make(Object, 0, 16)
 	var warnings []string
 	v.ForEach(func(k, val gjson.Result) bool {
 		switch val.Type {
 		case gjson.String:
-			out[k.Str] = val.Str
-		case gjson.Number:
-			out[k.Str] = json.Number(val.Raw)
-		case gjson.True, gjson.False:
-			out[k.Str] = val.Type == gjson.True
+			if val.Str != "" {
+				out = append(out, Member{Key: k.Str, Raw: val.Raw})
+			}
+		case gjson.Number, gjson.True, gjson.False:
+			out = append(out, Member{Key: k.Str, Raw: val.Raw})
 		case gjson.Null:
 		case gjson.JSON:
-			if f.Type == Metadata {
-				if special, ok := richObject(val); ok {
-					out[k.Str] = special
-					return true
-				}
+			if f.Type == Metadata && richObject(val) {
+				out = append(out, Member{Key: k.Str, Raw: val.Raw})
+				return true
 			}
 			kind := "nested object"
 			if val.IsArray() {
@@ -209,19 +214,21 @@ func toFlatObject(f *Field, v gjson.Result) (map[string]any, []string, error) {
 
 // richObject recognises Intercom's metadata objects: a rich link
 // {url, value} and a monetary amount {amount, currency}.
-func richObject(v gjson.Result) (map[string]any, bool) {
-	if !v.IsObject() {
-		return nil, false
-	}
-	m := v.Map()
-	if len(m) != 2 {
-		return nil, false
-	}
-	if url, value := m["url"], m["value"]; url.Type == gjson.String && value.Type == gjson.String {
-		return map[string]any{"url": url.Str, "value": value.Str}, true
-	}
-	if amount, cur := m["amount"], m["currency"]; amount.Type == gjson.Number && cur.Type == gjson.String {
-		return map[string]any{"amount": json.Number(amount.Raw), "currency": cur.Str}, true
-	}
-	return nil, false
+func richObject(v gjson.Result) bool {
+	n, url, value, amount, currency := 0, false, false, false, false
+	v.ForEach(func(k, x gjson.Result) bool {
+		n++
+		switch k.Str {
+		case "url":
+			url = x.Type == gjson.String
+		case "value":
+			value = x.Type == gjson.String
+		case "amount":
+			amount = x.Type == gjson.Number
+		case "currency":
+			currency = x.Type == gjson.String
+		}
+		return n <= 2
+	})
+	return n == 2 && (url && value || amount && currency)
 }

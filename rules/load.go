@@ -160,6 +160,10 @@ func (l *loader) file(name string, src []byte) {
 		if m := yamlLine.FindStringSubmatch(msg); m != nil {
 			line, _ = strconv.Atoi(m[1])
 			msg = strings.TrimPrefix(msg, m[0])
+			// yaml.v3 numbers parser errors (unlike scanner errors) from 0.
+			if strings.HasPrefix(msg, "did not find expected") {
+				line++
+			}
 		}
 		l.errs = append(l.errs, &Error{Pos: Pos{File: name, Line: line}, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")})
 		return

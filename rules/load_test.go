@@ -35,7 +35,7 @@ func TestParseErrors(t *testing.T) {
 		{"missing name", "rules:\n  - action: track_event\n", "r.yaml:2:5: missing `name:`"},
 		{"key typo", "rules:\n  - name: x\n    action: track_event\n    trigerr: 'true'\n", `r.yaml:4:5: rule "x": unknown key "trigerr" (did you mean "trigger"?)`},
 		{"role missing", "rules:\n  - name: x\n    action: identify_contact\n", `r.yaml:2:5: rule "x": field "role": required by identify_contact but not mapped (e.g. ` + "`role: {value: user}`)"},
-		{"trigger not boolean", "rules:\n  - name: x\n    action: track_event\n    trigger: '\"abc\"'\n", `r.yaml:4:14: rule "x": trigger: trigger must be a condition (true or false), but it gives a string`},
+		{"trigger not boolean", "rules:\n  - name: x\n    action: track_event\n    trigger: '\"abc\"'\n", `r.yaml:4:14: rule "x": trigger: must be a condition (true or false), but its result is of type string`},
 		{"unknown variable function", "rules:\n  - name: x\n    action: track_event\n    trigger: nope(event) == 'a'\n", `r.yaml:4:14: rule "x": trigger: unknown name nope`},
 		{"bad path", "rules:\n  - name: x\n    action: track_event\n    fields:\n      user_id: 'properties.#(id==1'\n", `r.yaml:5:16: rule "x": field "user_id": bad path "properties.#(id==1": unclosed '('`},
 		{"unknown modifier", "rules:\n  - name: x\n    action: track_event\n    fields:\n      user_id: '@nope'\n", `r.yaml:5:16: rule "x": field "user_id": bad path "@nope": unknown modifier @nope`},

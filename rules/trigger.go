@@ -10,6 +10,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
+	"github.com/expr-lang/expr/vm/runtime"
 	"github.com/tidwall/gjson"
 
 	"github.com/intercom-actions/intercom-actions/engine/event"
@@ -23,14 +24,49 @@ import (
 // one lookup of the gjson path "properties.plan" on the event Doc, so
 // evaluating a trigger never unmarshals the event into maps.
 type Trigger struct {
-	Source  string
+	Source string
+	// Types lists the event types the trigger can match, when it starts
+	// with a guard such as type == "track" (or type in [...]); nil means any.
+	// The engine skips the trigger for other types without running it.
+	Types []string
+	// Exact is true when the guard is the whole trigger, so matching the
+	// type is the answer.
+	Exact   bool
 	program *vm.Program
 }
 
 // env is what a compiled trigger runs against.
 type env struct{ doc *event.Doc }
 
-const getFunc = "__get"
+const (
+	getFunc   = "__get"
+	orderFunc = "__order"
+)
+
+// order compares event values for <, >, <= and >=. A missing value (nil)
+// makes the comparison false instead of an error, so that
+// properties.total > 100 simply does not match an event without a total.
+func order(params ...any) (result any, err error) {
+	op, a, b := params[0].(string), params[1], params[2]
+	if a == nil || b == nil {
+		return false, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			result, err = false, fmt.Errorf("%v", r)
+		}
+	}()
+	switch op {
+	case "<":
+		return runtime.Less(a, b), nil
+	case ">":
+		return runtime.More(a, b), nil
+	case "<=":
+		return runtime.LessOrEqual(a, b), nil
+	default:
+		return runtime.MoreOrEqual(a, b), nil
+	}
+}
 
 // get is the function every rewritten variable chain calls.
 func get(params ...any) (any, error) {
@@ -47,6 +83,7 @@ func CompileTrigger(src string) (*Trigger, error) {
 	program, err := expr.Compile(src,
 		expr.Env(&env{}),
 		expr.Function(getFunc, get, new(func(*env, *event.Path) any)),
+		expr.Function(orderFunc, order, new(func(string, any, any) bool)),
 		expr.Patch(p),
 	)
 	if p.err != nil {
@@ -56,9 +93,65 @@ func CompileTrigger(src string) (*Trigger, error) {
 		return nil, err
 	}
 	if t := program.Node().Type(); t != nil && t.Kind() != reflect.Bool && t.Kind() != reflect.Interface {
-		return nil, fmt.Errorf("trigger must be a condition (true or false), but it gives a %s", t)
+		return nil, fmt.Errorf("must be a condition (true or false), but its result is of type %s", t)
 	}
-	return &Trigger{Source: src, program: program}, nil
+	t := &Trigger{Source: src, program: program}
+	if tree, err := parser.Parse(src); err == nil {
+		t.Types, t.Exact = typeGuard(tree.Node)
+	}
+	return t, nil
+}
+
+// typeGuard finds the event types a trigger is limited to: the trigger
+// is `type == "x"`, `type in ["x", "y"]`, or one of those && something.
+func typeGuard(n ast.Node) (types []string, exact bool) {
+	if b, ok := n.(*ast.BinaryNode); ok && (b.Operator == "&&" || b.Operator == "and") {
+		if types, _ := typeGuard(b.Left); types != nil {
+			return types, false
+		}
+		types, _ := typeGuard(b.Right)
+		return types, false
+	}
+	b, ok := n.(*ast.BinaryNode)
+	if !ok {
+		return nil, false
+	}
+	if id, ok := b.Left.(*ast.IdentifierNode); !ok || id.Value != "type" {
+		return nil, false
+	}
+	switch b.Operator {
+	case "==":
+		if s, ok := b.Right.(*ast.StringNode); ok {
+			return []string{s.Value}, true
+		}
+	case "in":
+		arr, ok := b.Right.(*ast.ArrayNode)
+		if !ok {
+			return nil, false
+		}
+		for _, el := range arr.Nodes {
+			s, ok := el.(*ast.StringNode)
+			if !ok {
+				return nil, false
+			}
+			types = append(types, s.Value)
+		}
+		return types, true
+	}
+	return nil, false
+}
+
+// CanMatch reports whether the trigger could match an event of type t.
+func (t *Trigger) CanMatch(eventType string) bool {
+	if t.Types == nil {
+		return true
+	}
+	for _, x := range t.Types {
+		if x == eventType {
+			return true
+		}
+	}
+	return false
 }
 
 // Eval runs the trigger on doc.
@@ -106,7 +199,7 @@ type pathPatcher struct {
 // newPathPatcher parses src once to learn which names are functions or
 // let-variables, which must stay as they are.
 func newPathPatcher(src string) *pathPatcher {
-	p := &pathPatcher{skip: map[string]bool{"$env": true, getFunc: true}}
+	p := &pathPatcher{skip: map[string]bool{"$env": true, getFunc: true, orderFunc: true}}
 	if tree, err := parser.Parse(src); err == nil {
 		ast.Walk(&tree.Node, collector{p})
 	}
@@ -128,6 +221,15 @@ func (c collector) Visit(node *ast.Node) {
 
 func (p *pathPatcher) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
+	case *ast.BinaryNode:
+		switch n.Operator {
+		case "<", ">", "<=", ">=":
+			if _, l := pathOf(n.Left); l {
+				p.order(node, n)
+			} else if _, r := pathOf(n.Right); r {
+				p.order(node, n)
+			}
+		}
 	case *ast.IdentifierNode:
 		if p.skip[n.Value] {
 			return
@@ -155,6 +257,14 @@ func (p *pathPatcher) Visit(node *ast.Node) {
 		}
 		p.replace(node, base+"."+key)
 	}
+}
+
+// order rewrites a comparison of an event value into __order(op, a, b).
+func (p *pathPatcher) order(node *ast.Node, n *ast.BinaryNode) {
+	ast.Patch(node, &ast.CallNode{
+		Callee:    &ast.IdentifierNode{Value: orderFunc},
+		Arguments: []ast.Node{&ast.StringNode{Value: n.Operator}, n.Left, n.Right},
+	})
 }
 
 func (p *pathPatcher) replace(node *ast.Node, path string) {

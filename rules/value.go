@@ -60,10 +60,15 @@ func (v *Value) Eval(doc *event.Doc) gjson.Result {
 		return gjson.Result{Type: gjson.String, Str: b.String()}
 	}
 	r := doc.Get(v.Path)
-	if (!r.Exists() || r.Type == gjson.Null) && v.hasDefault {
+	if v.hasDefault && isEmpty(r) {
 		return v.Default
 	}
 	return r
+}
+
+// isEmpty reports whether r counts as no value: missing, null or "".
+func isEmpty(r gjson.Result) bool {
+	return !r.Exists() || r.Type == gjson.Null || (r.Type == gjson.String && r.Str == "")
 }
 
 // FromDefault reports whether the value is Segment's default path for the

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+)
+
+func init() {
+	register(&command{name: "simulate", summary: "run a local Intercom API simulator to try rules offline", run: runSimulate})
+}
+
+const simulateUsage = `
+Usage: intercom-actions simulate [--addr 127.0.0.1:8089] [flags]
+
+Serves an in-memory Intercom REST API (contacts, companies, data events,
+search, rate limits and Intercom's error answers) for trying rules without
+an Intercom account. Its state is at GET /_sim/state (JSON), every request
+it received at GET /_sim/requests, and POST /_sim/reset clears it.
+
+Examples:
+  intercom-actions simulate --addr 127.0.0.1:8089
+  intercom-actions send --api-base http://127.0.0.1:8089 testdata/events/sample.ndjson
+  curl -s http://127.0.0.1:8089/_sim/state
+`
+
+func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("simulate", simulateUsage, stderr, stdout)
+	addr := fs.String("addr", "127.0.0.1:8089", "address to listen on")
+	token := fs.String("token", "", "require this bearer token (default: accept any)")
+	rate := fs.Int("rate-limit", 0, "requests allowed per window (0: unlimited)")
+	window := fs.Duration("window", 10*time.Second, "rate-limit window")
+	lag := fs.Duration("search-lag", 0, "how long new or changed contacts stay out of search, like Intercom's index")
+	errorRate := fs.Float64("error-rate", 0, "fraction of requests answered 500/503")
+	dropRate := fs.Float64("drop-rate", 0, "fraction of connections dropped without an answer")
+	if code, ok := parse(fs, args, stdout); !ok {
+		return code
+	}
+	sim := intercomtest.NewHandler(intercomtest.Options{
+		Token: *token, RateLimit: *rate, Window: *window, SearchLag: *lag,
+		Faults: intercomtest.Faults{ErrorRate: *errorRate, DropRate: *dropRate},
+	})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate: %v\n", err)
+		return 1
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "Intercom simulator on http://%s (state: http://%s/_sim/state); Ctrl-C stops it\n", ln.Addr(), ln.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintf(stderr, "simulate: %v\n", err)
+		return 1
+	}
+	return 0
+}
