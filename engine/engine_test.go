@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/intercom-actions/intercom-actions/rules"
+	"github.com/intercom-actions/intercom-actions/rules/defaults"
+)
+
+func defaultEngine(t testing.TB) *Engine {
+	t.Helper()
+	set, err := defaults.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := Compile(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+func TestEvaluateErrors(t *testing.T) {
+	eng := defaultEngine(t)
+	for _, tc := range []struct{ in, want string }{
+		{`{"userId":"u1"}`, `invalid event: no "type" (expected one of identify, track, group, page, screen, alias)`},
+		{`{"type":7}`, `invalid event: "type" is 7, not a string`},
+		{`{"type":"Track"}`, `invalid event: unknown type "Track" (expected one of identify, track, group, page, screen, alias)`},
+		{`[]`, `invalid event: a JSON array, not an object`},
+		{`{`, `invalid event: not valid JSON: unexpected end of JSON input (at byte 1)`},
+	} {
+		actions, err := eng.Evaluate([]byte(tc.in))
+		var ee *EventError
+		if !errors.As(err, &ee) || err.Error() != tc.want || actions != nil {
+			t.Errorf("Evaluate(%s) = %v, %v; want EventError %q", tc.in, actions, err, tc.want)
+		}
+	}
+}
+
+func TestRuleErrorDoesNotStopOtherRules(t *testing.T) {
+	set, err := rules.Parse("r.yaml", []byte(`rules:
+  - name: Broken
+    action: track_event
+    trigger: type == "track" && properties.count > 3
+  - name: Fine
+    action: track_event
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := Compile(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions, err := eng.Evaluate([]byte(`{"type":"track","event":"E","userId":"u","timestamp":1700000000,"properties":{"count":"three"}}`))
+	var re RuleErrors
+	if !errors.As(err, &re) || len(re) != 1 || re[0].Rule != "Broken" || !strings.HasPrefix(err.Error(), `rule "Broken": trigger: invalid operation: string > int`) {
+		t.Errorf("error = %v", err)
+	}
+	if len(actions) != 1 || actions[0].Rule != "Fine" {
+		t.Errorf("actions = %+v, want the Fine rule's", actions)
+	}
+}
+
+// TestEvaluateConcurrently runs the realistic events from many goroutines
+// (under -race in CI) and checks every result equals the sequential one.
+func TestEvaluateConcurrently(t *testing.T) {
+	eng := defaultEngine(t)
+	var events [][]byte
+	for _, kind := range []string{"track", "identify", "group"} {
+		raw, err := os.ReadFile(filepath.Join("..", "testdata", "events", "realistic", kind+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, raw)
+	}
+	want := make([]string, len(events))
+	for i, ev := range events {
+		actions, err := eng.Evaluate(ev)
+		if err != nil || len(actions) != 1 {
+			t.Fatalf("event %d: %v, %d actions", i, err, len(actions))
+		}
+		b, _ := json.Marshal(actions)
+		want[i] = string(b)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; n < 200; n++ {
+				i := (g + n) % len(events)
+				actions, err := eng.Evaluate(events[i])
+				b, _ := json.Marshal(actions)
+				if err != nil || string(b) != want[i] {
+					t.Errorf("goroutine %d: event %d gave %s, %v", g, i, b, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
