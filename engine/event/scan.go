@@ -1,7 +1,9 @@
 package event
 
 import (
+	"encoding/binary"
 	"strings"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
@@ -193,16 +195,19 @@ func scanString(s string, i int) (int, bool) {
 }
 
 // plain8 reports whether s[i:i+8] holds no quote, backslash or control
-// character, testing all eight bytes at once (SWAR).
+// character, testing all eight bytes at once (SWAR). The caller ensures
+// i+8 <= len(s).
 func plain8(s string, i int) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-	quote := x ^ (ones * '"')
-	slash := x ^ (ones * '\\')
-	zeroByte := func(v uint64) uint64 { return (v - ones) &^ v & highs }
+	x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
 	control := (x - ones*0x20) &^ x & highs // a byte below 0x20
-	return zeroByte(quote)|zeroByte(slash)|control == 0
+	return hasZeroByte(x^(ones*'"'))|hasZeroByte(x^(ones*'\\'))|control == 0
+}
+
+// hasZeroByte is non-zero when some byte of v is zero.
+func hasZeroByte(v uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	return (v - ones) &^ v & highs
 }
 
 func isHex(c byte) bool {
