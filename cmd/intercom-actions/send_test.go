@@ -1,0 +1,142 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+)
+
+// simState summarises the simulator's state one line per contact:
+// who, role, attached companies and the names of its events.
+func simState(st intercomtest.State) string {
+	companies := map[string]string{}
+	for _, c := range st.Companies {
+		companies[c.ID] = c.CompanyID + "(" + c.Name + ")"
+	}
+	var lines []string
+	for _, c := range st.Contacts {
+		var cs, evs []string
+		for _, id := range c.CompanyIDs {
+			cs = append(cs, companies[id])
+		}
+		for _, e := range st.Events {
+			if e.ContactID == c.ID {
+				evs = append(evs, e.EventName)
+			}
+		}
+		lines = append(lines, fmt.Sprintf("%s %s/%s companies=%v events=%v", c.Role, c.ExternalID, c.Email, cs, evs))
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+func TestSendSampleEventsToSimulator(t *testing.T) {
+	chdirRoot(t)
+	sim := intercomtest.NewServer(intercomtest.Options{Token: "tok"})
+	defer sim.Close()
+	t.Setenv("INTERCOM_ACCESS_TOKEN", "tok")
+	dl := filepath.Join(t.TempDir(), "dead.ndjson")
+	code, out, errOut := runCLI(t, "", "send", "--api-base", sim.URL(), "--dead-letter", dl, "testdata/events/sample.ndjson")
+	if code != 0 || out != "" {
+		dead, _ := os.ReadFile(dl)
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s\ndead letters:\n%s", code, out, errOut, dead)
+	}
+	want := `user /pat.visitor@example.org companies=[] events=[Whitepaper Downloaded]
+user u-1001/ada.lovelace@example.com companies=[acme-co(Acme Co)] events=[Signed Up Product Viewed Order Completed]
+user u-1002/grace.hopper@example.com companies=[globex(Globex Corporation)] events=[report-exported Subscription Upgraded]`
+	if got := simState(sim.State()); got != want {
+		t.Errorf("simulator state:\n%s\nwant:\n%s", got, want)
+	}
+	for _, line := range []string{
+		"send: 12 events: 11 sent, 1 skipped (no rule matched), 0 failed\n",
+		"actions: 11 planned, 11 sent, 0 dead-lettered\n",
+		"  track_event       6 sent, 6 calls (1.00 per action)\n",
+	} {
+		if !strings.Contains(errOut, line) {
+			t.Errorf("summary lacks %q:\n%s", line, errOut)
+		}
+	}
+	if _, err := os.Stat(dl); !os.IsNotExist(err) {
+		t.Errorf("a dead-letter file was created for a clean run")
+	}
+}
+
+func TestSendDeadLettersAndResends(t *testing.T) {
+	sim := intercomtest.NewServer(intercomtest.Options{})
+	defer sim.Close()
+	t.Setenv("INTERCOM_ACCESS_TOKEN", "")
+	dir := t.TempDir()
+	dl := filepath.Join(dir, "dead.ndjson")
+	events := `{"type":"group","userId":"ghost","groupId":"g1","traits":{"name":"G"}}
+not json
+`
+	code, _, errOut := runCLI(t, events, "send", "--api-base", sim.URL(), "--dead-letter", dl, "--contact-wait", "10ms")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", code, errOut)
+	}
+	data, err := os.ReadFile(dl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		switch {
+		case strings.Contains(line, `"event":"not json","ref":"stdin:2","error":"invalid event: not valid JSON`):
+			refs = append(refs, "bad line")
+		case strings.Contains(line, `"ref":"stdin:1","rule":"Identify Company","action":"identify_company","error":"identify_company: contact not found (external_id \"ghost\"); no identify for this contact succeeded within 10ms"`):
+			refs = append(refs, "ghost group")
+		default:
+			t.Errorf("unexpected dead letter: %s", line)
+		}
+	}
+	sort.Strings(refs)
+	if strings.Join(refs, ",") != "bad line,ghost group" {
+		t.Errorf("dead letters %v", refs)
+	}
+	if !strings.Contains(errOut, "dead letters: "+dl+" (send it again to retry them)") {
+		t.Errorf("summary does not name the dead-letter file:\n%s", errOut)
+	}
+
+	// The user now exists; sending the dead-letter file retries the group.
+	if code, _, errOut := runCLI(t, `{"type":"identify","userId":"ghost","traits":{"email":"ghost@example.com"}}`, "send", "--api-base", sim.URL(), "--dead-letter", filepath.Join(dir, "d2.ndjson")); code != 0 {
+		t.Fatalf("identify: exit %d\n%s", code, errOut)
+	}
+	code, _, errOut = runCLI(t, "", "send", "--api-base", sim.URL(), "--dead-letter", filepath.Join(dir, "d3.ndjson"), dl)
+	if code != 1 || !strings.Contains(errOut, "send: 2 events: 1 sent, 0 skipped (no rule matched), 1 failed") {
+		t.Errorf("re-send: exit %d\n%s", code, errOut)
+	}
+	if got := simState(sim.State()); got != "user ghost/ghost@example.com companies=[g1(G)] events=[]" {
+		t.Errorf("state after re-send: %s", got)
+	}
+	if code, _, errOut := runCLI(t, "", "send", "--dead-letter", dl, dl); code != 2 || !strings.Contains(errOut, "is both an input and the dead-letter file") {
+		t.Errorf("same file: exit %d, %s", code, errOut)
+	}
+}
+
+func TestSendDryRunSendsNothing(t *testing.T) {
+	code, out, errOut := runCLI(t, `{"type":"track","userId":"u1","event":"E","timestamp":1700000000}`, "send", "--dry-run")
+	want := `{"line":0,"rule":"Track Event","action":"track_event","fields":{"created_at":1700000000,"event_name":"E","user_id":"u1"}}` + "\n"
+	if code != 0 || out != want {
+		t.Errorf("exit %d\nstdout %s\nwant %s\nstderr %s", code, out, want, errOut)
+	}
+}
+
+func TestDelete(t *testing.T) {
+	sim := intercomtest.NewServer(intercomtest.Options{})
+	defer sim.Close()
+	t.Setenv("INTERCOM_ACCESS_TOKEN", "")
+	runCLI(t, `{"type":"identify","userId":"u9","traits":{"email":"u9@example.com"}}`, "send", "--api-base", sim.URL(), "--dead-letter", filepath.Join(t.TempDir(), "d"))
+	code, out, errOut := runCLI(t, "", "delete", "--api-base", sim.URL(), "--user-id", "u9")
+	if code != 0 || out != "deleted the contact with external_id \"u9\"\n" || len(sim.State().Contacts) != 0 {
+		t.Errorf("delete: exit %d, %s%s, %d contacts left", code, out, errOut, len(sim.State().Contacts))
+	}
+	code, _, errOut = runCLI(t, "", "delete", "--api-base", sim.URL(), "--user-id", "u9")
+	if code != 1 || errOut != "delete: delete user: contact not found (external_id \"u9\")\n" {
+		t.Errorf("second delete: exit %d, stderr %q", code, errOut)
+	}
+}

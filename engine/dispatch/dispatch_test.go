@@ -1,0 +1,177 @@
+package dispatch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/rules/defaults"
+)
+
+// fakeIntercom executes actions in memory: it knows contacts by external
+// id once identified, and records what it was asked to do, in order.
+type fakeIntercom struct {
+	mu       sync.Mutex
+	contacts map[string]bool
+	log      []string
+	fail     map[string]error // by rule name
+}
+
+func (f *fakeIntercom) Execute(_ context.Context, a engine.Action) (intercom.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail[a.Rule]; err != nil {
+		return intercom.Result{Calls: 1}, err
+	}
+	switch a.Action {
+	case "identify_contact":
+		f.contacts[a.Str("external_id")] = true
+	case "identify_company", "track_event":
+		id := a.Str("external_id") + a.Str("user_id")
+		if !f.contacts[id] {
+			f.log = append(f.log, "not found "+a.Action+" "+id)
+			return intercom.Result{Calls: 1}, fmt.Errorf("%w (external_id %q)", intercom.ErrContactNotFound, id)
+		}
+	}
+	f.log = append(f.log, a.Action+" "+a.Str("external_id")+a.Str("user_id"))
+	return intercom.Result{Calls: 2}, nil
+}
+
+func newDispatcher(t *testing.T, exec Executor, dl *bytes.Buffer, wait time.Duration) *Dispatcher {
+	t.Helper()
+	set, err := defaults.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.Compile(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(Config{Engine: eng, Executor: exec, Concurrency: 4, ContactWait: wait, DeadLetter: NewDeadLetterWriter(dl)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.cfg.DeadLetter.now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+	return d
+}
+
+const (
+	identifyU1 = `{"type":"identify","userId":"u1","traits":{"email":"u1@example.com"},"timestamp":"2024-01-01T00:00:00Z"}`
+	groupU1    = `{"type":"group","userId":"u1","groupId":"acme","traits":{"name":"Acme"}}`
+	trackU1    = `{"type":"track","userId":"u1","event":"Signed Up","timestamp":"2024-01-01T00:00:01Z"}`
+)
+
+func TestGroupBeforeIdentifyWaitsForTheContact(t *testing.T) {
+	fake := &fakeIntercom{contacts: map[string]bool{}}
+	var dl bytes.Buffer
+	d := newDispatcher(t, fake, &dl, time.Minute)
+	src := NewLineSource("in", strings.NewReader(groupU1+"\n"+identifyU1+"\n"+trackU1+"\n"))
+	sum, err := d.Run(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"not found identify_company u1", "identify_contact u1", "identify_company u1", "track_event u1"}
+	if strings.Join(fake.log, "|") != strings.Join(want, "|") {
+		t.Errorf("calls:\n%s\nwant:\n%s", strings.Join(fake.log, "\n"), strings.Join(want, "\n"))
+	}
+	if sum.Events != 3 || sum.Sent != 3 || sum.Failed != 0 || sum.DeadLettered != 0 || sum.Waited != 1 || sum.ActionsSent != 3 {
+		t.Errorf("summary %+v", sum)
+	}
+	if dl.Len() != 0 {
+		t.Errorf("dead letters: %s", dl.String())
+	}
+}
+
+func TestGroupForUnknownUserIsDeadLetteredNotDropped(t *testing.T) {
+	fake := &fakeIntercom{contacts: map[string]bool{}}
+	var dl bytes.Buffer
+	d := newDispatcher(t, fake, &dl, time.Minute)
+	sum, err := d.Run(context.Background(), NewLineSource("in", strings.NewReader(groupU1+"\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"event":` + groupU1 + `,"ref":"in:1","rule":"Identify Company","action":"identify_company","error":"contact not found (external_id \"u1\"); no identify for this contact succeeded within 1m0s","time":"2026-01-02T03:04:05Z"}` + "\n"
+	if dl.String() != want {
+		t.Errorf("dead letter:\n%s\nwant:\n%s", dl.String(), want)
+	}
+	if sum.Failed != 1 || sum.DeadLettered != 1 || sum.Events != 1 {
+		t.Errorf("summary %+v", sum)
+	}
+}
+
+func TestWaitExpiresWhileInputContinues(t *testing.T) {
+	fake := &fakeIntercom{contacts: map[string]bool{}}
+	var dl bytes.Buffer
+	d := newDispatcher(t, fake, &dl, 50*time.Millisecond)
+	pr, pw := ioPipe()
+	done := make(chan Summary)
+	go func() {
+		sum, _ := d.Run(context.Background(), NewLineSource("in", pr))
+		done <- sum
+	}()
+	pw.write(groupU1 + "\n")
+	// Nothing more arrives for a while: the wait must expire on its own.
+	deadline := time.Now().Add(5 * time.Second)
+	for d.Summary().DeadLettered == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := d.Summary().DeadLettered; got != 1 {
+		t.Fatalf("dead-lettered %d before the input ended, want 1", got)
+	}
+	pw.close()
+	if sum := <-done; sum.Failed != 1 || sum.Events != 1 {
+		t.Errorf("summary %+v", sum)
+	}
+}
+
+func TestBadEventsAndRuleErrorsAreDeadLettered(t *testing.T) {
+	fake := &fakeIntercom{contacts: map[string]bool{}, fail: map[string]error{
+		"Identify Contact": &intercom.APIError{Status: 400, Code: "parameter_invalid", Message: "Email is invalid", RequestID: "r1"},
+	}}
+	var dl bytes.Buffer
+	d := newDispatcher(t, fake, &dl, time.Minute)
+	in := "not json\n{\"type\":\"track\",\"userId\":\"u2\"}\n" + identifyU1 + "\n{\"type\":\"page\",\"userId\":\"u3\"}\n"
+	sum, err := d.Run(context.Background(), NewLineSource("in", strings.NewReader(in)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(dl.String()), "\n") {
+		var rec DeadLetter
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rec.Ref+" | "+rec.Rule+" | "+rec.Error+" | "+string(rec.Event))
+	}
+	want := []string{
+		`in:1 |  | invalid event: not valid JSON: invalid character 'o' in literal null (expecting 'u') (at byte 2) | "not json"`,
+		`in:2 | Track Event | field event_name: required, but event is missing or empty | {"type":"track","userId":"u2"}`,
+		`in:3 | Identify Contact | intercom: 400 parameter_invalid: Email is invalid (request r1) | ` + identifyU1,
+	}
+	// Workers run in parallel: compare as sets.
+	if strings.Join(sortStrings(got), "\n") != strings.Join(sortStrings(want), "\n") {
+		t.Errorf("dead letters:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if sum.Events != 4 || sum.Failed != 3 || sum.Skipped != 1 || sum.DeadLettered != 3 {
+		t.Errorf("summary %+v", sum)
+	}
+}
+
+func TestDeadLetterFileReRunsOnlyTheFailedRule(t *testing.T) {
+	rec := `{"event":{"type":"identify","userId":"u1","traits":{"email":"u1@example.com"}},"ref":"in:7","rule":"Identify Contact","action":"identify_contact","error":"x","time":"2026-01-02T03:04:05Z"}`
+	src := NewLineSource("dead.ndjson", strings.NewReader(rec+"\n"))
+	ev, err := src.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(ev.Raw) != `{"type":"identify","userId":"u1","traits":{"email":"u1@example.com"}}` || ev.Only != "Identify Contact" || ev.Ref != "in:7 (via dead.ndjson:1)" {
+		t.Errorf("event %+v", ev)
+	}
+}

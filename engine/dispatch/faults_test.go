@@ -1,0 +1,130 @@
+package dispatch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+	"github.com/intercom-actions/intercom-actions/rules/defaults"
+)
+
+// workload makes n events for n/5 users: identify, group, two tracks and a
+// second identify that changes the name, in that order per user, with the
+// users interleaved as a real stream would be.
+func workload(n int) string {
+	users := n / 5
+	var b strings.Builder
+	for step := 0; step < 5; step++ {
+		for u := 0; u < users; u++ {
+			ts := fmt.Sprintf("2024-01-01T00:%02d:%02dZ", step, u%60)
+			switch step {
+			case 0:
+				fmt.Fprintf(&b, `{"type":"identify","userId":"u%d","traits":{"email":"u%d@example.com","name":"User %d"},"timestamp":%q}`, u, u, u, ts)
+			case 1:
+				fmt.Fprintf(&b, `{"type":"group","userId":"u%d","groupId":"g%d","traits":{"name":"Company %d","employees":%d,"plan":"pro"}}`, u, u%50, u%50, u%50+1)
+			case 2:
+				fmt.Fprintf(&b, `{"type":"track","userId":"u%d","event":"Signed Up","timestamp":%q,"properties":{"plan":"pro","seats":%d}}`, u, ts, u%7)
+			case 3:
+				fmt.Fprintf(&b, `{"type":"track","userId":"u%d","event":"Order Completed","timestamp":%q,"properties":{"revenue":%d.5,"currency":"EUR"}}`, u, ts, u%100)
+			case 4:
+				fmt.Fprintf(&b, `{"type":"identify","userId":"u%d","traits":{"email":"u%d@example.com","name":"User %d (renamed)"},"timestamp":%q}`, u, u, u, ts)
+			}
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// sendAll sends events to a fresh simulator with the given faults and
+// returns its final state, the summary and the dead letters.
+func sendAll(t *testing.T, events string, faults intercomtest.Faults) (intercomtest.State, Summary, string) {
+	t.Helper()
+	sim := intercomtest.NewServer(intercomtest.Options{Token: "tok", Faults: faults, Seed: 7})
+	defer sim.Close()
+	client, err := intercom.New(intercom.Config{
+		BaseURL:     sim.URL(),
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "tok"}),
+		MinBackoff:  time.Millisecond,
+		MaxBackoff:  20 * time.Millisecond,
+		MaxRetries:  12,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := defaults.Load()
+	eng, err := engine.Compile(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dl bytes.Buffer
+	d, err := New(Config{Engine: eng, Executor: client, Concurrency: 8, DeadLetter: NewDeadLetterWriter(&dl)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := d.Run(context.Background(), NewLineSource("events", strings.NewReader(events)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("faults %+v: %d events, %d actions sent, client: %s", faults, sum.Events, sum.ActionsSent, client.Stats())
+	return sim.State(), sum, dl.String()
+}
+
+// TestFaultyRunEndsLikeACleanRun sends 10,000 events once to a clean
+// simulator and once to one that answers 2% of requests with 5xx and drops
+// 1% of connections; every event must arrive exactly as in the clean run,
+// with nothing dead-lettered.
+func TestFaultyRunEndsLikeACleanRun(t *testing.T) {
+	n := 10000
+	if testing.Short() {
+		n = 1000
+	}
+	events := workload(n)
+	clean, cleanSum, cleanDL := sendAll(t, events, intercomtest.Faults{})
+	faulty, faultySum, faultyDL := sendAll(t, events, intercomtest.Faults{ErrorRate: 0.02, DropRate: 0.01})
+
+	for name, dl := range map[string]string{"clean": cleanDL, "faulty": faultyDL} {
+		if dl != "" {
+			t.Errorf("%s run dead-lettered:\n%s", name, firstLines(dl, 5))
+		}
+	}
+	if cleanSum.Events != n || cleanSum.Sent != n || faultySum.Sent != n {
+		t.Errorf("sent %d (clean) and %d (faulty) of %d events", cleanSum.Sent, faultySum.Sent, n)
+	}
+	users := n / 5
+	if len(clean.Contacts) != users || len(clean.Events) != 2*users || len(clean.Companies) != min(50, users) {
+		t.Errorf("clean state has %d contacts, %d events, %d companies; want %d, %d, %d",
+			len(clean.Contacts), len(clean.Events), len(clean.Companies), users, 2*users, min(50, users))
+	}
+	a, _ := json.Marshal(clean.Canonical())
+	b, _ := json.Marshal(faulty.Canonical())
+	if !bytes.Equal(a, b) {
+		t.Errorf("the faulty run's final state differs from the clean run's:\n%s", firstDiff(string(a), string(b)))
+	}
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func firstDiff(a, b string) string {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			lo := max(0, i-200)
+			return fmt.Sprintf("clean:  ...%s\nfaulty: ...%s", a[lo:min(len(a), i+200)], b[lo:min(len(b), i+200)])
+		}
+	}
+	return fmt.Sprintf("lengths %d and %d", len(a), len(b))
+}

@@ -1,0 +1,412 @@
+// Package intercom is the Intercom REST API client that executes planned
+// actions: typed calls with typed errors, an OAuth 2.0 bearer token, regions,
+// retries with backoff, client-side rate limiting from Intercom's
+// X-RateLimit-* headers, and a bounded cache of contact and company ids that
+// saves searches and sidesteps the lag of Intercom's search index.
+//
+//	c, err := intercom.New(intercom.Config{
+//		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}),
+//	})
+//	res, err := c.Execute(ctx, action) // an engine.Action
+//
+// A Client is safe for concurrent use. Ordering the actions of one user is
+// the caller's job (a dispatcher's).
+package intercom
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// DefaultVersion is the Intercom-Version sent when Config.Version is empty.
+const DefaultVersion = "2.11"
+
+// Defaults for the zero values of Config.
+const (
+	DefaultMaxRetries = 8                      // retries of a failed call
+	DefaultMinBackoff = 200 * time.Millisecond // first backoff
+	DefaultMaxBackoff = 30 * time.Second       // longest backoff
+	DefaultCacheSize  = 100_000                // id cache entries
+	DefaultTimeout    = 30 * time.Second       // per HTTP request, for the default HTTP client
+)
+
+// maxRateLimitWait bounds a wait for X-RateLimit-Reset or Retry-After, in
+// case the server's clock and ours disagree.
+const maxRateLimitWait = time.Minute
+
+// maxResponse bounds the response body read.
+const maxResponse = 16 << 20
+
+// regions maps region names to API base URLs.
+var regions = []struct {
+	names []string
+	url   string
+}{
+	{[]string{"us", "north_america"}, "https://api.intercom.io"},
+	{[]string{"eu", "europe"}, "https://api.eu.intercom.io"},
+	{[]string{"au", "australia"}, "https://api.au.intercom.io"},
+}
+
+// RegionURL returns the API base URL of an Intercom region: "us" or
+// "north_america", "eu" or "europe", "au" or "australia" (case-insensitive).
+func RegionURL(name string) (string, error) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	var all []string
+	for _, r := range regions {
+		for _, rn := range r.names {
+			if n == rn {
+				return r.url, nil
+			}
+			all = append(all, rn)
+		}
+	}
+	return "", fmt.Errorf("unknown intercom region %q (expected one of %s)", name, strings.Join(all, ", "))
+}
+
+// Config configures a Client. Only TokenSource is required.
+type Config struct {
+	// BaseURL is the API base URL (default https://api.intercom.io; see RegionURL).
+	BaseURL string
+	// TokenSource gives the bearer token; use oauth2.StaticTokenSource for a
+	// workspace access token such as INTERCOM_ACCESS_TOKEN.
+	TokenSource oauth2.TokenSource
+	// HTTPClient is the HTTP client to use (optional); its Transport is
+	// wrapped with an oauth2.Transport. The default has a 30 s timeout.
+	HTTPClient *http.Client
+	// Version is the Intercom-Version header (default DefaultVersion).
+	Version string
+	// MaxRetries is how many times a failed call is retried (default 8;
+	// negative for none).
+	MaxRetries int
+	// MinBackoff and MaxBackoff bound the exponential backoff with full
+	// jitter between retries (defaults 200ms and 30s).
+	MinBackoff, MaxBackoff time.Duration
+	// CacheSize is the number of contact and company id cache entries
+	// (default 100,000; negative disables the cache).
+	CacheSize int
+	// Logger receives debug logs of retries and of stale cache entries
+	// (contact ids only, never tokens or traits). Default: discard.
+	Logger *slog.Logger
+}
+
+// Client calls the Intercom REST API. It is safe for concurrent use.
+type Client struct {
+	base       *url.URL
+	hc         *http.Client
+	version    string
+	maxRetries int
+	minBackoff time.Duration
+	maxBackoff time.Duration
+	log        *slog.Logger
+	limit      limiter
+	cache      *cache
+
+	calls, retries, rateLimited atomic.Int64
+	endpoints                   map[string]*atomic.Int64 // fixed at New; read-only
+	otherMu                     sync.Mutex
+	other                       map[string]int64 // endpoints not in the fixed set
+}
+
+// Endpoint keys, as counted in Stats.Endpoints.
+const (
+	epMe             = "GET /me"
+	epCreateContact  = "POST /contacts"
+	epGetContact     = "GET /contacts/{id}"
+	epUpdateContact  = "PUT /contacts/{id}"
+	epDeleteContact  = "DELETE /contacts/{id}"
+	epSearchContacts = "POST /contacts/search"
+	epMergeContacts  = "POST /contacts/merge"
+	epAttachCompany  = "POST /contacts/{id}/companies"
+	epUpsertCompany  = "POST /companies"
+	epSubmitEvent    = "POST /events"
+)
+
+var endpointKeys = []string{
+	epMe, epCreateContact, epGetContact, epUpdateContact, epDeleteContact,
+	epSearchContacts, epMergeContacts, epAttachCompany, epUpsertCompany, epSubmitEvent,
+}
+
+// New returns a Client for cfg.
+func New(cfg Config) (*Client, error) {
+	if cfg.TokenSource == nil {
+		return nil, errors.New("intercom: no token source")
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = regions[0].url
+	}
+	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("intercom: base url: %w", err)
+	}
+	if base.Scheme != "http" && base.Scheme != "https" || base.Host == "" {
+		return nil, fmt.Errorf("intercom: base url %q: want an http or https url with a host", cfg.BaseURL)
+	}
+	c := &Client{
+		base:       base,
+		version:    cfg.Version,
+		maxRetries: cfg.MaxRetries,
+		minBackoff: cfg.MinBackoff,
+		maxBackoff: cfg.MaxBackoff,
+		log:        cfg.Logger,
+		endpoints:  make(map[string]*atomic.Int64, len(endpointKeys)),
+		other:      map[string]int64{},
+	}
+	if c.version == "" {
+		c.version = DefaultVersion
+	}
+	switch {
+	case c.maxRetries == 0:
+		c.maxRetries = DefaultMaxRetries
+	case c.maxRetries < 0:
+		c.maxRetries = 0
+	}
+	if c.minBackoff <= 0 {
+		c.minBackoff = DefaultMinBackoff
+	}
+	if c.maxBackoff <= 0 {
+		c.maxBackoff = DefaultMaxBackoff
+	}
+	if c.maxBackoff < c.minBackoff {
+		c.maxBackoff = c.minBackoff
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	size := cfg.CacheSize
+	if size == 0 {
+		size = DefaultCacheSize
+	}
+	c.cache = newCache(size)
+	for _, k := range endpointKeys {
+		c.endpoints[k] = new(atomic.Int64)
+	}
+
+	var hc http.Client
+	if cfg.HTTPClient != nil {
+		hc = *cfg.HTTPClient
+	} else {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		hc = http.Client{Timeout: DefaultTimeout, Transport: t}
+	}
+	hc.Transport = &oauth2.Transport{
+		Source: oauth2.ReuseTokenSource(nil, cfg.TokenSource),
+		Base:   hc.Transport,
+	}
+	c.hc = &hc
+	return c, nil
+}
+
+// Stats counts the HTTP calls of a Client since New.
+type Stats struct {
+	Calls       int64            // HTTP requests sent, retries included
+	Retries     int64            // requests that were retries
+	RateLimited int64            // 429 answers
+	Endpoints   map[string]int64 // requests per endpoint, e.g. "PUT /contacts/{id}"
+}
+
+// Stats returns the call counts so far.
+func (c *Client) Stats() Stats {
+	s := Stats{
+		Calls:       c.calls.Load(),
+		Retries:     c.retries.Load(),
+		RateLimited: c.rateLimited.Load(),
+		Endpoints:   map[string]int64{},
+	}
+	for k, n := range c.endpoints {
+		if v := n.Load(); v > 0 {
+			s.Endpoints[k] = v
+		}
+	}
+	c.otherMu.Lock()
+	for k, v := range c.other {
+		s.Endpoints[k] = v
+	}
+	c.otherMu.Unlock()
+	return s
+}
+
+// String formats the stats on one line, endpoints in name order.
+func (s Stats) String() string {
+	keys := make([]string, 0, len(s.Endpoints))
+	for k := range s.Endpoints {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d calls (%d retries, %d rate limited)", s.Calls, s.Retries, s.RateLimited)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "; %s: %d", k, s.Endpoints[k])
+	}
+	return b.String()
+}
+
+func (c *Client) countEndpoint(key string) {
+	if n, ok := c.endpoints[key]; ok {
+		n.Add(1)
+		return
+	}
+	c.otherMu.Lock()
+	c.other[key]++
+	c.otherMu.Unlock()
+}
+
+// call is one API call: its request and where its answer goes.
+type call struct {
+	method   string
+	path     string // escaped path below the base URL, e.g. "/contacts/abc"
+	endpoint string // Stats key
+	body     any    // marshalled to JSON; nil for no body
+	out      any    // decoded from a 2xx answer's JSON; nil to discard
+	tally    *int   // counts the requests sent, if not nil
+}
+
+// reply says how a call went.
+type reply struct {
+	status   int
+	attempts int // requests sent
+}
+
+// do runs a call through the rate limiter and the retry loop.
+func (c *Client) do(ctx context.Context, cl call) (reply, error) {
+	var body []byte
+	if cl.body != nil {
+		var err error
+		if body, err = json.Marshal(cl.body); err != nil {
+			return reply{}, fmt.Errorf("intercom: %s: encode body: %w", cl.endpoint, err)
+		}
+	}
+	u := c.base.String() + cl.path
+	var rep reply
+	for attempt := 0; ; attempt++ {
+		if err := c.limit.acquire(ctx); err != nil {
+			return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, err)
+		}
+		status, hdr, respBody, err := c.send(ctx, cl, u, body)
+		rep.attempts++
+		if cl.tally != nil {
+			*cl.tally++
+		}
+		if attempt > 0 {
+			c.retries.Add(1)
+		}
+		c.limit.release(hdr, c.now())
+		var wait time.Duration
+		if err != nil {
+			if ctx.Err() != nil {
+				return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, ctx.Err())
+			}
+			err = fmt.Errorf("intercom: %s: %w", cl.endpoint, err)
+			if !Retryable(err) || attempt >= c.maxRetries {
+				return rep, err
+			}
+			wait = c.backoff(attempt)
+			c.log.DebugContext(ctx, "intercom: retrying after a network error",
+				"endpoint", cl.endpoint, "attempt", attempt+1, "wait", wait, "error", err)
+		} else {
+			rep.status = status
+			if status >= 200 && status < 300 {
+				if cl.out != nil && len(bytes.TrimSpace(respBody)) > 0 {
+					if err := json.Unmarshal(respBody, cl.out); err != nil {
+						return rep, fmt.Errorf("intercom: %s: decode answer: %w", cl.endpoint, err)
+					}
+				}
+				return rep, nil
+			}
+			apiErr := parseAPIError(status, hdr, respBody, c.now())
+			if status == http.StatusTooManyRequests {
+				c.rateLimited.Add(1)
+			}
+			if !Retryable(apiErr) || attempt >= c.maxRetries {
+				return rep, apiErr
+			}
+			wait = apiErr.RetryAfter
+			if wait <= 0 {
+				wait = c.backoff(attempt)
+			}
+			c.log.DebugContext(ctx, "intercom: retrying",
+				"endpoint", cl.endpoint, "status", status, "code", apiErr.Code,
+				"request_id", apiErr.RequestID, "attempt", attempt+1, "wait", wait)
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, err)
+		}
+	}
+}
+
+// send makes one HTTP request and reads the whole answer.
+func (c *Client) send(ctx context.Context, cl call, u string, body []byte) (int, http.Header, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, cl.method, u, rd)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Intercom-Version", c.version)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	c.calls.Add(1)
+	c.countEndpoint(cl.endpoint)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return 0, resp.Header, nil, fmt.Errorf("read answer: %w", err)
+	}
+	return resp.StatusCode, resp.Header, b, nil
+}
+
+func (c *Client) now() time.Time { return time.Now() }
+
+// backoff is the wait before retry attempt+1: exponential from MinBackoff,
+// capped at MaxBackoff, with full jitter (uniform between MinBackoff and the
+// cap).
+func (c *Client) backoff(attempt int) time.Duration {
+	ceil := c.maxBackoff
+	if attempt < 32 {
+		if d := c.minBackoff << attempt; d > 0 && d < ceil {
+			ceil = d
+		}
+	}
+	if ceil <= c.minBackoff {
+		return c.minBackoff
+	}
+	return c.minBackoff + rand.N(ceil-c.minBackoff+1)
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

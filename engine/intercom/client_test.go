@@ -1,0 +1,145 @@
+package intercom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+)
+
+func TestRegionURL(t *testing.T) {
+	for name, want := range map[string]string{
+		"us": "https://api.intercom.io", "north_america": "https://api.intercom.io",
+		"EU": "https://api.eu.intercom.io", "europe": "https://api.eu.intercom.io",
+		"au": "https://api.au.intercom.io", "australia": "https://api.au.intercom.io",
+	} {
+		if got, err := RegionURL(name); err != nil || got != want {
+			t.Errorf("RegionURL(%q) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	_, err := RegionURL("mars")
+	if err == nil || err.Error() != `unknown intercom region "mars" (expected one of us, north_america, eu, europe, au, australia)` {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "x"})
+	for _, cfg := range []Config{
+		{},
+		{TokenSource: ts, BaseURL: "ftp://example.com"},
+		{TokenSource: ts, BaseURL: "api.intercom.io"},
+	} {
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New(%+v) succeeded", cfg)
+		}
+	}
+	c, err := New(Config{TokenSource: ts})
+	if err != nil || c.base.String() != "https://api.intercom.io" || c.version != DefaultVersion ||
+		c.maxRetries != DefaultMaxRetries || c.minBackoff != DefaultMinBackoff || c.maxBackoff != DefaultMaxBackoff ||
+		c.cache.size != DefaultCacheSize {
+		t.Errorf("defaults: %+v, %v", c, err)
+	}
+}
+
+func TestHeadersAndMe(t *testing.T) {
+	s := newSim(t, intercomtest.Options{})
+	c := newClient(t, s, func(cfg *Config) { cfg.Version = "2.14" })
+	me, err := c.Me(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Me{ID: "1", Name: "Simulator", Email: "sim@example.com", App: App{IDCode: "sim", Name: "Intercom Simulator", Region: "US"}}
+	if !reflect.DeepEqual(me, want) {
+		t.Errorf("Me = %+v, want %+v", me, want)
+	}
+	exec(t, c, identifyUser("u-1", ""))
+	reqs := s.Requests()
+	for _, r := range reqs {
+		h := r.Header
+		if h.Get("Authorization") != "Bearer "+testToken || h.Get("Accept") != "application/json" || h.Get("Intercom-Version") != "2.14" {
+			t.Errorf("%s %s: headers %v", r.Method, r.Path, h)
+		}
+		if wantCT := map[bool]string{true: "application/json", false: ""}[r.Body != nil]; h.Get("Content-Type") != wantCT {
+			t.Errorf("%s %s: Content-Type %q, want %q", r.Method, r.Path, h.Get("Content-Type"), wantCT)
+		}
+	}
+	if len(reqs) != 3 || reqs[0].Path != "/me" || reqs[0].Body != nil {
+		t.Errorf("requests: %v", transcript(t, s))
+	}
+}
+
+func TestUnauthorizedNotRetried(t *testing.T) {
+	s := newSim(t, intercomtest.Options{Token: "other"})
+	c := newClient(t, s)
+	res, err := c.Execute(context.Background(), track(map[string]any{"user_id": "u-1"}))
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("err = %v, want an *APIError", err)
+	}
+	want := APIError{Status: 401, Code: "unauthorized", Message: "Access Token Invalid", RequestID: "sim-000000000001"}
+	if *ae != want {
+		t.Errorf("APIError = %+v, want %+v", *ae, want)
+	}
+	if got := ae.Error(); got != "intercom: 401 unauthorized: Access Token Invalid (request sim-000000000001)" {
+		t.Errorf("Error() = %q", got)
+	}
+	if Retryable(err) || errors.Is(err, ErrContactNotFound) {
+		t.Errorf("401 classified as retryable or not found")
+	}
+	if st := c.Stats(); st.Calls != 1 || st.Retries != 0 || res.Calls != 1 {
+		t.Errorf("stats %v, result %+v: want one call", st, res)
+	}
+}
+
+func TestServerErrorsRetried(t *testing.T) {
+	s := newSim(t, intercomtest.Options{Seed: 7, Faults: intercomtest.Faults{ErrorRate: 0.4, DropRate: 0.1}})
+	c := newClient(t, s)
+	for i := range 20 {
+		ext := fmt.Sprintf("u-%d", i)
+		exec(t, c, identifyUser(ext, ext+"@example.com"))
+		exec(t, c, track(map[string]any{"user_id": ext}))
+		exec(t, c, group("co-1", map[string]any{"external_id": ext}))
+	}
+	st := c.Stats()
+	if st.Retries == 0 {
+		t.Errorf("no retries: %v", st)
+	}
+	s.SetFaults(intercomtest.Faults{})
+	got := s.State()
+	if len(got.Contacts) != 20 || len(got.Events) != 20 || len(got.Companies) != 1 || got.Companies[0].UserCount != 20 {
+		t.Errorf("state: %d contacts, %d events, %+v", len(got.Contacts), len(got.Events), got.Companies)
+	}
+	statuses := map[int]int{}
+	for _, r := range s.Requests() {
+		statuses[r.Status]++
+	}
+	t.Logf("stats: %v; statuses %v", st, statuses)
+	if statuses[500] == 0 || statuses[503] == 0 || statuses[0] == 0 {
+		t.Errorf("faults not exercised: %v", statuses)
+	}
+}
+
+func TestRetriesExhausted(t *testing.T) {
+	s := newSim(t, intercomtest.Options{Faults: intercomtest.Faults{ErrorRate: 1}})
+	c := newClient(t, s, func(cfg *Config) { cfg.MaxRetries = 3 })
+	res, err := c.Execute(context.Background(), track(map[string]any{"user_id": "u-1"}))
+	var ae *APIError
+	if !errors.As(err, &ae) || (ae.Status != 500 && ae.Status != 503) || !Retryable(err) {
+		t.Fatalf("err = %v", err)
+	}
+	if res.Calls != 4 || c.Stats().Retries != 3 {
+		t.Errorf("calls %d, stats %v; want 4 calls", res.Calls, c.Stats())
+	}
+	// No retries at all.
+	s.ResetRequests()
+	c = newClient(t, s, func(cfg *Config) { cfg.MaxRetries = -1 })
+	if _, err := c.Me(context.Background()); err == nil || len(s.Requests()) != 1 {
+		t.Errorf("MaxRetries -1: err %v, %d requests", err, len(s.Requests()))
+	}
+}

@@ -1,0 +1,118 @@
+package intercom
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// limiter paces requests by the X-RateLimit-* headers of the answers, so
+// that the window's budget is spent before it resets and few requests meet
+// a 429.
+//
+// Within a window the server's count only goes down, so the lowest
+// X-RateLimit-Remaining seen covers every request answered so far; the
+// requests still in flight may not be counted in it yet, so they are taken
+// off. With nothing left it blocks until X-RateLimit-Reset. When little is
+// left (a tenth of the limit, or twice the peak number of requests in
+// flight) it spaces requests evenly over the time to the reset, so that
+// clients sharing the budget see each other's use before they spend it.
+// Once the reset passes the window is unknown and requests go freely until
+// an answer tells the new state (this assumes fewer requests in flight than
+// the limit, as with Intercom's limits of hundreds per window).
+//
+// One mutex guards it; waiting is done without the lock.
+type limiter struct {
+	mu        sync.Mutex
+	inflight  int // requests admitted and not yet answered
+	peak      int // most requests in flight at once
+	known     bool
+	limit     int
+	remaining int       // lowest X-RateLimit-Remaining seen in the window
+	reset     time.Time // when the window ends
+	next      time.Time // earliest next admission when pacing
+}
+
+// acquire waits until a request may be sent. Every acquire must be
+// followed by one release.
+func (l *limiter) acquire(ctx context.Context) error {
+	for {
+		l.mu.Lock()
+		now := time.Now()
+		if l.known && !now.Before(l.reset) {
+			l.known = false
+		}
+		var wait time.Duration
+		if l.known {
+			switch left := l.remaining - l.inflight; {
+			case left <= 0:
+				wait = l.reset.Sub(now)
+			case left <= l.paceBelow():
+				if now.Before(l.next) {
+					wait = l.next.Sub(now)
+				} else {
+					l.next = now.Add(l.reset.Sub(now) / time.Duration(left))
+				}
+			}
+		}
+		if wait <= 0 {
+			l.inflight++
+			l.peak = max(l.peak, l.inflight)
+			l.mu.Unlock()
+			return nil
+		}
+		l.mu.Unlock()
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// paceBelow is the estimate under which requests are spaced out; the caller
+// holds mu.
+func (l *limiter) paceBelow() int {
+	return max(l.limit/10, 2*l.peak)
+}
+
+// release records the answer to a request; h is nil when there was none.
+func (l *limiter) release(h http.Header, now time.Time) {
+	limit, remaining, reset, ok := rateHeaders(h)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.inflight--
+	if !ok || !reset.After(now) {
+		return // no headers, or a window that is over
+	}
+	switch {
+	case !l.known || reset.After(l.reset): // a new window
+		l.known, l.reset, l.next = true, reset, time.Time{}
+		l.remaining = remaining
+	case reset.Equal(l.reset):
+		l.remaining = min(l.remaining, remaining)
+	default:
+		return // an answer from an earlier window
+	}
+	l.limit = limit
+}
+
+// rateHeaders reads X-RateLimit-Limit, -Remaining and -Reset.
+func rateHeaders(h http.Header) (limit, remaining int, reset time.Time, ok bool) {
+	if h == nil {
+		return 0, 0, time.Time{}, false
+	}
+	var err error
+	if limit, err = strconv.Atoi(strings.TrimSpace(h.Get("X-RateLimit-Limit"))); err != nil {
+		return 0, 0, time.Time{}, false
+	}
+	if remaining, err = strconv.Atoi(strings.TrimSpace(h.Get("X-RateLimit-Remaining"))); err != nil {
+		return 0, 0, time.Time{}, false
+	}
+	r, err := strconv.ParseInt(strings.TrimSpace(h.Get("X-RateLimit-Reset")), 10, 64)
+	if err != nil {
+		return 0, 0, time.Time{}, false
+	}
+	return limit, remaining, time.Unix(r, 0), true
+}

@@ -1,0 +1,280 @@
+package intercom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+)
+
+// TestRateLimitResetHonoured: a 429 is retried at X-RateLimit-Reset, not
+// after the (much shorter) backoff.
+func TestRateLimitResetHonoured(t *testing.T) {
+	s := newSim(t, intercomtest.Options{Window: time.Second, Faults: intercomtest.Faults{Burst429: 1}})
+	c := newClient(t, s)
+	start := time.Now()
+	if _, err := c.Me(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Windows are whole seconds, so the reset is the next second boundary.
+	if reset := time.Unix(start.Unix()+1, 0); time.Now().Before(reset) {
+		t.Errorf("retried before the reset at %v", reset)
+	}
+	wantTranscript(t, s, `GET /me [429]`, `GET /me [200]`)
+	if st := c.Stats(); st.RateLimited != 1 || st.Retries != 1 || st.Calls != 2 {
+		t.Errorf("stats: %v", st)
+	}
+}
+
+func TestRateLimitWaitCancelled(t *testing.T) {
+	s := newSim(t, intercomtest.Options{Window: 10 * time.Second, Faults: intercomtest.Faults{Burst429: 100}})
+	c := newClient(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Me(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+func TestParseAPIError(t *testing.T) {
+	now := time.Unix(1000, 0)
+	h := http.Header{}
+	h.Set("X-RateLimit-Reset", "1007")
+	body := `{"type":"error.list","request_id":"req-1","errors":[{"code":"rate_limit_exceeded","message":"Exceeded rate limit of 167 in 10_seconds"}]}`
+	got := parseAPIError(429, h, []byte(body), now)
+	want := &APIError{Status: 429, Code: "rate_limit_exceeded", Message: "Exceeded rate limit of 167 in 10_seconds", RequestID: "req-1", RetryAfter: 7 * time.Second}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	h.Set("Retry-After", "3") // takes precedence
+	if got := parseAPIError(429, h, []byte(body), now); got.RetryAfter != 3*time.Second {
+		t.Errorf("Retry-After: %v", got.RetryAfter)
+	}
+	h = http.Header{"X-Request-Id": {"edge-9"}}
+	got = parseAPIError(502, h, []byte("<html>bad gateway</html>"), now)
+	if got.Error() != "intercom: 502: bad gateway (request edge-9)" {
+		t.Errorf("non-JSON: %q", got.Error())
+	}
+	got = parseAPIError(409, nil, []byte(`{"type":"error.list","request_id":"req-1","errors":[{"code":"conflict","message":"A contact matching those details already exists with id=abc"}]}`), now)
+	if got.Error() != "intercom: 409 conflict: A contact matching those details already exists with id=abc (request req-1)" {
+		t.Errorf("Error() = %q", got.Error())
+	}
+	if id := conflictID(fmt.Errorf("wrapped: %w", got)); id != "abc" {
+		t.Errorf("conflictID = %q", id)
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+func TestRetryable(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&APIError{Status: 429}, true},
+		{&APIError{Status: 500}, true},
+		{&APIError{Status: 502}, true},
+		{&APIError{Status: 503}, true},
+		{fmt.Errorf("x: %w", &APIError{Status: 504}), true},
+		{&APIError{Status: 400}, false},
+		{&APIError{Status: 401}, false},
+		{&APIError{Status: 403}, false},
+		{&APIError{Status: 404}, false},
+		{&APIError{Status: 409}, false},
+		{&APIError{Status: 422}, false},
+		{io.EOF, true},
+		{io.ErrUnexpectedEOF, true},
+		{errConnReset, true},
+		{&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, true},
+		{timeoutErr{}, true},
+		{context.DeadlineExceeded, true},
+		{context.Canceled, false},
+		{ErrContactNotFound, false},
+		{errors.New("boom"), false},
+		{nil, false},
+	} {
+		if got := Retryable(tc.err); got != tc.want {
+			t.Errorf("Retryable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestCacheLRU(t *testing.T) {
+	c := newCache(2)
+	c.put("a", cacheEntry{id: "1"})
+	c.put("b", cacheEntry{id: "2"})
+	c.get("a") // b is now the least recently used
+	c.put("c", cacheEntry{id: "3"})
+	if _, ok := c.get("b"); ok {
+		t.Error("b not evicted")
+	}
+	if e, ok := c.get("a"); !ok || e.id != "1" {
+		t.Error("a evicted")
+	}
+	c.forget("a", "other")
+	if _, ok := c.get("a"); !ok {
+		t.Error("forget removed a key mapped to another id")
+	}
+	c.put("d", cacheEntry{id: "3"}) // evicts c
+	c.put("a", cacheEntry{id: "3"}) // a moves to id 3
+	c.forgetID("1")                 // nothing maps to 1 any more
+	if c.len() != 2 {
+		t.Errorf("len = %d, want 2", c.len())
+	}
+	c.forgetID("3")
+	if c.len() != 0 || len(c.items) != 0 || len(c.byID) != 0 {
+		t.Errorf("after forgetID: len %d, items %v, byID %v", c.len(), c.items, c.byID)
+	}
+	for i := range 10 {
+		c.put(fmt.Sprint(i), cacheEntry{id: fmt.Sprint(i % 3)})
+	}
+	if c.len() != 2 || len(c.byID) != 2 {
+		t.Errorf("after evictions: len %d, byID %v", c.len(), c.byID)
+	}
+	off := newCache(-1)
+	off.put("a", cacheEntry{id: "1"})
+	if _, ok := off.get("a"); ok || off.len() != 0 {
+		t.Error("disabled cache cached")
+	}
+}
+
+// TestConcurrentExecute runs many actions at once (for the race detector)
+// against a simulator that faults now and then, with a cache too small to
+// hold every user.
+func TestConcurrentExecute(t *testing.T) {
+	s := newSim(t, intercomtest.Options{Seed: 3, Faults: intercomtest.Faults{ErrorRate: 0.05, DropRate: 0.02}})
+	c := newClient(t, s, func(cfg *Config) { cfg.CacheSize = 50 })
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 25 {
+				ext := fmt.Sprintf("u-%d-%d", w, i)
+				for _, a := range []engine.Action{
+					identifyUser(ext, ext+"@example.com"),
+					track(map[string]any{"email": ext + "@example.com"}),
+					group(fmt.Sprintf("co-%d", i%3), map[string]any{"external_id": ext}),
+				} {
+					if _, err := c.Execute(context.Background(), a); err != nil {
+						t.Errorf("%s %s: %v", a.Action, ext, err)
+						failed.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	s.SetFaults(intercomtest.Faults{})
+	st := s.State()
+	if failed.Load() == 0 && (len(st.Contacts) != 200 || len(st.Events) != 200 || len(st.Companies) != 3) {
+		t.Errorf("state: %d contacts, %d events, %d companies", len(st.Contacts), len(st.Events), len(st.Companies))
+	}
+	t.Logf("stats: %v", c.Stats())
+}
+
+// TestRateLimiter: against N requests per window, 8 workers reach at least
+// 95% of N per window with under 1% of answers being 429.
+func TestRateLimiter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 3 s")
+	}
+	const limit, windows = 50, 3
+	s := newSim(t, intercomtest.Options{RateLimit: limit, Window: time.Second})
+	c := newClient(t, s)
+	exec(t, c, identifyUser("u-1", ""))
+	ok, limited := runLoad(t, s, []*Client{c}, 8, windows)
+	total := ok + limited
+	t.Logf("one client, 8 workers: %d ok and %d 429 in %d windows of %d (%.1f%% of the limit; %.2f%% 429); stats %v",
+		ok, limited, windows, limit, 100*float64(ok)/(limit*windows), 100*float64(limited)/float64(total), c.Stats())
+	if float64(ok) < 0.95*limit*windows {
+		t.Errorf("%d requests in %d windows: under 95%% of %d per window", ok, windows, limit)
+	}
+	if float64(limited) >= 0.01*float64(total) {
+		t.Errorf("%d of %d answers were 429 (want under 1%%)", limited, total)
+	}
+}
+
+// TestRateLimiterSharedBudget: two clients (two processes) share the budget.
+func TestRateLimiterSharedBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 3 s")
+	}
+	const limit, windows = 50, 3
+	s := newSim(t, intercomtest.Options{RateLimit: limit, Window: time.Second})
+	a, b := newClient(t, s), newClient(t, s)
+	exec(t, a, identifyUser("u-1", ""))
+	ok, limited := runLoad(t, s, []*Client{a, b}, 4, windows)
+	total := ok + limited
+	t.Logf("two clients, 4 workers each: %d ok and %d 429 in %d windows of %d (%.1f%% of the limit; %.2f%% 429)",
+		ok, limited, windows, limit, 100*float64(ok)/(limit*windows), 100*float64(limited)/float64(total))
+	if float64(ok) < 0.9*limit*windows {
+		t.Errorf("%d requests in %d windows: under 90%% of %d per window", ok, windows, limit)
+	}
+	if float64(limited) >= 0.05*float64(total) {
+		t.Errorf("%d of %d answers were 429 (want under 5%%)", limited, total)
+	}
+}
+
+// runLoad sends events with workers goroutines per client for the given
+// number of whole rate windows (1 s each, aligned to the second) and
+// returns the answers by class.
+func runLoad(t *testing.T, s *intercomtest.Server, clients []*Client, workers, windows int) (ok, limited int) {
+	t.Helper()
+	// Start just after a window begins, stop just before the last one ends.
+	start := time.Now().Truncate(time.Second).Add(time.Second + 5*time.Millisecond)
+	time.Sleep(time.Until(start))
+	s.ResetRequests()
+	ctx, cancel := context.WithDeadline(context.Background(), start.Add(time.Duration(windows)*time.Second-60*time.Millisecond))
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ctx.Err() == nil {
+					err := c.SubmitEvent(ctx, map[string]any{"event_name": "e", "created_at": 1700000000, "user_id": "u-1"})
+					if err != nil && ctx.Err() == nil {
+						t.Errorf("submit: %v", err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for _, r := range s.Requests() {
+		switch r.Status {
+		case http.StatusAccepted:
+			ok++
+		case http.StatusTooManyRequests:
+			limited++
+		case 0: // abandoned at the deadline
+		default:
+			t.Errorf("status %d", r.Status)
+		}
+	}
+	return ok, limited
+}
