@@ -256,19 +256,14 @@ func (st *store) validateContact(c *Contact, self string) *apiError {
 	if c.Role == "user" && c.Email == "" && c.ExternalID == "" {
 		return errInvalid("Role user requires an email or external_id")
 	}
-	recs := st.sortedContacts()
 	if c.ExternalID != "" {
-		for _, rec := range recs {
-			if rec.c.ID != self && rec.c.ExternalID == c.ExternalID {
-				return errConflict(rec.c.ID)
-			}
+		if rec := st.byExt[c.ExternalID]; rec != nil && rec.c.ID != self {
+			return errConflict(rec.c.ID)
 		}
 	}
 	if c.Role == "user" && c.Email != "" {
-		for _, rec := range recs {
-			if rec.c.ID != self && rec.c.Role == "user" && strings.EqualFold(rec.c.Email, c.Email) {
-				return errConflict(rec.c.ID)
-			}
+		if rec := st.byEmail[strings.ToLower(c.Email)]; rec != nil && rec.c.ID != self {
+			return errConflict(rec.c.ID)
 		}
 	}
 	return nil
@@ -288,6 +283,7 @@ func (s *Server) recordVersion(rec *contactRec, now time.Time) {
 	}
 	rec.versions = append(rec.versions, version{at: now, c: snap})
 	rec.prune(now.Add(-s.opts.SearchLag))
+	s.st.reindex(rec)
 }
 
 // prune drops the versions older than the one search sees at cutoff.
@@ -337,6 +333,7 @@ func createContact(s *Server, c *call) (int, any, *apiError) {
 	nc.CreatedAt, nc.UpdatedAt = now.Unix(), now.Unix()
 	rec := &contactRec{seq: st.contactSeq, c: nc}
 	st.contacts[nc.ID] = rec
+	st.order = append(st.order, rec)
 	s.recordVersion(rec, now)
 	return http.StatusOK, st.renderContact(nc, nc.CompanyIDs), nil
 }
@@ -547,6 +544,7 @@ func attachCompany(s *Server, c *call) (int, any, *apiError) {
 		nc := rec.c.clone()
 		nc.CompanyIDs = append(nc.CompanyIDs, cid)
 		rec.c = &nc
+		st.reindex(rec)
 	}
 	return http.StatusOK, st.renderCompany(co), nil
 }
@@ -569,5 +567,6 @@ func detachCompany(s *Server, c *call) (int, any, *apiError) {
 		nc.CompanyIDs = nil
 	}
 	rec.c = &nc
+	st.reindex(rec)
 	return http.StatusOK, st.renderCompany(co), nil
 }

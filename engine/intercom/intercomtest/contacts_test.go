@@ -393,5 +393,5 @@ func TestNewHandlerWithoutListener(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got["email"] != "a@b.co" {
 		t.Fatalf("body %s (%v)", rec.Body, err)
 	}
-	mustEqual(t, "limit header", rec.Header().Get("X-RateLimit-Limit"), "10000")
+	mustEqual(t, "limit header", rec.Header().Get("X-RateLimit-Limit"), "1000000")
 }

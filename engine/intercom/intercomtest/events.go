@@ -67,17 +67,12 @@ func createEvent(s *Server, c *call) (int, any, *apiError) {
 			contact = rec.c
 		}
 	case userID != "":
-		for _, rec := range st.contacts {
-			if rec.c.ExternalID == userID {
-				contact = rec.c
-			}
+		if rec := st.byExt[userID]; rec != nil {
+			contact = rec.c
 		}
 	case email != "":
-		for _, rec := range st.sortedContacts() {
-			if rec.c.Role == "user" && strings.EqualFold(rec.c.Email, email) {
-				contact = rec.c
-				break
-			}
+		if rec := st.byEmail[strings.ToLower(email)]; rec != nil {
+			contact = rec.c
 		}
 	default:
 		return 0, nil, errMissing("id, user_id or email not specified")

@@ -71,10 +71,10 @@ func TestRateLimit(t *testing.T) {
 
 func TestUnlimitedRateHeaders(t *testing.T) {
 	_, c, _ := start(t, Options{})
-	for i, want := range []string{"9999", "9998"} {
+	for i, want := range []string{"999999", "999998"} {
 		r := c.do("GET", "/me", nil)
 		mustEqual(t, fmt.Sprint("request ", i), []string{r.header.Get("X-RateLimit-Limit"), r.header.Get("X-RateLimit-Remaining"), r.header.Get("X-RateLimit-Reset")},
-			[]string{"10000", want, "1700000010"})
+			[]string{"1000000", want, "1700000010"})
 	}
 }
 
@@ -109,7 +109,7 @@ func TestErrorRate(t *testing.T) {
 	checkError(t, c.do("POST", "/contacts", map[string]any{"external_id": "u1"}), 500, "server_error", "Server Error")
 	r := c.do("POST", "/companies", map[string]any{"company_id": "acme"})
 	checkError(t, r, 503, "service_unavailable", "Service Unavailable")
-	if r.header.Get("X-RateLimit-Limit") != "10000" {
+	if r.header.Get("X-RateLimit-Limit") != "1000000" {
 		t.Fatalf("5xx lacks rate headers: %v", r.header)
 	}
 	checkError(t, c.do("GET", "/me", nil), 500, "server_error", "Server Error")

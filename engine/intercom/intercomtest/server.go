@@ -19,7 +19,7 @@ const DefaultWindow = 10 * time.Second
 // UnlimitedRateLimit is the limit reported in X-RateLimit-Limit when
 // Options.RateLimit is zero. It is reported (and Remaining counts down from
 // it) but never enforced.
-const UnlimitedRateLimit = 10000
+const UnlimitedRateLimit = 1_000_000
 
 // WorkspaceID is the workspace (app) id code the simulator reports.
 const WorkspaceID = "sim"

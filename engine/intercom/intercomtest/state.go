@@ -228,6 +228,11 @@ func parseID(prefix, id string) (uint64, bool) {
 // store is the simulated workspace; the Server's mu guards it.
 type store struct {
 	contacts    map[string]*contactRec // live contacts by id
+	order       []*contactRec          // every contact ever created, in creation order
+	// Indexes of the live contacts, kept by reindex.
+	byExt        map[string]*contactRec // by external_id
+	byEmail      map[string]*contactRec // users by lower-cased email
+	companyUsers map[string]int         // company Intercom id → contacts attached
 	ghosts      []*contactRec          // deleted contacts search may still see
 	companies   map[string]*Company    // by Intercom id
 	companyKeys map[string]string      // company_id → Intercom id
@@ -238,6 +243,10 @@ type store struct {
 
 // contactRec is a live or deleted contact with the versions search can see.
 type contactRec struct {
+	// what the indexes hold for this contact, so reindex can remove it
+	idxExt, idxEmail string
+	idxCompanies     []string
+
 	seq uint64
 	c   *Contact // current value; nil once deleted
 	// versions are the values search sees, oldest first: each applies from
@@ -252,9 +261,42 @@ type version struct {
 
 func (st *store) reset() {
 	*st = store{
-		contacts:    map[string]*contactRec{},
-		companies:   map[string]*Company{},
-		companyKeys: map[string]string{},
+		contacts:     map[string]*contactRec{},
+		companies:    map[string]*Company{},
+		companyKeys:  map[string]string{},
+		byExt:        map[string]*contactRec{},
+		byEmail:      map[string]*contactRec{},
+		companyUsers: map[string]int{},
+	}
+}
+
+// reindex brings the lookup indexes up to date with rec's current value;
+// call it after every change to a contact (fields, companies, deletion).
+func (st *store) reindex(rec *contactRec) {
+	if rec.idxExt != "" && st.byExt[rec.idxExt] == rec {
+		delete(st.byExt, rec.idxExt)
+	}
+	if rec.idxEmail != "" && st.byEmail[rec.idxEmail] == rec {
+		delete(st.byEmail, rec.idxEmail)
+	}
+	for _, id := range rec.idxCompanies {
+		st.companyUsers[id]--
+	}
+	rec.idxExt, rec.idxEmail, rec.idxCompanies = "", "", nil
+	if rec.c == nil || st.contacts[rec.c.ID] != rec {
+		return
+	}
+	if ext := rec.c.ExternalID; ext != "" {
+		st.byExt[ext], rec.idxExt = rec, ext
+	}
+	if rec.c.Role == "user" && rec.c.Email != "" {
+		if k := strings.ToLower(rec.c.Email); st.byEmail[k] == nil {
+			st.byEmail[k], rec.idxEmail = rec, k
+		}
+	}
+	rec.idxCompanies = slices.Clone(rec.c.CompanyIDs)
+	for _, id := range rec.idxCompanies {
+		st.companyUsers[id]++
 	}
 }
 
@@ -283,21 +325,16 @@ func (st *store) snapshot() State {
 
 // userCount counts live contacts attached to the company with Intercom id id.
 func (st *store) userCount(id string) int {
-	n := 0
-	for _, rec := range st.contacts {
-		if slices.Contains(rec.c.CompanyIDs, id) {
-			n++
-		}
-	}
-	return n
+	return st.companyUsers[id]
 }
 
 // sortedContacts returns the live contacts in creation order.
 func (st *store) sortedContacts() []*contactRec {
 	recs := make([]*contactRec, 0, len(st.contacts))
-	for _, rec := range st.contacts {
-		recs = append(recs, rec)
+	for _, rec := range st.order {
+		if rec.c != nil && st.contacts[rec.c.ID] == rec {
+			recs = append(recs, rec)
+		}
 	}
-	slices.SortFunc(recs, func(a, b *contactRec) int { return cmpInt(int64(a.seq), int64(b.seq)) })
 	return recs
 }
