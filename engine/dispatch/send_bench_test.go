@@ -3,10 +3,10 @@ package dispatch
 import (
 	"context"
 	"net/http"
-	"sync"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 

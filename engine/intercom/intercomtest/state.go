@@ -227,18 +227,18 @@ func parseID(prefix, id string) (uint64, bool) {
 
 // store is the simulated workspace; the Server's mu guards it.
 type store struct {
-	contacts    map[string]*contactRec // live contacts by id
-	order       []*contactRec          // every contact ever created, in creation order
+	contacts map[string]*contactRec // live contacts by id
+	order    []*contactRec          // every contact ever created, in creation order
 	// Indexes of the live contacts, kept by reindex.
 	byExt        map[string]*contactRec // by external_id
 	byEmail      map[string]*contactRec // users by lower-cased email
 	companyUsers map[string]int         // company Intercom id → contacts attached
-	ghosts      []*contactRec          // deleted contacts search may still see
-	companies   map[string]*Company    // by Intercom id
-	companyKeys map[string]string      // company_id → Intercom id
-	events      []Event
-	contactSeq  uint64
-	companySeq  uint64
+	ghosts       []*contactRec          // deleted contacts search may still see
+	companies    map[string]*Company    // by Intercom id
+	companyKeys  map[string]string      // company_id → Intercom id
+	events       []Event
+	contactSeq   uint64
+	companySeq   uint64
 }
 
 // contactRec is a live or deleted contact with the versions search can see.
