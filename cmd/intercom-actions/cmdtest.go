@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/intercom-actions/intercom-actions/engine/ruletest"
@@ -18,8 +19,12 @@ Usage: intercom-actions test [--rules PATH]... [-update] [CASES...]
 Runs golden rule cases: txtar archives that hold rule files (optional),
 events and the expected plan. A case without rule files uses --rules, or
 the embedded defaults. CASES are .txtar files or folders of them (default:
-testdata/cases). A failing case prints a diff: "-" lines are expected but
-missing, "+" lines are produced but not expected.
+testdata/cases and testdata/transcripts). A failing case prints a diff: "-"
+lines are expected but missing, "+" lines are produced but not expected.
+
+A case with a "-- want-http --" section also sends its events, in order, to
+a fresh in-memory Intercom simulator and compares every request made
+(method, path, body, status), the dead letters and the call count.
 
 A case looks like:
   What this case shows.
@@ -56,6 +61,9 @@ func runTest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	dirs := fs.Args()
 	if len(dirs) == 0 {
 		dirs = []string{"testdata/cases"}
+		if _, err := os.Stat("testdata/transcripts"); err == nil {
+			dirs = append(dirs, "testdata/transcripts")
+		}
 	}
 	paths, err := ruletest.Find(dirs...)
 	if err != nil {

@@ -1,6 +1,8 @@
 package intercom
 
 import (
+	"crypto/sha256"
+	"encoding/json"
 	"container/list"
 	"strings"
 	"sync"
@@ -22,6 +24,17 @@ func companyKey(companyID string) string {
 type cacheEntry struct {
 	id  string
 	ext string
+	sum string // companies: digest of the last body sent, to skip identical upserts
+}
+
+// digest identifies a request body (json.Marshal sorts map keys).
+func digest(body map[string]any) string {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return ""
+	}
+	h := sha256.Sum256(b)
+	return string(h[:16])
 }
 
 type cacheItem struct {

@@ -318,11 +318,22 @@ func (r *run) identifyLead(ctx context.Context, body map[string]any, email strin
 // attaching twice changes nothing.
 func (r *run) identifyCompany(ctx context.Context) error {
 	body := pick(r.a, companyFields)
-	co, err := r.c.upsertCompany(ctx, r.tally(), body)
-	if err != nil {
-		return fmt.Errorf("upsert company: %w", err)
+	// Group calls repeat the same traits often (analytics.js sends one per
+	// page load), and a group retried after its contact's identify has
+	// already saved the company: skip an upsert identical to the last one.
+	key, sum := companyKey(r.a.Str("company_id")), digest(body)
+	companyID, companySrc := "", fromSearch
+	if e, ok := r.c.cache.get(key); ok && r.useCache && sum != "" && e.sum == sum {
+		companyID, companySrc = e.id, fromCache
+	} else {
+		co, err := r.c.upsertCompany(ctx, r.tally(), body)
+		if err != nil {
+			return fmt.Errorf("upsert company: %w", err)
+		}
+		companyID = co.ID
+		r.c.cache.put(key, cacheEntry{id: co.ID, sum: sum})
 	}
-	r.res.CompanyID = co.ID
+	r.res.CompanyID = companyID
 	contactID, ext, email := r.a.Str("contact_id"), r.a.Str("external_id"), r.a.Str("email")
 	if contactID == "" && ext == "" && email == "" {
 		return nil // the company alone
@@ -332,13 +343,16 @@ func (r *run) identifyCompany(ctx context.Context) error {
 		return err
 	}
 	r.res.ContactID = id
-	err = r.c.attachCompany(ctx, r.tally(), id, co.ID)
+	err = r.c.attachCompany(ctx, r.tally(), id, companyID)
 	if err == nil {
 		return nil
 	}
 	err = fmt.Errorf("attach company to contact %s: %w", id, err)
 	var ae *APIError
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && !strings.Contains(ae.Message, "Company") {
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && strings.Contains(ae.Message, "Company") {
+		return r.stale(err, companySrc, companyID) // the company is gone: upsert it again
+	}
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 		if src == fromCache {
 			return r.stale(err, src, id)
 		}

@@ -515,3 +515,29 @@ func TestExecuteUnknownAction(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestIdentifyCompanySkipsIdenticalUpsert(t *testing.T) {
+	s := newSim(t, intercomtest.Options{})
+	c := newClient(t, s)
+	exec(t, c, identifyUser("u-1", "ann@example.com"))
+	exec(t, c, group("co-1", map[string]any{"external_id": "u-1"}))
+	s.ResetRequests()
+
+	// The same group again: the company is unchanged, only the attach is sent.
+	res := exec(t, c, group("co-1", map[string]any{"external_id": "u-1"}))
+	if res.Calls != 1 || res.CompanyID != companyID(1) {
+		t.Errorf("repeat group: %+v", res)
+	}
+	wantTranscript(t, s, `POST /contacts/`+contactID(1)+`/companies {"id":"`+companyID(1)+`"} [200]`)
+
+	// A changed company is upserted again.
+	changed := group("co-1", map[string]any{"external_id": "u-1"})
+	changed.Fields["plan"] = "enterprise"
+	if res := exec(t, c, changed); res.Calls != 2 {
+		t.Errorf("changed group: %+v", res)
+	}
+	wantTranscript(t, s,
+		`POST /companies {"company_id":"co-1","name":"Acme","plan":"enterprise","size":12,"monthly_spend":99.5,"custom_attributes":{"tier":"gold"}} [200]`,
+		`POST /contacts/`+contactID(1)+`/companies {"id":"`+companyID(1)+`"} [200]`,
+	)
+}

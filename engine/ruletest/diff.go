@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// context is how many unchanged lines are shown around each change.
-const context = 3
+// contextLines is how many unchanged lines are shown around each change.
+const contextLines = 3
 
 // Diff returns a unified-style line diff from a to b ("" when equal):
 // "-" lines are only in a, "+" lines only in b.
@@ -55,7 +55,7 @@ func Diff(aName, a, bName, b string) string {
 	lastShown := -1
 	for k := range ops {
 		near := false
-		for d := -context; d <= context; d++ {
+		for d := -contextLines; d <= contextLines; d++ {
 			if k+d >= 0 && k+d < len(ops) && ops[k+d].kind != ' ' {
 				near = true
 				break

@@ -32,8 +32,9 @@ import (
 
 // Section names inside a case archive.
 const (
-	EventsFile = "events.ndjson"
-	WantFile   = "want"
+	EventsFile   = "events.ndjson"
+	WantFile     = "want"
+	WantHTTPFile = "want-http" // optional: the HTTP transcript of sending the events
 )
 
 // Outcome is the result of running one case.
@@ -89,7 +90,6 @@ func Run(path string, update bool) (Outcome, error) {
 
 // Run runs the case at path.
 func (rn Runner) Run(path string) (Outcome, error) {
-	update := rn.Update
 	o := Outcome{Path: path}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -100,25 +100,60 @@ func (rn Runner) Run(path string) (Outcome, error) {
 	if err != nil {
 		return o, fmt.Errorf("%s: %w", path, err)
 	}
-	want, hasWant := section(ar, WantFile)
-	if hasWant && bytes.Equal(want, got) {
-		o.Passed = true
-		return o, nil
+	sections := []struct {
+		name string
+		got  []byte
+	}{{WantFile, got}}
+	if _, ok := section(ar, WantHTTPFile); ok {
+		transcript, err := rn.Transcript(ar)
+		if err != nil {
+			return o, fmt.Errorf("%s: %w", path, err)
+		}
+		sections = append(sections, struct {
+			name string
+			got  []byte
+		}{WantHTTPFile, transcript})
 	}
-	if update {
-		setSection(ar, WantFile, got)
+	var diffs []string
+	for _, sec := range sections {
+		want, ok := section(ar, sec.name)
+		switch {
+		case ok && bytes.Equal(want, sec.got):
+			continue
+		case rn.Update:
+			setSection(ar, sec.name, sec.got)
+			o.Updated = true
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("no `-- %s --` section (run with -update to write it)\n", sec.name))
+		default:
+			diffs = append(diffs, Diff(sec.name, string(want), "got", string(sec.got)))
+		}
+	}
+	if o.Updated {
 		if err := os.WriteFile(path, txtar.Format(ar), 0o644); err != nil {
 			return o, err
 		}
-		o.Passed, o.Updated = true, true
-		return o, nil
 	}
-	if !hasWant {
-		o.Diff = "no `-- want --` section (run with -update to write it)\n"
-		return o, nil
-	}
-	o.Diff = Diff("want", string(want), "got", string(got))
+	o.Passed = len(diffs) == 0
+	o.Diff = strings.Join(diffs, "")
 	return o, nil
+}
+
+// ruleSet loads the case's rule files, or the runner's (default) rules.
+func (rn Runner) ruleSet(ar *txtar.Archive) (*rules.RuleSet, error) {
+	var srcs []rules.Source
+	for _, f := range ar.Files {
+		if ext := filepath.Ext(f.Name); ext == ".yaml" || ext == ".yml" {
+			srcs = append(srcs, rules.Source{Name: f.Name, Data: f.Data})
+		}
+	}
+	switch {
+	case len(srcs) == 0 && rn.Rules != nil:
+		return rn.Rules, nil
+	case len(srcs) == 0:
+		return defaults.Load()
+	}
+	return rules.ParseAll(srcs...)
 }
 
 // Output computes what the want section of ar should hold.
@@ -127,22 +162,7 @@ func (rn Runner) Output(ar *txtar.Archive) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("no `-- %s --` section", EventsFile)
 	}
-	var srcs []rules.Source
-	for _, f := range ar.Files {
-		if ext := filepath.Ext(f.Name); ext == ".yaml" || ext == ".yml" {
-			srcs = append(srcs, rules.Source{Name: f.Name, Data: f.Data})
-		}
-	}
-	var set *rules.RuleSet
-	var err error
-	switch {
-	case len(srcs) == 0 && rn.Rules != nil:
-		set = rn.Rules
-	case len(srcs) == 0:
-		set, err = defaults.Load()
-	default:
-		set, err = rules.ParseAll(srcs...)
-	}
+	set, err := rn.ruleSet(ar)
 	var out bytes.Buffer
 	if err != nil {
 		out.WriteString("rules failed to load:\n")

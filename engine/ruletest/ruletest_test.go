@@ -11,7 +11,7 @@ var update = flag.Bool("update", false, "rewrite the want sections of the golden
 // TestGoldenCases runs every case under testdata/cases, the same cases
 // `intercom-actions test` runs.
 func TestGoldenCases(t *testing.T) {
-	paths, err := Find(filepath.Join("..", "..", "testdata", "cases"))
+	paths, err := Find(filepath.Join("..", "..", "testdata", "cases"), filepath.Join("..", "..", "testdata", "transcripts"))
 	if err != nil {
 		t.Fatal(err)
 	}

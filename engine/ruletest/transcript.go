@@ -1,0 +1,101 @@
+package ruletest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/tools/txtar"
+
+	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/engine/dispatch"
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+)
+
+// transcriptToken is the bearer token the transcript's simulator expects.
+const transcriptToken = "golden-token"
+
+// Transcript sends the case's events through the dispatcher and the
+// Intercom client to a fresh simulator, one event at a time in input order,
+// and renders every request the simulator received: method, path, compact
+// JSON body and the status it answered, then the dead letters and counts.
+// Ids in paths and bodies are the simulator's, which are deterministic.
+func (rn Runner) Transcript(ar *txtar.Archive) ([]byte, error) {
+	events, ok := section(ar, EventsFile)
+	if !ok {
+		return nil, fmt.Errorf("no `-- %s --` section", EventsFile)
+	}
+	set, err := rn.ruleSet(ar)
+	if err != nil {
+		return []byte("rules failed to load:\n" + err.Error() + "\n"), nil
+	}
+	eng, err := engine.Compile(set)
+	if err != nil {
+		return nil, err
+	}
+	sim := intercomtest.NewServer(intercomtest.Options{Token: transcriptToken})
+	defer sim.Close()
+	client, err := intercom.New(intercom.Config{
+		BaseURL:     sim.URL(),
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: transcriptToken}),
+		MinBackoff:  time.Millisecond,
+		MaxBackoff:  10 * time.Millisecond,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var dead bytes.Buffer
+	d, err := dispatch.New(dispatch.Config{
+		Engine:      eng,
+		Executor:    client,
+		Concurrency: 1, // one worker: requests in input order, so the transcript is exact
+		ContactWait: time.Second,
+		DeadLetter:  dispatch.NewDeadLetterWriter(&dead),
+	})
+	if err != nil {
+		return nil, err
+	}
+	sum, err := d.Run(context.Background(), dispatch.NewLineSource(EventsFile, bytes.NewReader(events)))
+	if err != nil {
+		return nil, err
+	}
+
+	var out bytes.Buffer
+	for _, r := range sim.Requests() {
+		line := r.Method + " " + r.Path
+		if r.Query != "" {
+			line += "?" + r.Query
+		}
+		if len(r.Body) > 0 {
+			line += " " + string(r.Body)
+		}
+		fmt.Fprintf(&out, "%s\n  → %d\n", line, r.Status)
+	}
+	if err := writeDeadLetters(&out, &dead); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(&out, "summary: %d events: %d sent, %d skipped, %d failed; %d actions sent, %d dead-lettered; %d calls\n",
+		sum.Events, sum.Sent, sum.Skipped, sum.Failed, sum.ActionsSent, sum.DeadLettered, client.Stats().Calls)
+	return out.Bytes(), nil
+}
+
+// writeDeadLetters lists the dead letters without their timestamps.
+func writeDeadLetters(w io.Writer, dead *bytes.Buffer) error {
+	for _, line := range strings.Split(strings.TrimSpace(dead.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		if i := strings.LastIndex(line, `,"time":`); i >= 0 {
+			line = line[:i] + "}"
+		}
+		if _, err := fmt.Fprintf(w, "dead letter: %s\n", line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
