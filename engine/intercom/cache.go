@@ -1,9 +1,9 @@
 package intercom
 
 import (
+	"container/list"
 	"crypto/sha256"
 	"encoding/json"
-	"container/list"
 	"strings"
 	"sync"
 )
