@@ -4,7 +4,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -92,14 +91,20 @@ func newFlags(name, usageText string, stderr, stdout io.Writer) *flag.FlagSet {
 // parse parses args; it returns the exit code to use and false when the
 // command should stop (after --help: 0, bad flags: 2).
 func parse(fs *flag.FlagSet, args []string, stdout io.Writer) (int, bool) {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return 0, false
+	// Asked-for help goes to stdout, once; the flag package would print it
+	// to stderr first.
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0, false
+		}
 	}
-	if err != nil {
-		return 2, false
+	if err := fs.Parse(args); err != nil {
+		return 2, false // the flag package printed the error and the usage to stderr
 	}
 	return 0, true
 }

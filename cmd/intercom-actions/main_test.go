@@ -114,11 +114,14 @@ func TestTestCommandRunsGoldenCasesAndShowsDiff(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for _, cmd := range []string{"check", "plan", "test"} {
-		code, out, _ := runCLI(t, "", cmd, "--help")
-		if code != 0 || !strings.HasPrefix(out, "Usage: intercom-actions "+cmd) || !strings.Contains(out, "Flags:") {
-			t.Errorf("%s --help: exit %d, output:\n%s", cmd, code, out)
+	for _, cmd := range []string{"check", "plan", "test", "send", "simulate", "delete"} {
+		code, out, errOut := runCLI(t, "", cmd, "--help")
+		if code != 0 || !strings.HasPrefix(out, "Usage: intercom-actions "+cmd) || !strings.Contains(out, "Flags:") || errOut != "" {
+			t.Errorf("%s --help: exit %d, stdout:\n%s\nstderr:\n%s", cmd, code, out, errOut)
 		}
+	}
+	if code, _, errOut := runCLI(t, "", "plan", "--nope"); code != 2 || !strings.HasPrefix(errOut, "flag provided but not defined: -nope\nUsage: intercom-actions plan") {
+		t.Errorf("bad flag: exit %d, stderr:\n%s", code, errOut)
 	}
 	code, out, _ := runCLI(t, "", "--help")
 	if code != 0 || !strings.Contains(out, "plan       show the Intercom actions events would cause (no network)") {

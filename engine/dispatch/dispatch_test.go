@@ -175,3 +175,29 @@ func TestDeadLetterFileReRunsOnlyTheFailedRule(t *testing.T) {
 		t.Errorf("event %+v", ev)
 	}
 }
+
+func TestProcessOneEventAtATime(t *testing.T) {
+	fake := &fakeIntercom{contacts: map[string]bool{}}
+	var dl bytes.Buffer
+	d := newDispatcher(t, fake, &dl, time.Minute)
+	ctx := context.Background()
+
+	res := d.Process(ctx, Event{Raw: []byte(identifyU1), Ref: "kafka:0/17"})
+	if res.Status != Sent || res.Actions != 1 || res.Sent != 1 || res.Calls != 2 || len(res.Errors) != 0 {
+		t.Errorf("identify: %+v", res)
+	}
+	if res := d.Process(ctx, Event{Raw: []byte(`{"type":"page","userId":"u1"}`)}); res.Status != Skipped {
+		t.Errorf("page: %+v", res)
+	}
+	// Process does not wait for an identify that may never come.
+	res = d.Process(ctx, Event{Raw: []byte(`{"type":"group","userId":"u2","groupId":"g"}`), Ref: "kafka:0/19"})
+	if res.Status != Failed || len(res.Errors) != 1 || res.Errors[0] != `rule "Identify Company": contact not found (external_id "u2")` {
+		t.Errorf("group for an unknown user: %+v", res)
+	}
+	if !strings.Contains(dl.String(), `"ref":"kafka:0/19","rule":"Identify Company"`) {
+		t.Errorf("dead letters: %s", dl.String())
+	}
+	if sum := d.Summary(); sum.Events != 3 || sum.Sent != 1 || sum.Skipped != 1 || sum.Failed != 1 {
+		t.Errorf("summary %+v", sum)
+	}
+}
