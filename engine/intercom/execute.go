@@ -169,17 +169,9 @@ func (r *run) identifyContact(ctx context.Context) error {
 		}
 	}
 	if id != "" {
-		ct, err := r.c.updateContact(ctx, r.tally(), id, body)
-		switch {
-		case err == nil:
-			r.res.ContactID = ct.ID
-			return nil
-		case src == fromCache:
-			return r.stale(fmt.Errorf("update contact %s: %w", id, err), src, id)
-		case statusOf(err) != http.StatusNotFound:
-			return fmt.Errorf("update contact %s: %w", id, err)
+		if done, err := r.update(ctx, id, src, body); done {
+			return err
 		}
-		// Search still shows a deleted contact: create it anew.
 	}
 	ct, err := r.c.createContact(ctx, r.tally(), body)
 	if cid := conflictID(err); cid != "" {
@@ -193,6 +185,23 @@ func (r *run) identifyContact(ctx context.Context) error {
 }
 
 // cachedUser finds a user in the cache by external_id, then by email.
+// update sends body to the contact id that src found. done is false when
+// search still shows a contact that is gone (a 404): the caller creates it
+// anew.
+func (r *run) update(ctx context.Context, id string, src source, body map[string]any) (done bool, err error) {
+	ct, err := r.c.updateContact(ctx, r.tally(), id, body)
+	switch {
+	case err == nil:
+		r.res.ContactID = ct.ID
+		return true, nil
+	case src == fromCache:
+		return true, r.stale(fmt.Errorf("update contact %s: %w", id, err), src, id)
+	case statusOf(err) != http.StatusNotFound:
+		return true, fmt.Errorf("update contact %s: %w", id, err)
+	}
+	return false, nil
+}
+
 func (r *run) cachedUser(ext, email string) (string, source) {
 	if !r.useCache {
 		return "", fromSearch
@@ -294,15 +303,8 @@ func (r *run) identifyLead(ctx context.Context, body map[string]any, email strin
 		}
 	}
 	if id != "" {
-		ct, err := r.c.updateContact(ctx, r.tally(), id, body)
-		switch {
-		case err == nil:
-			r.res.ContactID = ct.ID
-			return nil
-		case src == fromCache:
-			return r.stale(fmt.Errorf("update contact %s: %w", id, err), src, id)
-		case statusOf(err) != http.StatusNotFound:
-			return fmt.Errorf("update contact %s: %w", id, err)
+		if done, err := r.update(ctx, id, src, body); done {
+			return err
 		}
 	}
 	ct, err := r.c.createContact(ctx, r.tally(), body)
