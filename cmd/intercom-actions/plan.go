@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/planner"
 )
 
@@ -42,14 +41,8 @@ func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
-	set, err := loadRules(rulePaths)
-	if err != nil {
-		fmt.Fprintf(stderr, "plan: rules failed to load:\n%v\n", err)
-		return 1
-	}
-	eng, err := engine.Compile(set)
-	if err != nil {
-		fmt.Fprintf(stderr, "plan: %v\n", err)
+	eng, ok := loadEngine("plan", rulePaths, stderr)
+	if !ok {
 		return 1
 	}
 	out := bufio.NewWriterSize(stdout, 64<<10)

@@ -69,14 +69,8 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
-	set, err := loadRules(rulePaths)
-	if err != nil {
-		fmt.Fprintf(stderr, "send: rules failed to load:\n%v\n", err)
-		return 1
-	}
-	eng, err := engine.Compile(set)
-	if err != nil {
-		fmt.Fprintf(stderr, "send: %v\n", err)
+	eng, ok := loadEngine("send", rulePaths, stderr)
+	if !ok {
 		return 1
 	}
 	inputs := fs.Args()
@@ -95,6 +89,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *dryRun {
 		exec = &dryRunExecutor{w: stdout}
 	} else {
+		var err error
 		client, err = conn.client()
 		if err != nil {
 			fmt.Fprintf(stderr, "send: %v\n", err)
