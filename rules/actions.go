@@ -84,7 +84,7 @@ var Actions = []ActionSpec{
 		Title:   "Identify Contact",
 		Trigger: `type == "identify"`,
 		Doc:     "Create or update a contact: a user, or a lead (a visitor who gave an email).",
-		Calls:   "find the contact (cached id, else search by external_id, then email) → `PUT /contacts/{id}`, or `POST /contacts`",
+		Calls:   "find the contact (cached id, else one search: external_id, or email among users; leads: email among leads) → `PUT /contacts/{id}`, or `POST /contacts` (a 409 names the existing contact, which is then updated)",
 		Fields: []Field{
 			{Name: "role", Type: Enum, Required: true, Enum: []string{"user", "lead"}, Doc: "`user`, or `lead` for contacts who are not signed up; set it with `{value: user}`"},
 			{Name: "external_id", Type: String, Default: "userId", Doc: "your user id; users only (dropped with a warning for leads)"},
@@ -104,7 +104,7 @@ var Actions = []ActionSpec{
 		Title:   "Identify Company",
 		Trigger: `type == "group"`,
 		Doc:     "Create or update a company and attach the contact (user or lead) to it.",
-		Calls:   "`POST /companies` (create-or-update by company_id) → find the contact → `POST /contacts/{id}/companies`",
+		Calls:   "`POST /companies` (create-or-update by company_id; skipped when identical to the last one sent) → find the contact (contact_id, cached id, else search) → `POST /contacts/{id}/companies`",
 		Fields: []Field{
 			{Name: "company_id", Type: String, Required: true, Default: "groupId", Doc: "your company id"},
 			{Name: "name", Type: String, Default: "traits.name"},
@@ -125,7 +125,7 @@ var Actions = []ActionSpec{
 		Title:   "Track Event",
 		Trigger: `type == "track"`,
 		Doc:     "Submit a data event for a user or a lead.",
-		Calls:   "with only an email, find the contact (cached id, else search) → `POST /events`",
+		Calls:   "`POST /events` by id or user_id as given; with only an email, the contact is found first (cached id, else search) and the event sent with its id",
 		Fields: []Field{
 			{Name: "event_name", Type: String, Required: true, Default: "event", Doc: "`.` and `$` become `-`; Intercom compares names case-insensitively"},
 			{Name: "created_at", Type: Datetime, Required: true, Default: "timestamp"},

@@ -124,11 +124,11 @@ func ParseAll(srcs ...Source) (*RuleSet, error) {
 }
 
 type loader struct {
-	set   RuleSet
-	errs  ErrorList
-	names map[string]Pos
-	file_ string
-	rule  string
+	set      RuleSet
+	errs     ErrorList
+	names    map[string]Pos
+	fileName string
+	rule     string
 }
 
 func newLoader() *loader { return &loader{names: map[string]Pos{}} }
@@ -142,7 +142,7 @@ func (l *loader) result() (*RuleSet, error) {
 }
 
 func (l *loader) pos(n *yaml.Node) Pos {
-	return Pos{File: l.file_, Line: n.Line, Column: n.Column}
+	return Pos{File: l.fileName, Line: n.Line, Column: n.Column}
 }
 
 func (l *loader) errorf(n *yaml.Node, field, format string, args ...any) {
@@ -152,7 +152,7 @@ func (l *loader) errorf(n *yaml.Node, field, format string, args ...any) {
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
 
 func (l *loader) file(name string, src []byte) {
-	l.file_, l.rule = name, ""
+	l.fileName, l.rule = name, ""
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		msg := err.Error()
@@ -367,7 +367,6 @@ func (l *loader) fields(r *Rule, m *yaml.Node, at *yaml.Node, defaultFields bool
 			if err != nil {
 				panic(fmt.Sprintf("rules: default path of %s.%s: %v", spec.Name, f.Name, err))
 			}
-			val.fromTable = true
 			r.Fields = append(r.Fields, Mapping{Field: f, Value: val, Pos: l.pos(at)})
 			continue
 		}

@@ -1,10 +1,6 @@
 package rules
 
-import (
-	"encoding/json"
-	"strconv"
-	"strings"
-)
+import "strconv"
 
 // Object is a flat JSON object that keeps its keys in the event's order:
 // the converted form of attributes and metadata. Values stay as their JSON
@@ -47,20 +43,6 @@ func (o *Object) Set(key, raw string) {
 		}
 	}
 	*o = append(*o, Member{Key: key, Raw: raw})
-}
-
-// Map decodes the object into a map (for callers that want Go values).
-func (o Object) Map() map[string]any {
-	m := make(map[string]any, len(o))
-	for _, mem := range o {
-		var v any
-		d := json.NewDecoder(strings.NewReader(mem.Raw))
-		d.UseNumber()
-		if d.Decode(&v) == nil {
-			m[mem.Key] = v
-		}
-	}
-	return m
 }
 
 // MarshalJSON writes the members in order.

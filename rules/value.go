@@ -31,7 +31,6 @@ type Value struct {
 	Literal    gjson.Result // LiteralValue
 	Template   []TemplatePart
 	Source     string // the value as written, for messages
-	fromTable  bool   // Segment's default path, not written in the rule
 	hasDefault bool
 }
 
@@ -70,10 +69,6 @@ func (v *Value) Eval(doc *event.Doc) gjson.Result {
 func isEmpty(r gjson.Result) bool {
 	return !r.Exists() || r.Type == gjson.Null || (r.Type == gjson.String && r.Str == "")
 }
-
-// FromDefault reports whether the value is Segment's default path for the
-// field rather than one written in the rule.
-func (v *Value) FromDefault() bool { return v.fromTable }
 
 func pathValue(src string) (*Value, error) {
 	p, err := event.CompilePath(src)

@@ -55,9 +55,6 @@ func (d *Doc) Reset(raw []byte) error {
 	return nil
 }
 
-// JSON returns the event's JSON text.
-func (d *Doc) JSON() string { return d.json }
-
 // Top returns the value of the top-level key name (the first one if
 // repeated, as gjson paths do).
 func (d *Doc) Top(name string) gjson.Result {
