@@ -47,8 +47,15 @@ func workload(n int) string {
 // sendAll sends events to a fresh simulator with the given faults and
 // returns its final state, the summary and the dead letters.
 func sendAll(t *testing.T, events string, faults intercomtest.Faults) (intercomtest.State, Summary, string) {
+	return sendTo(t, events, intercomtest.Options{Faults: faults})
+}
+
+// sendTo is sendAll with any simulator options.
+func sendTo(t *testing.T, events string, opts intercomtest.Options) (intercomtest.State, Summary, string) {
 	t.Helper()
-	sim := intercomtest.NewServer(intercomtest.Options{Token: "tok", Faults: faults, Seed: 7})
+	opts.Token, opts.Seed = "tok", 7
+	faults := opts.Faults
+	sim := intercomtest.NewServer(opts)
 	defer sim.Close()
 	client, err := intercom.New(intercom.Config{
 		BaseURL:     sim.URL(),
@@ -108,6 +115,26 @@ func TestFaultyRunEndsLikeACleanRun(t *testing.T) {
 	b, _ := json.Marshal(faulty.Canonical())
 	if !bytes.Equal(a, b) {
 		t.Errorf("the faulty run's final state differs from the clean run's:\n%s", firstDiff(string(a), string(b)))
+	}
+}
+
+// TestRateLimitStormLosesNothing sends through a 429 storm (a burst of 100
+// rejections, more than any retry budget, then a tight per-second limit):
+// everything arrives, as in a clean run, and nothing is dead-lettered.
+func TestRateLimitStormLosesNothing(t *testing.T) {
+	events := workload(1000)
+	clean, _, _ := sendAll(t, events, intercomtest.Faults{})
+	stormy, sum, dl := sendTo(t, events, intercomtest.Options{
+		RateLimit: 700, Window: time.Second,
+		Faults: intercomtest.Faults{Burst429: 100},
+	})
+	if dl != "" || sum.Sent != 1000 {
+		t.Errorf("sent %d of 1000 (%+v); dead letters:\n%s", sum.Sent, sum, firstLines(dl, 5))
+	}
+	a, _ := json.Marshal(clean.Canonical())
+	b, _ := json.Marshal(stormy.Canonical())
+	if !bytes.Equal(a, b) {
+		t.Errorf("the stormy run's final state differs from the clean run's:\n%s", firstDiff(string(a), string(b)))
 	}
 }
 

@@ -49,6 +49,11 @@ const (
 // case the server's clock and ours disagree.
 const maxRateLimitWait = time.Minute
 
+// maxRateLimited bounds the total time one call keeps waiting out 429s. A
+// 429 is always temporary, so it does not use up MaxRetries (a storm of them
+// would otherwise dead-letter good events); only this much waiting does.
+const maxRateLimited = 15 * time.Minute
+
 // maxResponse bounds the response body read.
 const maxResponse = 16 << 20
 
@@ -293,7 +298,9 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 	}
 	u := c.base.String() + cl.path
 	var rep reply
-	for attempt := 0; ; attempt++ {
+	var limitedFor time.Duration // waited out on 429s so far
+	attempt := 0                 // failures other than 429, for MaxRetries and backoff
+	for try := 0; ; try++ {
 		if err := c.limit.acquire(ctx); err != nil {
 			return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, err)
 		}
@@ -302,7 +309,7 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 		if cl.tally != nil {
 			*cl.tally++
 		}
-		if attempt > 0 {
+		if try > 0 {
 			c.retries.Add(1)
 		}
 		c.limit.release(hdr, c.now())
@@ -316,8 +323,9 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 				return rep, err
 			}
 			wait = c.backoff(attempt)
+			attempt++
 			c.log.DebugContext(ctx, "intercom: retrying after a network error",
-				"endpoint", cl.endpoint, "attempt", attempt+1, "wait", wait, "error", err)
+				"endpoint", cl.endpoint, "try", try+1, "wait", wait, "error", err)
 		} else {
 			rep.status = status
 			if status >= 200 && status < 300 {
@@ -329,19 +337,30 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 				return rep, nil
 			}
 			apiErr := parseAPIError(status, hdr, respBody, c.now())
-			if status == http.StatusTooManyRequests {
+			limited := status == http.StatusTooManyRequests
+			if limited {
 				c.rateLimited.Add(1)
 			}
-			if !Retryable(apiErr) || attempt >= c.maxRetries {
+			switch {
+			case !Retryable(apiErr):
+				return rep, apiErr
+			case limited && limitedFor >= maxRateLimited:
+				return rep, apiErr
+			case !limited && attempt >= c.maxRetries:
 				return rep, apiErr
 			}
 			wait = apiErr.RetryAfter
 			if wait <= 0 {
-				wait = c.backoff(attempt)
+				wait = c.backoff(try)
+			}
+			if limited {
+				limitedFor += max(wait, time.Millisecond)
+			} else {
+				attempt++
 			}
 			c.log.DebugContext(ctx, "intercom: retrying",
 				"endpoint", cl.endpoint, "status", status, "code", apiErr.Code,
-				"request_id", apiErr.RequestID, "attempt", attempt+1, "wait", wait)
+				"request_id", apiErr.RequestID, "try", try+1, "wait", wait)
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, err)

@@ -37,6 +37,25 @@ func TestRateLimitResetHonoured(t *testing.T) {
 	}
 }
 
+// TestRateLimitDoesNotUseRetries: 429s are waited out however many come;
+// MaxRetries bounds only the other failures.
+func TestRateLimitDoesNotUseRetries(t *testing.T) {
+	s := newSim(t, intercomtest.Options{Window: time.Second, Faults: intercomtest.Faults{Burst429: 3}})
+	c := newClient(t, s, func(cfg *Config) { cfg.MaxRetries = 1 })
+	if _, err := c.Me(context.Background()); err != nil {
+		t.Fatalf("after three 429s with MaxRetries 1: %v", err)
+	}
+	wantTranscript(t, s, `GET /me [429]`, `GET /me [429]`, `GET /me [429]`, `GET /me [200]`)
+
+	s.SetFaults(intercomtest.Faults{ErrorRate: 1})
+	_, err := c.Me(context.Background())
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != 503 {
+		t.Fatalf("err = %v, want the 503 that answered the one retry of a 500", err)
+	}
+	wantTranscript(t, s, `GET /me [500]`, `GET /me [503]`)
+}
+
 func TestRateLimitWaitCancelled(t *testing.T) {
 	s := newSim(t, intercomtest.Options{Window: 10 * time.Second, Faults: intercomtest.Faults{Burst429: 100}})
 	c := newClient(t, s)
