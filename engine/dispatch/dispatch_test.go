@@ -201,3 +201,53 @@ func TestProcessOneEventAtATime(t *testing.T) {
 		t.Errorf("summary %+v", sum)
 	}
 }
+
+// orderLog records, per user, the order in which actions were executed.
+type orderLog struct {
+	mu     sync.Mutex
+	byUser map[string][]string
+}
+
+func (o *orderLog) Execute(_ context.Context, a engine.Action) (intercom.Result, error) {
+	time.Sleep(time.Duration(len(a.Str("external_id")+a.Str("user_id"))%3) * 100 * time.Microsecond) // uneven latencies
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	user := a.Str("external_id") + a.Str("user_id")
+	o.byUser[user] = append(o.byUser[user], a.Action+":"+a.Str("event_name")+a.Str("name"))
+	return intercom.Result{Calls: 1}, nil
+}
+
+// TestPerContactOrder sends 1,000 interleaved events of 200 users through 4
+// workers: each user's actions must reach Intercom in input order.
+func TestPerContactOrder(t *testing.T) {
+	log := &orderLog{byUser: map[string][]string{}}
+	d := newDispatcher(t, log, &bytes.Buffer{}, time.Minute)
+	sum, err := d.Run(context.Background(), NewLineSource("in", strings.NewReader(workload(1000))))
+	if err != nil || sum.Sent != 1000 {
+		t.Fatalf("%+v, %v", sum, err)
+	}
+	if len(log.byUser) != 200 {
+		t.Fatalf("%d users, want 200", len(log.byUser))
+	}
+	for user, got := range log.byUser {
+		n := strings.TrimPrefix(user, "u")
+		want := []string{
+			"identify_contact:User " + n,
+			"identify_company:Company " + fmt.Sprint(mustAtoi(t, n)%50),
+			"track_event:Signed Up",
+			"track_event:Order Completed",
+			"identify_contact:User " + n + " (renamed)",
+		}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Fatalf("user %s got actions in the order\n%s\nwant\n%s", user, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	var n int
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
