@@ -209,7 +209,9 @@ type orderLog struct {
 }
 
 func (o *orderLog) Execute(_ context.Context, a engine.Action) (intercom.Result, error) {
-	time.Sleep(time.Duration(len(a.Str("external_id")+a.Str("user_id"))%3) * 100 * time.Microsecond) // uneven latencies
+	if a.Action == "identify_contact" {
+		time.Sleep(300 * time.Microsecond) // slower than the rest, so a misrouted later event would overtake it
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	user := a.Str("external_id") + a.Str("user_id")
@@ -217,12 +219,20 @@ func (o *orderLog) Execute(_ context.Context, a engine.Action) (intercom.Result,
 	return intercom.Result{Calls: 1}, nil
 }
 
-// TestPerContactOrder sends 1,000 interleaved events of 200 users through 4
-// workers: each user's actions must reach Intercom in input order.
+// TestPerContactOrder sends 1,000 events of 200 users through 4 workers,
+// each user's five events back to back: each user's actions must reach
+// Intercom in input order.
 func TestPerContactOrder(t *testing.T) {
 	log := &orderLog{byUser: map[string][]string{}}
 	d := newDispatcher(t, log, &bytes.Buffer{}, time.Minute)
-	sum, err := d.Run(context.Background(), NewLineSource("in", strings.NewReader(workload(1000))))
+	lines := strings.Split(strings.TrimSpace(workload(1000)), "\n") // step by step: 200 identifies, 200 groups, ...
+	var byUser strings.Builder
+	for u := 0; u < 200; u++ {
+		for step := 0; step < 5; step++ {
+			byUser.WriteString(lines[step*200+u] + "\n")
+		}
+	}
+	sum, err := d.Run(context.Background(), NewLineSource("in", strings.NewReader(byUser.String())))
 	if err != nil || sum.Sent != 1000 {
 		t.Fatalf("%+v, %v", sum, err)
 	}
