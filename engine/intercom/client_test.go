@@ -97,6 +97,29 @@ func TestUnauthorizedNotRetried(t *testing.T) {
 	}
 }
 
+// TestBadRequestNotRetried: a 400 cannot succeed on a retry; the error
+// carries Intercom's code and message for the dead-letter output.
+func TestBadRequestNotRetried(t *testing.T) {
+	s := newSim(t, intercomtest.Options{})
+	c := newClient(t, s)
+	exec(t, c, identifyUser("u-1", "ann@example.com"))
+	s.ResetRequests()
+	a := track(map[string]any{"user_id": "u-1"})
+	meta := map[string]any{}
+	for i := 0; i < 11; i++ { // one more key than Intercom takes
+		meta[fmt.Sprintf("k%02d", i)] = i
+	}
+	a.Fields["metadata"] = meta
+	_, err := c.Execute(context.Background(), a)
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "parameter_invalid" || Retryable(err) {
+		t.Fatalf("err = %v, want a 400 parameter_invalid that is not retried", err)
+	}
+	if got := len(s.Requests()); got != 1 {
+		t.Errorf("%d requests, want 1 (no retry)", got)
+	}
+}
+
 func TestServerErrorsRetried(t *testing.T) {
 	s := newSim(t, intercomtest.Options{Seed: 7, Faults: intercomtest.Faults{ErrorRate: 0.4, DropRate: 0.1}})
 	c := newClient(t, s)
