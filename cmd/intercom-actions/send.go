@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -140,6 +141,10 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	sum, runErr := d.Run(ctx, &src)
 	prog.stop()
 	writeSendSummary(stderr, sum, client, dlFile.path, dlFile.opened())
+	if errors.Is(runErr, context.Canceled) {
+		fmt.Fprintf(stderr, "send: stopped after reading %d events: those not sent are in the dead letters; the rest of the input was not read\n", sum.Read)
+		return 1
+	}
 	if runErr != nil {
 		fmt.Fprintf(stderr, "send: %v\n", runErr)
 		return 1

@@ -94,7 +94,8 @@ type Result struct {
 
 // Summary counts a run.
 type Summary struct {
-	Events       int
+	Read         int // events taken from the source
+	Events       int // events done: Sent + Skipped + Failed, equal to Read at the end
 	Sent         int // events fully sent
 	Skipped      int // events no rule matched
 	Failed       int // events with something dead-lettered
@@ -161,11 +162,13 @@ func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 			readErr = err
 			break
 		}
+		d.count(func(s *Summary) { s.Read++ })
 		w := workers[d.route(ev.Raw)]
 		select {
 		case w.in <- ev:
 		case <-ctx.Done():
 			readErr = ctx.Err()
+			(&worker{d: d}).interrupted(ev, readErr)
 		}
 		if readErr != nil {
 			break
@@ -270,8 +273,10 @@ func (w *worker) run(ctx context.Context) {
 		case <-timeout:
 			w.expire(ctx, time.Now())
 		case <-ctx.Done():
-			// Drain so the reader is not blocked; nothing more is sent.
-			for range w.in {
+			// Nothing more is sent; what was queued goes to the dead letters,
+			// so that sending them again picks up where this run stopped.
+			for ev := range w.in {
+				w.interrupted(ev, ctx.Err())
 			}
 			return
 		}
@@ -416,6 +421,13 @@ func (w *worker) flush(ctx context.Context) {
 			w.retry(ctx, p, true)
 		}
 	}
+}
+
+// interrupted dead-letters an event the run stopped before sending.
+func (w *worker) interrupted(ev Event, cause error) {
+	res := &Result{Ref: ev.Ref}
+	w.deadLetter(res, ev, ev.Only, "", fmt.Errorf("not sent: the run was stopped (%w)", cause))
+	w.done(res)
 }
 
 func (w *worker) sent(res *Result, a engine.Action, calls int) {
