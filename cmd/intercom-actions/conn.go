@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"log/slog"
 	"net"
 	"net/url"
 
@@ -16,6 +17,7 @@ type connFlags struct {
 	region    *string
 	apiBase   *string
 	tokenFile string
+	logger    *slog.Logger // the client's debug log (retries, waits, cache misses), if any
 }
 
 func addConnFlags(fs *flag.FlagSet) *connFlags {
@@ -48,7 +50,7 @@ func (c *connFlags) client() (*intercom.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return intercom.New(intercom.Config{BaseURL: base, TokenSource: ts})
+	return intercom.New(intercom.Config{BaseURL: base, TokenSource: ts, Logger: c.logger})
 }
 
 // tokenSource finds the access token: INTERCOM_ACCESS_TOKEN, else the

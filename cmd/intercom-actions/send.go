@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -67,6 +68,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	deadLetter := fs.String("dead-letter", "dead-letter.ndjson", "file that failed events are appended to, with their reasons")
 	dryRun := fs.Bool("dry-run", false, "plan and print each action as a JSON line; send nothing")
 	contactWait := fs.Duration("contact-wait", 30*time.Second, "how long a group or track waits for its contact's identify")
+	verbose := fs.Bool("v", false, "log each retry, rate-limit wait and cache miss to standard error (ids only, never tokens or traits)")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
@@ -90,6 +92,9 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *dryRun {
 		exec = &dryRunExecutor{w: stdout}
 	} else {
+		if *verbose {
+			conn.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
 		var err error
 		client, err = conn.client()
 		if err != nil {
