@@ -79,7 +79,7 @@ func finishEvent(a *Action) error {
 	delete(f, "currency")
 	if len(meta) > maxMetadata {
 		// Keep the first keys in event order, and the price.
-		keep := meta[:0:0]
+		keep := make(rules.Object, 0, maxMetadata)
 		var dropped []string
 		room := maxMetadata
 		if _, ok := meta.Get("price"); ok {

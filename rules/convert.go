@@ -158,9 +158,11 @@ func toUnixSeconds(v gjson.Result) (int64, error) {
 		num = v.Num
 	case gjson.String:
 		s := strings.TrimSpace(v.Str)
-		if f, err := strconv.ParseFloat(s, 64); err == nil {
-			num = f
-			break
+		if looksNumeric(s) { // checked first: a failed ParseFloat allocates its error
+			if f, err := strconv.ParseFloat(s, 64); err == nil {
+				num = f
+				break
+			}
 		}
 		for _, layout := range timeLayouts {
 			if t, err := time.Parse(layout, s); err == nil {
@@ -178,6 +180,22 @@ func toUnixSeconds(v gjson.Result) (int64, error) {
 		num /= 1000
 	}
 	return int64(num), nil
+}
+
+// looksNumeric reports whether s is made of digits, with at most a sign,
+// a point and an exponent: what could be a Unix time.
+func looksNumeric(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9', c == '.', c == '-', c == '+', c == 'e', c == 'E':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // toFlatObject keeps the flat values of an object, in the event's order.
