@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -57,32 +58,40 @@ func sendTo(t *testing.T, events string, opts intercomtest.Options) (intercomtes
 	faults := opts.Faults
 	sim := intercomtest.NewServer(opts)
 	defer sim.Close()
-	client, err := intercom.New(intercom.Config{
-		BaseURL:     sim.URL(),
-		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "tok"}),
-		MinBackoff:  time.Millisecond,
-		MaxBackoff:  20 * time.Millisecond,
-		MaxRetries:  12,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, _ := defaults.Load()
-	eng, err := engine.Compile(set)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var dl bytes.Buffer
-	d, err := New(Config{Engine: eng, Executor: client, Concurrency: 8, DeadLetter: NewDeadLetterWriter(&dl)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, client := simDispatcher(t, sim, intercom.Config{MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond, MaxRetries: 12}, 8, &dl)
 	sum, err := d.Run(context.Background(), NewLineSource("events", strings.NewReader(events)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("faults %+v: %d events, %d actions sent, client: %s", faults, sum.Events, sum.ActionsSent, client.Stats())
 	return sim.State(), sum, dl.String()
+}
+
+// simDispatcher returns a dispatcher with the default rules that sends to
+// sim (whose token is "tok") through a client configured by cfg.
+func simDispatcher(tb testing.TB, sim *intercomtest.Server, cfg intercom.Config, concurrency int, dl io.Writer) (*Dispatcher, *intercom.Client) {
+	tb.Helper()
+	cfg.BaseURL = sim.URL()
+	cfg.TokenSource = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "tok"})
+	client, err := intercom.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	set, _ := defaults.Load()
+	eng, err := engine.Compile(set)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var dead *DeadLetterWriter
+	if dl != nil {
+		dead = NewDeadLetterWriter(dl)
+	}
+	d, err := New(Config{Engine: eng, Executor: client, Concurrency: concurrency, DeadLetter: dead})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d, client
 }
 
 // TestFaultyRunEndsLikeACleanRun sends 10,000 events once to a clean

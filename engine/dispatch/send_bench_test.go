@@ -10,34 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
-
-	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
-
-func benchDispatcher(b *testing.B, sim *intercomtest.Server, rt http.RoundTripper) (*Dispatcher, *intercom.Client) {
-	client, err := intercom.New(intercom.Config{
-		BaseURL:     sim.URL(),
-		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "tok"}),
-		HTTPClient:  &http.Client{Transport: rt},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	set, _ := defaults.Load()
-	eng, err := engine.Compile(set)
-	if err != nil {
-		b.Fatal(err)
-	}
-	d, err := New(Config{Engine: eng, Executor: client, Concurrency: 16})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return d, client
-}
 
 // peakRSS reads the process's peak resident set size (Linux), in MB.
 func peakRSS() float64 {
@@ -60,7 +35,7 @@ func peakRSS() float64 {
 func BenchmarkSend(b *testing.B) {
 	sim := intercomtest.NewServer(intercomtest.Options{Token: "tok", RateLimit: 1 << 30})
 	defer sim.Close()
-	d, client := benchDispatcher(b, sim, nil)
+	d, client := simDispatcher(b, sim, intercom.Config{}, 16, nil)
 	events := workload(max(b.N, 5))
 	b.ResetTimer()
 	sum, err := d.Run(context.Background(), NewLineSource("bench", strings.NewReader(events)))
@@ -108,7 +83,7 @@ func benchRateLimited(b *testing.B, limit int, window time.Duration, windows int
 	sim := intercomtest.NewServer(intercomtest.Options{Token: "tok", RateLimit: limit, Window: window})
 	defer sim.Close()
 	rec := &answerTimes{}
-	d, client := benchDispatcher(b, sim, rec)
+	d, client := simDispatcher(b, sim, intercom.Config{HTTPClient: &http.Client{Transport: rec}}, 16, nil)
 	events := workload(windows * limit * 10 / 14) // 1.4 calls per event
 	b.ResetTimer()
 	sum, err := d.Run(context.Background(), NewLineSource("bench", strings.NewReader(events)))
