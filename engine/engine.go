@@ -38,8 +38,9 @@ func (a *Action) Str(name string) string {
 
 // Engine is a compiled rule set. It is safe for concurrent use.
 type Engine struct {
-	rules []*rules.Rule
-	docs  sync.Pool
+	rules    []*rules.Rule
+	finishes []func(*Action) error // rules[i]'s action finisher, looked up once
+	docs     sync.Pool
 }
 
 // Compile prepares the enabled rules of set for evaluation.
@@ -52,6 +53,7 @@ func Compile(set *rules.RuleSet) (*Engine, error) {
 		if r.Trigger == nil || r.Action == nil {
 			return nil, fmt.Errorf("engine: rule %q is not compiled (load rules with rules.Load)", r.Name)
 		}
+		e.finishes = append(e.finishes, finishers[r.Action.Name])
 	}
 	e.docs.New = func() any { return new(event.Doc) }
 	return e, nil
@@ -114,7 +116,7 @@ func (e *Engine) Evaluate(raw []byte) ([]Action, error) {
 
 	var actions []Action
 	var errs RuleErrors
-	for _, r := range e.rules {
+	for i, r := range e.rules {
 		if !r.Trigger.CanMatch(t.Str) {
 			continue
 		}
@@ -129,7 +131,7 @@ func (e *Engine) Evaluate(raw []byte) ([]Action, error) {
 		if !match {
 			continue
 		}
-		a, err := mapAction(r, doc)
+		a, err := mapAction(r, e.finishes[i], doc)
 		if err != nil {
 			errs = append(errs, &RuleError{Rule: r.Name, Err: err})
 			continue
@@ -153,7 +155,7 @@ func known(t string) bool {
 
 // mapAction evaluates and converts every field of r, then applies the
 // action's own rules (see finish.go).
-func mapAction(r *rules.Rule, doc *event.Doc) (Action, error) {
+func mapAction(r *rules.Rule, finish func(*Action) error, doc *event.Doc) (Action, error) {
 	a := Action{Rule: r.Name, Action: r.Action.Name, Fields: make(map[string]any, len(r.Fields))}
 	for _, m := range r.Fields {
 		v := m.Value.Eval(doc)
@@ -172,7 +174,7 @@ func mapAction(r *rules.Rule, doc *event.Doc) (Action, error) {
 			return a, fmt.Errorf("field %s: required, but %s is missing or empty", m.Field.Name, m.Value.Source)
 		}
 	}
-	if finish := finishers[r.Action.Name]; finish != nil {
+	if finish != nil {
 		if err := finish(&a); err != nil {
 			return a, err
 		}
