@@ -140,3 +140,23 @@ func TestDelete(t *testing.T) {
 		t.Errorf("second delete: exit %d, stderr %q", code, errOut)
 	}
 }
+
+func TestSendVerboseLogsRetriesNotTokens(t *testing.T) {
+	sim := intercomtest.NewServer(intercomtest.Options{Token: "s3cret-token", Seed: 1, Faults: intercomtest.Faults{ErrorRate: 0.5}})
+	defer sim.Close()
+	t.Setenv("INTERCOM_ACCESS_TOKEN", "s3cret-token")
+	// Half the answers are 5xx: some calls are retried, and all succeed.
+	events := `{"type":"identify","userId":"u1","traits":{"email":"u1@example.com"}}
+{"type":"track","userId":"u1","event":"E","timestamp":1700000000}
+{"type":"track","userId":"u1","event":"F","timestamp":1700000001}`
+	code, _, errOut := runCLI(t, events, "send", "-v", "--api-base", sim.URL(), "--dead-letter", filepath.Join(t.TempDir(), "d.ndjson"))
+	if code != 0 {
+		t.Errorf("exit %d, want 0:\n%s", code, errOut)
+	}
+	if !strings.Contains(errOut, `level=DEBUG msg="intercom: retrying" endpoint=`) || !strings.Contains(errOut, ` try=1 wait=`) {
+		t.Errorf("no retry log line:\n%s", errOut)
+	}
+	if strings.Contains(errOut, "s3cret-token") {
+		t.Errorf("the token was logged:\n%s", errOut)
+	}
+}
