@@ -119,8 +119,9 @@ type Dispatcher struct {
 	cfg  Config
 	seed maphash.Seed
 
-	mu  sync.Mutex
-	sum Summary
+	mu      sync.Mutex
+	sum     Summary
+	workers []*worker // of the current Run, for announcing identified contacts
 }
 
 // New checks cfg and fills in defaults.
@@ -138,6 +139,7 @@ func New(cfg Config) (*Dispatcher, error) {
 }
 
 // Run reads src to its end, sends every event and returns the summary.
+// A Dispatcher runs one Run at a time.
 // It returns early, with ctx's error, if ctx is cancelled; an error from
 // src ends the run after the events already read are done.
 func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
@@ -145,13 +147,16 @@ func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 	workers := make([]*worker, d.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range workers {
-		workers[i] = &worker{d: d, in: make(chan Event, 64), parked: map[string][]*parked{}}
+		workers[i] = &worker{d: d, in: make(chan Event, 64), wake: make(chan []string, 256)}
 		wg.Add(1)
 		go func(w *worker) {
 			defer wg.Done()
 			w.run(ctx)
 		}(workers[i])
 	}
+	d.mu.Lock()
+	d.workers = workers
+	d.mu.Unlock()
 	var readErr error
 	for {
 		ev, err := src.Next(ctx)
@@ -178,6 +183,9 @@ func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 		close(w.in)
 	}
 	wg.Wait()
+	d.mu.Lock()
+	d.workers = nil
+	d.mu.Unlock()
 	// Only now can no identify follow: give the waiting actions their last try.
 	for _, w := range workers {
 		wg.Add(1)
@@ -200,7 +208,7 @@ func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 // a processor stage. Ordering across calls is the caller's; an action
 // whose contact is not found is dead-lettered at once.
 func (d *Dispatcher) Process(ctx context.Context, ev Event) Result {
-	w := &worker{d: d, parked: map[string][]*parked{}}
+	w := &worker{d: d}
 	res := w.handle(ctx, ev)
 	w.flush(ctx)
 	return *res
@@ -240,7 +248,8 @@ func (d *Dispatcher) route(raw []byte) int {
 type worker struct {
 	d      *Dispatcher
 	in     chan Event
-	parked map[string][]*parked // by contact key
+	wake   chan []string // contact keys identified by other workers
+	parked []*parked
 }
 
 // parked is an action waiting for its contact to be identified.
@@ -248,8 +257,31 @@ type parked struct {
 	res      *Result
 	ev       Event
 	action   engine.Action
+	keys     []string // the contact it waits for (see actionKeys)
 	deadline time.Time
 	pending  *int // actions of the event still open; the event is done at 0
+}
+
+// actionKeys names the contact an action is about, in the forms an
+// identify can announce: "user:<external_id>", "email:<email>", "id:<id>".
+func actionKeys(a engine.Action, contactID string) []string {
+	var keys []string
+	for _, f := range []string{"external_id", "user_id"} {
+		if v := a.Str(f); v != "" {
+			keys = append(keys, "user:"+v)
+		}
+	}
+	for _, f := range []string{"email", "lead_email"} {
+		if v := a.Str(f); v != "" {
+			keys = append(keys, "email:"+strings.ToLower(v))
+		}
+	}
+	for _, id := range []string{a.Str("contact_id"), a.Str("id"), contactID} {
+		if id != "" {
+			keys = append(keys, "id:"+id)
+		}
+	}
+	return keys
 }
 
 func (w *worker) run(ctx context.Context) {
@@ -270,6 +302,8 @@ func (w *worker) run(ctx context.Context) {
 				return // Run flushes the parked actions once every worker is done
 			}
 			w.handle(ctx, ev)
+		case keys := <-w.wake:
+			w.retryParked(ctx, keys)
 		case <-timeout:
 			w.expire(ctx, time.Now())
 		case <-ctx.Done():
@@ -318,7 +352,6 @@ func (w *worker) handle(ctx context.Context, ev Event) *Result {
 	res.Actions = len(actions)
 	pending := new(int)
 	*pending = 1 // held until every action is started
-	key := contactKey(ev.Raw)
 	for _, a := range actions {
 		out, err := w.d.cfg.Executor.Execute(ctx, a)
 		res.Calls += out.Calls
@@ -326,11 +359,12 @@ func (w *worker) handle(ctx context.Context, ev Event) *Result {
 		case err == nil:
 			w.sent(res, a, out.Calls)
 			if a.Action == rules.IdentifyContact || a.Action == rules.ConvertLead {
-				w.retryParked(ctx, key)
+				w.identified(ctx, actionKeys(a, out.ContactID))
 			}
 		case errors.Is(err, intercom.ErrContactNotFound) && a.Action != rules.IdentifyContact && w.in != nil:
 			*pending++
-			w.parked[key] = append(w.parked[key], &parked{res: res, ev: ev, action: a, deadline: time.Now().Add(w.d.cfg.ContactWait), pending: pending})
+			w.parked = append(w.parked, &parked{res: res, ev: ev, action: a, keys: actionKeys(a, ""),
+				deadline: time.Now().Add(w.d.cfg.ContactWait), pending: pending})
 			w.d.count(func(s *Summary) { s.Waited++ })
 		default:
 			w.deadLetter(res, ev, a.Rule, a.Action, err)
@@ -343,16 +377,52 @@ func (w *worker) handle(ctx context.Context, ev Event) *Result {
 	return res
 }
 
-// retryParked retries the actions waiting for the contact key.
-func (w *worker) retryParked(ctx context.Context, key string) {
-	list := w.parked[key]
-	if len(list) == 0 {
-		return
+// identified retries the actions waiting for the contact just identified,
+// here and, through their wake channels, in the other workers (an
+// anonymous track keyed by email may wait in another worker than the
+// identify keyed by userId).
+func (w *worker) identified(ctx context.Context, keys []string) {
+	w.retryParked(ctx, keys)
+	w.d.mu.Lock()
+	others := w.d.workers
+	w.d.mu.Unlock()
+	for _, o := range others {
+		if o == w {
+			continue
+		}
+		select {
+		case o.wake <- keys:
+		default: // a full queue: that action retries when its wait ends
+		}
 	}
-	delete(w.parked, key)
-	for _, p := range list {
+}
+
+// retryParked retries the actions waiting for any of the contact keys.
+func (w *worker) retryParked(ctx context.Context, keys []string) {
+	var due []*parked
+	kept := w.parked[:0]
+	for _, p := range w.parked {
+		if sharesKey(p.keys, keys) {
+			due = append(due, p)
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	w.parked = kept
+	for _, p := range due {
 		w.retry(ctx, p, false)
 	}
+}
+
+func sharesKey(a, b []string) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // retry sends a parked action again; final means no more waiting.
@@ -363,8 +433,7 @@ func (w *worker) retry(ctx context.Context, p *parked, final bool) {
 	case err == nil:
 		w.sent(p.res, p.action, out.Calls)
 	case errors.Is(err, intercom.ErrContactNotFound) && !final:
-		key := contactKey(p.ev.Raw)
-		w.parked[key] = append(w.parked[key], p)
+		w.parked = append(w.parked, p)
 		return
 	case errors.Is(err, intercom.ErrContactNotFound):
 		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Action,
@@ -380,11 +449,9 @@ func (w *worker) retry(ctx context.Context, p *parked, final bool) {
 
 func (w *worker) nextDeadline() (time.Time, bool) {
 	var next time.Time
-	for _, list := range w.parked {
-		for _, p := range list {
-			if next.IsZero() || p.deadline.Before(next) {
-				next = p.deadline
-			}
+	for _, p := range w.parked {
+		if next.IsZero() || p.deadline.Before(next) {
+			next = p.deadline
 		}
 	}
 	return next, !next.IsZero()
@@ -393,21 +460,15 @@ func (w *worker) nextDeadline() (time.Time, bool) {
 // expire gives the actions whose wait is over one last try.
 func (w *worker) expire(ctx context.Context, now time.Time) {
 	var due []*parked
-	for key, list := range w.parked {
-		var keep []*parked
-		for _, p := range list {
-			if p.deadline.After(now) {
-				keep = append(keep, p)
-			} else {
-				due = append(due, p)
-			}
-		}
-		if len(keep) == 0 {
-			delete(w.parked, key)
+	kept := w.parked[:0]
+	for _, p := range w.parked {
+		if p.deadline.After(now) {
+			kept = append(kept, p)
 		} else {
-			w.parked[key] = keep
+			due = append(due, p)
 		}
 	}
+	w.parked = kept
 	for _, p := range due {
 		w.retry(ctx, p, true)
 	}
@@ -415,11 +476,10 @@ func (w *worker) expire(ctx context.Context, now time.Time) {
 
 // flush ends the waits at the end of the input: no identify can follow.
 func (w *worker) flush(ctx context.Context) {
-	for key, list := range w.parked {
-		delete(w.parked, key)
-		for _, p := range list {
-			w.retry(ctx, p, true)
-		}
+	due := w.parked
+	w.parked = nil
+	for _, p := range due {
+		w.retry(ctx, p, true)
 	}
 }
 

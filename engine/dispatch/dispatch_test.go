@@ -303,3 +303,68 @@ func TestStoppedRunLosesNothing(t *testing.T) {
 		t.Errorf("dead letters lack the reason:\n%s", firstLines(dl.String(), 3))
 	}
 }
+
+// emailIntercom knows contacts by external id and by email once identified.
+type emailIntercom struct {
+	mu    sync.Mutex
+	known map[string]bool
+	sent  []string
+}
+
+func (f *emailIntercom) Execute(_ context.Context, a engine.Action) (intercom.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if a.Action == "identify_contact" {
+		f.known["user:"+a.Str("external_id")], f.known["email:"+a.Str("email")] = true, true
+	} else if !f.known["user:"+a.Str("user_id")] && !f.known["email:"+a.Str("email")] {
+		return intercom.Result{Calls: 1}, fmt.Errorf("%w (email %q)", intercom.ErrContactNotFound, a.Str("email"))
+	}
+	f.sent = append(f.sent, a.Action+" "+a.Str("email"))
+	return intercom.Result{Calls: 1}, nil
+}
+
+func (f *emailIntercom) has(s string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, x := range f.sent {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestIdentifyWakesWaitersInOtherWorkers: an anonymous track keyed by its
+// email waits in one worker; the identify keyed by userId may run in
+// another, and must still release it at once, not at the end of the input.
+func TestIdentifyWakesWaitersInOtherWorkers(t *testing.T) {
+	fake := &emailIntercom{known: map[string]bool{}}
+	d := newDispatcher(t, fake, &bytes.Buffer{}, time.Minute)
+	pr, pw := ioPipe()
+	done := make(chan Summary)
+	go func() {
+		sum, _ := d.Run(context.Background(), NewLineSource("in", pr))
+		done <- sum
+	}()
+	// Eight pairs, so that some pair lands in two different workers.
+	for i := 0; i < 8; i++ {
+		pw.write(fmt.Sprintf(`{"type":"track","anonymousId":"a%d","event":"Viewed","properties":{"email":"p%d@example.com"},"timestamp":1700000000}`+"\n", i, i))
+	}
+	for i := 0; i < 8; i++ {
+		pw.write(fmt.Sprintf(`{"type":"identify","userId":"u%d","traits":{"email":"p%d@example.com"}}`+"\n", i, i))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; i < 8; i++ {
+		want := fmt.Sprintf("track_event p%d@example.com", i)
+		for !fake.has(want) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if !fake.has(want) {
+			t.Fatalf("%q was not sent while the input stayed open", want)
+		}
+	}
+	pw.close()
+	if sum := <-done; sum.Sent != 16 || sum.Waited != 8 || sum.DeadLettered != 0 {
+		t.Errorf("summary %+v", sum)
+	}
+}
