@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
@@ -41,13 +42,18 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	lag := fs.Duration("search-lag", 0, "how long new or changed contacts stay out of search, like Intercom's index")
 	errorRate := fs.Float64("error-rate", 0, "fraction of requests answered 500/503")
 	dropRate := fs.Float64("drop-rate", 0, "fraction of connections dropped without an answer")
+	attrs := fs.String("data-attributes", "", "comma-separated custom attribute names the workspace has; others get 422 (default: accept any)")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
-	sim := intercomtest.NewHandler(intercomtest.Options{
+	opts := intercomtest.Options{
 		Token: *token, RateLimit: *rate, Window: *window, SearchLag: *lag,
 		Faults: intercomtest.Faults{ErrorRate: *errorRate, DropRate: *dropRate},
-	})
+	}
+	if *attrs != "" {
+		opts.DataAttributes = strings.Split(*attrs, ",")
+	}
+	sim := intercomtest.NewHandler(opts)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "simulate: %v\n", err)

@@ -120,6 +120,24 @@ func TestBadRequestNotRetried(t *testing.T) {
 	}
 }
 
+// TestUnknownAttributeIs422NotRetried: a custom attribute the workspace
+// has not defined is refused with 422, which no retry can fix.
+func TestUnknownAttributeIs422NotRetried(t *testing.T) {
+	s := newSim(t, intercomtest.Options{DataAttributes: []string{"plan"}})
+	c := newClient(t, s)
+	a := identifyUser("u-1", "ann@example.com")
+	a.Fields["custom_attributes"] = map[string]any{"plan": "pro", "shoe_size": 42}
+	_, err := c.Execute(context.Background(), a)
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != 422 || ae.Code != "parameter_invalid" || ae.Message != "Custom attribute 'shoe_size' does not exist" || Retryable(err) {
+		t.Fatalf("err = %v, want a 422 for shoe_size that is not retried", err)
+	}
+	wantTranscript(t, s,
+		`POST /contacts/search {"query":{"operator":"OR","value":[{"field":"external_id","operator":"=","value":"u-1"},{"operator":"AND","value":[{"field":"email","operator":"=","value":"ann@example.com"},{"field":"role","operator":"=","value":"user"}]}]},"pagination":{"per_page":2}} [200]`,
+		`POST /contacts {"custom_attributes":{"plan":"pro","shoe_size":42},"email":"ann@example.com","external_id":"u-1","last_seen_at":1700000000,"name":"Ann","role":"user"} [422]`,
+	)
+}
+
 func TestServerErrorsRetried(t *testing.T) {
 	s := newSim(t, intercomtest.Options{Seed: 7, Faults: intercomtest.Faults{ErrorRate: 0.4, DropRate: 0.1}})
 	c := newClient(t, s)

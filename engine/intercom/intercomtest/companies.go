@@ -134,6 +134,9 @@ func upsertCompany(s *Server, c *call) (int, any, *apiError) {
 		nc.MonthlySpend, changed = int64(v), true
 	}
 	attrs, _, e := p.flat("custom_attributes")
+	if e == nil {
+		e = s.checkAttributes(attrs)
+	}
 	if e != nil {
 		return 0, nil, e
 	}

@@ -318,6 +318,9 @@ func (st *store) contact(id string) (*contactRec, *apiError) {
 // createContact serves POST /contacts.
 func createContact(s *Server, c *call) (int, any, *apiError) {
 	cp, e := parseContactPatch(c.body)
+	if e == nil {
+		e = s.checkAttributes(cp.custom)
+	}
 	if e != nil {
 		return 0, nil, e
 	}
@@ -355,6 +358,9 @@ func updateContact(s *Server, c *call) (int, any, *apiError) {
 		return 0, nil, e
 	}
 	cp, e := parseContactPatch(c.body)
+	if e == nil {
+		e = s.checkAttributes(cp.custom)
+	}
 	if e != nil {
 		return 0, nil, e
 	}

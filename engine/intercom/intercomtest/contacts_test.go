@@ -395,3 +395,17 @@ func TestNewHandlerWithoutListener(t *testing.T) {
 	}
 	mustEqual(t, "limit header", rec.Header().Get("X-RateLimit-Limit"), "1000000")
 }
+
+func TestDataAttributes(t *testing.T) {
+	s, c, _ := start(t, Options{DataAttributes: []string{"plan"}})
+	checkError(t, c.do("POST", "/contacts", map[string]any{"external_id": "u1", "custom_attributes": map[string]any{"plan": "pro", "tier": 2}}),
+		422, "parameter_invalid", "Custom attribute 'tier' does not exist")
+	checkError(t, c.do("POST", "/companies", map[string]any{"company_id": "acme", "custom_attributes": map[string]any{"seats": 3}}),
+		422, "parameter_invalid", "Custom attribute 'seats' does not exist")
+	if r := c.do("POST", "/contacts", map[string]any{"external_id": "u1", "custom_attributes": map[string]any{"plan": "pro"}}); r.status != 200 {
+		t.Fatalf("a defined attribute: status %d, %s", r.status, r.body)
+	}
+	if st := s.State(); len(st.Contacts) != 1 || len(st.Companies) != 0 {
+		t.Errorf("state after the refusals: %d contacts, %d companies", len(st.Contacts), len(st.Companies))
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,11 @@ type Options struct {
 	// Clock returns the current time (default time.Now). It drives
 	// timestamps, rate-limit windows and SearchLag, not SlowDelay.
 	Clock func() time.Time
+	// DataAttributes, when not nil, are the custom attribute names the
+	// workspace has defined; a contact or company carrying any other is
+	// refused with 422, as Intercom refuses attributes that do not exist.
+	// Nil accepts every name.
+	DataAttributes []string
 }
 
 // Faults are injected failures. A faulted request never changes state.
@@ -448,6 +454,19 @@ func errMissing(format string, args ...any) *apiError {
 
 func errBadRequest(msg string) *apiError {
 	return &apiError{http.StatusBadRequest, "bad_request", msg}
+}
+
+// checkAttributes refuses custom attribute names the workspace lacks.
+func (s *Server) checkAttributes(attrs map[string]any) *apiError {
+	if s.opts.DataAttributes == nil {
+		return nil
+	}
+	for _, k := range sortedKeys(attrs) {
+		if !slices.Contains(s.opts.DataAttributes, k) {
+			return &apiError{http.StatusUnprocessableEntity, "parameter_invalid", fmt.Sprintf("Custom attribute '%s' does not exist", k)}
+		}
+	}
+	return nil
 }
 
 func errConflict(id string) *apiError {
