@@ -350,10 +350,13 @@ func TestIdentifyWakesWaitersInOtherWorkers(t *testing.T) {
 	for i := 0; i < 8; i++ {
 		pw.write(fmt.Sprintf(`{"type":"track","anonymousId":"a%d","event":"Viewed","properties":{"email":"p%d@example.com"},"timestamp":1700000000}`+"\n", i, i))
 	}
+	deadline := time.Now().Add(5 * time.Second)
+	for d.Summary().Waited < 8 && time.Now().Before(deadline) { // all eight tracks are waiting
+		time.Sleep(time.Millisecond)
+	}
 	for i := 0; i < 8; i++ {
 		pw.write(fmt.Sprintf(`{"type":"identify","userId":"u%d","traits":{"email":"p%d@example.com"}}`+"\n", i, i))
 	}
-	deadline := time.Now().Add(5 * time.Second)
 	for i := 0; i < 8; i++ {
 		want := fmt.Sprintf("track_event p%d@example.com", i)
 		for !fake.has(want) && time.Now().Before(deadline) {
