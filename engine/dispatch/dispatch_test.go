@@ -288,7 +288,9 @@ func TestStoppedRunLosesNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		<-slow.started
-		time.Sleep(30 * time.Millisecond)
+		for d.Summary().Sent == 0 { // stop once some events are through
+			time.Sleep(time.Millisecond)
+		}
 		cancel()
 	}()
 	sum, err := d.Run(ctx, NewLineSource("in", strings.NewReader(workload(500))))
