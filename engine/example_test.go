@@ -1,0 +1,43 @@
+package engine_test
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/rules"
+)
+
+// Compile once, then evaluate each event: the matching rules' actions come
+// back with their fields converted for Intercom. No I/O happens here.
+func Example() {
+	set, err := rules.Parse("rules.yaml", []byte(`
+rules:
+  - name: Pro Signups
+    action: track_event
+    trigger: type == "track" && event == "Signed Up" && properties.plan == "pro"
+    fields:
+      event_name: {value: pro-signup}
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	eng, err := engine.Compile(set)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	actions, err := eng.Evaluate([]byte(`{"type":"track","event":"Signed Up","userId":"u-1",
+		"timestamp":"2024-03-01T12:00:00Z","properties":{"plan":"pro","seats":3}}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, a := range actions {
+		fields, _ := json.Marshal(a.Fields)
+		fmt.Println(a.Rule, a.Action, string(fields))
+	}
+	// Output:
+	// Pro Signups track_event {"created_at":1709294400,"event_name":"pro-signup","metadata":{"plan":"pro","seats":3},"user_id":"u-1"}
+}
