@@ -8,6 +8,8 @@ import (
 	"io"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/intercom-actions/intercom-actions/engine/planner"
 )
 
 // LineSource reads NDJSON events, one per line, skipping blank lines. A
@@ -20,13 +22,10 @@ type LineSource struct {
 	line int
 }
 
-// MaxLine is the longest line a LineSource accepts.
-const MaxLine = 4 << 20
-
 // NewLineSource reads r; name labels the events' refs ("name:line").
 func NewLineSource(name string, r io.Reader) *LineSource {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), MaxLine)
+	sc.Buffer(make([]byte, 64<<10), planner.MaxLine) // the same limit as plan
 	return &LineSource{name: name, sc: sc}
 }
 
