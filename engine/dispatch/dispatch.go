@@ -399,19 +399,24 @@ func (w *worker) identified(ctx context.Context, keys []string) {
 
 // retryParked retries the actions waiting for any of the contact keys.
 func (w *worker) retryParked(ctx context.Context, keys []string) {
-	var due []*parked
+	for _, p := range w.take(func(p *parked) bool { return sharesKey(p.keys, keys) }) {
+		w.retry(ctx, p, false)
+	}
+}
+
+// take removes and returns the parked actions for which due is true.
+func (w *worker) take(due func(*parked) bool) []*parked {
+	var out []*parked
 	kept := w.parked[:0]
 	for _, p := range w.parked {
-		if sharesKey(p.keys, keys) {
-			due = append(due, p)
+		if due(p) {
+			out = append(out, p)
 		} else {
 			kept = append(kept, p)
 		}
 	}
 	w.parked = kept
-	for _, p := range due {
-		w.retry(ctx, p, false)
-	}
+	return out
 }
 
 func sharesKey(a, b []string) bool {
@@ -459,17 +464,7 @@ func (w *worker) nextDeadline() (time.Time, bool) {
 
 // expire gives the actions whose wait is over one last try.
 func (w *worker) expire(ctx context.Context, now time.Time) {
-	var due []*parked
-	kept := w.parked[:0]
-	for _, p := range w.parked {
-		if p.deadline.After(now) {
-			kept = append(kept, p)
-		} else {
-			due = append(due, p)
-		}
-	}
-	w.parked = kept
-	for _, p := range due {
+	for _, p := range w.take(func(p *parked) bool { return !p.deadline.After(now) }) {
 		w.retry(ctx, p, true)
 	}
 }
