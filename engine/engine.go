@@ -1,11 +1,13 @@
 // Package engine matches Segment events against compiled rules and plans
 // the Intercom actions they call for. It does no I/O: an event goes in,
-// planned actions come out, so it is exact to test and safe to embed.
+// planned actions come out, so it is exact to test and safe to embed. It
+// and everything it imports (rules, engine/event, engine/action,
+// engine/intercom) are pure.
 //
 // The shape follows compile once, evaluate many:
 //
-//	set, err := rules.Load("rules/")   // parse, validate, compile triggers and paths
-//	eng, err := engine.Compile(set)     // prepare the enabled rules
+//	set, err := rules.Load("rules/")    // read the rule files (syntax)
+//	eng, err := engine.Compile(set)     // check what they mean; compile triggers and paths
 //	actions, err := eng.Evaluate(event) // per event; safe for concurrent use
 package engine
 
@@ -17,50 +19,61 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/event"
 	"github.com/intercom-actions/intercom-actions/rules"
 )
 
-// Action is one planned Intercom action: what a matching rule produced
-// for an event, with its fields converted to what Intercom accepts.
-type Action struct {
-	Rule     string         `json:"rule"`   // the rule's name
-	Action   string         `json:"action"` // e.g. "identify_contact"
-	Fields   map[string]any `json:"fields"` // string, bool, int64, json.Number or rules.Object values
-	Warnings []string       `json:"warnings,omitempty"`
-}
-
-// Str returns the string field name, or "" if it is not set.
-func (a *Action) Str(name string) string {
-	s, _ := a.Fields[name].(string)
-	return s
-}
-
 // Engine is a compiled rule set. It is safe for concurrent use.
 type Engine struct {
-	rules    []*rules.Rule
-	finishes []func(*Action) error // rules[i]'s action finisher, looked up once
-	docs     sync.Pool
+	all   []*rule // every rule, in file order
+	rules []*rule // the enabled ones, which Evaluate checks
+	docs  sync.Pool
 }
 
-// Compile prepares the enabled rules of set for evaluation.
-func Compile(set *rules.RuleSet) (*Engine, error) {
+// Compile checks what the rules of set mean and compiles them: actions and
+// fields must exist, triggers must compile to conditions, paths and
+// templates must parse, literals must fit their fields, required fields
+// must be mapped. Every problem — set.Errors from reading the files, and
+// these — comes back at once as a rules.ErrorList sorted by position.
+func Compile(set *rules.Set) (*Engine, error) {
 	if set == nil {
 		return nil, errors.New("engine: no rule set")
 	}
-	e := &Engine{rules: set.Enabled()}
-	for _, r := range e.rules {
-		if r.Trigger == nil || r.Action == nil {
-			return nil, fmt.Errorf("engine: rule %q is not compiled (load rules with rules.Load)", r.Name)
+	c := &compiler{errs: append(rules.ErrorList(nil), set.Errors...)}
+	e := &Engine{}
+	for _, r := range set.Rules {
+		if cr := c.compile(r); cr != nil {
+			e.all = append(e.all, cr)
+			if cr.enabled {
+				e.rules = append(e.rules, cr)
+			}
 		}
-		e.finishes = append(e.finishes, finishers[r.Action.Name])
+	}
+	if len(c.errs) > 0 {
+		c.errs.Sort()
+		return nil, c.errs
 	}
 	e.docs.New = func() any { return new(event.Doc) }
 	return e, nil
 }
 
-// Rules returns the enabled rules the engine checks, in order.
-func (e *Engine) Rules() []*rules.Rule { return e.rules }
+// RuleInfo describes one compiled rule.
+type RuleInfo struct {
+	Name    string
+	Action  string // the action's name
+	Trigger string // the trigger's source: the rule's, or the action's preset
+	Enabled bool
+}
+
+// Rules describes every rule, disabled ones included, in file order.
+func (e *Engine) Rules() []RuleInfo {
+	out := make([]RuleInfo, len(e.all))
+	for i, r := range e.all {
+		out[i] = RuleInfo{Name: r.name, Action: r.kind.Name, Trigger: r.trigger.source, Enabled: r.enabled}
+	}
+	return out
+}
 
 // EventError means the event itself is unusable: not JSON, not an object,
 // or without a valid type. No rule was checked.
@@ -98,7 +111,7 @@ var eventTypes = []string{"identify", "track", "group", "page", "screen", "alias
 // the rules that match, in rule order. The error is an *EventError when the
 // event is unusable, or RuleErrors when some rules failed; in the latter
 // case the actions of the other rules are still returned.
-func (e *Engine) Evaluate(raw []byte) ([]Action, error) {
+func (e *Engine) Evaluate(raw []byte) ([]action.Action, error) {
 	doc := e.docs.Get().(*event.Doc)
 	defer e.docs.Put(doc)
 	if err := doc.Reset(raw); err != nil {
@@ -114,26 +127,26 @@ func (e *Engine) Evaluate(raw []byte) ([]Action, error) {
 		return nil, &EventError{Reason: fmt.Sprintf("unknown type %q (expected one of %s)", t.Str, strings.Join(eventTypes, ", "))}
 	}
 
-	var actions []Action
+	var actions []action.Action
 	var errs RuleErrors
-	for i, r := range e.rules {
-		if !r.Trigger.CanMatch(t.Str) {
+	for _, r := range e.rules {
+		if !r.trigger.canMatch(t.Str) {
 			continue
 		}
 		match, err := true, error(nil)
-		if !r.Trigger.Exact {
-			match, err = r.Trigger.Eval(doc)
+		if !r.trigger.exact {
+			match, err = r.trigger.eval(doc)
 		}
 		if err != nil {
-			errs = append(errs, &RuleError{Rule: r.Name, Err: fmt.Errorf("trigger: %s", firstLine(err))})
+			errs = append(errs, &RuleError{Rule: r.name, Err: fmt.Errorf("trigger: %s", firstLine(err))})
 			continue
 		}
 		if !match {
 			continue
 		}
-		a, err := mapAction(r, e.finishes[i], doc)
+		a, err := plan(r, doc)
 		if err != nil {
-			errs = append(errs, &RuleError{Rule: r.Name, Err: err})
+			errs = append(errs, &RuleError{Rule: r.name, Err: err})
 			continue
 		}
 		actions = append(actions, a)
@@ -153,31 +166,24 @@ func known(t string) bool {
 	return false
 }
 
-// mapAction evaluates and converts every field of r, then applies the
-// action's own rules (see finish.go).
-func mapAction(r *rules.Rule, finish func(*Action) error, doc *event.Doc) (Action, error) {
-	a := Action{Rule: r.Name, Action: r.Action.Name, Fields: make(map[string]any, len(r.Fields))}
-	for _, m := range r.Fields {
-		v := m.Value.Eval(doc)
-		out, ok, warnings, err := m.Field.Convert(v)
-		for _, w := range warnings {
-			a.Warnings = append(a.Warnings, w)
-		}
+// plan evaluates and converts every field of r into the action's fields
+// struct, then applies the action's finishing step.
+func plan(r *rule, doc *event.Doc) (action.Action, error) {
+	a := action.Action{Rule: r.name, Kind: r.kind, Fields: r.kind.New()}
+	for _, m := range r.fields {
+		ok, warnings, err := m.field.Assign(a.Fields, m.value.eval(doc))
+		a.Warnings = append(a.Warnings, warnings...)
 		switch {
-		case err != nil && m.Field.Required:
-			return a, fmt.Errorf("field %s (%s): %v", m.Field.Name, m.Value.Source, err)
+		case err != nil && m.field.Required:
+			return a, fmt.Errorf("field %s (%s): %v", m.field.Name, m.value.source, err)
 		case err != nil:
-			a.Warnings = append(a.Warnings, fmt.Sprintf("%s: left out: %v (from %s)", m.Field.Name, err, m.Value.Source))
-		case ok:
-			a.Fields[m.Field.Name] = out
-		case m.Field.Required:
-			return a, fmt.Errorf("field %s: required, but %s is missing or empty", m.Field.Name, m.Value.Source)
+			a.Warnings = append(a.Warnings, fmt.Sprintf("%s: left out: %v (from %s)", m.field.Name, err, m.value.source))
+		case !ok && m.field.Required:
+			return a, fmt.Errorf("field %s: required, but %s is missing or empty", m.field.Name, m.value.source)
 		}
 	}
-	if finish != nil {
-		if err := finish(&a); err != nil {
-			return a, err
-		}
+	if err := r.kind.Finish(a.Fields, func(w string) { a.Warnings = append(a.Warnings, w) }); err != nil {
+		return a, err
 	}
 	return a, nil
 }

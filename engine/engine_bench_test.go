@@ -30,7 +30,7 @@ func realistic(b *testing.B, kind string) []byte {
 	return compact.Bytes()
 }
 
-func benchEngine(b *testing.B, set *rules.RuleSet, kinds ...string) {
+func benchEngine(b *testing.B, set *rules.Set, kinds ...string) {
 	eng, err := Compile(set)
 	if err != nil {
 		b.Fatal(err)
@@ -63,7 +63,7 @@ func BenchmarkEvaluate(b *testing.B) {
 
 // ruleSet builds n rules of realistic shapes: most are track rules keyed on
 // the event name and a property, as a real mapping grows.
-func ruleSet(b *testing.B, n int) *rules.RuleSet {
+func ruleSet(b *testing.B, n int) *rules.Set {
 	var src strings.Builder
 	src.WriteString("rules:\n")
 	for i := 0; i < n; i++ {
@@ -106,7 +106,7 @@ func BenchmarkTrigger(b *testing.B) {
 	const src = `type == "track" && properties.plan == "pro" && context.library.name != "x"`
 	ev := realistic(b, "track")
 	b.Run("gjson", func(b *testing.B) {
-		t, err := rules.CompileTrigger(src)
+		t, err := compileTrigger(src)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -117,7 +117,7 @@ func BenchmarkTrigger(b *testing.B) {
 			if err := doc.Reset(ev); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := t.Eval(&doc); err != nil {
+			if _, err := t.eval(&doc); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -36,7 +36,7 @@ rules:
 	}
 	for _, a := range actions {
 		fields, _ := json.Marshal(a.Fields)
-		fmt.Println(a.Rule, a.Action, string(fields))
+		fmt.Println(a.Rule, a.Kind, string(fields))
 	}
 	// Output:
 	// Pro Signups track_event {"created_at":1709294400,"event_name":"pro-signup","metadata":{"plan":"pro","seats":3},"user_id":"u-1"}

@@ -20,7 +20,7 @@ func FuzzEvaluate(f *testing.F) {
 			return // a good event no rule matched
 		}
 		for _, a := range actions {
-			if a.Rule == "" || a.Action == "" {
+			if a.Rule == "" || a.Kind == nil || a.Fields == nil {
 				t.Fatalf("action without rule or name: %+v", a)
 			}
 		}

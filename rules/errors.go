@@ -60,7 +60,9 @@ func (l ErrorList) Error() string {
 	return strings.Join(msgs, "\n")
 }
 
-func (l ErrorList) sort() {
+// Sort orders the errors by file, line and column, keeping the order of
+// errors at one place.
+func (l ErrorList) Sort() {
 	sort.SliceStable(l, func(i, j int) bool {
 		a, b := l[i].Pos, l[j].Pos
 		if a.File != b.File {
@@ -73,9 +75,10 @@ func (l ErrorList) sort() {
 	})
 }
 
-// suggest returns ` (did you mean "x"?)` for the closest known word, or
-// the list of known words when none is close.
-func suggest(got string, known []string) string {
+// Suggest returns ` (did you mean "x"?)` for the closest known word, or
+// the list of known words when none is close: the tail of an "unknown"
+// message.
+func Suggest(got string, known []string) string {
 	best, bestDist := "", 3
 	for _, k := range known {
 		if d := editDistance(strings.ToLower(got), k); d < bestDist {

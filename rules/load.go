@@ -7,52 +7,18 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/expr-lang/expr/file"
-	"github.com/tidwall/gjson"
 	"gopkg.in/yaml.v3"
 )
 
-// Rule is one validated, compiled rule.
-type Rule struct {
-	Name        string
-	Description string
-	Action      *ActionSpec
-	Trigger     *Trigger
-	Enabled     bool
-	Fields      []Mapping // mapped fields, in the action's table order
-	Pos         Pos       // where the rule starts
-}
-
-// Mapping is one field of a rule and the value it gets.
-type Mapping struct {
-	Field *Field
-	Value *Value
-	Pos   Pos // where it was written; the rule's fields key for defaults
-}
-
-// RuleSet is the rules of one or more files, in file order.
-type RuleSet struct {
-	Rules []*Rule
-}
-
-// Enabled returns the rules that are not disabled.
-func (rs *RuleSet) Enabled() []*Rule {
-	var out []*Rule
-	for _, r := range rs.Rules {
-		if r.Enabled {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // Load reads rule files and folders (every *.yaml and *.yml in a folder,
-// in name order). All problems of all files are returned together as an
-// ErrorList; an I/O problem is returned as it is.
-func Load(paths ...string) (*RuleSet, error) {
+// in name order). The syntax problems of all files are returned together
+// as an ErrorList, with the Set of what could be read (see Set.Errors); an
+// I/O problem is returned as it is, with no Set.
+func Load(paths ...string) (*Set, error) {
 	return LoadFS(osFS{}, paths...)
 }
 
@@ -64,7 +30,7 @@ func (osFS) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name
 func (osFS) Stat(name string) (fs.FileInfo, error)      { return os.Stat(name) }
 
 // LoadFS is Load over a file system, such as an embed.FS.
-func LoadFS(fsys fs.FS, paths ...string) (*RuleSet, error) {
+func LoadFS(fsys fs.FS, paths ...string) (*Set, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no rule files given")
 	}
@@ -103,8 +69,8 @@ func LoadFS(fsys fs.FS, paths ...string) (*RuleSet, error) {
 	return l.result()
 }
 
-// Parse validates and compiles the rules in src; name is used in errors.
-func Parse(name string, src []byte) (*RuleSet, error) {
+// Parse reads the rules in src as Load does; name is used in errors.
+func Parse(name string, src []byte) (*Set, error) {
 	return ParseAll(Source{Name: name, Data: src})
 }
 
@@ -115,7 +81,7 @@ type Source struct {
 }
 
 // ParseAll is Parse over several files that make one rule set.
-func ParseAll(srcs ...Source) (*RuleSet, error) {
+func ParseAll(srcs ...Source) (*Set, error) {
 	l := newLoader()
 	for _, s := range srcs {
 		l.file(s.Name, s.Data)
@@ -124,8 +90,7 @@ func ParseAll(srcs ...Source) (*RuleSet, error) {
 }
 
 type loader struct {
-	set      RuleSet
-	errs     ErrorList
+	set      Set
 	names    map[string]Pos
 	fileName string
 	rule     string
@@ -133,10 +98,11 @@ type loader struct {
 
 func newLoader() *loader { return &loader{names: map[string]Pos{}} }
 
-func (l *loader) result() (*RuleSet, error) {
-	if len(l.errs) > 0 {
-		l.errs.sort()
-		return nil, l.errs
+// result returns the set, and its errors when there are any.
+func (l *loader) result() (*Set, error) {
+	if len(l.set.Errors) > 0 {
+		l.set.Errors.Sort()
+		return &l.set, l.set.Errors
 	}
 	return &l.set, nil
 }
@@ -146,7 +112,7 @@ func (l *loader) pos(n *yaml.Node) Pos {
 }
 
 func (l *loader) errorf(n *yaml.Node, field, format string, args ...any) {
-	l.errs = append(l.errs, &Error{Pos: l.pos(n), Rule: l.rule, Field: field, Msg: fmt.Sprintf(format, args...)})
+	l.set.Errors = append(l.set.Errors, &Error{Pos: l.pos(n), Rule: l.rule, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
@@ -165,11 +131,11 @@ func (l *loader) file(name string, src []byte) {
 				line++
 			}
 		}
-		l.errs = append(l.errs, &Error{Pos: Pos{File: name, Line: line}, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")})
+		l.set.Errors = append(l.set.Errors, &Error{Pos: Pos{File: name, Line: line}, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")})
 		return
 	}
 	if len(doc.Content) == 0 {
-		l.errs = append(l.errs, &Error{Pos: Pos{File: name, Line: 1, Column: 1}, Msg: "empty rule file (expected a `rules:` list)"})
+		l.set.Errors = append(l.set.Errors, &Error{Pos: Pos{File: name, Line: 1, Column: 1}, Msg: "empty rule file (expected a `rules:` list)"})
 		return
 	}
 	root := doc.Content[0]
@@ -200,8 +166,8 @@ func (l *loader) eachKey(m *yaml.Node, known []string, fn func(key, val *yaml.No
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		switch {
-		case !contains(known, k.Value):
-			l.errorf(k, "", "unknown key %q%s", k.Value, suggest(k.Value, known))
+		case !slices.Contains(known, k.Value):
+			l.errorf(k, "", "unknown key %q%s", k.Value, Suggest(k.Value, known))
 		case seen[k.Value]:
 			l.errorf(k, "", "key %q given twice", k.Value)
 		default:
@@ -213,13 +179,16 @@ func (l *loader) eachKey(m *yaml.Node, known []string, fn func(key, val *yaml.No
 
 var ruleKeys = []string{"name", "description", "action", "trigger", "enabled", "default_fields", "fields"}
 
+// ruleNode reads one rule. A rule with syntax errors is still added to the
+// set, as far as it could be read, so that a compiler can report the
+// problems of its meaning too.
 func (l *loader) ruleNode(n *yaml.Node) {
 	l.rule = ""
 	if n.Kind != yaml.MappingNode {
 		l.errorf(n, "", "a rule must be a mapping with name, action, trigger and fields, got %s", kindOf(n))
 		return
 	}
-	r := &Rule{Enabled: true, Pos: l.pos(n)}
+	r := &Rule{Enabled: true, DefaultFields: true, Pos: l.pos(n), NamePos: l.pos(n), FieldsPos: l.pos(n)}
 	nodes := map[string]*yaml.Node{}
 	keys := map[string]*yaml.Node{}
 	// Read the name first so every later error can name the rule.
@@ -230,23 +199,18 @@ func (l *loader) ruleNode(n *yaml.Node) {
 	}
 	l.eachKey(n, ruleKeys, func(k, v *yaml.Node) { nodes[k.Value], keys[k.Value] = v, k })
 
-	ok := true
 	if v := nodes["name"]; v == nil {
 		l.errorf(n, "", "missing `name:`")
-		ok = false
 	} else if s, good := l.str(v, "name"); good {
+		r.NamePos = l.pos(v)
 		if strings.TrimSpace(s) == "" {
 			l.errorf(v, "", "empty name")
-			ok = false
 		} else if first, dup := l.names[s]; dup {
 			l.errorf(v, "", "duplicate rule name (first defined at %s)", first)
-			ok = false
 		} else {
 			l.names[s] = l.pos(v)
-			r.Name = s
 		}
-	} else {
-		ok = false
+		r.Name = s
 	}
 	if v := nodes["description"]; v != nil {
 		r.Description, _ = l.str(v, "description")
@@ -254,167 +218,85 @@ func (l *loader) ruleNode(n *yaml.Node) {
 	if v := nodes["enabled"]; v != nil {
 		r.Enabled, _ = l.boolean(v, "enabled")
 	}
-	defaultFields := true
 	if v := nodes["default_fields"]; v != nil {
-		defaultFields, _ = l.boolean(v, "default_fields")
+		r.DefaultFields, _ = l.boolean(v, "default_fields")
 	}
+	if v := nodes["action"]; v != nil {
+		s, _ := l.str(v, "action")
+		r.Action = &Text{Value: s, Pos: l.pos(v)}
+	}
+	if v := nodes["trigger"]; v != nil {
+		s, _ := l.str(v, "trigger")
+		r.Trigger = l.expr(v, s)
+	}
+	if k := keys["fields"]; k != nil {
+		r.FieldsPos = l.pos(k)
+		l.fields(r, nodes["fields"])
+	}
+	l.set.Rules = append(l.set.Rules, r)
+}
 
-	if v := nodes["action"]; v == nil {
-		l.errorf(n, "", "missing `action:` (one of %s)", strings.Join(ActionNames(), ", "))
-		ok = false
-	} else if s, good := l.str(v, "action"); good {
-		if spec, found := LookupAction(s); found {
-			r.Action = spec
-		} else {
-			l.errorf(v, "", "unknown action %q%s", s, suggest(s, ActionNames()))
-			ok = false
-		}
-	} else {
-		ok = false
-	}
-
-	triggerSrc, triggerNode := "", nodes["trigger"]
-	if triggerNode != nil {
-		triggerSrc, _ = l.str(triggerNode, "trigger")
-	} else if r.Action != nil && r.Action.Trigger != "" {
-		triggerSrc = r.Action.Trigger
-	} else if r.Action != nil {
-		l.errorf(n, "", "missing `trigger:` (%s has no preset trigger)", r.Action.Name)
-		ok = false
-	}
-	if triggerSrc != "" {
-		t, err := CompileTrigger(triggerSrc)
-		if err != nil {
-			at := l.pos(n)
-			if triggerNode != nil {
-				at = l.exprPos(triggerNode, err)
-			}
-			l.errs = append(l.errs, &Error{Pos: at, Rule: l.rule, Msg: "trigger: " + exprMessage(err)})
-			ok = false
-		}
-		r.Trigger = t
-	}
-
-	if r.Action != nil {
-		fieldsNode := nodes["fields"]
-		at := n
-		if fieldsNode != nil {
-			at = keys["fields"]
-		}
-		if !l.fields(r, fieldsNode, at, defaultFields) {
-			ok = false
-		}
-	}
-	if ok {
-		l.set.Rules = append(l.set.Rules, r)
+// expr records a trigger and where it is written.
+func (l *loader) expr(n *yaml.Node, src string) *Expr {
+	return &Expr{
+		Source: src,
+		Pos:    l.pos(n),
+		inline: !strings.Contains(src, "\n"),
+		quoted: n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0,
 	}
 }
 
-// fields compiles the rule's field mappings, starting from the action's
-// default paths unless defaultFields is false.
-func (l *loader) fields(r *Rule, m *yaml.Node, at *yaml.Node, defaultFields bool) bool {
-	spec := r.Action
-	written := map[string]*Value{}
-	writtenPos := map[string]Pos{}
-	unset := map[string]bool{}
-	ok := true
-	if m != nil && m.Kind != yaml.MappingNode {
+// fields reads the rule's field mappings.
+func (l *loader) fields(r *Rule, m *yaml.Node) {
+	if m.Kind != yaml.MappingNode {
 		l.errorf(m, "", "`fields:` must be a mapping of field names to values, got %s", kindOf(m))
-		return false
+		return
 	}
-	if m != nil {
-		names := spec.FieldNames()
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			k, v := m.Content[i], m.Content[i+1]
-			f, found := spec.Field(k.Value)
-			switch {
-			case !found:
-				l.errorf(k, k.Value, "%s has no such field%s", spec.Name, suggest(k.Value, names))
-				ok = false
-				continue
-			case seen[k.Value]:
-				l.errorf(k, k.Value, "given twice")
-				ok = false
-				continue
-			}
-			seen[k.Value] = true
-			if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
-				unset[f.Name] = true
-				continue
-			}
-			val, good := l.value(f, v)
-			if !good {
-				ok = false
-				unset[f.Name] = true // reported; no "not mapped" error on top
-				continue
-			}
-			if val == nil {
-				unset[f.Name] = true
-				continue
-			}
-			written[f.Name], writtenPos[f.Name] = val, l.pos(v)
-		}
-	}
-	for i := range spec.Fields {
-		f := &spec.Fields[i]
-		if val, found := written[f.Name]; found {
-			r.Fields = append(r.Fields, Mapping{Field: f, Value: val, Pos: writtenPos[f.Name]})
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if seen[k.Value] {
+			l.errorf(k, k.Value, "given twice")
 			continue
 		}
-		if defaultFields && !unset[f.Name] && f.Default != "" {
-			val, err := pathValue(f.Default)
-			if err != nil {
-				panic(fmt.Sprintf("rules: default path of %s.%s: %v", spec.Name, f.Name, err))
-			}
-			r.Fields = append(r.Fields, Mapping{Field: f, Value: val, Pos: l.pos(at)})
-			continue
+		seen[k.Value] = true
+		mp := &Mapping{Field: k.Value, Pos: l.pos(k)}
+		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+			mp.Unset = true
+		} else if !l.value(mp, v) {
+			mp = &Mapping{Field: k.Value, Pos: l.pos(k)} // malformed: in no form
 		}
-		if f.Required && !(unset[f.Name] && !ok) {
-			hint := ""
-			if len(f.Enum) > 0 {
-				hint = fmt.Sprintf(" (e.g. `%s: {value: %s}`)", f.Name, f.Enum[0])
-			} else if f.Default != "" {
-				hint = fmt.Sprintf(" (Segment maps it from %s)", f.Default)
-			}
-			l.errorf(at, f.Name, "required by %s but not mapped%s", spec.Name, hint)
-			ok = false
-		}
+		r.Fields = append(r.Fields, mp)
 	}
-	return ok
 }
 
 var valueKeys = []string{"path", "default", "value", "template"}
 
-// value compiles one field value node. It returns nil, true for an
-// explicit {value: null}.
-func (l *loader) value(f *Field, n *yaml.Node) (*Value, bool) {
-	fail := func(at *yaml.Node, format string, args ...any) (*Value, bool) {
-		l.errorf(at, f.Name, format, args...)
-		return nil, false
+// value reads one field value node into mp; false when it is malformed.
+func (l *loader) value(mp *Mapping, n *yaml.Node) bool {
+	fail := func(at *yaml.Node, format string, args ...any) bool {
+		l.errorf(at, mp.Field, format, args...)
+		return false
 	}
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if n.Tag != "!!str" {
 			return fail(n, "%s is not a path: write {value: %s} for a constant", n.Value, n.Value)
 		}
-		v, err := pathValue(n.Value)
-		if err != nil {
-			return fail(n, "%v", err)
-		}
-		return v, true
+		mp.Path = &Text{Value: n.Value, Pos: l.pos(n)}
+		return true
 	case yaml.MappingNode:
 	default:
 		return fail(n, "expected a path, {path: ..., default: ...}, {value: ...} or {template: ...}, got %s", kindOf(n))
 	}
 	parts := map[string]*yaml.Node{}
-	before := len(l.errs)
+	before := len(l.set.Errors)
 	l.eachKey(n, valueKeys, func(k, v *yaml.Node) { parts[k.Value] = v })
-	for _, e := range l.errs[before:] {
-		e.Field = f.Name
+	for _, e := range l.set.Errors[before:] {
+		e.Field = mp.Field
 	}
-	if len(l.errs) > before {
-		return nil, false
+	if len(l.set.Errors) > before {
+		return false
 	}
 	forms := 0
 	for _, k := range []string{"path", "value", "template"} {
@@ -434,66 +316,40 @@ func (l *loader) value(f *Field, n *yaml.Node) (*Value, bool) {
 		if p.Kind != yaml.ScalarNode || p.Tag != "!!str" {
 			return fail(p, "path must be a string")
 		}
-		v, err := pathValue(p.Value)
-		if err != nil {
-			return fail(p, "%v", err)
-		}
+		mp.Path = &Text{Value: p.Value, Pos: l.pos(p)}
 		if d := parts["default"]; d != nil && !(d.Kind == yaml.ScalarNode && d.Tag == "!!null") {
-			res, good := l.literal(f, d)
-			if !good {
-				return nil, false
-			}
-			v.Default, v.hasDefault = res, true
+			lit, ok := l.literal(mp, d)
+			mp.Default = lit
+			return ok
 		}
-		return v, true
+		return true
 	case parts["value"] != nil:
-		lit := parts["value"]
-		if lit.Kind == yaml.ScalarNode && lit.Tag == "!!null" {
-			return nil, true
+		v := parts["value"]
+		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+			mp.Unset = true
+			return true
 		}
-		res, good := l.literal(f, lit)
-		if !good {
-			return nil, false
-		}
-		return &Value{Kind: LiteralValue, Literal: res, Source: res.Raw}, true
+		lit, ok := l.literal(mp, v)
+		mp.Value = lit
+		return ok
 	default:
 		t := parts["template"]
 		if t.Kind != yaml.ScalarNode || t.Tag != "!!str" {
 			return fail(t, "template must be a string")
 		}
-		if f.Type == Attributes || f.Type == Metadata {
-			return fail(t, "a template makes text; %s needs an object (use a path or {value: {...}})", f.Name)
-		}
-		parts, err := compileTemplate(t.Value)
-		if err != nil {
-			return fail(t, "template: %v", err)
-		}
-		return &Value{Kind: TemplateValue, Template: parts, Source: t.Value}, true
+		mp.Template = &Text{Value: t.Value, Pos: l.pos(t)}
+		return true
 	}
 }
 
-// literal decodes a constant and checks that it converts cleanly for f.
-func (l *loader) literal(f *Field, n *yaml.Node) (res gjson.Result, ok bool) {
+// literal decodes a constant.
+func (l *loader) literal(mp *Mapping, n *yaml.Node) (*Literal, bool) {
 	var v any
 	if err := n.Decode(&v); err != nil {
-		l.errorf(n, f.Name, "bad value: %v", err)
-		return res, false
+		l.errorf(n, mp.Field, "bad value: %v", err)
+		return nil, false
 	}
-	r, err := literalResult(normalize(v))
-	if err != nil {
-		l.errorf(n, f.Name, "bad value: %v", err)
-		return res, false
-	}
-	_, _, warnings, err := f.Convert(r)
-	if err != nil {
-		l.errorf(n, f.Name, "%v", err)
-		return res, false
-	}
-	if len(warnings) > 0 {
-		l.errorf(n, f.Name, "%s", strings.Join(warnings, "; "))
-		return res, false
-	}
-	return r, true
+	return &Literal{Value: normalize(v), Pos: l.pos(n)}, true
 }
 
 // normalize turns YAML's map[string]any / []any tree into JSON-encodable
@@ -553,46 +409,4 @@ func kindOf(n *yaml.Node) string {
 		return "an alias"
 	}
 	return "something else"
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// exprPos points into a one-line trigger at the column expr reports.
-func (l *loader) exprPos(n *yaml.Node, err error) Pos {
-	p := l.pos(n)
-	var fe *file.Error
-	if !errors.As(err, &fe) || strings.Contains(n.Value, "\n") || fe.Column < 0 {
-		return p
-	}
-	p.Column += fe.Column
-	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-		p.Column++
-	}
-	return p
-}
-
-// exprMessage is expr's message without its position and source snippet.
-func exprMessage(err error) string {
-	var fe *file.Error
-	if errors.As(err, &fe) {
-		return fe.Message
-	}
-	return oneLine(err)
-}
-
-// oneLine flattens expr's multi-line error (message, source, caret) into
-// its first line; the position is already in the rules error.
-func oneLine(err error) string {
-	s := err.Error()
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }

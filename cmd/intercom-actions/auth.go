@@ -20,6 +20,7 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/intercom/auth"
+	"github.com/intercom-actions/intercom-actions/engine/intercom/rest"
 )
 
 func init() {
@@ -341,7 +342,7 @@ func tokenPath(flag string) (string, error) {
 
 // getMe asks Intercom whose token ts gives (GET /me).
 func getMe(base string, ts oauth2.TokenSource) (*intercom.Me, error) {
-	c, err := intercom.New(intercom.Config{BaseURL: base, TokenSource: ts, MaxRetries: 2})
+	c, err := rest.New(rest.Config{BaseURL: base, TokenSource: ts, MaxRetries: 2})
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/rules"
 )
 
@@ -32,10 +31,7 @@ func runCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
-	set, err := loadRules(fs.Args())
-	if err == nil {
-		_, err = engine.Compile(set)
-	}
+	eng, err := compileRules(fs.Args())
 	var list rules.ErrorList
 	switch {
 	case errors.As(err, &list):
@@ -48,14 +44,20 @@ func runCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "check: %v\n", err)
 		return 1
 	}
-	enabled := len(set.Enabled())
-	fmt.Fprintf(stdout, "ok: %d rules (%d enabled)\n", len(set.Rules), enabled)
-	for _, r := range set.Rules {
+	all := eng.Rules()
+	enabled := 0
+	for _, r := range all {
+		if r.Enabled {
+			enabled++
+		}
+	}
+	fmt.Fprintf(stdout, "ok: %d rules (%d enabled)\n", len(all), enabled)
+	for _, r := range all {
 		state := ""
 		if !r.Enabled {
 			state = " (disabled)"
 		}
-		fmt.Fprintf(stdout, "  %-28s %-17s when %s%s\n", r.Name, r.Action.Name, r.Trigger.Source, state)
+		fmt.Fprintf(stdout, "  %-28s %-17s when %s%s\n", r.Name, r.Action, r.Trigger, state)
 	}
 	return 0
 }

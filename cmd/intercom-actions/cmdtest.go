@@ -51,12 +51,11 @@ func runTest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	runner := ruletest.Runner{Update: *update}
 	if len(rulePaths) > 0 {
-		set, err := loadRules(rulePaths)
-		if err != nil {
-			fmt.Fprintf(stderr, "test: rules failed to load:\n%v\n", err)
+		eng, ok := loadEngine("test", rulePaths, stderr)
+		if !ok {
 			return 1
 		}
-		runner.Rules = set
+		runner.Engine = eng
 	}
 	dirs := fs.Args()
 	if len(dirs) == 0 {

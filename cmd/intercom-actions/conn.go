@@ -8,8 +8,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/intercom/auth"
+	"github.com/intercom-actions/intercom-actions/engine/intercom/rest"
 )
 
 // connFlags are the flags of commands that talk to Intercom.
@@ -36,12 +36,12 @@ func (c *connFlags) baseURL() (string, error) {
 	if *c.apiBase != "" {
 		return *c.apiBase, nil
 	}
-	return intercom.RegionURL(*c.region)
+	return rest.RegionURL(*c.region)
 }
 
 // client builds an Intercom client with the token from the environment or
 // the stored login.
-func (c *connFlags) client() (*intercom.Client, error) {
+func (c *connFlags) client() (*rest.Client, error) {
 	base, err := c.baseURL()
 	if err != nil {
 		return nil, err
@@ -50,7 +50,7 @@ func (c *connFlags) client() (*intercom.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return intercom.New(intercom.Config{BaseURL: base, TokenSource: ts, Logger: c.logger})
+	return rest.New(rest.Config{BaseURL: base, TokenSource: ts, Logger: c.logger})
 }
 
 // tokenSource finds the access token: INTERCOM_ACCESS_TOKEN, else the

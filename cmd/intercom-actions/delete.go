@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+
+	"github.com/intercom-actions/intercom-actions/engine/action"
 )
 
 func init() {
@@ -40,7 +42,7 @@ func runDelete(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "delete: %v\n", err)
 		return 2
 	}
-	if err := client.DeleteUser(context.Background(), *userID); err != nil {
+	if err := action.DeleteUser(context.Background(), client, *userID); err != nil {
 		fmt.Fprintf(stderr, "delete: %v\n", err) // "contact not found (external_id ...)" or an API error
 		return 1
 	}

@@ -9,25 +9,29 @@ import (
 	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
 
-// loadRules loads the rule files and folders given, or the embedded
-// defaults when none are.
-func loadRules(paths []string) (*rules.RuleSet, error) {
+// compileRules reads and compiles the rule files and folders given, or the
+// embedded defaults when none are. A rules.ErrorList holds every problem,
+// of syntax and of meaning.
+func compileRules(paths []string) (*engine.Engine, error) {
+	var set *rules.Set
+	var err error
 	if len(paths) == 0 {
-		return defaults.Load()
+		set, err = defaults.Load()
+	} else {
+		set, err = rules.Load(paths...)
 	}
-	return rules.Load(paths...)
+	if set == nil {
+		return nil, err
+	}
+	return engine.Compile(set)
 }
 
-// loadEngine loads and compiles the rules for command cmd, reporting
-// every problem on stderr; ok is false when there were any.
+// loadEngine compiles the rules for command cmd, reporting every problem
+// on stderr; ok is false when there were any.
 func loadEngine(cmd string, paths []string, stderr io.Writer) (eng *engine.Engine, ok bool) {
-	set, err := loadRules(paths)
+	eng, err := compileRules(paths)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: rules failed to load:\n%v\n", cmd, err)
-		return nil, false
-	}
-	if eng, err = engine.Compile(set); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return nil, false
 	}
 	return eng, true

@@ -14,9 +14,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/dispatch"
-	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/intercom/rest"
 	"github.com/intercom-actions/intercom-actions/engine/planner"
 )
 
@@ -88,7 +88,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	var exec dispatch.Executor
-	var client *intercom.Client
+	var client *rest.Client
 	if *dryRun {
 		exec = &dryRunExecutor{w: stdout}
 	} else {
@@ -101,7 +101,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "send: %v\n", err)
 			return 2
 		}
-		exec = client
+		exec = action.Executor{API: client, Log: conn.logger}
 	}
 
 	dlFile := &lazyFile{path: *deadLetter}
@@ -160,7 +160,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func writeSendSummary(w io.Writer, s dispatch.Summary, client *intercom.Client, dlPath string, dlWritten bool) {
+func writeSendSummary(w io.Writer, s dispatch.Summary, client *rest.Client, dlPath string, dlWritten bool) {
 	fmt.Fprintf(w, "send: %d events: %d sent, %d skipped (no rule matched), %d failed\n", s.Events, s.Sent, s.Skipped, s.Failed)
 	fmt.Fprintf(w, "actions: %d planned, %d sent, %d dead-lettered", s.Actions, s.ActionsSent, s.DeadLettered)
 	if s.Waited > 0 {
@@ -212,10 +212,10 @@ type dryRunExecutor struct {
 	w  io.Writer
 }
 
-func (d *dryRunExecutor) Execute(_ context.Context, a engine.Action) (intercom.Result, error) {
+func (d *dryRunExecutor) Execute(_ context.Context, a action.Action) (action.Result, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return intercom.Result{}, planner.WriteJSON(d.w, &planner.Result{Actions: []engine.Action{a}})
+	return action.Result{}, planner.WriteJSON(d.w, &planner.Result{Actions: []action.Action{a}})
 }
 
 // lazyFile creates (or appends to) its file on the first write, so a run

@@ -1,13 +1,15 @@
 // Package dispatch runs events through the engine and sends the planned
 // actions to Intercom, in order per contact, with a bounded number of
 // requests in flight, and writes everything that finally fails to a
-// dead-letter output so no event is lost.
+// dead-letter output so no event is lost. It does I/O: through the
+// Executor, and to the dead-letter output.
 //
-// Ordering: every event is routed by its contact key (userId, else an
-// email, else anonymousId) to one of Concurrency workers, and each worker
-// handles its events one after another. So an identify is applied before a
-// later track or group of the same user, while different users proceed in
-// parallel.
+// Ordering: every event is evaluated once, where it is read, and routed by
+// the contact its planned actions concern (action.Contact: the mapped
+// external_id, else email, else Intercom id — whatever paths the rules map
+// them from) to one of Concurrency workers; each worker handles its events
+// one after another. So an identify is applied before a later track or
+// group of the same contact, while different contacts proceed in parallel.
 //
 // A group or track for a contact Intercom does not know yet (the seed's
 // FAQ: a group call before the user's identify) is parked, not dropped:
@@ -22,20 +24,17 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/tidwall/gjson"
-
 	"github.com/intercom-actions/intercom-actions/engine"
-	"github.com/intercom-actions/intercom-actions/engine/intercom"
-	"github.com/intercom-actions/intercom-actions/rules"
+	"github.com/intercom-actions/intercom-actions/engine/action"
 )
 
-// Executor runs one planned action; *intercom.Client is the real one.
+// Executor runs one planned action; action.Executor (over the REST client)
+// is the real one.
 type Executor interface {
-	Execute(ctx context.Context, a engine.Action) (intercom.Result, error)
+	Execute(ctx context.Context, a action.Action) (action.Result, error)
 }
 
 // Event is one input event and where it came from.
@@ -119,6 +118,8 @@ type Dispatcher struct {
 	cfg  Config
 	seed maphash.Seed
 
+	turn int // the reader's round-robin worker for events naming no contact
+
 	mu      sync.Mutex
 	sum     Summary
 	workers []*worker // of the current Run, for announcing identified contacts
@@ -147,7 +148,7 @@ func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 	workers := make([]*worker, d.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range workers {
-		workers[i] = &worker{d: d, in: make(chan Event, 64), wake: make(chan []string, 256)}
+		workers[i] = &worker{d: d, in: make(chan *planned, 64), wake: make(chan []string, 256)}
 		wg.Add(1)
 		go func(w *worker) {
 			defer wg.Done()
@@ -168,9 +169,10 @@ func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 			break
 		}
 		d.count(func(s *Summary) { s.Read++ })
-		w := workers[d.route(ev.Raw)]
+		p := d.plan(ev)
+		w := workers[d.route(p)]
 		select {
-		case w.in <- ev:
+		case w.in <- p:
 		case <-ctx.Done():
 			readErr = ctx.Err()
 			(&worker{d: d}).interrupted(ev, readErr)
@@ -209,7 +211,7 @@ func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 // whose contact is not found is dead-lettered at once.
 func (d *Dispatcher) Process(ctx context.Context, ev Event) Result {
 	w := &worker{d: d}
-	res := w.handle(ctx, ev)
+	res := w.handle(ctx, d.plan(ev))
 	w.flush(ctx)
 	return *res
 }
@@ -221,33 +223,47 @@ func (d *Dispatcher) Summary() Summary {
 	return d.sum
 }
 
-// contactKey is what orders events: the same contact, the same worker.
-// It is the userId, else an email (wherever the event carries it, so an
-// anonymous identify and a later anonymous track of that email meet), else
-// the anonymousId.
-func contactKey(raw []byte) string {
-	if v := gjson.GetBytes(raw, "userId"); v.Type == gjson.String && v.Str != "" {
-		return "user:" + v.Str
-	}
-	for _, p := range []string{"traits.email", "properties.email", "context.traits.email"} {
-		if v := gjson.GetBytes(raw, p); v.Type == gjson.String && v.Str != "" {
-			return "email:" + strings.ToLower(v.Str)
-		}
-	}
-	if v := gjson.GetBytes(raw, "anonymousId"); v.Type == gjson.String && v.Str != "" {
-		return "anonymous:" + v.Str
-	}
-	return ""
+// planned is an event evaluated where it was read, ready for its worker.
+type planned struct {
+	ev      Event
+	actions []action.Action // of the rule Only, if set
+	err     error           // *engine.EventError or engine.RuleErrors, or nil
 }
 
-func (d *Dispatcher) route(raw []byte) int {
-	return int(maphash.String(d.seed, contactKey(raw)) % uint64(d.cfg.Concurrency))
+// plan evaluates an event once; its actions then decide its worker.
+func (d *Dispatcher) plan(ev Event) *planned {
+	p := &planned{ev: ev}
+	p.actions, p.err = d.cfg.Engine.Evaluate(ev.Raw)
+	if ev.Only != "" {
+		kept := p.actions[:0]
+		for _, a := range p.actions {
+			if a.Rule == ev.Only {
+				kept = append(kept, a)
+			}
+		}
+		p.actions = kept
+	}
+	return p
+}
+
+// route picks the worker of an event: by the contact of its first action
+// that names one, so that every event of one contact goes to one worker.
+// An event that names no contact (unusable, or no rule matched) goes to
+// the next worker in turn.
+func (d *Dispatcher) route(p *planned) int {
+	for i := range p.actions {
+		if key := p.actions[i].Contact().Key(); key != "" {
+			return int(maphash.String(d.seed, key) % uint64(d.cfg.Concurrency))
+		}
+	}
+	d.turn = (d.turn + 1) % d.cfg.Concurrency
+	return d.turn
 }
 
 // worker handles its events one at a time, so per-contact order holds.
 type worker struct {
 	d      *Dispatcher
-	in     chan Event
+	in     chan *planned
 	wake   chan []string // contact keys identified by other workers
 	parked []*parked
 }
@@ -256,32 +272,10 @@ type worker struct {
 type parked struct {
 	res      *Result
 	ev       Event
-	action   engine.Action
-	keys     []string // the contact it waits for (see actionKeys)
+	action   action.Action
+	keys     []string // the contact it waits for (action.Contact.Keys)
 	deadline time.Time
 	pending  *int // actions of the event still open; the event is done at 0
-}
-
-// actionKeys names the contact an action is about, in the forms an
-// identify can announce: "user:<external_id>", "email:<email>", "id:<id>".
-func actionKeys(a engine.Action, contactID string) []string {
-	var keys []string
-	for _, f := range []string{"external_id", "user_id"} {
-		if v := a.Str(f); v != "" {
-			keys = append(keys, "user:"+v)
-		}
-	}
-	for _, f := range []string{"email", "lead_email"} {
-		if v := a.Str(f); v != "" {
-			keys = append(keys, "email:"+strings.ToLower(v))
-		}
-	}
-	for _, id := range []string{a.Str("contact_id"), a.Str("id"), contactID} {
-		if id != "" {
-			keys = append(keys, "id:"+id)
-		}
-	}
-	return keys
 }
 
 func (w *worker) run(ctx context.Context) {
@@ -297,11 +291,11 @@ func (w *worker) run(ctx context.Context) {
 			timeout = timer.C
 		}
 		select {
-		case ev, open := <-w.in:
+		case p, open := <-w.in:
 			if !open {
 				return // Run flushes the parked actions once every worker is done
 			}
-			w.handle(ctx, ev)
+			w.handle(ctx, p)
 		case keys := <-w.wake:
 			w.retryParked(ctx, keys)
 		case <-timeout:
@@ -309,8 +303,8 @@ func (w *worker) run(ctx context.Context) {
 		case <-ctx.Done():
 			// Nothing more is sent; what was queued goes to the dead letters,
 			// so that sending them again picks up where this run stopped.
-			for ev := range w.in {
-				w.interrupted(ev, ctx.Err())
+			for p := range w.in {
+				w.interrupted(p.ev, ctx.Err())
 			}
 			return
 		}
@@ -323,51 +317,42 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// handle evaluates one event and sends its actions in rule order.
-func (w *worker) handle(ctx context.Context, ev Event) *Result {
+// handle sends one evaluated event's actions in rule order.
+func (w *worker) handle(ctx context.Context, p *planned) *Result {
+	ev := p.ev
 	res := &Result{Ref: ev.Ref}
-	actions, err := w.d.cfg.Engine.Evaluate(ev.Raw)
 	var ruleErrs engine.RuleErrors
 	switch {
-	case errors.As(err, &ruleErrs):
+	case errors.As(p.err, &ruleErrs):
 		for _, re := range ruleErrs {
 			if ev.Only == "" || ev.Only == re.Rule {
 				w.deadLetter(res, ev, re.Rule, "", re.Err)
 			}
 		}
-	case err != nil:
-		w.deadLetter(res, ev, "", "", err)
+	case p.err != nil:
+		w.deadLetter(res, ev, "", "", p.err)
 		w.done(res)
 		return res
 	}
-	if ev.Only != "" {
-		kept := actions[:0]
-		for _, a := range actions {
-			if a.Rule == ev.Only {
-				kept = append(kept, a)
-			}
-		}
-		actions = kept
-	}
-	res.Actions = len(actions)
+	res.Actions = len(p.actions)
 	pending := new(int)
 	*pending = 1 // held until every action is started
-	for _, a := range actions {
+	for _, a := range p.actions {
 		out, err := w.d.cfg.Executor.Execute(ctx, a)
 		res.Calls += out.Calls
 		switch {
 		case err == nil:
 			w.sent(res, a, out.Calls)
-			if a.Action == rules.IdentifyContact || a.Action == rules.ConvertLead {
-				w.identified(ctx, actionKeys(a, out.ContactID))
+			if a.Kind.Identifies {
+				w.identified(ctx, identifiedKeys(a, out))
 			}
-		case errors.Is(err, intercom.ErrContactNotFound) && a.Action != rules.IdentifyContact && w.in != nil:
+		case errors.Is(err, action.ErrContactNotFound) && w.in != nil:
 			*pending++
-			w.parked = append(w.parked, &parked{res: res, ev: ev, action: a, keys: actionKeys(a, ""),
+			w.parked = append(w.parked, &parked{res: res, ev: ev, action: a, keys: a.Contact().Keys(),
 				deadline: time.Now().Add(w.d.cfg.ContactWait), pending: pending})
 			w.d.count(func(s *Summary) { s.Waited++ })
 		default:
-			w.deadLetter(res, ev, a.Rule, a.Action, err)
+			w.deadLetter(res, ev, a.Rule, a.Kind.Name, err)
 		}
 	}
 	*pending--
@@ -375,6 +360,16 @@ func (w *worker) handle(ctx context.Context, ev Event) *Result {
 		w.done(res)
 	}
 	return res
+}
+
+// identifiedKeys are the keys an identifying action announces: its
+// contact's, and the Intercom id it acted on.
+func identifiedKeys(a action.Action, out action.Result) []string {
+	keys := a.Contact().Keys()
+	if out.ContactID != "" {
+		keys = append(keys, "id:"+out.ContactID)
+	}
+	return keys
 }
 
 // identified retries the actions waiting for the contact just identified,
@@ -437,14 +432,14 @@ func (w *worker) retry(ctx context.Context, p *parked, final bool) {
 	switch {
 	case err == nil:
 		w.sent(p.res, p.action, out.Calls)
-	case errors.Is(err, intercom.ErrContactNotFound) && !final:
+	case errors.Is(err, action.ErrContactNotFound) && !final:
 		w.parked = append(w.parked, p)
 		return
-	case errors.Is(err, intercom.ErrContactNotFound):
-		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Action,
+	case errors.Is(err, action.ErrContactNotFound):
+		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name,
 			fmt.Errorf("%w; no identify for this contact succeeded within %s", err, w.d.cfg.ContactWait))
 	default:
-		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Action, err)
+		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name, err)
 	}
 	*p.pending--
 	if *p.pending == 0 {
@@ -485,17 +480,17 @@ func (w *worker) interrupted(ev Event, cause error) {
 	w.done(res)
 }
 
-func (w *worker) sent(res *Result, a engine.Action, calls int) {
+func (w *worker) sent(res *Result, a action.Action, calls int) {
 	res.Sent++
 	w.d.count(func(s *Summary) {
 		s.ActionsSent++
 		if s.PerAction == nil {
 			s.PerAction = map[string]ActionCount{}
 		}
-		c := s.PerAction[a.Action]
+		c := s.PerAction[a.Kind.Name]
 		c.Sent++
 		c.Calls += calls
-		s.PerAction[a.Action] = c
+		s.PerAction[a.Kind.Name] = c
 	})
 }
 

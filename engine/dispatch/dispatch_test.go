@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
@@ -25,24 +26,24 @@ type fakeIntercom struct {
 	fail     map[string]error // by rule name
 }
 
-func (f *fakeIntercom) Execute(_ context.Context, a engine.Action) (intercom.Result, error) {
+func (f *fakeIntercom) Execute(_ context.Context, a action.Action) (action.Result, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail[a.Rule]; err != nil {
-		return intercom.Result{Calls: 1}, err
+		return action.Result{Calls: 1}, err
 	}
-	switch a.Action {
+	switch a.Kind.Name {
 	case "identify_contact":
-		f.contacts[a.Str("external_id")] = true
+		f.contacts[a.Contact().ExternalID] = true
 	case "identify_company", "track_event":
-		id := a.Str("external_id") + a.Str("user_id")
+		id := a.Contact().ExternalID
 		if !f.contacts[id] {
-			f.log = append(f.log, "not found "+a.Action+" "+id)
-			return intercom.Result{Calls: 1}, fmt.Errorf("%w (external_id %q)", intercom.ErrContactNotFound, id)
+			f.log = append(f.log, "not found "+a.Kind.Name+" "+id)
+			return action.Result{Calls: 1}, fmt.Errorf("%w (external_id %q)", action.ErrContactNotFound, id)
 		}
 	}
-	f.log = append(f.log, a.Action+" "+a.Str("external_id")+a.Str("user_id"))
-	return intercom.Result{Calls: 2}, nil
+	f.log = append(f.log, a.Kind.Name+" "+a.Contact().ExternalID)
+	return action.Result{Calls: 2}, nil
 }
 
 func newDispatcher(t *testing.T, exec Executor, dl *bytes.Buffer, wait time.Duration) *Dispatcher {
@@ -209,15 +210,24 @@ type orderLog struct {
 	byUser map[string][]string
 }
 
-func (o *orderLog) Execute(_ context.Context, a engine.Action) (intercom.Result, error) {
-	if a.Action == "identify_contact" {
+func (o *orderLog) Execute(_ context.Context, a action.Action) (action.Result, error) {
+	if a.Kind.Name == "identify_contact" {
 		time.Sleep(300 * time.Microsecond) // slower than the rest, so a misrouted later event would overtake it
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	user := a.Str("external_id") + a.Str("user_id")
-	o.byUser[user] = append(o.byUser[user], a.Action+":"+a.Str("event_name")+a.Str("name"))
-	return intercom.Result{Calls: 1}, nil
+	var what string
+	switch f := a.Fields.(type) {
+	case *action.IdentifyContact:
+		what = f.Name
+	case *action.IdentifyCompany:
+		what = f.Name
+	case *action.TrackEvent:
+		what = f.EventName
+	}
+	user := a.Contact().ExternalID
+	o.byUser[user] = append(o.byUser[user], a.Kind.Name+":"+what)
+	return action.Result{Calls: 1}, nil
 }
 
 // TestPerContactOrder sends 1,000 events of 200 users through 4 workers,
@@ -266,16 +276,16 @@ func mustAtoi(t *testing.T, s string) int {
 // slowIntercom takes a while per action, so a run can be stopped midway.
 type slowIntercom struct{ started chan struct{} }
 
-func (s *slowIntercom) Execute(ctx context.Context, a engine.Action) (intercom.Result, error) {
+func (s *slowIntercom) Execute(ctx context.Context, a action.Action) (action.Result, error) {
 	select {
 	case s.started <- struct{}{}:
 	default:
 	}
 	select {
 	case <-time.After(20 * time.Millisecond):
-		return intercom.Result{Calls: 1}, nil
+		return action.Result{Calls: 1}, nil
 	case <-ctx.Done():
-		return intercom.Result{}, ctx.Err()
+		return action.Result{}, ctx.Err()
 	}
 }
 
@@ -313,16 +323,17 @@ type emailIntercom struct {
 	sent  []string
 }
 
-func (f *emailIntercom) Execute(_ context.Context, a engine.Action) (intercom.Result, error) {
+func (f *emailIntercom) Execute(_ context.Context, a action.Action) (action.Result, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if a.Action == "identify_contact" {
-		f.known["user:"+a.Str("external_id")], f.known["email:"+a.Str("email")] = true, true
-	} else if !f.known["user:"+a.Str("user_id")] && !f.known["email:"+a.Str("email")] {
-		return intercom.Result{Calls: 1}, fmt.Errorf("%w (email %q)", intercom.ErrContactNotFound, a.Str("email"))
+	c := a.Contact()
+	if a.Kind.Name == "identify_contact" {
+		f.known["user:"+c.ExternalID], f.known["email:"+c.Email] = true, true
+	} else if !f.known["user:"+c.ExternalID] && !f.known["email:"+c.Email] {
+		return action.Result{Calls: 1}, fmt.Errorf("%w (email %q)", action.ErrContactNotFound, c.Email)
 	}
-	f.sent = append(f.sent, a.Action+" "+a.Str("email"))
-	return intercom.Result{Calls: 1}, nil
+	f.sent = append(f.sent, a.Kind.Name+" "+c.Email)
+	return action.Result{Calls: 1}, nil
 }
 
 func (f *emailIntercom) has(s string) bool {

@@ -13,8 +13,9 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/intercom-actions/intercom-actions/engine"
-	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+	"github.com/intercom-actions/intercom-actions/engine/intercom/rest"
 	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
 
@@ -59,7 +60,7 @@ func sendTo(t *testing.T, events string, opts intercomtest.Options) (intercomtes
 	sim := intercomtest.NewServer(opts)
 	defer sim.Close()
 	var dl bytes.Buffer
-	d, client := simDispatcher(t, sim, intercom.Config{MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond, MaxRetries: 12}, 8, &dl)
+	d, client := simDispatcher(t, sim, rest.Config{MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond, MaxRetries: 12}, 8, &dl)
 	sum, err := d.Run(context.Background(), NewLineSource("events", strings.NewReader(events)))
 	if err != nil {
 		t.Fatal(err)
@@ -70,11 +71,11 @@ func sendTo(t *testing.T, events string, opts intercomtest.Options) (intercomtes
 
 // simDispatcher returns a dispatcher with the default rules that sends to
 // sim (whose token is "tok") through a client configured by cfg.
-func simDispatcher(tb testing.TB, sim *intercomtest.Server, cfg intercom.Config, concurrency int, dl io.Writer) (*Dispatcher, *intercom.Client) {
+func simDispatcher(tb testing.TB, sim *intercomtest.Server, cfg rest.Config, concurrency int, dl io.Writer) (*Dispatcher, *rest.Client) {
 	tb.Helper()
 	cfg.BaseURL = sim.URL()
 	cfg.TokenSource = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "tok"})
-	client, err := intercom.New(cfg)
+	client, err := rest.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func simDispatcher(tb testing.TB, sim *intercomtest.Server, cfg intercom.Config,
 	if dl != nil {
 		dead = NewDeadLetterWriter(dl)
 	}
-	d, err := New(Config{Engine: eng, Executor: client, Concurrency: concurrency, DeadLetter: dead})
+	d, err := New(Config{Engine: eng, Executor: action.Executor{API: client}, Concurrency: concurrency, DeadLetter: dead})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+	"github.com/intercom-actions/intercom-actions/engine/intercom/rest"
 )
 
 // peakRSS reads the process's peak resident set size (Linux), in MB.
@@ -35,7 +35,7 @@ func peakRSS() float64 {
 func BenchmarkSend(b *testing.B) {
 	sim := intercomtest.NewServer(intercomtest.Options{Token: "tok", RateLimit: 1 << 30})
 	defer sim.Close()
-	d, client := simDispatcher(b, sim, intercom.Config{}, 16, nil)
+	d, client := simDispatcher(b, sim, rest.Config{}, 16, nil)
 	events := workload(max(b.N, 5))
 	b.ResetTimer()
 	sum, err := d.Run(context.Background(), NewLineSource("bench", strings.NewReader(events)))
@@ -83,7 +83,7 @@ func benchRateLimited(b *testing.B, limit int, window time.Duration, windows int
 	sim := intercomtest.NewServer(intercomtest.Options{Token: "tok", RateLimit: limit, Window: window})
 	defer sim.Close()
 	rec := &answerTimes{}
-	d, client := simDispatcher(b, sim, intercom.Config{HTTPClient: &http.Client{Transport: rec}}, 16, nil)
+	d, client := simDispatcher(b, sim, rest.Config{HTTPClient: &http.Client{Transport: rec}}, 16, nil)
 	events := workload(windows * limit * 10 / 14) // 1.4 calls per event
 	b.ResetTimer()
 	sum, err := d.Run(context.Background(), NewLineSource("bench", strings.NewReader(events)))

@@ -2,24 +2,16 @@ package intercom
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
-
-// ErrContactNotFound means an action needs an existing contact and none was
-// found (or several were). The contact may simply not exist yet: a caller
-// that orders actions per user can wait for a pending identify and retry.
-// Errors wrap it with the lookup keys, e.g. `contact not found (external_id "u-1")`.
-var ErrContactNotFound = errors.New("contact not found")
 
 // APIError is an error answer from the Intercom API.
 type APIError struct {
@@ -47,68 +39,6 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// errorList is Intercom's error body.
-type errorList struct {
-	Type      string `json:"type"`
-	RequestID string `json:"request_id"`
-	Errors    []struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"errors"`
-}
-
-// parseAPIError builds the APIError of a non-2xx answer; now is used to turn
-// X-RateLimit-Reset into a wait.
-func parseAPIError(status int, h http.Header, body []byte, now time.Time) *APIError {
-	e := &APIError{Status: status}
-	var el errorList
-	if json.Unmarshal(body, &el) == nil {
-		e.RequestID = el.RequestID
-		msgs := make([]string, 0, len(el.Errors))
-		for _, it := range el.Errors {
-			if e.Code == "" {
-				e.Code = it.Code
-			}
-			if it.Message != "" {
-				msgs = append(msgs, it.Message)
-			}
-		}
-		e.Message = strings.Join(msgs, "; ")
-	}
-	if e.RequestID == "" {
-		e.RequestID = h.Get("X-Request-Id")
-	}
-	if e.Code == "" && e.Message == "" {
-		e.Message = strings.ToLower(http.StatusText(status))
-	}
-	switch status {
-	case http.StatusTooManyRequests:
-		e.RetryAfter = retryAfter(h, now, true)
-	case http.StatusServiceUnavailable:
-		e.RetryAfter = retryAfter(h, now, false)
-	}
-	return e
-}
-
-// retryAfter is the wait an answer asks for: Retry-After (seconds or an
-// HTTP date) when given, else, if useReset, until X-RateLimit-Reset; 0 when
-// neither is usable.
-func retryAfter(h http.Header, now time.Time, useReset bool) time.Duration {
-	var d time.Duration
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			d = time.Duration(n) * time.Second
-		} else if t, err := http.ParseTime(v); err == nil {
-			d = t.Sub(now)
-		}
-	} else if v := h.Get("X-RateLimit-Reset"); useReset && v != "" {
-		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
-			d = time.Unix(n, 0).Sub(now)
-		}
-	}
-	return min(max(d, 0), maxRateLimitWait)
-}
-
 // Retryable reports whether err is worth retrying: 429, 500, 502, 503 and
 // 504 answers, timeouts, and dropped, reset or refused connections. Other API
 // errors (400, 401, 403, 404, 409, 422, ...) and cancellation are not.
@@ -125,7 +55,7 @@ func Retryable(err error) bool {
 		}
 		return false
 	}
-	if errors.Is(err, ErrContactNotFound) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) {
 		return false
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -148,8 +78,8 @@ func Retryable(err error) bool {
 	return errors.As(err, &op)
 }
 
-// statusOf returns the status of an *APIError in err's chain, or 0.
-func statusOf(err error) int {
+// StatusOf returns the status of an *APIError in err's chain, or 0.
+func StatusOf(err error) int {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		return ae.Status
@@ -159,9 +89,9 @@ func statusOf(err error) int {
 
 var conflictRE = regexp.MustCompile(`already exists with id=([A-Za-z0-9_-]+)`)
 
-// conflictID returns the id of the existing contact named by a 409 answer
+// ConflictID returns the id of the existing contact named by a 409 answer
 // ("A contact matching those details already exists with id=<id>"), or "".
-func conflictID(err error) string {
+func ConflictID(err error) string {
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusConflict {
 		return ""
@@ -172,25 +102,4 @@ func conflictID(err error) string {
 	return ""
 }
 
-// notFound wraps ErrContactNotFound with the lookup keys, given as
-// name/value pairs; empty values are left out. A detail, if not empty, is
-// added after the keys.
-func notFound(detail string, kv ...string) error {
-	var parts []string
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] != "" {
-			parts = append(parts, fmt.Sprintf("%s %q", kv[i], kv[i+1]))
-		}
-	}
-	s := strings.Join(parts, ", ")
-	if detail != "" {
-		if s != "" {
-			s += ": "
-		}
-		s += detail
-	}
-	if s == "" {
-		return ErrContactNotFound
-	}
-	return fmt.Errorf("%w (%s)", ErrContactNotFound, s)
-}
+func lower(s string) string { return strings.ToLower(s) }

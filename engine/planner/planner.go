@@ -13,6 +13,7 @@ import (
 	"io"
 
 	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/engine/action"
 )
 
 // MaxLine is the longest event line accepted (Segment caps events at 32 KB;
@@ -23,7 +24,7 @@ const MaxLine = 4 << 20
 type Result struct {
 	Line    int             // 1-based line number in its input
 	Event   []byte          // the line as read (valid until the next line)
-	Actions []engine.Action // planned actions (may be non-empty even when Err != nil)
+	Actions []action.Action // planned actions (may be non-empty even when Err != nil)
 	Err     error           // *engine.EventError, engine.RuleErrors, or nil
 }
 
@@ -90,7 +91,7 @@ func Run(eng *engine.Engine, r io.Reader, fn func(*Result) error) (Summary, erro
 // Line is the JSON form of one planned action in `plan` output.
 type Line struct {
 	Line int `json:"line"`
-	engine.Action
+	action.Action
 }
 
 // Messages lists a result's failures one per entry, each starting with

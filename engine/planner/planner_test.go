@@ -52,7 +52,7 @@ func TestRunRefusesOverlongLines(t *testing.T) {
 	}
 }
 
-func mustDefaults(t *testing.T) *rules.RuleSet {
+func mustDefaults(t *testing.T) *rules.Set {
 	t.Helper()
 	set, err := defaults.Load()
 	if err != nil {

@@ -16,6 +16,7 @@ package ruletest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -74,9 +75,9 @@ func Find(paths ...string) ([]string, error) {
 
 // Runner runs cases.
 type Runner struct {
-	// Rules is used for cases without rule files; nil means the embedded
+	// Engine is used for cases without rule files; nil means the embedded
 	// defaults.
-	Rules *rules.RuleSet
+	Engine *engine.Engine
 	// Update rewrites a differing want section in place, and the case then
 	// counts as passed.
 	Update bool
@@ -139,21 +140,30 @@ func (rn Runner) Run(path string) (Outcome, error) {
 	return o, nil
 }
 
-// ruleSet loads the case's rule files, or the runner's (default) rules.
-func (rn Runner) ruleSet(ar *txtar.Archive) (*rules.RuleSet, error) {
+// engine reads and compiles the case's rule files, or gives the runner's
+// (default) rules; a rules.ErrorList lists every problem of syntax and
+// meaning.
+func (rn Runner) engine(ar *txtar.Archive) (*engine.Engine, error) {
 	var srcs []rules.Source
 	for _, f := range ar.Files {
 		if ext := filepath.Ext(f.Name); ext == ".yaml" || ext == ".yml" {
 			srcs = append(srcs, rules.Source{Name: f.Name, Data: f.Data})
 		}
 	}
+	var set *rules.Set
+	var err error
 	switch {
-	case len(srcs) == 0 && rn.Rules != nil:
-		return rn.Rules, nil
+	case len(srcs) == 0 && rn.Engine != nil:
+		return rn.Engine, nil
 	case len(srcs) == 0:
-		return defaults.Load()
+		set, err = defaults.Load()
+	default:
+		set, err = rules.ParseAll(srcs...)
 	}
-	return rules.ParseAll(srcs...)
+	if set == nil {
+		return nil, err
+	}
+	return engine.Compile(set)
 }
 
 // Output computes what the want section of ar should hold.
@@ -162,16 +172,16 @@ func (rn Runner) Output(ar *txtar.Archive) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("no `-- %s --` section", EventsFile)
 	}
-	set, err := rn.ruleSet(ar)
+	eng, err := rn.engine(ar)
 	var out bytes.Buffer
-	if err != nil {
+	var list rules.ErrorList
+	switch {
+	case errors.As(err, &list):
 		out.WriteString("rules failed to load:\n")
 		out.WriteString(err.Error())
 		out.WriteString("\n")
 		return out.Bytes(), nil
-	}
-	eng, err := engine.Compile(set)
-	if err != nil {
+	case err != nil:
 		return nil, err
 	}
 	sum, err := planner.Run(eng, bytes.NewReader(events), func(r *planner.Result) error {

@@ -3,6 +3,7 @@ package ruletest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,10 +12,11 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/tools/txtar"
 
-	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/dispatch"
-	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+	"github.com/intercom-actions/intercom-actions/engine/intercom/rest"
+	"github.com/intercom-actions/intercom-actions/rules"
 )
 
 // transcriptToken is the bearer token the transcript's simulator expects.
@@ -30,17 +32,17 @@ func (rn Runner) Transcript(ar *txtar.Archive) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("no `-- %s --` section", EventsFile)
 	}
-	set, err := rn.ruleSet(ar)
-	if err != nil {
+	eng, err := rn.engine(ar)
+	var list rules.ErrorList
+	switch {
+	case errors.As(err, &list):
 		return []byte("rules failed to load:\n" + err.Error() + "\n"), nil
-	}
-	eng, err := engine.Compile(set)
-	if err != nil {
+	case err != nil:
 		return nil, err
 	}
 	sim := intercomtest.NewServer(intercomtest.Options{Token: transcriptToken})
 	defer sim.Close()
-	client, err := intercom.New(intercom.Config{
+	client, err := rest.New(rest.Config{
 		BaseURL:     sim.URL(),
 		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: transcriptToken}),
 		MinBackoff:  time.Millisecond,
@@ -52,7 +54,7 @@ func (rn Runner) Transcript(ar *txtar.Archive) ([]byte, error) {
 	var dead bytes.Buffer
 	d, err := dispatch.New(dispatch.Config{
 		Engine:      eng,
-		Executor:    client,
+		Executor:    action.Executor{API: client},
 		Concurrency: 1, // one worker: requests in input order, so the transcript is exact
 		ContactWait: time.Second,
 		DeadLetter:  dispatch.NewDeadLetterWriter(&dead),

@@ -16,8 +16,8 @@ var FS embed.FS
 // Name is how the defaults are named in messages and --rules flags.
 const Name = "defaults"
 
-// Load compiles the default rules. It fails only if the embedded files are
+// Load reads the default rules. It fails only if the embedded files are
 // broken, which the package's tests rule out.
-func Load() (*rules.RuleSet, error) {
+func Load() (*rules.Set, error) {
 	return rules.LoadFS(FS, ".")
 }

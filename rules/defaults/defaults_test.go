@@ -1,15 +1,26 @@
-package defaults
+package defaults_test
 
-import "testing"
+import (
+	"testing"
 
-func TestDefaultsLoad(t *testing.T) {
-	rs, err := Load()
+	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/rules/defaults"
+)
+
+// TestDefaultsCompile checks that the embedded defaults are Segment's three
+// presets and compile cleanly.
+func TestDefaultsCompile(t *testing.T) {
+	set, err := defaults.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.Compile(set)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, r := range rs.Rules {
-		got = append(got, r.Name+" → "+r.Action.Name+" on "+r.Trigger.Source)
+	for _, r := range eng.Rules() {
+		got = append(got, r.Name+" → "+r.Action+" on "+r.Trigger)
 	}
 	want := []string{
 		`Identify Contact → identify_contact on type == "identify"`,

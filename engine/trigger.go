@@ -1,4 +1,4 @@
-package rules
+package engine
 
 import (
 	"fmt"
@@ -16,22 +16,22 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/event"
 )
 
-// Trigger is a compiled expr-lang condition over an event.
+// trigger is a compiled expr-lang condition over an event.
 //
 // Triggers see the event's top-level keys as variables (type, event,
 // userId, traits, properties, context, ...). At compile time every static
 // chain such as properties.plan or context.traits["plan"] is rewritten into
 // one lookup of the gjson path "properties.plan" on the event Doc, so
 // evaluating a trigger never unmarshals the event into maps.
-type Trigger struct {
-	Source string
-	// Types lists the event types the trigger can match, when it starts
+type trigger struct {
+	source string
+	// types lists the event types the trigger can match, when it starts
 	// with a guard such as type == "track" (or type in [...]); nil means any.
 	// The engine skips the trigger for other types without running it.
-	Types []string
-	// Exact is true when the guard is the whole trigger, so matching the
+	types []string
+	// exact is true when the guard is the whole trigger, so matching the
 	// type is the answer.
-	Exact   bool
+	exact   bool
 	program *vm.Program
 }
 
@@ -74,8 +74,8 @@ func get(params ...any) (any, error) {
 	return exprValue(e.doc.Get(params[1].(*event.Path))), nil
 }
 
-// CompileTrigger compiles src; the result must be a boolean expression.
-func CompileTrigger(src string) (*Trigger, error) {
+// compileTrigger compiles src; the result must be a boolean expression.
+func compileTrigger(src string) (*trigger, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, fmt.Errorf("empty trigger")
 	}
@@ -95,9 +95,9 @@ func CompileTrigger(src string) (*Trigger, error) {
 	if t := program.Node().Type(); t != nil && t.Kind() != reflect.Bool && t.Kind() != reflect.Interface {
 		return nil, fmt.Errorf("must be a condition (true or false), but its result is of type %s", t)
 	}
-	t := &Trigger{Source: src, program: program}
+	t := &trigger{source: src, program: program}
 	if tree, err := parser.Parse(src); err == nil {
-		t.Types, t.Exact = typeGuard(tree.Node)
+		t.types, t.exact = typeGuard(tree.Node)
 	}
 	return t, nil
 }
@@ -141,12 +141,12 @@ func typeGuard(n ast.Node) (types []string, exact bool) {
 	return nil, false
 }
 
-// CanMatch reports whether the trigger could match an event of type t.
-func (t *Trigger) CanMatch(eventType string) bool {
-	if t.Types == nil {
+// canMatch reports whether the trigger could match an event of type t.
+func (t *trigger) canMatch(eventType string) bool {
+	if t.types == nil {
 		return true
 	}
-	for _, x := range t.Types {
+	for _, x := range t.types {
 		if x == eventType {
 			return true
 		}
@@ -154,8 +154,8 @@ func (t *Trigger) CanMatch(eventType string) bool {
 	return false
 }
 
-// Eval runs the trigger on doc.
-func (t *Trigger) Eval(doc *event.Doc) (bool, error) {
+// eval runs the trigger on doc.
+func (t *trigger) eval(doc *event.Doc) (bool, error) {
 	out, err := vm.Run(t.program, &env{doc: doc})
 	if err != nil {
 		return false, err

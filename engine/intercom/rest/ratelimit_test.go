@@ -1,20 +1,16 @@
-package intercom
+package rest
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"reflect"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
 )
 
@@ -49,7 +45,7 @@ func TestRateLimitDoesNotUseRetries(t *testing.T) {
 
 	s.SetFaults(intercomtest.Faults{ErrorRate: 1})
 	_, err := c.Me(context.Background())
-	var ae *APIError
+	var ae *intercom.APIError
 	if !errors.As(err, &ae) || ae.Status != 503 {
 		t.Fatalf("err = %v, want the 503 that answered the one retry of a 500", err)
 	}
@@ -77,7 +73,7 @@ func TestParseAPIError(t *testing.T) {
 	h.Set("X-RateLimit-Reset", "1007")
 	body := `{"type":"error.list","request_id":"req-1","errors":[{"code":"rate_limit_exceeded","message":"Exceeded rate limit of 167 in 10_seconds"}]}`
 	got := parseAPIError(429, h, []byte(body), now)
-	want := &APIError{Status: 429, Code: "rate_limit_exceeded", Message: "Exceeded rate limit of 167 in 10_seconds", RequestID: "req-1", RetryAfter: 7 * time.Second}
+	want := &intercom.APIError{Status: 429, Code: "rate_limit_exceeded", Message: "Exceeded rate limit of 167 in 10_seconds", RequestID: "req-1", RetryAfter: 7 * time.Second}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
@@ -94,69 +90,30 @@ func TestParseAPIError(t *testing.T) {
 	if got.Error() != "intercom: 409 conflict: A contact matching those details already exists with id=abc (request req-1)" {
 		t.Errorf("Error() = %q", got.Error())
 	}
-	if id := conflictID(fmt.Errorf("wrapped: %w", got)); id != "abc" {
-		t.Errorf("conflictID = %q", id)
-	}
-}
-
-type timeoutErr struct{}
-
-func (timeoutErr) Error() string   { return "i/o timeout" }
-func (timeoutErr) Timeout() bool   { return true }
-func (timeoutErr) Temporary() bool { return true }
-
-func TestRetryable(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want bool
-	}{
-		{&APIError{Status: 429}, true},
-		{&APIError{Status: 500}, true},
-		{&APIError{Status: 502}, true},
-		{&APIError{Status: 503}, true},
-		{fmt.Errorf("x: %w", &APIError{Status: 504}), true},
-		{&APIError{Status: 400}, false},
-		{&APIError{Status: 401}, false},
-		{&APIError{Status: 403}, false},
-		{&APIError{Status: 404}, false},
-		{&APIError{Status: 409}, false},
-		{&APIError{Status: 422}, false},
-		{io.EOF, true},
-		{io.ErrUnexpectedEOF, true},
-		{errConnReset, true},
-		{&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, true},
-		{timeoutErr{}, true},
-		{context.DeadlineExceeded, true},
-		{context.Canceled, false},
-		{ErrContactNotFound, false},
-		{errors.New("boom"), false},
-		{nil, false},
-	} {
-		if got := Retryable(tc.err); got != tc.want {
-			t.Errorf("Retryable(%v) = %v, want %v", tc.err, got, tc.want)
-		}
+	if id := intercom.ConflictID(fmt.Errorf("wrapped: %w", got)); id != "abc" {
+		t.Errorf("ConflictID = %q", id)
 	}
 }
 
 func TestCacheLRU(t *testing.T) {
 	c := newCache(2)
-	c.put("a", cacheEntry{id: "1"})
-	c.put("b", cacheEntry{id: "2"})
-	c.get("a") // b is now the least recently used
-	c.put("c", cacheEntry{id: "3"})
-	if _, ok := c.get("b"); ok {
+	c.put(intercom.CacheKey("a"), intercom.Cached{ID: "1"})
+	c.put(intercom.CacheKey("b"), intercom.Cached{ID: "2"})
+	c.get(intercom.CacheKey("a")) // b is now the least recently used
+	c.put(intercom.CacheKey("c"), intercom.Cached{ID: "3"})
+	if _, ok := c.get(intercom.CacheKey("b")); ok {
 		t.Error("b not evicted")
 	}
-	if e, ok := c.get("a"); !ok || e.id != "1" {
+	if e, ok := c.get(intercom.CacheKey("a")); !ok || e.ID != "1" {
 		t.Error("a evicted")
 	}
-	c.forget("a", "other")
-	if _, ok := c.get("a"); !ok {
+	c.forget(intercom.CacheKey("a"), "other")
+	if _, ok := c.get(intercom.CacheKey("a")); !ok {
 		t.Error("forget removed a key mapped to another id")
 	}
-	c.put("d", cacheEntry{id: "3"}) // evicts c
-	c.put("a", cacheEntry{id: "3"}) // a moves to id 3
-	c.forgetID("1")                 // nothing maps to 1 any more
+	c.put(intercom.CacheKey("d"), intercom.Cached{ID: "3"}) // evicts c
+	c.put(intercom.CacheKey("a"), intercom.Cached{ID: "3"}) // a moves to id 3
+	c.forgetID("1")                                         // nothing maps to 1 any more
 	if c.len() != 2 {
 		t.Errorf("len = %d, want 2", c.len())
 	}
@@ -165,52 +122,16 @@ func TestCacheLRU(t *testing.T) {
 		t.Errorf("after forgetID: len %d, items %v, byID %v", c.len(), c.items, c.byID)
 	}
 	for i := range 10 {
-		c.put(fmt.Sprint(i), cacheEntry{id: fmt.Sprint(i % 3)})
+		c.put(intercom.CacheKey(fmt.Sprint(i)), intercom.Cached{ID: fmt.Sprint(i % 3)})
 	}
 	if c.len() != 2 || len(c.byID) != 2 {
 		t.Errorf("after evictions: len %d, byID %v", c.len(), c.byID)
 	}
 	off := newCache(-1)
-	off.put("a", cacheEntry{id: "1"})
-	if _, ok := off.get("a"); ok || off.len() != 0 {
+	off.put(intercom.CacheKey("a"), intercom.Cached{ID: "1"})
+	if _, ok := off.get(intercom.CacheKey("a")); ok || off.len() != 0 {
 		t.Error("disabled cache cached")
 	}
-}
-
-// TestConcurrentExecute runs many actions at once (for the race detector)
-// against a simulator that faults now and then, with a cache too small to
-// hold every user.
-func TestConcurrentExecute(t *testing.T) {
-	s := newSim(t, intercomtest.Options{Seed: 3, Faults: intercomtest.Faults{ErrorRate: 0.05, DropRate: 0.02}})
-	c := newClient(t, s, func(cfg *Config) { cfg.CacheSize = 50 })
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 25 {
-				ext := fmt.Sprintf("u-%d-%d", w, i)
-				for _, a := range []engine.Action{
-					identifyUser(ext, ext+"@example.com"),
-					track(map[string]any{"email": ext + "@example.com"}),
-					group(fmt.Sprintf("co-%d", i%3), map[string]any{"external_id": ext}),
-				} {
-					if _, err := c.Execute(context.Background(), a); err != nil {
-						t.Errorf("%s %s: %v", a.Action, ext, err)
-						failed.Add(1)
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	s.SetFaults(intercomtest.Faults{})
-	st := s.State()
-	if failed.Load() == 0 && (len(st.Contacts) != 200 || len(st.Events) != 200 || len(st.Companies) != 3) {
-		t.Errorf("state: %d contacts, %d events, %d companies", len(st.Contacts), len(st.Events), len(st.Companies))
-	}
-	t.Logf("stats: %v", c.Stats())
 }
 
 // TestRateLimiter: against N requests per window, 8 workers reach at least
@@ -222,7 +143,9 @@ func TestRateLimiter(t *testing.T) {
 	const limit, windows = 50, 3
 	s := newSim(t, intercomtest.Options{RateLimit: limit, Window: time.Second})
 	c := newClient(t, s)
-	exec(t, c, identifyUser("u-1", ""))
+	if _, err := c.CreateContact(context.Background(), user("u-1", "")); err != nil {
+		t.Fatal(err)
+	}
 	ok, limited := runLoad(t, s, []*Client{c}, 8, windows)
 	total := ok + limited
 	t.Logf("one client, 8 workers: %d ok and %d 429 in %d windows of %d (%.1f%% of the limit; %.2f%% 429); stats %v",
@@ -243,7 +166,9 @@ func TestRateLimiterSharedBudget(t *testing.T) {
 	const limit, windows = 50, 3
 	s := newSim(t, intercomtest.Options{RateLimit: limit, Window: time.Second})
 	a, b := newClient(t, s), newClient(t, s)
-	exec(t, a, identifyUser("u-1", ""))
+	if _, err := a.CreateContact(context.Background(), user("u-1", "")); err != nil {
+		t.Fatal(err)
+	}
 	ok, limited := runLoad(t, s, []*Client{a, b}, 4, windows)
 	total := ok + limited
 	t.Logf("two clients, 4 workers each: %d ok and %d 429 in %d windows of %d (%.1f%% of the limit; %.2f%% 429)",
@@ -274,7 +199,7 @@ func runLoad(t *testing.T, s *intercomtest.Server, clients []*Client, workers, w
 			go func() {
 				defer wg.Done()
 				for ctx.Err() == nil {
-					err := c.SubmitEvent(ctx, map[string]any{"event_name": "e", "created_at": 1700000000, "user_id": "u-1"})
+					err := c.SubmitEvent(ctx, event("u-1"))
 					if err != nil && ctx.Err() == nil {
 						t.Errorf("submit: %v", err)
 						return

@@ -1,4 +1,4 @@
-package rules
+package engine
 
 import (
 	"strings"
@@ -39,12 +39,12 @@ func TestTriggers(t *testing.T) {
 		{`properties.missing <= 100 || properties.count >= 3`, true},
 		{`1 < properties.count`, true},
 	} {
-		tr, err := CompileTrigger(tc.src)
+		tr, err := compileTrigger(tc.src)
 		if err != nil {
 			t.Errorf("%s: %v", tc.src, err)
 			continue
 		}
-		got, err := tr.Eval(doc)
+		got, err := tr.eval(doc)
 		if err != nil || got != tc.want {
 			t.Errorf("%s = %v, %v; want %v", tc.src, got, err, tc.want)
 		}
@@ -53,16 +53,16 @@ func TestTriggers(t *testing.T) {
 
 func TestTriggerRuntimeError(t *testing.T) {
 	doc, _ := event.Parse([]byte(`{"type":"track","properties":{"count":"three"}}`))
-	tr, err := CompileTrigger(`properties.count > 3`)
+	tr, err := compileTrigger(`properties.count > 3`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = tr.Eval(doc)
+	_, err = tr.eval(doc)
 	if err == nil || !strings.HasPrefix(err.Error(), "invalid operation: string > int") {
 		t.Errorf("error = %v", err)
 	}
-	tr, _ = CompileTrigger(`properties.count`)
-	if _, err = tr.Eval(doc); err == nil || err.Error() != "trigger returned string, not a boolean" {
+	tr, _ = compileTrigger(`properties.count`)
+	if _, err = tr.eval(doc); err == nil || err.Error() != "trigger returned string, not a boolean" {
 		t.Errorf("error = %v", err)
 	}
 }
@@ -80,12 +80,12 @@ func TestTypeGuard(t *testing.T) {
 		{`type == "track" || event == "x"`, "", false},
 		{`event == "x"`, "", false},
 	} {
-		tr, err := CompileTrigger(tc.src)
+		tr, err := compileTrigger(tc.src)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := strings.Join(tr.Types, ","); got != tc.types || tr.Exact != tc.exact {
-			t.Errorf("%s: types %q exact %v; want %q %v", tc.src, got, tr.Exact, tc.types, tc.exact)
+		if got := strings.Join(tr.types, ","); got != tc.types || tr.exact != tc.exact {
+			t.Errorf("%s: types %q exact %v; want %q %v", tc.src, got, tr.exact, tc.types, tc.exact)
 		}
 	}
 }

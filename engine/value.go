@@ -1,4 +1,4 @@
-package rules
+package engine
 
 import (
 	"encoding/json"
@@ -10,57 +10,57 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/event"
 )
 
-// ValueKind says how a field's value is produced.
-type ValueKind int
+// valueKind says how a field's value is produced.
+type valueKind int
 
 // The value forms of a field mapping.
 const (
-	// PathValue reads a gjson path from the event (a bare string, or {path}).
-	PathValue ValueKind = iota
-	// LiteralValue is a constant ({value: ...}).
-	LiteralValue
-	// TemplateValue is text with {{path}} placeholders ({template: ...}).
-	TemplateValue
+	// pathValue reads a gjson path from the event (a bare string, or {path}).
+	pathValue valueKind = iota
+	// literalValue is a constant ({value: ...}).
+	literalValue
+	// templateValue is text with {{path}} placeholders ({template: ...}).
+	templateValue
 )
 
-// Value is a compiled field value.
-type Value struct {
-	Kind       ValueKind
-	Path       *event.Path  // PathValue
-	Default    gjson.Result // PathValue: used when the path finds nothing; Exists() false if none
-	Literal    gjson.Result // LiteralValue
-	Template   []TemplatePart
-	Source     string // the value as written, for messages
+// value is a compiled field value.
+type value struct {
+	kind       valueKind
+	path       *event.Path  // pathValue
+	fallback   gjson.Result // pathValue: used when the path finds nothing
 	hasDefault bool
+	literal    gjson.Result // literalValue
+	template   []templatePart
+	source     string // the value as written, for messages
 }
 
-// TemplatePart is literal text or a path whose value is inserted.
-type TemplatePart struct {
-	Text string
-	Path *event.Path
+// templatePart is literal text or a path whose value is inserted.
+type templatePart struct {
+	text string
+	path *event.Path
 }
 
-// Eval produces the value for one event.
-func (v *Value) Eval(doc *event.Doc) gjson.Result {
-	switch v.Kind {
-	case LiteralValue:
-		return v.Literal
-	case TemplateValue:
+// eval produces the value for one event.
+func (v *value) eval(doc *event.Doc) gjson.Result {
+	switch v.kind {
+	case literalValue:
+		return v.literal
+	case templateValue:
 		var b strings.Builder
-		for _, p := range v.Template {
-			if p.Path == nil {
-				b.WriteString(p.Text)
+		for _, p := range v.template {
+			if p.path == nil {
+				b.WriteString(p.text)
 				continue
 			}
-			if r := doc.Get(p.Path); r.Exists() && r.Type != gjson.Null {
+			if r := doc.Get(p.path); r.Exists() && r.Type != gjson.Null {
 				b.WriteString(r.String())
 			}
 		}
 		return gjson.Result{Type: gjson.String, Str: b.String()}
 	}
-	r := doc.Get(v.Path)
+	r := doc.Get(v.path)
 	if v.hasDefault && isEmpty(r) {
-		return v.Default
+		return v.fallback
 	}
 	return r
 }
@@ -70,12 +70,13 @@ func isEmpty(r gjson.Result) bool {
 	return !r.Exists() || r.Type == gjson.Null || (r.Type == gjson.String && r.Str == "")
 }
 
-func pathValue(src string) (*Value, error) {
+// compilePathValue compiles a gjson path.
+func compilePathValue(src string) (*value, error) {
 	p, err := event.CompilePath(src)
 	if err != nil {
 		return nil, fmt.Errorf("bad path %q: %w", src, err)
 	}
-	return &Value{Kind: PathValue, Path: p, Source: src}, nil
+	return &value{kind: pathValue, path: p, source: src}, nil
 }
 
 // literalResult turns a decoded YAML value into the gjson value the
@@ -89,19 +90,19 @@ func literalResult(v any) (gjson.Result, error) {
 }
 
 // compileTemplate splits "Hello {{traits.name}}" into text and paths.
-func compileTemplate(src string) ([]TemplatePart, error) {
-	var parts []TemplatePart
+func compileTemplate(src string) ([]templatePart, error) {
+	var parts []templatePart
 	rest := src
 	for {
 		i := strings.Index(rest, "{{")
 		if i < 0 {
 			if rest != "" {
-				parts = append(parts, TemplatePart{Text: rest})
+				parts = append(parts, templatePart{text: rest})
 			}
 			break
 		}
 		if i > 0 {
-			parts = append(parts, TemplatePart{Text: rest[:i]})
+			parts = append(parts, templatePart{text: rest[:i]})
 		}
 		j := strings.Index(rest[i:], "}}")
 		if j < 0 {
@@ -112,7 +113,7 @@ func compileTemplate(src string) ([]TemplatePart, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bad path %q in {{...}}: %w", ref, err)
 		}
-		parts = append(parts, TemplatePart{Path: p})
+		parts = append(parts, templatePart{path: p})
 		rest = rest[i+j+2:]
 	}
 	if len(parts) == 0 {

@@ -1,21 +1,20 @@
-package intercom
+package action
 
 import (
 	"context"
 	"errors"
-	"net"
+	"fmt"
 	"net/http"
-	"os"
 	"reflect"
-	"syscall"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+	"github.com/intercom-actions/intercom-actions/engine/intercom/rest"
 )
-
-var errConnReset = &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
 
 func TestIdentifyNewUserThenCached(t *testing.T) {
 	s := newSim(t, intercomtest.Options{})
@@ -31,7 +30,7 @@ func TestIdentifyNewUserThenCached(t *testing.T) {
 	)
 
 	a := identifyUser("u-1", "ann@example.com")
-	a.Fields["name"] = "Ann B"
+	a.Fields.(*IdentifyContact).Name = "Ann B"
 	res = exec(t, c, a)
 	if res.Calls != 1 || res.ContactID != contactID(1) {
 		t.Errorf("repeat identify: %+v, want 1 call", res)
@@ -91,7 +90,7 @@ func TestIdentifyDoesNotRekeyAnotherUser(t *testing.T) {
 	s.ResetRequests()
 
 	c := newClient(t, s)
-	_, err := c.Execute(context.Background(), identifyUser("u-2", "ann@example.com"))
+	_, err := execute(c, identifyUser("u-2", "ann@example.com"))
 	if err == nil {
 		t.Fatal("identify of another external_id with the same email succeeded")
 	}
@@ -99,7 +98,7 @@ func TestIdentifyDoesNotRekeyAnotherUser(t *testing.T) {
 		t.Errorf("external_id changed to %q", got)
 	}
 	if len(s.Requests()) != 1 {
-		t.Errorf("requests: %v", transcript(t, s))
+		t.Errorf("requests: %v", s.Transcript())
 	}
 }
 
@@ -147,7 +146,7 @@ func TestIdentifyCompany(t *testing.T) {
 	companyBody := `{"company_id":"co-1","name":"Acme","plan":"pro","size":12,"monthly_spend":99.5,"custom_attributes":{"tier":"gold"}}`
 
 	// Cached user: upsert and attach.
-	res := exec(t, c, group("co-1", map[string]any{"external_id": "u-1", "email": "ann@example.com"}))
+	res := exec(t, c, group("co-1", Contact{ExternalID: "u-1", Email: "ann@example.com"}))
 	if res.Calls != 2 || res.CompanyID != companyID(1) || res.ContactID != contactID(1) {
 		t.Errorf("group: %+v", res)
 	}
@@ -158,7 +157,7 @@ func TestIdentifyCompany(t *testing.T) {
 
 	// Cold cache: search by external_id.
 	c2 := newClient(t, s)
-	res = exec(t, c2, group("co-1", map[string]any{"external_id": "u-1"}))
+	res = exec(t, c2, group("co-1", Contact{ExternalID: "u-1"}))
 	if res.Calls != 3 {
 		t.Errorf("cold group: %+v", res)
 	}
@@ -170,7 +169,7 @@ func TestIdentifyCompany(t *testing.T) {
 
 	// A lead, by email (cold cache: search by email).
 	c3 := newClient(t, s)
-	exec(t, c3, group("co-1", map[string]any{"email": "lee@example.com"}))
+	exec(t, c3, group("co-1", Contact{Email: "lee@example.com"}))
 	wantTranscript(t, s,
 		`POST /companies `+companyBody+` [200]`,
 		`POST /contacts/search {"query":{"field":"email","operator":"=","value":"lee@example.com"},"pagination":{"per_page":2}} [200]`,
@@ -178,14 +177,14 @@ func TestIdentifyCompany(t *testing.T) {
 	)
 
 	// By contact_id: no search.
-	exec(t, newClient(t, s), group("co-2", map[string]any{"contact_id": contactID(2)}))
+	exec(t, newClient(t, s), group("co-2", Contact{ID: contactID(2)}))
 	wantTranscript(t, s,
 		`POST /companies {"company_id":"co-2","name":"Acme","plan":"pro","size":12,"monthly_spend":99.5,"custom_attributes":{"tier":"gold"}} [200]`,
 		`POST /contacts/`+contactID(2)+`/companies {"id":"`+companyID(2)+`"} [200]`,
 	)
 
 	// Company only.
-	res = exec(t, c, group("co-3", nil))
+	res = exec(t, c, group("co-3", Contact{}))
 	if res.Calls != 1 || res.ContactID != "" {
 		t.Errorf("company only: %+v", res)
 	}
@@ -204,7 +203,7 @@ func TestIdentifyCompany(t *testing.T) {
 func TestIdentifyCompanyContactNotFound(t *testing.T) {
 	s := newSim(t, intercomtest.Options{})
 	c := newClient(t, s)
-	res, err := c.Execute(context.Background(), group("co-1", map[string]any{"external_id": "u-9", "email": "nobody@example.com"}))
+	res, err := execute(c, group("co-1", Contact{ExternalID: "u-9", Email: "nobody@example.com"}))
 	if !errors.Is(err, ErrContactNotFound) {
 		t.Fatalf("err = %v, want ErrContactNotFound", err)
 	}
@@ -220,7 +219,7 @@ func TestIdentifyCompanyContactNotFound(t *testing.T) {
 	}
 	// Once the user exists, running the action again succeeds.
 	exec(t, c, identifyUser("u-9", ""))
-	exec(t, c, group("co-1", map[string]any{"external_id": "u-9", "email": "nobody@example.com"}))
+	exec(t, c, group("co-1", Contact{ExternalID: "u-9", Email: "nobody@example.com"}))
 	if st := s.State(); len(st.Companies) != 1 || st.Companies[0].UserCount != 1 {
 		t.Errorf("state: %+v", st.Companies)
 	}
@@ -234,7 +233,7 @@ func TestTrackEvent(t *testing.T) {
 	s.ResetRequests()
 	meta := `"metadata":{"price":{"amount":1999,"currency":"USD"},"sku":"A1"}`
 
-	res := exec(t, c, track(map[string]any{"user_id": "u-1", "email": "ann@example.com"}))
+	res := exec(t, c, track(Contact{ExternalID: "u-1", Email: "ann@example.com"}))
 	if res.Calls != 1 {
 		t.Errorf("by user_id: %+v", res)
 	}
@@ -242,7 +241,7 @@ func TestTrackEvent(t *testing.T) {
 
 	// Only an email, cold cache: search, then by id. A lead is found so.
 	c2 := newClient(t, s)
-	res = exec(t, c2, track(map[string]any{"email": "lee@example.com"}))
+	res = exec(t, c2, track(Contact{Email: "lee@example.com"}))
 	if res.Calls != 2 || res.ContactID != contactID(2) {
 		t.Errorf("by email: %+v", res)
 	}
@@ -251,14 +250,14 @@ func TestTrackEvent(t *testing.T) {
 		`POST /events {"event_name":"order-completed","created_at":1700000100,"id":"`+contactID(2)+`",`+meta+`} [202]`,
 	)
 	// Again: cached.
-	res = exec(t, c2, track(map[string]any{"email": "lee@example.com"}))
+	res = exec(t, c2, track(Contact{Email: "lee@example.com"}))
 	if res.Calls != 1 {
 		t.Errorf("by email, cached: %+v", res)
 	}
 	wantTranscript(t, s, `POST /events {"event_name":"order-completed","created_at":1700000100,"id":"`+contactID(2)+`",`+meta+`} [202]`)
 
 	// By Intercom id.
-	exec(t, c2, track(map[string]any{"id": contactID(1)}))
+	exec(t, c2, track(Contact{ID: contactID(1)}))
 	wantTranscript(t, s, `POST /events {"event_name":"order-completed","created_at":1700000100,"id":"`+contactID(1)+`",`+meta+`} [202]`)
 
 	st := s.State().Canonical()
@@ -271,15 +270,15 @@ func TestTrackEventContactNotFound(t *testing.T) {
 	s := newSim(t, intercomtest.Options{})
 	c := newClient(t, s)
 
-	_, err := c.Execute(context.Background(), track(map[string]any{"user_id": "u-404"}))
-	var ae *APIError
+	_, err := execute(c, track(Contact{ExternalID: "u-404"}))
+	var ae *intercom.APIError
 	if !errors.Is(err, ErrContactNotFound) || !errors.As(err, &ae) || ae.Status != 404 || ae.Message != "User Not Found" {
 		t.Fatalf("by user_id: err = %v", err)
 	}
-	if Retryable(err) {
+	if intercom.Retryable(err) {
 		t.Error("a missing contact is retryable by the client")
 	}
-	_, err = c.Execute(context.Background(), track(map[string]any{"email": "nobody@example.com"}))
+	_, err = execute(c, track(Contact{Email: "nobody@example.com"}))
 	if !errors.Is(err, ErrContactNotFound) || err.Error() != `track_event: contact not found (email "nobody@example.com")` {
 		t.Fatalf("by email: err = %v", err)
 	}
@@ -290,11 +289,11 @@ func TestConvertLeadMerge(t *testing.T) {
 	setup := newClient(t, s)
 	exec(t, setup, identifyUser("u-1", "ann@example.com"))
 	exec(t, setup, identifyLead("lee@example.com"))
-	exec(t, setup, track(map[string]any{"email": "lee@example.com"}))
+	exec(t, setup, track(Contact{Email: "lee@example.com"}))
 	s.ResetRequests()
 
 	c := newClient(t, s)
-	a := engine.Action{Action: "convert_lead", Fields: map[string]any{"external_id": "u-1", "lead_email": "lee@example.com"}}
+	a := convert("u-1", "lee@example.com", "")
 	res := exec(t, c, a)
 	if res.Calls != 3 || res.ContactID != contactID(1) {
 		t.Errorf("merge: %+v", res)
@@ -312,14 +311,14 @@ func TestConvertLeadMerge(t *testing.T) {
 	// Both cached: the merge alone.
 	exec(t, setup, identifyLead("lee2@example.com"))
 	s.ResetRequests()
-	a.Fields["lead_email"] = "lee2@example.com"
+	a.Fields.(*ConvertLead).LeadEmail = "lee2@example.com"
 	if res := exec(t, setup, a); res.Calls != 1 {
 		t.Errorf("cached merge: %+v", res)
 	}
 	wantTranscript(t, s, `POST /contacts/merge {"from":"`+contactID(3)+`","into":"`+contactID(1)+`"} [200]`)
 
 	// The lead is gone.
-	_, err := c.Execute(context.Background(), a)
+	_, err := execute(c, a)
 	if !errors.Is(err, ErrContactNotFound) {
 		t.Errorf("gone lead: err = %v", err)
 	}
@@ -331,9 +330,7 @@ func TestConvertLeadPromote(t *testing.T) {
 	s.ResetRequests()
 
 	c := newClient(t, s)
-	a := engine.Action{Action: "convert_lead", Fields: map[string]any{
-		"external_id": "u-7", "lead_email": "lee@example.com", "email": "lee@example.com",
-	}}
+	a := convert("u-7", "lee@example.com", "lee@example.com")
 	res := exec(t, c, a)
 	if res.Calls != 3 || res.ContactID != contactID(1) {
 		t.Errorf("promote: %+v", res)
@@ -361,7 +358,7 @@ func TestIdentifyConflictAfterLostAnswer(t *testing.T) {
 		base: http.DefaultTransport,
 		lose: func(r *http.Request) bool { return r.Method == "POST" && r.URL.Path == "/contacts" },
 	}
-	c := newClient(t, s, func(cfg *Config) { cfg.HTTPClient = &http.Client{Transport: lossy} })
+	c := newClient(t, s, func(cfg *rest.Config) { cfg.HTTPClient = &http.Client{Transport: lossy} })
 	res := exec(t, c, identifyUser("u-1", "ann@example.com"))
 	if res.Calls != 5 || res.ContactID != contactID(1) {
 		t.Errorf("result: %+v", res)
@@ -401,8 +398,8 @@ func TestIdentifyConflictSearchLag(t *testing.T) {
 
 	// With another external_id: not updated; the 409 is the error.
 	c = newClient(t, s)
-	_, err := c.Execute(context.Background(), identifyUser("u-3", "bob@example.com"))
-	var ae *APIError
+	_, err := execute(c, identifyUser("u-3", "bob@example.com"))
+	var ae *intercom.APIError
 	if !errors.As(err, &ae) || ae.Status != 409 || ae.Code != "conflict" {
 		t.Fatalf("err = %v, want a 409 APIError", err)
 	}
@@ -410,7 +407,7 @@ func TestIdentifyConflictSearchLag(t *testing.T) {
 		t.Errorf("external_id changed to %q", got)
 	}
 	if n := len(s.Requests()); n != 3 { // search, POST 409, GET
-		t.Errorf("requests: %v", transcript(t, s))
+		t.Errorf("requests: %v", s.Transcript())
 	}
 }
 
@@ -420,11 +417,11 @@ func TestSearchLagNewUser(t *testing.T) {
 	s := newSim(t, intercomtest.Options{SearchLag: time.Hour})
 	c := newClient(t, s)
 	var calls []int
-	for _, a := range []engine.Action{
+	for _, a := range []Action{
 		identifyUser("u-1", "ann@example.com"),
-		track(map[string]any{"user_id": "u-1"}),
-		track(map[string]any{"email": "ann@example.com"}),
-		group("co-1", map[string]any{"external_id": "u-1", "email": "ann@example.com"}),
+		track(Contact{ExternalID: "u-1"}),
+		track(Contact{Email: "ann@example.com"}),
+		group("co-1", Contact{ExternalID: "u-1", Email: "ann@example.com"}),
 		identifyUser("u-1", "ann@example.com"),
 	} {
 		calls = append(calls, exec(t, c, a).Calls)
@@ -438,8 +435,8 @@ func TestSearchLagNewUser(t *testing.T) {
 	}
 
 	// Without the cache, the group fails as Segment's would.
-	nc := newClient(t, s, func(cfg *Config) { cfg.CacheSize = -1 })
-	if _, err := nc.Execute(context.Background(), group("co-2", map[string]any{"external_id": "u-1"})); !errors.Is(err, ErrContactNotFound) {
+	nc := newClient(t, s, func(cfg *rest.Config) { cfg.CacheSize = -1 })
+	if _, err := execute(nc, group("co-2", Contact{ExternalID: "u-1"})); !errors.Is(err, ErrContactNotFound) {
 		t.Errorf("uncached group: err = %v, want ErrContactNotFound", err)
 	}
 }
@@ -471,7 +468,7 @@ func TestStaleCacheEntry(t *testing.T) {
 	if err := newClient(t, s).DeleteContact(context.Background(), contactID(3)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.Execute(context.Background(), track(map[string]any{"email": "lee@example.com"}))
+	_, err := execute(c, track(Contact{Email: "lee@example.com"}))
 	if !errors.Is(err, ErrContactNotFound) {
 		t.Errorf("event for a deleted lead: err = %v", err)
 	}
@@ -481,10 +478,10 @@ func TestDeleteUser(t *testing.T) {
 	s := newSim(t, intercomtest.Options{})
 	c := newClient(t, s)
 	exec(t, c, identifyUser("u-1", "ann@example.com"))
-	exec(t, c, track(map[string]any{"user_id": "u-1"}))
+	exec(t, c, track(Contact{ExternalID: "u-1"}))
 	s.ResetRequests()
 
-	if err := c.DeleteUser(context.Background(), "u-1"); err != nil {
+	if err := DeleteUser(context.Background(), c, "u-1"); err != nil {
 		t.Fatal(err)
 	}
 	wantTranscript(t, s,
@@ -495,7 +492,7 @@ func TestDeleteUser(t *testing.T) {
 		t.Errorf("state: %+v", st)
 	}
 
-	err := c.DeleteUser(context.Background(), "u-1")
+	err := DeleteUser(context.Background(), c, "u-1")
 	if !errors.Is(err, ErrContactNotFound) || err.Error() != `delete user: contact not found (external_id "u-1")` {
 		t.Errorf("err = %v", err)
 	}
@@ -508,10 +505,10 @@ func TestDeleteUser(t *testing.T) {
 	}
 }
 
-func TestExecuteUnknownAction(t *testing.T) {
+func TestExecuteWithoutKind(t *testing.T) {
 	s := newSim(t, intercomtest.Options{})
-	_, err := newClient(t, s).Execute(context.Background(), engine.Action{Action: "page_view"})
-	if err == nil || err.Error() != `page_view: unknown action "page_view"` {
+	_, err := execute(newClient(t, s), Action{Rule: "R"})
+	if err == nil || err.Error() != "action has no kind" {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -520,19 +517,19 @@ func TestIdentifyCompanySkipsIdenticalUpsert(t *testing.T) {
 	s := newSim(t, intercomtest.Options{})
 	c := newClient(t, s)
 	exec(t, c, identifyUser("u-1", "ann@example.com"))
-	exec(t, c, group("co-1", map[string]any{"external_id": "u-1"}))
+	exec(t, c, group("co-1", Contact{ExternalID: "u-1"}))
 	s.ResetRequests()
 
 	// The same group again: the company is unchanged, only the attach is sent.
-	res := exec(t, c, group("co-1", map[string]any{"external_id": "u-1"}))
+	res := exec(t, c, group("co-1", Contact{ExternalID: "u-1"}))
 	if res.Calls != 1 || res.CompanyID != companyID(1) {
 		t.Errorf("repeat group: %+v", res)
 	}
 	wantTranscript(t, s, `POST /contacts/`+contactID(1)+`/companies {"id":"`+companyID(1)+`"} [200]`)
 
 	// A changed company is upserted again.
-	changed := group("co-1", map[string]any{"external_id": "u-1"})
-	changed.Fields["plan"] = "enterprise"
+	changed := group("co-1", Contact{ExternalID: "u-1"})
+	changed.Fields.(*IdentifyCompany).Plan = "enterprise"
 	if res := exec(t, c, changed); res.Calls != 2 {
 		t.Errorf("changed group: %+v", res)
 	}
@@ -540,4 +537,40 @@ func TestIdentifyCompanySkipsIdenticalUpsert(t *testing.T) {
 		`POST /companies {"company_id":"co-1","name":"Acme","plan":"enterprise","size":12,"monthly_spend":99.5,"custom_attributes":{"tier":"gold"}} [200]`,
 		`POST /contacts/`+contactID(1)+`/companies {"id":"`+companyID(1)+`"} [200]`,
 	)
+}
+
+// TestConcurrentExecute runs many actions at once (for the race detector)
+// against a simulator that faults now and then, with a cache too small to
+// hold every user.
+func TestConcurrentExecute(t *testing.T) {
+	s := newSim(t, intercomtest.Options{Seed: 3, Faults: intercomtest.Faults{ErrorRate: 0.05, DropRate: 0.02}})
+	c := newClient(t, s, func(cfg *rest.Config) { cfg.CacheSize = 50 })
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 25 {
+				ext := fmt.Sprintf("u-%d-%d", w, i)
+				for _, a := range []Action{
+					identifyUser(ext, ext+"@example.com"),
+					track(Contact{Email: ext + "@example.com"}),
+					group(fmt.Sprintf("co-%d", i%3), Contact{ExternalID: ext}),
+				} {
+					if _, err := execute(c, a); err != nil {
+						t.Errorf("%s %s: %v", a.Kind, ext, err)
+						failed.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	s.SetFaults(intercomtest.Faults{})
+	st := s.State()
+	if failed.Load() == 0 && (len(st.Contacts) != 200 || len(st.Events) != 200 || len(st.Companies) != 3) {
+		t.Errorf("state: %d contacts, %d events, %d companies", len(st.Contacts), len(st.Events), len(st.Companies))
+	}
+	t.Logf("stats: %v", c.Stats())
 }

@@ -1,17 +1,17 @@
-package rules
+package action
 
 import (
 	"fmt"
 	"strings"
 )
 
-// Reference renders the action table as Markdown: one section per action
-// with its trigger preset, call sequence and fields. README.md embeds it
-// between the markers `<!-- actions:begin -->` and `<!-- actions:end -->`,
+// Reference renders every registered action as Markdown: one section per
+// action with its trigger preset, call sequence and fields. README.md embeds
+// it between the markers `<!-- actions:begin -->` and `<!-- actions:end -->`,
 // and a test keeps the two equal.
 func Reference() string {
 	var b strings.Builder
-	for _, a := range Actions {
+	for _, a := range Kinds() {
 		fmt.Fprintf(&b, "### `%s` — %s\n\n%s\n\n", a.Name, a.Title, a.Doc)
 		if a.Trigger != "" {
 			fmt.Fprintf(&b, "Preset trigger: `%s`. ", a.Trigger)
@@ -22,7 +22,7 @@ func Reference() string {
 		b.WriteString("| field | type | required | default path | notes |\n|---|---|---|---|---|\n")
 		for _, f := range a.Fields {
 			typ := string(f.Type)
-			if f.Type == Enum {
+			if f.Type == TypeEnum {
 				typ = "`" + strings.Join(f.Enum, "` \\| `") + "`"
 			}
 			req := ""
@@ -46,14 +46,14 @@ func Reference() string {
 		t   Type
 		doc string
 	}{
-		{String, "text; numbers and booleans become their JSON text"},
-		{Enum, "text that must be one of the listed values"},
-		{Number, "a JSON number, or text holding one; sent as written"},
-		{Integer, "a whole number (or text holding one); 12.5 is left out with a warning"},
-		{Boolean, "`true`/`false`, or the text `\"true\"`/`\"false\"`"},
-		{Datetime, "ISO-8601 / RFC 3339 text, Unix seconds, or Unix milliseconds (numbers ≥ 1e11), as number or text; sent as Unix seconds"},
-		{Attributes, "a flat object; nested objects and arrays are dropped with a warning, nulls are left out"},
-		{Metadata, "like attributes, but Intercom's rich link `{url, value}` and amount `{amount, currency}` objects are kept; at most 10 keys (the rest dropped with a warning)"},
+		{TypeString, "text; numbers and booleans become their JSON text"},
+		{TypeEnum, "text that must be one of the listed values"},
+		{TypeNumber, "a JSON number, or text holding one; sent as written"},
+		{TypeInteger, "a whole number (or text holding one); 12.5 is left out with a warning"},
+		{TypeBoolean, "`true`/`false`, or the text `\"true\"`/`\"false\"`"},
+		{TypeDatetime, "ISO-8601 / RFC 3339 text, Unix seconds, or Unix milliseconds (numbers ≥ 1e11), as number or text; sent as Unix seconds"},
+		{TypeAttributes, "a flat object; nested objects and arrays are dropped with a warning, nulls are left out"},
+		{TypeMetadata, "like attributes, but Intercom's rich link `{url, value}` and amount `{amount, currency}` objects are kept; at most 10 keys (the rest dropped with a warning)"},
 	} {
 		fmt.Fprintf(&b, "- **%s**: %s.\n", t.t, t.doc)
 	}

@@ -1,4 +1,4 @@
-package rules
+package action
 
 import (
 	"flag"
@@ -18,7 +18,7 @@ const (
 // TestReadmeReference keeps README.md's "Actions and fields" section equal
 // to the action table; -update rewrites it.
 func TestReadmeReference(t *testing.T) {
-	path := filepath.Join("..", "README.md")
+	path := filepath.Join("..", "..", "README.md")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -40,5 +40,5 @@ func TestReadmeReference(t *testing.T) {
 		}
 		return
 	}
-	t.Errorf("README.md's action reference is out of date with rules/actions.go; run go test ./rules -update")
+	t.Errorf("README.md's action reference is out of date with the actions in engine/action; run go test ./engine/action -update")
 }

@@ -1,17 +1,19 @@
-// Package intercom is the Intercom REST API client that executes planned
-// actions: typed calls with typed errors, an OAuth 2.0 bearer token, regions,
-// retries with backoff, client-side rate limiting from Intercom's
-// X-RateLimit-* headers, and a bounded cache of contact and company ids that
-// saves searches and sidesteps the lag of Intercom's search index.
+// Package rest is the Intercom REST API client: it implements intercom.API
+// over HTTP with typed calls and typed errors, an OAuth 2.0 bearer token,
+// regions, a pinned API version, retries with backoff, client-side rate
+// limiting from Intercom's X-RateLimit-* headers, and a bounded cache of
+// contact and company ids that saves searches and sidesteps the lag of
+// Intercom's search index. It knows no actions: their call sequences live
+// with the actions (engine/action) and call it through intercom.API.
 //
-//	c, err := intercom.New(intercom.Config{
+//	c, err := rest.New(rest.Config{
 //		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}),
 //	})
-//	res, err := c.Execute(ctx, action) // an engine.Action
+//	contact, err := c.GetContact(ctx, id)
 //
 // A Client is safe for concurrent use. Ordering the actions of one user is
 // the caller's job (a dispatcher's).
-package intercom
+package rest
 
 import (
 	"bytes"
@@ -31,6 +33,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
 
 // DefaultVersion is the Intercom-Version sent when Config.Version is empty.
@@ -137,13 +141,24 @@ const (
 	epSearchContacts = "POST /contacts/search"
 	epMergeContacts  = "POST /contacts/merge"
 	epAttachCompany  = "POST /contacts/{id}/companies"
+	epDetachCompany  = "DELETE /contacts/{id}/companies/{id}"
 	epUpsertCompany  = "POST /companies"
+	epFindCompany    = "GET /companies"
 	epSubmitEvent    = "POST /events"
+	epTag            = "POST /tags"
+	epTagContact     = "POST /contacts/{id}/tags"
+	epUntagContact   = "DELETE /contacts/{id}/tags/{id}"
+	epAddNote        = "POST /contacts/{id}/notes"
+
+	epListDataAttributes  = "GET /data_attributes"
+	epCreateDataAttribute = "POST /data_attributes"
 )
 
 var endpointKeys = []string{
 	epMe, epCreateContact, epGetContact, epUpdateContact, epDeleteContact,
-	epSearchContacts, epMergeContacts, epAttachCompany, epUpsertCompany, epSubmitEvent,
+	epSearchContacts, epMergeContacts, epAttachCompany, epDetachCompany, epUpsertCompany,
+	epFindCompany, epSubmitEvent, epTag, epTagContact, epUntagContact, epAddNote,
+	epListDataAttributes, epCreateDataAttribute,
 }
 
 // New returns a Client for cfg.
@@ -278,7 +293,6 @@ type call struct {
 	endpoint string // Stats key
 	body     any    // marshalled to JSON; nil for no body
 	out      any    // decoded from a 2xx answer's JSON; nil to discard
-	tally    *int   // counts the requests sent, if not nil
 }
 
 // reply says how a call went.
@@ -297,6 +311,7 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 		}
 	}
 	u := c.base.String() + cl.path
+	tally := intercom.TallyFrom(ctx)
 	var rep reply
 	var limitedFor time.Duration // waited out on 429s so far
 	attempt := 0                 // failures other than 429, for MaxRetries and backoff
@@ -306,8 +321,8 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 		}
 		status, hdr, respBody, err := c.send(ctx, cl, u, body)
 		rep.attempts++
-		if cl.tally != nil {
-			*cl.tally++
+		if tally != nil {
+			tally.Add(1)
 		}
 		if try > 0 {
 			c.retries.Add(1)
@@ -319,7 +334,7 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 				return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, ctx.Err())
 			}
 			err = fmt.Errorf("intercom: %s: %w", cl.endpoint, err)
-			if !Retryable(err) || attempt >= c.maxRetries {
+			if !intercom.Retryable(err) || attempt >= c.maxRetries {
 				return rep, err
 			}
 			wait = c.backoff(attempt)
@@ -342,7 +357,7 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 				c.rateLimited.Add(1)
 			}
 			switch {
-			case !Retryable(apiErr):
+			case !intercom.Retryable(apiErr):
 				return rep, apiErr
 			case limited && limitedFor >= maxRateLimited:
 				return rep, apiErr

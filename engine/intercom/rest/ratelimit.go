@@ -1,4 +1,4 @@
-package intercom
+package rest
 
 import (
 	"context"

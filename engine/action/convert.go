@@ -1,4 +1,4 @@
-package rules
+package action
 
 import (
 	"encoding/json"
@@ -10,40 +10,13 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
 
-// Convert turns a mapped value into what Intercom accepts for f.
-//
-// ok is false when the field is to be left out: the value is missing, null
-// or "", or it cannot be converted (then err says why). Warnings report
-// parts of a value that were dropped (nested attributes, say).
-// Outputs are string, bool, int64, json.Number or Object.
-func (f *Field) Convert(v gjson.Result) (out any, ok bool, warnings []string, err error) {
-	if isEmpty(v) {
-		return nil, false, nil, nil
-	}
-	switch f.Type {
-	case String:
-		out, err = toString(v)
-	case Enum:
-		out, err = toEnum(v, f.Enum)
-	case Number:
-		out, err = toNumber(v)
-	case Integer:
-		out, err = toInteger(v)
-	case Boolean:
-		out, err = toBool(v)
-	case Datetime:
-		out, err = toUnixSeconds(v)
-	case Attributes, Metadata:
-		out, warnings, err = toFlatObject(f, v)
-	default:
-		err = fmt.Errorf("field type %q has no conversion", f.Type)
-	}
-	if err != nil {
-		return nil, false, warnings, err
-	}
-	return out, true, warnings, nil
+// isEmpty reports whether v counts as no value: missing, null or "".
+func isEmpty(v gjson.Result) bool {
+	return !v.Exists() || v.Type == gjson.Null || (v.Type == gjson.String && v.Str == "")
 }
 
 func describe(v gjson.Result) string {
@@ -199,24 +172,24 @@ func looksNumeric(s string) bool {
 }
 
 // toFlatObject keeps the flat values of an object, in the event's order.
-func toFlatObject(f *Field, v gjson.Result) (Object, []string, error) {
+func toFlatObject(f *Field, v gjson.Result) (intercom.Object, []string, error) {
 	if !v.IsObject() {
 		return nil, nil, fmt.Errorf("expected an object, got %s", describe(v))
 	}
-	out := make(Object, 0, 16)
+	out := make(intercom.Object, 0, 16)
 	var warnings []string
 	v.ForEach(func(k, val gjson.Result) bool {
 		switch val.Type {
 		case gjson.String:
 			if val.Str != "" {
-				out = append(out, Member{Key: k.Str, Raw: val.Raw})
+				out = append(out, intercom.Member{Key: k.Str, Raw: val.Raw})
 			}
 		case gjson.Number, gjson.True, gjson.False:
-			out = append(out, Member{Key: k.Str, Raw: val.Raw})
+			out = append(out, intercom.Member{Key: k.Str, Raw: val.Raw})
 		case gjson.Null:
 		case gjson.JSON:
-			if f.Type == Metadata && richObject(val) {
-				out = append(out, Member{Key: k.Str, Raw: val.Raw})
+			if f.Type == TypeMetadata && richObject(val) {
+				out = append(out, intercom.Member{Key: k.Str, Raw: val.Raw})
 				return true
 			}
 			kind := "nested object"

@@ -1,4 +1,4 @@
-package intercom
+package rest
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
 )
 
@@ -54,11 +55,13 @@ func TestHeadersAndMe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &Me{ID: "1", Name: "Simulator", Email: "sim@example.com", App: App{IDCode: "sim", Name: "Intercom Simulator", Region: "US"}}
+	want := &intercom.Me{ID: "1", Name: "Simulator", Email: "sim@example.com", App: intercom.App{IDCode: "sim", Name: "Intercom Simulator", Region: "US"}}
 	if !reflect.DeepEqual(me, want) {
 		t.Errorf("Me = %+v, want %+v", me, want)
 	}
-	exec(t, c, identifyUser("u-1", ""))
+	if _, err := c.CreateContact(context.Background(), user("u-1", "")); err != nil {
+		t.Fatal(err)
+	}
 	reqs := s.Requests()
 	for _, r := range reqs {
 		h := r.Header
@@ -69,31 +72,32 @@ func TestHeadersAndMe(t *testing.T) {
 			t.Errorf("%s %s: Content-Type %q, want %q", r.Method, r.Path, h.Get("Content-Type"), wantCT)
 		}
 	}
-	if len(reqs) != 3 || reqs[0].Path != "/me" || reqs[0].Body != nil {
-		t.Errorf("requests: %v", transcript(t, s))
+	if len(reqs) != 2 || reqs[0].Path != "/me" || reqs[0].Body != nil {
+		t.Errorf("requests: %v", s.Transcript())
 	}
 }
 
 func TestUnauthorizedNotRetried(t *testing.T) {
 	s := newSim(t, intercomtest.Options{Token: "other"})
 	c := newClient(t, s)
-	res, err := c.Execute(context.Background(), track(map[string]any{"user_id": "u-1"}))
-	var ae *APIError
+	var tally intercom.Tally
+	err := c.SubmitEvent(intercom.WithTally(context.Background(), &tally), event("u-1"))
+	var ae *intercom.APIError
 	if !errors.As(err, &ae) {
 		t.Fatalf("err = %v, want an *APIError", err)
 	}
-	want := APIError{Status: 401, Code: "unauthorized", Message: "Access Token Invalid", RequestID: "sim-000000000001"}
+	want := intercom.APIError{Status: 401, Code: "unauthorized", Message: "Access Token Invalid", RequestID: "sim-000000000001"}
 	if *ae != want {
 		t.Errorf("APIError = %+v, want %+v", *ae, want)
 	}
 	if got := ae.Error(); got != "intercom: 401 unauthorized: Access Token Invalid (request sim-000000000001)" {
 		t.Errorf("Error() = %q", got)
 	}
-	if Retryable(err) || errors.Is(err, ErrContactNotFound) {
-		t.Errorf("401 classified as retryable or not found")
+	if intercom.Retryable(err) {
+		t.Errorf("401 classified as retryable")
 	}
-	if st := c.Stats(); st.Calls != 1 || st.Retries != 0 || res.Calls != 1 {
-		t.Errorf("stats %v, result %+v: want one call", st, res)
+	if st := c.Stats(); st.Calls != 1 || st.Retries != 0 || tally.Calls() != 1 {
+		t.Errorf("stats %v, tally %d: want one call", st, tally.Calls())
 	}
 }
 
@@ -102,17 +106,18 @@ func TestUnauthorizedNotRetried(t *testing.T) {
 func TestBadRequestNotRetried(t *testing.T) {
 	s := newSim(t, intercomtest.Options{})
 	c := newClient(t, s)
-	exec(t, c, identifyUser("u-1", "ann@example.com"))
-	s.ResetRequests()
-	a := track(map[string]any{"user_id": "u-1"})
-	meta := map[string]any{}
-	for i := 0; i < 11; i++ { // one more key than Intercom takes
-		meta[fmt.Sprintf("k%02d", i)] = i
+	ctx := context.Background()
+	if _, err := c.CreateContact(ctx, user("u-1", "ann@example.com")); err != nil {
+		t.Fatal(err)
 	}
-	a.Fields["metadata"] = meta
-	_, err := c.Execute(context.Background(), a)
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "parameter_invalid" || Retryable(err) {
+	s.ResetRequests()
+	body := event("u-1")
+	for i := 0; i < 11; i++ { // one more key than Intercom takes
+		body.Metadata.Set(fmt.Sprintf("k%02d", i), fmt.Sprint(i))
+	}
+	err := c.SubmitEvent(ctx, body)
+	var ae *intercom.APIError
+	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "parameter_invalid" || intercom.Retryable(err) {
 		t.Fatalf("err = %v, want a 400 parameter_invalid that is not retried", err)
 	}
 	if got := len(s.Requests()); got != 1 {
@@ -125,27 +130,40 @@ func TestBadRequestNotRetried(t *testing.T) {
 func TestUnknownAttributeIs422NotRetried(t *testing.T) {
 	s := newSim(t, intercomtest.Options{DataAttributes: []string{"plan"}})
 	c := newClient(t, s)
-	a := identifyUser("u-1", "ann@example.com")
-	a.Fields["custom_attributes"] = map[string]any{"plan": "pro", "shoe_size": 42}
-	_, err := c.Execute(context.Background(), a)
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.Status != 422 || ae.Code != "parameter_invalid" || ae.Message != "Custom attribute 'shoe_size' does not exist" || Retryable(err) {
+	body := user("u-1", "ann@example.com")
+	body.CustomAttributes = intercom.Object{{Key: "plan", Raw: `"pro"`}, {Key: "shoe_size", Raw: "42"}}
+	_, err := c.CreateContact(context.Background(), body)
+	var ae *intercom.APIError
+	if !errors.As(err, &ae) || ae.Status != 422 || ae.Code != "parameter_invalid" || ae.Message != "Custom attribute 'shoe_size' does not exist" || intercom.Retryable(err) {
 		t.Fatalf("err = %v, want a 422 for shoe_size that is not retried", err)
 	}
 	wantTranscript(t, s,
-		`POST /contacts/search {"query":{"operator":"OR","value":[{"field":"external_id","operator":"=","value":"u-1"},{"operator":"AND","value":[{"field":"email","operator":"=","value":"ann@example.com"},{"field":"role","operator":"=","value":"user"}]}]},"pagination":{"per_page":2}} [200]`,
-		`POST /contacts {"custom_attributes":{"plan":"pro","shoe_size":42},"email":"ann@example.com","external_id":"u-1","last_seen_at":1700000000,"name":"Ann","role":"user"} [422]`,
+		`POST /contacts {"custom_attributes":{"plan":"pro","shoe_size":42},"email":"ann@example.com","external_id":"u-1","name":"Ann","role":"user"} [422]`,
 	)
 }
 
+// TestServerErrorsRetried: against 40% 5xx and 10% dropped connections,
+// every call still succeeds, and the workspace ends as if none failed.
 func TestServerErrorsRetried(t *testing.T) {
 	s := newSim(t, intercomtest.Options{Seed: 7, Faults: intercomtest.Faults{ErrorRate: 0.4, DropRate: 0.1}})
 	c := newClient(t, s)
+	ctx := context.Background()
+	co, err := c.UpsertCompany(ctx, intercom.CompanyBody{CompanyID: "co-1", Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range 20 {
 		ext := fmt.Sprintf("u-%d", i)
-		exec(t, c, identifyUser(ext, ext+"@example.com"))
-		exec(t, c, track(map[string]any{"user_id": ext}))
-		exec(t, c, group("co-1", map[string]any{"external_id": ext}))
+		ct, err := c.CreateContact(ctx, user(ext, ext+"@example.com"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SubmitEvent(ctx, event(ext)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.AttachCompany(ctx, ct.ID, co.ID); err != nil {
+			t.Fatal(err)
+		}
 	}
 	st := c.Stats()
 	if st.Retries == 0 {
@@ -169,13 +187,14 @@ func TestServerErrorsRetried(t *testing.T) {
 func TestRetriesExhausted(t *testing.T) {
 	s := newSim(t, intercomtest.Options{Faults: intercomtest.Faults{ErrorRate: 1}})
 	c := newClient(t, s, func(cfg *Config) { cfg.MaxRetries = 3 })
-	res, err := c.Execute(context.Background(), track(map[string]any{"user_id": "u-1"}))
-	var ae *APIError
-	if !errors.As(err, &ae) || (ae.Status != 500 && ae.Status != 503) || !Retryable(err) {
+	var tally intercom.Tally
+	err := c.SubmitEvent(intercom.WithTally(context.Background(), &tally), event("u-1"))
+	var ae *intercom.APIError
+	if !errors.As(err, &ae) || (ae.Status != 500 && ae.Status != 503) || !intercom.Retryable(err) {
 		t.Fatalf("err = %v", err)
 	}
-	if res.Calls != 4 || c.Stats().Retries != 3 {
-		t.Errorf("calls %d, stats %v; want 4 calls", res.Calls, c.Stats())
+	if tally.Calls() != 4 || c.Stats().Retries != 3 {
+		t.Errorf("calls %d, stats %v; want 4 calls", tally.Calls(), c.Stats())
 	}
 	// No retries at all.
 	s.ResetRequests()

@@ -1,45 +1,15 @@
-package intercom
+package rest
 
 import (
 	"container/list"
-	"crypto/sha256"
-	"encoding/json"
-	"strings"
 	"sync"
+
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
 
-// Cache keys. Emails are lower-cased (Intercom compares them so). Users are
-// unique by external_id and by email; leads may share an email, so they are
-// keyed apart and the last one learned wins.
-func extKey(externalID string) string { return "ext:" + externalID }
-func emailKey(email string) string    { return "email:" + strings.ToLower(email) }
-func leadKey(email string) string     { return "lead:" + strings.ToLower(email) }
-func companyKey(companyID string) string {
-	return "company:" + companyID
-}
-
-// cacheEntry is what a key maps to: an Intercom id and, for contacts, the
-// external_id the contact had when learned (so that a user found by email is
-// not mistaken for a user with another external_id).
-type cacheEntry struct {
-	id  string
-	ext string
-	sum string // companies: digest of the last body sent, to skip identical upserts
-}
-
-// digest identifies a request body (json.Marshal sorts map keys).
-func digest(body map[string]any) string {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return ""
-	}
-	h := sha256.Sum256(b)
-	return string(h[:16])
-}
-
 type cacheItem struct {
-	key string
-	cacheEntry
+	key intercom.CacheKey
+	intercom.Cached
 }
 
 // cache is a bounded LRU map from lookup keys to Intercom ids, safe for
@@ -50,7 +20,7 @@ type cache struct {
 	mu    sync.Mutex
 	size  int
 	order *list.List // of *cacheItem; front: most recently used
-	items map[string]*list.Element
+	items map[intercom.CacheKey]*list.Element
 	byID  map[string][]*list.Element
 }
 
@@ -61,48 +31,48 @@ func newCache(size int) *cache {
 	return &cache{
 		size:  size,
 		order: list.New(),
-		items: make(map[string]*list.Element),
+		items: make(map[intercom.CacheKey]*list.Element),
 		byID:  make(map[string][]*list.Element),
 	}
 }
 
 // get returns the entry of key and marks it used.
-func (c *cache) get(key string) (cacheEntry, bool) {
+func (c *cache) get(key intercom.CacheKey) (intercom.Cached, bool) {
 	if c == nil {
-		return cacheEntry{}, false
+		return intercom.Cached{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.items[key]
 	if !ok {
-		return cacheEntry{}, false
+		return intercom.Cached{}, false
 	}
 	c.order.MoveToFront(el)
-	return el.Value.(*cacheItem).cacheEntry, true
+	return el.Value.(*cacheItem).Cached, true
 }
 
 // put sets key to e, evicting the least recently used entry when full.
-func (c *cache) put(key string, e cacheEntry) {
-	if c == nil || e.id == "" {
+func (c *cache) put(key intercom.CacheKey, e intercom.Cached) {
+	if c == nil || e.ID == "" {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[key]; ok {
 		it := el.Value.(*cacheItem)
-		if it.id != e.id {
+		if it.ID != e.ID {
 			c.unindex(el)
-			it.cacheEntry = e
-			c.byID[e.id] = append(c.byID[e.id], el)
+			it.Cached = e
+			c.byID[e.ID] = append(c.byID[e.ID], el)
 		} else {
-			it.cacheEntry = e
+			it.Cached = e
 		}
 		c.order.MoveToFront(el)
 		return
 	}
-	el := c.order.PushFront(&cacheItem{key: key, cacheEntry: e})
+	el := c.order.PushFront(&cacheItem{key: key, Cached: e})
 	c.items[key] = el
-	c.byID[e.id] = append(c.byID[e.id], el)
+	c.byID[e.ID] = append(c.byID[e.ID], el)
 	for c.order.Len() > c.size {
 		c.remove(c.order.Back())
 	}
@@ -110,13 +80,13 @@ func (c *cache) put(key string, e cacheEntry) {
 
 // forget removes key if it still maps to id (another goroutine may have
 // learned a newer id meanwhile).
-func (c *cache) forget(key, id string) {
+func (c *cache) forget(key intercom.CacheKey, id string) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.items[key]; ok && el.Value.(*cacheItem).id == id {
+	if el, ok := c.items[key]; ok && el.Value.(*cacheItem).ID == id {
 		c.remove(el)
 	}
 }
@@ -144,7 +114,7 @@ func (c *cache) remove(el *list.Element) {
 
 // unindex drops el from the id index; the caller holds mu.
 func (c *cache) unindex(el *list.Element) {
-	id := el.Value.(*cacheItem).id
+	id := el.Value.(*cacheItem).ID
 	els := c.byID[id]
 	for i, x := range els {
 		if x == el {

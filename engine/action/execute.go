@@ -1,0 +1,133 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
+)
+
+// ErrContactNotFound means an action needs an existing contact and none was
+// found (or several were). The contact may simply not exist yet: a caller
+// that orders actions per contact can wait for a pending identify and retry.
+// Errors wrap it with the lookup keys, e.g. `contact not found (external_id "u-1")`.
+var ErrContactNotFound = errors.New("contact not found")
+
+// Result is what executing one action did.
+type Result struct {
+	Calls     int    // HTTP requests sent for the action, retries included
+	ContactID string // Intercom id of the contact acted on, when known
+	CompanyID string // Intercom id of the company, when one was acted on
+}
+
+// Executor runs planned actions' call sequences against an Intercom API.
+type Executor struct {
+	API intercom.API
+	// Log receives debug logs of stale cache entries and conflicts (ids
+	// only); nil discards.
+	Log *slog.Logger
+}
+
+// Execute runs a's call sequence. Ids come from the API's cache where it
+// has them; when a cached id turns out to be gone (a 404), it is forgotten
+// and the sequence runs again without the cache. A contact that must exist
+// but is not found gives an error wrapping ErrContactNotFound; API errors
+// are *intercom.APIError in the chain.
+func (e Executor) Execute(ctx context.Context, a Action) (Result, error) {
+	if a.Kind == nil {
+		return Result{}, errors.New("action has no kind")
+	}
+	var tally intercom.Tally
+	ctx = intercom.WithTally(ctx, &tally)
+	c := &Call{API: e.API, log: e.Log, useCache: true}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	err := a.Kind.run(ctx, c, a.Fields)
+	var stale *staleCache
+	if errors.As(err, &stale) {
+		c.log.DebugContext(ctx, "intercom: cached id is gone; looking it up again",
+			"action", a.Kind.Name, "rule", a.Rule, "id", stale.id)
+		e.API.Forget(stale.id)
+		c.useCache = false
+		c.Result = Result{}
+		err = a.Kind.run(ctx, c, a.Fields)
+	}
+	c.Result.Calls = tally.Calls()
+	if err != nil {
+		return c.Result, fmt.Errorf("%s: %w", a.Kind.Name, err)
+	}
+	return c.Result, nil
+}
+
+// Call is one execution of an action's call sequence: the API, the result
+// it records, and the shared ways of finding contacts.
+type Call struct {
+	API    intercom.API
+	Result Result
+
+	log      *slog.Logger
+	useCache bool // false on the second run, after a cached id proved gone
+}
+
+// source says where an id came from.
+type source int
+
+const (
+	fromAction source = iota // given in the action
+	fromCache
+	fromSearch
+)
+
+// staleCache is a 404 for an id the cache gave: the contact or company is
+// gone (deleted or merged), so the action is run again without the cache.
+type staleCache struct {
+	id  string
+	err error
+}
+
+func (e *staleCache) Error() string { return e.err.Error() }
+func (e *staleCache) Unwrap() error { return e.err }
+
+// stale wraps a 404 for an id that came from the cache as *staleCache.
+func stale(err error, src source, id string) error {
+	if src == fromCache && intercom.StatusOf(err) == http.StatusNotFound {
+		return &staleCache{id: id, err: err}
+	}
+	return err
+}
+
+// cached returns the cache's entry for key, unless this run avoids the cache.
+func (c *Call) cached(key intercom.CacheKey) (intercom.Cached, bool) {
+	if !c.useCache {
+		return intercom.Cached{}, false
+	}
+	return c.API.Cached(key)
+}
+
+// notFound wraps ErrContactNotFound with the lookup keys, given as
+// name/value pairs; empty values are left out. A detail, if not empty, is
+// added after the keys.
+func notFound(detail string, kv ...string) error {
+	var parts []string
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			parts = append(parts, fmt.Sprintf("%s %q", kv[i], kv[i+1]))
+		}
+	}
+	s := strings.Join(parts, ", ")
+	if detail != "" {
+		if s != "" {
+			s += ": "
+		}
+		s += detail
+	}
+	if s == "" {
+		return ErrContactNotFound
+	}
+	return fmt.Errorf("%w (%s)", ErrContactNotFound, s)
+}

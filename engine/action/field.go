@@ -1,0 +1,240 @@
+package action
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
+)
+
+// Type says what a field holds and how a mapped value is converted into
+// what Intercom accepts.
+type Type string
+
+// The field types. Each names one conversion (see convert.go).
+const (
+	// TypeString: strings as they are; numbers and booleans as their JSON text.
+	TypeString Type = "string"
+	// TypeEnum: a string that must be one of the field's Enum values.
+	TypeEnum Type = "enum"
+	// TypeNumber: a JSON number, or a string holding one.
+	TypeNumber Type = "number"
+	// TypeInteger: a whole JSON number, or a string holding one.
+	TypeInteger Type = "integer"
+	// TypeBoolean: true/false, or the strings "true"/"false".
+	TypeBoolean Type = "boolean"
+	// TypeDatetime: ISO-8601/RFC 3339 text, Unix seconds or Unix
+	// milliseconds, sent as Unix seconds.
+	TypeDatetime Type = "datetime"
+	// TypeAttributes: a flat object; nested objects and arrays are dropped
+	// with a warning (Intercom custom attributes take only flat values).
+	TypeAttributes Type = "attributes"
+	// TypeMetadata: like TypeAttributes, but also keeps Intercom's rich-link
+	// {url, value} and monetary {amount, currency} objects.
+	TypeMetadata Type = "metadata"
+)
+
+// IsObject reports whether values of the type are JSON objects.
+func (t Type) IsObject() bool { return t == TypeAttributes || t == TypeMetadata }
+
+// Field is one field of an action: the single source of truth for its
+// validation, Segment's default mapping, conversion, JSON form and
+// reference entry. Make one with a typed constructor such as StringField.
+type Field struct {
+	Name     string
+	Type     Type
+	Required bool     // the mapped value must be present, or the rule fails
+	Default  string   // Segment's default gjson path; "" for none
+	Enum     []string // allowed values, for TypeEnum
+	Lookup   bool     // finds the contact; not sent as an attribute
+	Doc      string   // one line for the reference
+
+	// assign converts a value and stores it in a fields struct.
+	assign func(fields any, v gjson.Result) (ok bool, warnings []string, err error)
+	// check converts a value into a scratch struct (for literals at compile time).
+	check func(v gjson.Result) (warnings []string, err error)
+	// appendJSON appends the field's value from a fields struct, if set.
+	appendJSON func(b []byte, fields any) ([]byte, bool)
+}
+
+// Assign converts v for the field and stores it in fields (a *T of the
+// field's action). ok is false when the field is left out: v is missing,
+// null or "", or it cannot be converted (then err says why). Warnings
+// report parts of v that were dropped.
+func (f *Field) Assign(fields any, v gjson.Result) (ok bool, warnings []string, err error) {
+	if isEmpty(v) {
+		return false, nil, nil
+	}
+	return f.assign(fields, v)
+}
+
+// Check reports whether v converts cleanly for the field: the error, or
+// the warnings, it would give.
+func (f *Field) Check(v gjson.Result) (warnings []string, err error) {
+	if isEmpty(v) {
+		return nil, nil
+	}
+	return f.check(v)
+}
+
+// FieldOf is a Field bound to the fields struct T of one action. Its
+// methods set the rest of the declaration and return it, so a field reads
+// as one line: StringField("email", ...).Default("traits.email").Doc("...").
+type FieldOf[T any] struct{ *Field }
+
+// Required marks the field as required: without a value the rule fails.
+func (f FieldOf[T]) Required() FieldOf[T] { f.Field.Required = true; return f }
+
+// Default sets Segment's default gjson path.
+func (f FieldOf[T]) Default(path string) FieldOf[T] { f.Field.Default = path; return f }
+
+// Lookup marks the field as one that finds the contact, not an attribute.
+func (f FieldOf[T]) Lookup() FieldOf[T] { f.Field.Lookup = true; return f }
+
+// Doc sets the field's line in the reference.
+func (f FieldOf[T]) Doc(doc string) FieldOf[T] { f.Field.Doc = doc; return f }
+
+// bind makes a field of type t whose converted values of Go type V are
+// stored by set and read back by get (ok false when unset).
+func bind[T, V any](name string, t Type, conv func(*Field, gjson.Result) (V, []string, error),
+	set func(*T, V), appendV func([]byte, *T) ([]byte, bool)) FieldOf[T] {
+	f := &Field{Name: name, Type: t}
+	f.assign = func(fields any, v gjson.Result) (bool, []string, error) {
+		out, warnings, err := conv(f, v)
+		if err != nil {
+			return false, warnings, err
+		}
+		set(fields.(*T), out)
+		return true, warnings, nil
+	}
+	f.check = func(v gjson.Result) ([]string, error) {
+		_, warnings, err := conv(f, v)
+		return warnings, err
+	}
+	f.appendJSON = func(b []byte, fields any) ([]byte, bool) { return appendV(b, fields.(*T)) }
+	return FieldOf[T]{f}
+}
+
+// StringField declares a text field stored at *at(fields); "" is unset.
+func StringField[T any](name string, at func(*T) *string) FieldOf[T] {
+	return bind(name, TypeString, plain(toString), func(t *T, v string) { *at(t) = v }, appendStr(at))
+}
+
+// EnumField declares a text field that must be one of values.
+func EnumField[T any](name string, at func(*T) *string, values ...string) FieldOf[T] {
+	f := bind(name, TypeEnum, func(_ *Field, v gjson.Result) (string, []string, error) {
+		s, err := toEnum(v, values)
+		return s, nil, err
+	}, func(t *T, v string) { *at(t) = v }, appendStr(at))
+	f.Enum = values
+	return f
+}
+
+// NumberField declares a number field, kept as written; "" is unset.
+func NumberField[T any](name string, at func(*T) *json.Number) FieldOf[T] {
+	return bind(name, TypeNumber, plain(toNumber), func(t *T, v json.Number) { *at(t) = v },
+		func(b []byte, t *T) ([]byte, bool) {
+			n := *at(t)
+			return append(b, n...), n != ""
+		})
+}
+
+// IntegerField declares a whole-number field; nil is unset.
+func IntegerField[T any](name string, at func(*T) **int64) FieldOf[T] {
+	return bind(name, TypeInteger, plain(toInteger), func(t *T, v int64) { *at(t) = &v }, appendInt(at))
+}
+
+// DatetimeField declares a date-time field, stored as Unix seconds; nil is unset.
+func DatetimeField[T any](name string, at func(*T) **int64) FieldOf[T] {
+	return bind(name, TypeDatetime, plain(toUnixSeconds), func(t *T, v int64) { *at(t) = &v }, appendInt(at))
+}
+
+// BooleanField declares a true/false field; nil is unset.
+func BooleanField[T any](name string, at func(*T) **bool) FieldOf[T] {
+	return bind(name, TypeBoolean, plain(toBool), func(t *T, v bool) { *at(t) = &v },
+		func(b []byte, t *T) ([]byte, bool) {
+			p := *at(t)
+			if p == nil {
+				return b, false
+			}
+			return strconv.AppendBool(b, *p), true
+		})
+}
+
+// AttributesField declares a flat-object field (custom attributes); nil is unset.
+func AttributesField[T any](name string, at func(*T) *intercom.Object) FieldOf[T] {
+	return bind(name, TypeAttributes, toFlatObject, func(t *T, v intercom.Object) { *at(t) = v }, appendObject(at))
+}
+
+// MetadataField declares an event-metadata field; nil is unset.
+func MetadataField[T any](name string, at func(*T) *intercom.Object) FieldOf[T] {
+	return bind(name, TypeMetadata, toFlatObject, func(t *T, v intercom.Object) { *at(t) = v }, appendObject(at))
+}
+
+// plain adapts a conversion that gives no warnings.
+func plain[V any](conv func(gjson.Result) (V, error)) func(*Field, gjson.Result) (V, []string, error) {
+	return func(_ *Field, v gjson.Result) (V, []string, error) {
+		out, err := conv(v)
+		return out, nil, err
+	}
+}
+
+func appendStr[T any](at func(*T) *string) func([]byte, *T) ([]byte, bool) {
+	return func(b []byte, t *T) ([]byte, bool) {
+		s := *at(t)
+		if s == "" {
+			return b, false
+		}
+		return appendString(b, s), true
+	}
+}
+
+func appendInt[T any](at func(*T) **int64) func([]byte, *T) ([]byte, bool) {
+	return func(b []byte, t *T) ([]byte, bool) {
+		p := *at(t)
+		if p == nil {
+			return b, false
+		}
+		return strconv.AppendInt(b, *p, 10), true
+	}
+}
+
+func appendObject[T any](at func(*T) *intercom.Object) func([]byte, *T) ([]byte, bool) {
+	return func(b []byte, t *T) ([]byte, bool) {
+		o := *at(t)
+		if o == nil {
+			return b, false
+		}
+		return o.AppendJSON(b), true
+	}
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte { return intercom.AppendString(b, s) }
+
+// MarshalFields writes fields (a *T of the action) as a JSON object of
+// the fields set, by name.
+func (k *Kind) MarshalFields(fields any) ([]byte, error) {
+	return k.AppendFields(make([]byte, 0, 256), fields), nil
+}
+
+// AppendFields appends the JSON form of fields (see MarshalFields) to b.
+func (k *Kind) AppendFields(b []byte, fields any) []byte {
+	b = append(b, '{')
+	n := len(b)
+	for _, f := range k.byJSON {
+		mark := len(b)
+		if len(b) > n {
+			b = append(b, ',')
+		}
+		b = appendString(b, f.Name)
+		b = append(b, ':')
+		var ok bool
+		if b, ok = f.appendJSON(b, fields); !ok {
+			b = b[:mark]
+		}
+	}
+	return append(b, '}')
+}

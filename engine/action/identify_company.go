@@ -1,0 +1,137 @@
+package action
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
+)
+
+// IdentifyCompany is a planned identify_company: create or update a company
+// and attach the contact to it.
+type IdentifyCompany struct {
+	CompanyID        string
+	Name             string
+	RemoteCreatedAt  *int64 // Unix seconds
+	MonthlySpend     json.Number
+	Plan             string
+	Size             *int64
+	Website          string
+	Industry         string
+	CustomAttributes intercom.Object
+
+	// The contact to attach, by Intercom id, external_id or email.
+	ContactID  string
+	ExternalID string
+	Email      string
+}
+
+var identifyCompany = Register(Spec[IdentifyCompany]{
+	Name:    "identify_company",
+	Title:   "Identify Company",
+	Trigger: `type == "group"`,
+	Doc:     "Create or update a company and attach the contact (user or lead) to it.",
+	Calls:   "`POST /companies` (create-or-update by company_id; skipped when identical to the last one sent) → find the contact (contact_id, cached id, else search) → `POST /contacts/{id}/companies`",
+	Fields: []FieldOf[IdentifyCompany]{
+		StringField("company_id", func(a *IdentifyCompany) *string { return &a.CompanyID }).Required().Default("groupId").Doc("your company id"),
+		StringField("name", func(a *IdentifyCompany) *string { return &a.Name }).Default("traits.name"),
+		DatetimeField("remote_created_at", func(a *IdentifyCompany) **int64 { return &a.RemoteCreatedAt }).Default("traits.createdAt").
+			Doc("when the company was created in your system"),
+		NumberField("monthly_spend", func(a *IdentifyCompany) *json.Number { return &a.MonthlySpend }).Default("traits.monthly_spend"),
+		StringField("plan", func(a *IdentifyCompany) *string { return &a.Plan }).Default("traits.plan"),
+		IntegerField("size", func(a *IdentifyCompany) **int64 { return &a.Size }).Default("traits.employees").Doc("number of employees"),
+		StringField("website", func(a *IdentifyCompany) *string { return &a.Website }).Default("traits.website"),
+		StringField("industry", func(a *IdentifyCompany) *string { return &a.Industry }).Default("traits.industry"),
+		AttributesField("custom_attributes", func(a *IdentifyCompany) *intercom.Object { return &a.CustomAttributes }).
+			Doc("flat object; attributes must already exist in the workspace"),
+		StringField("contact_id", func(a *IdentifyCompany) *string { return &a.ContactID }).Lookup().
+			Doc("Intercom's id of the contact to attach; skips the search"),
+		StringField("external_id", func(a *IdentifyCompany) *string { return &a.ExternalID }).Lookup().Default("userId").
+			Doc("finds the user to attach"),
+		StringField("email", func(a *IdentifyCompany) *string { return &a.Email }).Lookup().Default("traits.email").
+			Doc("finds the contact to attach (how leads are attached)"),
+	},
+	Finish: func(a *IdentifyCompany, warn func(string)) error {
+		if a.ContactID == "" && a.ExternalID == "" && a.Email == "" {
+			warn("no contact_id, external_id or email: the company is saved with nobody attached (Intercom hides it until someone is)")
+		}
+		return nil
+	},
+	Contact: func(a *IdentifyCompany) Contact {
+		return Contact{ExternalID: a.ExternalID, Email: a.Email, ID: a.ContactID}
+	},
+	Run: runIdentifyCompany,
+})
+
+// MarshalJSON writes the fields set, by name.
+func (a *IdentifyCompany) MarshalJSON() ([]byte, error) { return identifyCompany.MarshalFields(a) }
+
+// body is the company's request body.
+func (a *IdentifyCompany) body() intercom.CompanyBody {
+	return intercom.CompanyBody{
+		CompanyID: a.CompanyID, Name: a.Name, RemoteCreatedAt: a.RemoteCreatedAt, MonthlySpend: a.MonthlySpend,
+		Plan: a.Plan, Size: a.Size, Website: a.Website, Industry: a.Industry, CustomAttributes: a.CustomAttributes,
+	}
+}
+
+// runIdentifyCompany upserts the company, then attaches the contact, if
+// any is named. Running it again is harmless: POST /companies upserts and
+// attaching twice changes nothing.
+func runIdentifyCompany(ctx context.Context, c *Call, a *IdentifyCompany) error {
+	body := a.body()
+	// Group calls repeat the same traits often (analytics.js sends one per
+	// page load), and a group retried after its contact's identify has
+	// already saved the company: skip an upsert identical to the last one.
+	key, sum := intercom.CompanyKey(a.CompanyID), digest(body)
+	companyID, companySrc := "", fromSearch
+	if e, ok := c.cached(key); ok && sum != "" && e.Digest == sum {
+		companyID, companySrc = e.ID, fromCache
+	} else {
+		co, err := c.API.UpsertCompany(ctx, body)
+		if err != nil {
+			return fmt.Errorf("upsert company: %w", err)
+		}
+		companyID = co.ID
+		c.API.Remember(key, intercom.Cached{ID: co.ID, Digest: sum})
+	}
+	c.Result.CompanyID = companyID
+	if a.ContactID == "" && a.ExternalID == "" && a.Email == "" {
+		return nil // the company alone
+	}
+	id, src, err := c.findContact(ctx, a.ContactID, a.ExternalID, a.Email)
+	if err != nil {
+		return err
+	}
+	c.Result.ContactID = id
+	err = c.API.AttachCompany(ctx, id, companyID)
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("attach company to contact %s: %w", id, err)
+	var ae *intercom.APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && strings.Contains(ae.Message, "Company") {
+		return stale(err, companySrc, companyID) // the company is gone: upsert it again
+	}
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		if src == fromCache {
+			return stale(err, src, id)
+		}
+		return fmt.Errorf("%w: %w", notFound("", "contact_id", a.ContactID, "external_id", a.ExternalID, "email", a.Email), err)
+	}
+	return err
+}
+
+// digest identifies a request body.
+func digest(body intercom.CompanyBody) string {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return ""
+	}
+	h := sha256.Sum256(b)
+	return string(h[:16])
+}

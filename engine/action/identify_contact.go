@@ -1,0 +1,191 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
+)
+
+// IdentifyContact is a planned identify_contact: create or update a user
+// or a lead.
+type IdentifyContact struct {
+	Role                   string // "user" or "lead"
+	ExternalID             string
+	Email                  string
+	Phone                  string
+	Name                   string
+	Avatar                 string
+	SignedUpAt             *int64 // Unix seconds
+	LastSeenAt             *int64 // Unix seconds
+	OwnerID                *int64
+	UnsubscribedFromEmails *bool
+	CustomAttributes       intercom.Object
+}
+
+var identifyContact = Register(Spec[IdentifyContact]{
+	Name:    "identify_contact",
+	Title:   "Identify Contact",
+	Trigger: `type == "identify"`,
+	Doc:     "Create or update a contact: a user, or a lead (a visitor who gave an email).",
+	Calls:   "find the contact (cached id, else one search: external_id, or email among users; leads: email among leads) → `PUT /contacts/{id}`, or `POST /contacts` (a 409 names the existing contact, which is then updated)",
+	Fields: []FieldOf[IdentifyContact]{
+		EnumField("role", func(a *IdentifyContact) *string { return &a.Role }, "user", "lead").Required().
+			Doc("`user`, or `lead` for contacts who are not signed up; set it with `{value: user}`"),
+		StringField("external_id", func(a *IdentifyContact) *string { return &a.ExternalID }).Default("userId").
+			Doc("your user id; users only (dropped with a warning for leads)"),
+		StringField("email", func(a *IdentifyContact) *string { return &a.Email }).Default("traits.email").
+			Doc("a user needs an email or an external_id"),
+		StringField("phone", func(a *IdentifyContact) *string { return &a.Phone }).Default("traits.phone"),
+		StringField("name", func(a *IdentifyContact) *string { return &a.Name }).Default("traits.name"),
+		StringField("avatar", func(a *IdentifyContact) *string { return &a.Avatar }).Default("traits.avatar").Doc("image URL"),
+		DatetimeField("signed_up_at", func(a *IdentifyContact) **int64 { return &a.SignedUpAt }).Doc("when the user signed up"),
+		DatetimeField("last_seen_at", func(a *IdentifyContact) **int64 { return &a.LastSeenAt }).Default("timestamp"),
+		IntegerField("owner_id", func(a *IdentifyContact) **int64 { return &a.OwnerID }).Doc("id of the admin who owns the contact"),
+		BooleanField("unsubscribed_from_emails", func(a *IdentifyContact) **bool { return &a.UnsubscribedFromEmails }),
+		AttributesField("custom_attributes", func(a *IdentifyContact) *intercom.Object { return &a.CustomAttributes }).
+			Doc("flat object; attributes must already exist in the workspace"),
+	},
+	Finish:     finishIdentifyContact,
+	Contact:    func(a *IdentifyContact) Contact { return Contact{ExternalID: a.ExternalID, Email: a.Email} },
+	Identifies: true,
+	Run:        runIdentifyContact,
+})
+
+// MarshalJSON writes the fields set, by name.
+func (a *IdentifyContact) MarshalJSON() ([]byte, error) { return identifyContact.MarshalFields(a) }
+
+func finishIdentifyContact(a *IdentifyContact, warn func(string)) error {
+	if a.Role == "lead" {
+		if a.ExternalID != "" {
+			warn(fmt.Sprintf("external_id: left out: leads cannot have one (was %q)", a.ExternalID))
+			a.ExternalID = ""
+		}
+		return nil
+	}
+	if a.ExternalID == "" && a.Email == "" {
+		return errors.New("a user needs an external_id or an email, and both are missing")
+	}
+	return nil
+}
+
+// body is the contact's request body.
+func (a *IdentifyContact) body() intercom.ContactBody {
+	return intercom.ContactBody{
+		Role: a.Role, ExternalID: a.ExternalID, Email: a.Email, Phone: a.Phone, Name: a.Name,
+		Avatar: a.Avatar, SignedUpAt: a.SignedUpAt, LastSeenAt: a.LastSeenAt, OwnerID: a.OwnerID,
+		UnsubscribedFromEmails: a.UnsubscribedFromEmails, CustomAttributes: a.CustomAttributes,
+	}
+}
+
+// runIdentifyContact creates or updates a user or a lead.
+//
+// Users are found by external_id, then by email among users only: a lead
+// that shares the email is never turned into a user by identify
+// (convert_lead does that on purpose). A user found by email that has
+// another external_id is not updated (that would re-key it): the action
+// fails with a conflict. A 409 on create names the existing contact, which
+// is then updated (after a GET that checks it has no other external_id).
+func runIdentifyContact(ctx context.Context, c *Call, a *IdentifyContact) error {
+	body := a.body()
+	if body.Role == "" {
+		body.Role = "user"
+	}
+	switch body.Role {
+	case "lead":
+		body.ExternalID = "" // leads cannot have one
+		return upsertLead(ctx, c, body)
+	case "user":
+	default:
+		return fmt.Errorf("role %q: want user or lead", body.Role)
+	}
+	ext, email := a.ExternalID, a.Email
+	if ext == "" && email == "" {
+		return errors.New("a user needs an external_id or an email")
+	}
+
+	id, src := c.cachedUser(ext, email)
+	if id == "" {
+		found, err := c.searchUser(ctx, ext, email)
+		if err != nil {
+			return err
+		}
+		if found != nil {
+			id, src = found.ID, fromSearch
+		}
+	}
+	if id != "" {
+		if done, err := c.updateFound(ctx, id, src, body); done {
+			return err
+		}
+	}
+	ct, err := c.API.CreateContact(ctx, body)
+	if cid := intercom.ConflictID(err); cid != "" {
+		return resolveConflict(ctx, c, cid, ext, body, err)
+	}
+	if err != nil {
+		return fmt.Errorf("create contact: %w", err)
+	}
+	c.Result.ContactID = ct.ID
+	return nil
+}
+
+// resolveConflict handles a 409 on create: the contact exists (an earlier
+// attempt of the create succeeded before its answer was lost, or search has
+// not caught up with a recent create), so it is updated instead. When the
+// identify has an external_id the existing contact is read first, and only
+// updated if it has no external_id or the same one.
+func resolveConflict(ctx context.Context, c *Call, id, ext string, body intercom.ContactBody, conflict error) error {
+	if ext != "" {
+		ct, err := c.API.GetContact(ctx, id)
+		if err != nil {
+			return fmt.Errorf("create contact: %w; read contact %s: %w", conflict, id, err)
+		}
+		if ct.ExternalID != "" && ct.ExternalID != ext {
+			return fmt.Errorf("create contact: %w (its external_id is not %q)", conflict, ext)
+		}
+	}
+	c.log.DebugContext(ctx, "intercom: contact exists; updating it", "contact", id)
+	ct, err := c.API.UpdateContact(ctx, id, body)
+	if err != nil {
+		return fmt.Errorf("update contact %s after a conflict: %w", id, err)
+	}
+	c.Result.ContactID = ct.ID
+	return nil
+}
+
+// upsertLead creates or updates a lead, found by email among leads (the
+// oldest when several share it). A lead without an email is always created.
+func upsertLead(ctx context.Context, c *Call, body intercom.ContactBody) error {
+	email := body.Email
+	id, src := "", fromSearch
+	if email != "" {
+		if e, ok := c.cached(intercom.LeadEmailKey(email)); ok {
+			id, src = e.ID, fromCache
+		}
+	}
+	if email != "" && id == "" {
+		ans, err := c.API.SearchContacts(ctx, intercom.And(intercom.Eq("email", email), intercom.Eq("role", "lead")), searchPerPage)
+		if err != nil {
+			return fmt.Errorf("search contacts: %w", err)
+		}
+		if len(ans.Data) > 0 {
+			id = ans.Data[0].ID
+			if ans.TotalCount > 1 {
+				c.log.DebugContext(ctx, "intercom: several leads share an email; updating the first", "contact", id, "count", ans.TotalCount)
+			}
+		}
+	}
+	if id != "" {
+		if done, err := c.updateFound(ctx, id, src, body); done {
+			return err
+		}
+	}
+	ct, err := c.API.CreateContact(ctx, body)
+	if err != nil {
+		return fmt.Errorf("create contact: %w", err)
+	}
+	c.Result.ContactID = ct.ID
+	return nil
+}

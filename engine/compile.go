@@ -1,0 +1,210 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/expr-lang/expr/file"
+	"github.com/tidwall/gjson"
+
+	"github.com/intercom-actions/intercom-actions/engine/action"
+	"github.com/intercom-actions/intercom-actions/rules"
+)
+
+// rule is one compiled rule.
+type rule struct {
+	name    string
+	kind    *action.Kind
+	trigger *trigger
+	enabled bool
+	fields  []mapping // in the action's table order
+}
+
+// mapping is one field of a rule and the value it gets.
+type mapping struct {
+	field *action.Field
+	value *value
+}
+
+// compiler checks what rules mean and compiles them, collecting every
+// problem with its position.
+type compiler struct {
+	errs rules.ErrorList
+	rule string // the rule being compiled, for messages
+}
+
+func (c *compiler) errorf(at rules.Pos, field, format string, args ...any) {
+	c.errs = append(c.errs, &rules.Error{Pos: at, Rule: c.rule, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// compile checks and compiles one rule; nil when it has errors.
+func (c *compiler) compile(r *rules.Rule) *rule {
+	c.rule = r.Name
+	before := len(c.errs)
+	out := &rule{name: r.Name, enabled: r.Enabled}
+	names := action.Names()
+	switch {
+	case r.Action == nil:
+		c.errorf(r.Pos, "", "missing `action:` (one of %s)", strings.Join(names, ", "))
+	default:
+		if k, ok := action.Lookup(r.Action.Value); ok {
+			out.kind = k
+		} else {
+			c.errorf(r.Action.Pos, "", "unknown action %q%s", r.Action.Value, rules.Suggest(r.Action.Value, names))
+		}
+	}
+	out.trigger = c.trigger(r, out.kind)
+	if out.kind != nil {
+		out.fields = c.fields(r, out.kind)
+	}
+	if len(c.errs) > before {
+		return nil
+	}
+	return out
+}
+
+// trigger compiles the rule's trigger, or its action's preset.
+func (c *compiler) trigger(r *rules.Rule, k *action.Kind) *trigger {
+	src, at := "", r.Pos
+	switch {
+	case r.Trigger != nil:
+		src, at = r.Trigger.Source, r.Trigger.Pos
+	case k != nil && k.Trigger != "":
+		src = k.Trigger
+	case k != nil:
+		c.errorf(r.Pos, "", "missing `trigger:` (%s has no preset trigger)", k.Name)
+		return nil
+	default:
+		return nil
+	}
+	t, err := compileTrigger(src)
+	if err != nil {
+		var fe *file.Error
+		if r.Trigger != nil && errors.As(err, &fe) {
+			at = r.Trigger.At(fe.Column)
+		}
+		c.errorf(at, "", "trigger: %s", exprMessage(err))
+	}
+	return t
+}
+
+// fields compiles the rule's field mappings, starting from the action's
+// default paths unless the rule says default_fields: false.
+func (c *compiler) fields(r *rules.Rule, k *action.Kind) []mapping {
+	written := map[string]*value{}
+	unset := map[string]bool{}
+	ok := true
+	for _, m := range r.Fields {
+		f, found := k.Field(m.Field)
+		if !found {
+			c.errorf(m.Pos, m.Field, "%s has no such field%s", k.Name, rules.Suggest(m.Field, k.FieldNames()))
+			ok = false
+			continue
+		}
+		if m.Unset {
+			unset[f.Name] = true
+			continue
+		}
+		v, good := c.value(f, m)
+		if !good {
+			ok = false
+			unset[f.Name] = true // reported; no "not mapped" error on top
+			continue
+		}
+		written[f.Name] = v
+	}
+	var out []mapping
+	for _, f := range k.Fields {
+		if v, found := written[f.Name]; found {
+			out = append(out, mapping{field: f, value: v})
+			continue
+		}
+		if r.DefaultFields && !unset[f.Name] && f.Default != "" {
+			v, err := compilePathValue(f.Default)
+			if err != nil {
+				panic(fmt.Sprintf("engine: default path of %s.%s: %v", k.Name, f.Name, err))
+			}
+			out = append(out, mapping{field: f, value: v})
+			continue
+		}
+		if f.Required && !(unset[f.Name] && !ok) {
+			hint := ""
+			if len(f.Enum) > 0 {
+				hint = fmt.Sprintf(" (e.g. `%s: {value: %s}`)", f.Name, f.Enum[0])
+			} else if f.Default != "" {
+				hint = fmt.Sprintf(" (Segment maps it from %s)", f.Default)
+			}
+			c.errorf(r.FieldsPos, f.Name, "required by %s but not mapped%s", k.Name, hint)
+			ok = false
+		}
+	}
+	return out
+}
+
+// value compiles one field's value; false when it has errors (reported).
+// A mapping in none of the forms was malformed, and rules reported it.
+func (c *compiler) value(f *action.Field, m *rules.Mapping) (*value, bool) {
+	switch {
+	case m.Path != nil:
+		v, err := compilePathValue(m.Path.Value)
+		if err != nil {
+			c.errorf(m.Path.Pos, f.Name, "%v", err)
+			return nil, false
+		}
+		if m.Default != nil {
+			res, good := c.literal(f, m.Default)
+			if !good {
+				return nil, false
+			}
+			v.fallback, v.hasDefault = res, true
+		}
+		return v, true
+	case m.Value != nil:
+		res, good := c.literal(f, m.Value)
+		if !good {
+			return nil, false
+		}
+		return &value{kind: literalValue, literal: res, source: res.Raw}, true
+	case m.Template != nil:
+		if f.Type.IsObject() {
+			c.errorf(m.Template.Pos, f.Name, "a template makes text; %s needs an object (use a path or {value: {...}})", f.Name)
+			return nil, false
+		}
+		parts, err := compileTemplate(m.Template.Value)
+		if err != nil {
+			c.errorf(m.Template.Pos, f.Name, "template: %v", err)
+			return nil, false
+		}
+		return &value{kind: templateValue, template: parts, source: m.Template.Value}, true
+	}
+	return nil, false
+}
+
+// literal checks that a constant converts cleanly for f.
+func (c *compiler) literal(f *action.Field, lit *rules.Literal) (res gjson.Result, ok bool) {
+	r, err := literalResult(lit.Value)
+	if err != nil {
+		c.errorf(lit.Pos, f.Name, "bad value: %v", err)
+		return res, false
+	}
+	warnings, err := f.Check(r)
+	if err != nil {
+		c.errorf(lit.Pos, f.Name, "%v", err)
+		return res, false
+	}
+	if len(warnings) > 0 {
+		c.errorf(lit.Pos, f.Name, "%s", strings.Join(warnings, "; "))
+		return res, false
+	}
+	return r, true
+}
+
+// exprMessage is expr's message without its position and source snippet.
+func exprMessage(err error) string {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return fe.Message
+	}
+	return firstLine(err)
+}

@@ -1,0 +1,84 @@
+// Package rules is the rule-file format: YAML files of rules that name an
+// Intercom action, a trigger and field mappings. It reads rule files into
+// a positioned syntax (every value knows its file, line and column) and
+// reports what is wrong with the YAML itself. What the rules mean — which
+// actions and fields exist, whether triggers and paths compile, whether
+// literals fit their fields — is checked when the engine compiles a Set
+// (engine.Compile), with errors in the same positioned form.
+//
+// The package is pure: it knows no actions and does no I/O beyond reading
+// the files it is given.
+package rules
+
+// Set is the rules of one or more files, in file order.
+type Set struct {
+	Rules []*Rule
+	// Errors are the syntax problems found while reading; the rules they
+	// concern may be missing or incomplete. A compiler reports them with
+	// its own, so that every problem is shown at once.
+	Errors ErrorList
+}
+
+// Rule is one rule as written.
+type Rule struct {
+	Name        string
+	Description string
+	Action      *Text // the action's name; nil when missing
+	Trigger     *Expr // nil: the action's preset trigger
+	Enabled     bool
+	// DefaultFields is false when the rule starts from no fields instead
+	// of the action's default paths.
+	DefaultFields bool
+	Fields        []*Mapping // in written order
+	Pos           Pos        // where the rule starts
+	NamePos       Pos        // where its name is written
+	FieldsPos     Pos        // the `fields:` key, or Pos when there is none
+}
+
+// Text is a string and where it was written.
+type Text struct {
+	Value string
+	Pos   Pos
+}
+
+// Expr is a trigger expression and where it was written.
+type Expr struct {
+	Source string
+	Pos    Pos  // where the YAML value starts (at its quote, if quoted)
+	inline bool // on one line of the file, so offsets into it are columns
+	quoted bool // Pos is at a quote, one column before the expression
+}
+
+// At returns the position of the byte at offset in the expression: exact
+// when it was written on one line, else (or for a negative offset) Pos.
+func (e *Expr) At(offset int) Pos {
+	p := e.Pos
+	if e.inline && offset >= 0 {
+		p.Column += offset
+		if e.quoted {
+			p.Column++
+		}
+	}
+	return p
+}
+
+// Mapping is one entry of a rule's `fields:`, `name: value`, in one of its
+// forms: a path (a bare string, or {path, default}), {value}, {template},
+// or null to leave the field out. A mapping in none of the forms was
+// malformed; its error is in Set.Errors.
+type Mapping struct {
+	Field    string   // the field's name
+	Pos      Pos      // where the field's name is written
+	Unset    bool     // `name: ~` or {value: null}: leave the field out
+	Path     *Text    // a gjson path into the event
+	Default  *Literal // with Path: the value when the path finds nothing
+	Value    *Literal // a constant
+	Template *Text    // text with {{path}} placeholders
+}
+
+// Literal is a constant as written, decoded from YAML into JSON-shaped Go
+// values (string, float64/int, bool, []any, map[string]any).
+type Literal struct {
+	Value any
+	Pos   Pos
+}
