@@ -381,7 +381,8 @@ func updateContact(s *Server, c *call) (int, any, *apiError) {
 	return http.StatusOK, st.renderContact(rec.c, rec.c.CompanyIDs), nil
 }
 
-// deleteContact serves DELETE /contacts/{id}. The contact's events go with it.
+// deleteContact serves DELETE /contacts/{id}. The contact's events (and
+// its tags) go with it.
 func deleteContact(s *Server, c *call) (int, any, *apiError) {
 	st := &s.st
 	rec, e := st.contact(c.segs[1])
@@ -391,6 +392,7 @@ func deleteContact(s *Server, c *call) (int, any, *apiError) {
 	old := rec.c
 	st.removeContact(s, rec)
 	st.events = slices.DeleteFunc(st.events, func(ev Event) bool { return ev.ContactID == old.ID })
+	delete(st.tagApplied, old.ID)
 	return http.StatusOK, struct {
 		ID         string  `json:"id"`
 		ExternalID *string `json:"external_id"`
@@ -410,8 +412,8 @@ func (st *store) removeContact(s *Server, rec *contactRec) {
 
 // mergeContacts serves POST /contacts/merge: the lead "from" is merged into
 // the user "into". The user's unset fields and custom attributes are filled
-// from the lead, the lead's companies and events move to the user, and the
-// lead is deleted.
+// from the lead, the lead's companies, tags and events move to the user, and
+// the lead is deleted.
 func mergeContacts(s *Server, c *call) (int, any, *apiError) {
 	st := &s.st
 	p, e := parseParams(c.body)
@@ -487,6 +489,22 @@ func mergeContacts(s *Server, c *call) (int, any, *apiError) {
 			nc.CompanyIDs = append(nc.CompanyIDs, id)
 		}
 	}
+	for _, name := range l.Tags {
+		if slices.Contains(nc.Tags, name) {
+			continue
+		}
+		nc.Tags = append(nc.Tags, name)
+		if t := st.tagNamed(name); t != nil {
+			if at, ok := st.tagApplied[l.ID][t.ID]; ok {
+				if st.tagApplied[nc.ID] == nil {
+					st.tagApplied[nc.ID] = map[string]int64{}
+				}
+				st.tagApplied[nc.ID][t.ID] = at
+			}
+		}
+	}
+	slices.Sort(nc.Tags)
+	delete(st.tagApplied, l.ID)
 	for i := range st.events {
 		if st.events[i].ContactID == l.ID {
 			st.events[i].ContactID = nc.ID

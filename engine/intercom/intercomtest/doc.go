@@ -23,10 +23,14 @@
 //	GET    /contacts/{id}/companies         companies attached to a contact
 //	POST   /contacts/{id}/companies         attach a company {"id": ...}
 //	DELETE /contacts/{id}/companies/{cid}   detach a company
+//	POST   /contacts/{id}/tags              tag a contact {"id": tag id}
+//	DELETE /contacts/{id}/tags/{tid}        untag a contact
 //	POST   /companies                       create or update by company_id
 //	GET    /companies?company_id=X          retrieve by company_id (no query: list all)
 //	GET    /companies/{id}                  retrieve by Intercom id
 //	POST   /events                          record a data event (202, empty body)
+//	GET    /tags                            list the tags
+//	POST   /tags                            create a tag; tag or untag contacts or companies
 //	GET    /_sim/state                      State as JSON (no auth, no faults, not recorded)
 //	GET    /_sim/requests                   Requests() as JSON (no auth, no faults, not recorded)
 //	POST   /_sim/reset                      Reset (no auth, no faults, not recorded)

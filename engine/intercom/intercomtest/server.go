@@ -211,8 +211,10 @@ func (s *Server) ResetRequests() {
 	s.ctl.Unlock()
 }
 
-// Reset clears the workspace (contacts, companies, events, id counters),
-// the recorded requests and the current rate window. Faults are kept.
+// Reset clears the workspace (contacts, companies, events, tags, id
+// counters), the recorded requests and the current rate window. Faults are
+// kept; ids restart, so a run after Reset gets the same ids as a fresh
+// Server.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	s.st.reset()
@@ -476,6 +478,8 @@ func errConflict(id string) *apiError {
 var (
 	errUserNotFound    = &apiError{http.StatusNotFound, "not_found", "User Not Found"}
 	errCompanyNotFound = &apiError{http.StatusNotFound, "not_found", "Company Not Found"}
+	// errResourceNotFound is Intercom's answer for an unknown tag or admin.
+	errResourceNotFound = &apiError{http.StatusNotFound, "not_found", "Resource Not Found"}
 )
 
 type errorItem struct {
