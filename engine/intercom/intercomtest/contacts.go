@@ -382,7 +382,7 @@ func updateContact(s *Server, c *call) (int, any, *apiError) {
 }
 
 // deleteContact serves DELETE /contacts/{id}. The contact's events (and
-// its tags) go with it.
+// its tags and notes) go with it.
 func deleteContact(s *Server, c *call) (int, any, *apiError) {
 	st := &s.st
 	rec, e := st.contact(c.segs[1])
@@ -412,8 +412,8 @@ func (st *store) removeContact(s *Server, rec *contactRec) {
 
 // mergeContacts serves POST /contacts/merge: the lead "from" is merged into
 // the user "into". The user's unset fields and custom attributes are filled
-// from the lead, the lead's companies, tags and events move to the user, and
-// the lead is deleted.
+// from the lead, the lead's companies, tags, notes and events move to the
+// user (notes in the order they were written), and the lead is deleted.
 func mergeContacts(s *Server, c *call) (int, any, *apiError) {
 	st := &s.st
 	p, e := parseParams(c.body)
@@ -505,6 +505,10 @@ func mergeContacts(s *Server, c *call) (int, any, *apiError) {
 	}
 	slices.Sort(nc.Tags)
 	delete(st.tagApplied, l.ID)
+	if len(l.Notes) > 0 {
+		nc.Notes = append(nc.Notes, l.Notes...)
+		slices.SortStableFunc(nc.Notes, func(a, b Note) int { return cmpInt(noteOrder(a), noteOrder(b)) })
+	}
 	for i := range st.events {
 		if st.events[i].ContactID == l.ID {
 			st.events[i].ContactID = nc.ID

@@ -25,6 +25,7 @@
 //	DELETE /contacts/{id}/companies/{cid}   detach a company
 //	POST   /contacts/{id}/tags              tag a contact {"id": tag id}
 //	DELETE /contacts/{id}/tags/{tid}        untag a contact
+//	POST   /contacts/{id}/notes             add a note to a contact
 //	POST   /companies                       create or update by company_id
 //	GET    /companies?company_id=X          retrieve by company_id (no query: list all)
 //	GET    /companies/{id}                  retrieve by Intercom id

@@ -59,6 +59,8 @@ func route(method, path string) (handler, string) {
 		m = map[string]handler{http.MethodPost: tagOneContact}
 	case n == 4 && segs[0] == "contacts" && segs[2] == "tags":
 		m = map[string]handler{http.MethodDelete: untagOneContact}
+	case n == 3 && segs[0] == "contacts" && segs[2] == "notes":
+		m = map[string]handler{http.MethodPost: createNote}
 	case n == 1 && segs[0] == "companies":
 		m = map[string]handler{
 			http.MethodGet:  getCompanies,

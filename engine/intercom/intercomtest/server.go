@@ -211,7 +211,7 @@ func (s *Server) ResetRequests() {
 	s.ctl.Unlock()
 }
 
-// Reset clears the workspace (contacts, companies, events, tags, id
+// Reset clears the workspace (contacts, companies, events, tags, notes, id
 // counters), the recorded requests and the current rate window. Faults are
 // kept; ids restart, so a run after Reset gets the same ids as a fresh
 // Server.

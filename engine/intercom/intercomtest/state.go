@@ -40,9 +40,20 @@ type Contact struct {
 	// order.
 	CompanyIDs []string `json:"company_ids,omitempty"`
 	// Tags are the names of the contact's tags, sorted.
-	Tags      []string `json:"tags,omitempty"`
-	CreatedAt int64    `json:"created_at"`
-	UpdatedAt int64    `json:"updated_at"`
+	Tags []string `json:"tags,omitempty"`
+	// Notes are the notes added to the contact, oldest first.
+	Notes     []Note `json:"notes,omitempty"`
+	CreatedAt int64  `json:"created_at"`
+	UpdatedAt int64  `json:"updated_at"`
+}
+
+// Note is a note on a contact. Ids are decimal strings, as Intercom's are;
+// Body is as stored (plain text wrapped in a paragraph).
+type Note struct {
+	ID        string `json:"id"`
+	Body      string `json:"body"`
+	AuthorID  string `json:"author_id"`
+	CreatedAt int64  `json:"created_at"`
 }
 
 // Company is a stored company. MonthlySpend is truncated to an integer, as
@@ -85,7 +96,8 @@ type Tag struct {
 // that two runs that made the same changes compare equal with
 // reflect.DeepEqual. Exactly:
 //   - Contact: ID, CreatedAt and UpdatedAt are zeroed; CompanyIDs are
-//     replaced by the companies' company_id values, sorted.
+//     replaced by the companies' company_id values, sorted; each note's ID
+//     and CreatedAt are zeroed (the notes keep their order).
 //   - Company: ID, CreatedAt and UpdatedAt are zeroed.
 //   - Event: ContactID is replaced by the contact's key: "external_id:<x>"
 //     when it has one, else "email:<x>", else "" (also "" for a contact not
@@ -116,6 +128,9 @@ func (st State) Canonical() State {
 		}
 		slices.Sort(c.CompanyIDs)
 		c.ID, c.CreatedAt, c.UpdatedAt = "", 0, 0
+		for j := range c.Notes {
+			c.Notes[j].ID, c.Notes[j].CreatedAt = "", 0
+		}
 	}
 	for i := range st.Events {
 		st.Events[i].ContactID = keys[st.Events[i].ContactID]
@@ -198,6 +213,7 @@ func (c Contact) clone() Contact {
 	c.CustomAttributes = cloneMap(c.CustomAttributes)
 	c.CompanyIDs = slices.Clone(c.CompanyIDs)
 	c.Tags = slices.Clone(c.Tags)
+	c.Notes = slices.Clone(c.Notes)
 	return c
 }
 
@@ -267,6 +283,7 @@ type store struct {
 	tagsByName map[string]*Tag             // by lower-cased name
 	tagApplied map[string]map[string]int64 // contact id → tag id → applied_at
 	tagSeq     uint64
+	noteSeq    uint64
 }
 
 // contactRec is a live or deleted contact with the versions search can see.
