@@ -319,7 +319,7 @@ func (st *store) contact(id string) (*contactRec, *apiError) {
 func createContact(s *Server, c *call) (int, any, *apiError) {
 	cp, e := parseContactPatch(c.body)
 	if e == nil {
-		e = s.checkAttributes(cp.custom)
+		e = s.checkAttributes("contact", cp.custom)
 	}
 	if e != nil {
 		return 0, nil, e
@@ -359,7 +359,7 @@ func updateContact(s *Server, c *call) (int, any, *apiError) {
 	}
 	cp, e := parseContactPatch(c.body)
 	if e == nil {
-		e = s.checkAttributes(cp.custom)
+		e = s.checkAttributes("contact", cp.custom)
 	}
 	if e != nil {
 		return 0, nil, e

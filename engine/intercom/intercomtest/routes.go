@@ -70,6 +70,11 @@ func route(method, path string) (handler, string) {
 		m = map[string]handler{http.MethodGet: getCompany}
 	case n == 1 && segs[0] == "events":
 		m = map[string]handler{http.MethodPost: createEvent}
+	case n == 1 && segs[0] == "data_attributes":
+		m = map[string]handler{
+			http.MethodGet:  listDataAttributes,
+			http.MethodPost: createDataAttribute,
+		}
 	case n == 1 && segs[0] == "tags":
 		m = map[string]handler{
 			http.MethodGet:  listTags,

@@ -20,6 +20,10 @@ type State struct {
 	// Tags are the workspace's tags, in creation order; nil when there are
 	// none.
 	Tags []Tag `json:"tags,omitempty"`
+	// DataAttributes are the custom data attributes created with POST
+	// /data_attributes, in creation order (not the names of
+	// Options.DataAttributes); nil when there are none.
+	DataAttributes []DataAttribute `json:"data_attributes,omitempty"`
 }
 
 // Contact is a stored contact. Empty strings and zero numbers mean "not set".
@@ -92,6 +96,20 @@ type Tag struct {
 	Name string `json:"name"`
 }
 
+// DataAttribute is a custom data attribute created with POST
+// /data_attributes.
+type DataAttribute struct {
+	ID int64 `json:"id"`
+	// Model is "contact" or "company".
+	Model string `json:"model"`
+	Name  string `json:"name"`
+	// DataType is string, integer, float, boolean, date or datetime.
+	DataType          string `json:"data_type"`
+	Description       string `json:"description,omitempty"`
+	MessengerWritable bool   `json:"messenger_writable,omitempty"`
+	CreatedAt         int64  `json:"created_at"`
+}
+
 // Canonical returns a copy of st without the values the server assigns, so
 // that two runs that made the same changes compare equal with
 // reflect.DeepEqual. Exactly:
@@ -103,9 +121,11 @@ type Tag struct {
 //     when it has one, else "email:<x>", else "" (also "" for a contact not
 //     in st).
 //   - Tag: ID is zeroed (contacts and companies name their tags already).
+//   - DataAttribute: ID and CreatedAt are zeroed.
 //   - Contacts are sorted by key, then by their JSON encoding; companies by
 //     company_id; events (stably) by contact key, created_at, event_name,
-//     then metadata JSON; tags by name.
+//     then metadata JSON; tags by name; data attributes by model, then
+//     name.
 //
 // Client-supplied values (timestamps such as signed_up_at, remote_created_at
 // and an event's created_at included) and UserCount are kept.
@@ -139,6 +159,15 @@ func (st State) Canonical() State {
 		st.Tags[i].ID = ""
 	}
 	slices.SortStableFunc(st.Tags, func(a, b Tag) int { return strings.Compare(a.Name, b.Name) })
+	for i := range st.DataAttributes {
+		st.DataAttributes[i].ID, st.DataAttributes[i].CreatedAt = 0, 0
+	}
+	slices.SortStableFunc(st.DataAttributes, func(a, b DataAttribute) int {
+		if c := strings.Compare(a.Model, b.Model); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
 	slices.SortStableFunc(st.Contacts, func(a, b Contact) int {
 		if c := strings.Compare(contactKey(a), contactKey(b)); c != 0 {
 			return c
@@ -189,13 +218,15 @@ func cmpInt(a, b int64) int {
 }
 
 // clone deep-copies st; nil Contacts, Companies and Events become empty
-// slices, a nil Tags stays nil.
+// slices, nil Tags and DataAttributes stay nil.
 func (st State) clone() State {
 	out := State{
 		Contacts:  make([]Contact, len(st.Contacts)),
 		Companies: make([]Company, len(st.Companies)),
 		Events:    make([]Event, len(st.Events)),
 		Tags:      slices.Clone(st.Tags),
+
+		DataAttributes: slices.Clone(st.DataAttributes),
 	}
 	for i, c := range st.Contacts {
 		out.Contacts[i] = c.clone()
@@ -284,6 +315,9 @@ type store struct {
 	tagApplied map[string]map[string]int64 // contact id → tag id → applied_at
 	tagSeq     uint64
 	noteSeq    uint64
+
+	attrs   []DataAttribute // created by POST /data_attributes, in creation order
+	attrSeq uint64
 }
 
 // contactRec is a live or deleted contact with the versions search can see.
@@ -371,6 +405,7 @@ func (st *store) snapshot() State {
 	for _, t := range st.tags {
 		out.Tags = append(out.Tags, *t)
 	}
+	out.DataAttributes = slices.Clone(st.attrs)
 	return out
 }
 
