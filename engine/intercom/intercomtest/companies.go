@@ -135,7 +135,7 @@ func upsertCompany(s *Server, c *call) (int, any, *apiError) {
 	}
 	attrs, _, e := p.flat("custom_attributes")
 	if e == nil {
-		e = s.checkAttributes(attrs)
+		e = s.checkAttributes("company", attrs)
 	}
 	if e != nil {
 		return 0, nil, e

@@ -319,7 +319,7 @@ func (st *store) contact(id string) (*contactRec, *apiError) {
 func createContact(s *Server, c *call) (int, any, *apiError) {
 	cp, e := parseContactPatch(c.body)
 	if e == nil {
-		e = s.checkAttributes(cp.custom)
+		e = s.checkAttributes("contact", cp.custom)
 	}
 	if e != nil {
 		return 0, nil, e
@@ -359,7 +359,7 @@ func updateContact(s *Server, c *call) (int, any, *apiError) {
 	}
 	cp, e := parseContactPatch(c.body)
 	if e == nil {
-		e = s.checkAttributes(cp.custom)
+		e = s.checkAttributes("contact", cp.custom)
 	}
 	if e != nil {
 		return 0, nil, e
@@ -381,7 +381,8 @@ func updateContact(s *Server, c *call) (int, any, *apiError) {
 	return http.StatusOK, st.renderContact(rec.c, rec.c.CompanyIDs), nil
 }
 
-// deleteContact serves DELETE /contacts/{id}. The contact's events go with it.
+// deleteContact serves DELETE /contacts/{id}. The contact's events (and
+// its tags and notes) go with it.
 func deleteContact(s *Server, c *call) (int, any, *apiError) {
 	st := &s.st
 	rec, e := st.contact(c.segs[1])
@@ -391,6 +392,7 @@ func deleteContact(s *Server, c *call) (int, any, *apiError) {
 	old := rec.c
 	st.removeContact(s, rec)
 	st.events = slices.DeleteFunc(st.events, func(ev Event) bool { return ev.ContactID == old.ID })
+	delete(st.tagApplied, old.ID)
 	return http.StatusOK, struct {
 		ID         string  `json:"id"`
 		ExternalID *string `json:"external_id"`
@@ -410,8 +412,8 @@ func (st *store) removeContact(s *Server, rec *contactRec) {
 
 // mergeContacts serves POST /contacts/merge: the lead "from" is merged into
 // the user "into". The user's unset fields and custom attributes are filled
-// from the lead, the lead's companies and events move to the user, and the
-// lead is deleted.
+// from the lead, the lead's companies, tags, notes and events move to the
+// user (notes in the order they were written), and the lead is deleted.
 func mergeContacts(s *Server, c *call) (int, any, *apiError) {
 	st := &s.st
 	p, e := parseParams(c.body)
@@ -486,6 +488,26 @@ func mergeContacts(s *Server, c *call) (int, any, *apiError) {
 		if !slices.Contains(nc.CompanyIDs, id) {
 			nc.CompanyIDs = append(nc.CompanyIDs, id)
 		}
+	}
+	for _, name := range l.Tags {
+		if slices.Contains(nc.Tags, name) {
+			continue
+		}
+		nc.Tags = append(nc.Tags, name)
+		if t := st.tagNamed(name); t != nil {
+			if at, ok := st.tagApplied[l.ID][t.ID]; ok {
+				if st.tagApplied[nc.ID] == nil {
+					st.tagApplied[nc.ID] = map[string]int64{}
+				}
+				st.tagApplied[nc.ID][t.ID] = at
+			}
+		}
+	}
+	slices.Sort(nc.Tags)
+	delete(st.tagApplied, l.ID)
+	if len(l.Notes) > 0 {
+		nc.Notes = append(nc.Notes, l.Notes...)
+		slices.SortStableFunc(nc.Notes, func(a, b Note) int { return cmpInt(noteOrder(a), noteOrder(b)) })
 	}
 	for i := range st.events {
 		if st.events[i].ContactID == l.ID {

@@ -23,10 +23,17 @@
 //	GET    /contacts/{id}/companies         companies attached to a contact
 //	POST   /contacts/{id}/companies         attach a company {"id": ...}
 //	DELETE /contacts/{id}/companies/{cid}   detach a company
+//	POST   /contacts/{id}/tags              tag a contact {"id": tag id}
+//	DELETE /contacts/{id}/tags/{tid}        untag a contact
+//	POST   /contacts/{id}/notes             add a note to a contact
 //	POST   /companies                       create or update by company_id
 //	GET    /companies?company_id=X          retrieve by company_id (no query: list all)
 //	GET    /companies/{id}                  retrieve by Intercom id
 //	POST   /events                          record a data event (202, empty body)
+//	GET    /data_attributes?model=M         standard and custom attributes (M: contact, company)
+//	POST   /data_attributes                 create a custom attribute
+//	GET    /tags                            list the tags
+//	POST   /tags                            create a tag; tag or untag contacts or companies
 //	GET    /_sim/state                      State as JSON (no auth, no faults, not recorded)
 //	GET    /_sim/requests                   Requests() as JSON (no auth, no faults, not recorded)
 //	POST   /_sim/reset                      Reset (no auth, no faults, not recorded)
@@ -34,5 +41,7 @@
 // The simulator is deliberately stricter than Intercom in places so that
 // client bugs surface: unknown body parameters are rejected with 400
 // parameter_invalid, and numeric fields must be JSON numbers of the right kind.
-// It does not model data attributes: any custom attribute name is accepted.
+// Custom attribute names are checked only when Options.DataAttributes is set;
+// otherwise any name is accepted, whatever /data_attributes lists. Attribute
+// values are not checked against the data_type of their attribute.
 package intercomtest

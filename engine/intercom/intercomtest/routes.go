@@ -55,6 +55,12 @@ func route(method, path string) (handler, string) {
 		}
 	case n == 4 && segs[0] == "contacts" && segs[2] == "companies":
 		m = map[string]handler{http.MethodDelete: detachCompany}
+	case n == 3 && segs[0] == "contacts" && segs[2] == "tags":
+		m = map[string]handler{http.MethodPost: tagOneContact}
+	case n == 4 && segs[0] == "contacts" && segs[2] == "tags":
+		m = map[string]handler{http.MethodDelete: untagOneContact}
+	case n == 3 && segs[0] == "contacts" && segs[2] == "notes":
+		m = map[string]handler{http.MethodPost: createNote}
 	case n == 1 && segs[0] == "companies":
 		m = map[string]handler{
 			http.MethodGet:  getCompanies,
@@ -64,6 +70,16 @@ func route(method, path string) (handler, string) {
 		m = map[string]handler{http.MethodGet: getCompany}
 	case n == 1 && segs[0] == "events":
 		m = map[string]handler{http.MethodPost: createEvent}
+	case n == 1 && segs[0] == "data_attributes":
+		m = map[string]handler{
+			http.MethodGet:  listDataAttributes,
+			http.MethodPost: createDataAttribute,
+		}
+	case n == 1 && segs[0] == "tags":
+		m = map[string]handler{
+			http.MethodGet:  listTags,
+			http.MethodPost: postTags,
+		}
 	default:
 		return nil, ""
 	}

@@ -52,7 +52,9 @@ type Options struct {
 	// DataAttributes, when not nil, are the custom attribute names the
 	// workspace has defined; a contact or company carrying any other is
 	// refused with 422, as Intercom refuses attributes that do not exist.
-	// Nil accepts every name.
+	// Attributes created with POST /data_attributes are accepted too, on
+	// their model only. Nil accepts every name. GET /data_attributes lists
+	// the names given here as custom string attributes of both models.
 	DataAttributes []string
 }
 
@@ -118,6 +120,9 @@ type Server struct {
 	requests  []*Request
 	closeOnce sync.Once
 
+	// predefined is Options.DataAttributes without repeats.
+	predefined []string
+
 	// mu guards the simulated workspace.
 	mu sync.Mutex
 	st store
@@ -140,6 +145,11 @@ func NewHandler(opts Options) *Server {
 		s.window = DefaultWindow
 	}
 	s.idle = sync.NewCond(&s.ctl)
+	for _, name := range opts.DataAttributes {
+		if !slices.Contains(s.predefined, name) {
+			s.predefined = append(s.predefined, name)
+		}
+	}
 	s.st.reset()
 	return s
 }
@@ -211,8 +221,11 @@ func (s *Server) ResetRequests() {
 	s.ctl.Unlock()
 }
 
-// Reset clears the workspace (contacts, companies, events, id counters),
-// the recorded requests and the current rate window. Faults are kept.
+// Reset clears the workspace (contacts, companies, events, tags, notes, the
+// data attributes created with POST /data_attributes, id counters), the
+// recorded requests and the current rate window. Faults and the names of
+// Options.DataAttributes are kept; ids restart, so a run after Reset gets
+// the same ids as a fresh Server.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	s.st.reset()
@@ -456,13 +469,15 @@ func errBadRequest(msg string) *apiError {
 	return &apiError{http.StatusBadRequest, "bad_request", msg}
 }
 
-// checkAttributes refuses custom attribute names the workspace lacks.
-func (s *Server) checkAttributes(attrs map[string]any) *apiError {
+// checkAttributes refuses custom attribute names the workspace lacks for
+// model ("contact" or "company") when Options.DataAttributes is in use.
+// The caller holds s.mu.
+func (s *Server) checkAttributes(model string, attrs map[string]any) *apiError {
 	if s.opts.DataAttributes == nil {
 		return nil
 	}
 	for _, k := range sortedKeys(attrs) {
-		if !slices.Contains(s.opts.DataAttributes, k) {
+		if !slices.Contains(s.opts.DataAttributes, k) && s.st.customAttribute(model, k) == nil {
 			return &apiError{http.StatusUnprocessableEntity, "parameter_invalid", fmt.Sprintf("Custom attribute '%s' does not exist", k)}
 		}
 	}
@@ -476,6 +491,8 @@ func errConflict(id string) *apiError {
 var (
 	errUserNotFound    = &apiError{http.StatusNotFound, "not_found", "User Not Found"}
 	errCompanyNotFound = &apiError{http.StatusNotFound, "not_found", "Company Not Found"}
+	// errResourceNotFound is Intercom's answer for an unknown tag or admin.
+	errResourceNotFound = &apiError{http.StatusNotFound, "not_found", "Resource Not Found"}
 )
 
 type errorItem struct {

@@ -17,6 +17,13 @@ type State struct {
 	Companies []Company `json:"companies"`
 	// Events are the data events of live contacts, in arrival order.
 	Events []Event `json:"events"`
+	// Tags are the workspace's tags, in creation order; nil when there are
+	// none.
+	Tags []Tag `json:"tags,omitempty"`
+	// DataAttributes are the custom data attributes created with POST
+	// /data_attributes, in creation order (not the names of
+	// Options.DataAttributes); nil when there are none.
+	DataAttributes []DataAttribute `json:"data_attributes,omitempty"`
 }
 
 // Contact is a stored contact. Empty strings and zero numbers mean "not set".
@@ -36,8 +43,21 @@ type Contact struct {
 	// CompanyIDs are the Intercom ids of the attached companies, in attach
 	// order.
 	CompanyIDs []string `json:"company_ids,omitempty"`
-	CreatedAt  int64    `json:"created_at"`
-	UpdatedAt  int64    `json:"updated_at"`
+	// Tags are the names of the contact's tags, sorted.
+	Tags []string `json:"tags,omitempty"`
+	// Notes are the notes added to the contact, oldest first.
+	Notes     []Note `json:"notes,omitempty"`
+	CreatedAt int64  `json:"created_at"`
+	UpdatedAt int64  `json:"updated_at"`
+}
+
+// Note is a note on a contact. Ids are decimal strings, as Intercom's are;
+// Body is as stored (plain text wrapped in a paragraph).
+type Note struct {
+	ID        string `json:"id"`
+	Body      string `json:"body"`
+	AuthorID  string `json:"author_id"`
+	CreatedAt int64  `json:"created_at"`
 }
 
 // Company is a stored company. MonthlySpend is truncated to an integer, as
@@ -53,6 +73,8 @@ type Company struct {
 	MonthlySpend     int64          `json:"monthly_spend,omitempty"`
 	RemoteCreatedAt  int64          `json:"remote_created_at,omitempty"`
 	CustomAttributes map[string]any `json:"custom_attributes,omitempty"`
+	// Tags are the names of the company's tags, sorted.
+	Tags []string `json:"tags,omitempty"`
 	// UserCount is the number of live contacts attached (computed).
 	UserCount int   `json:"user_count"`
 	CreatedAt int64 `json:"created_at"`
@@ -68,18 +90,42 @@ type Event struct {
 	Metadata  map[string]any `json:"metadata,omitempty"`
 }
 
+// Tag is a workspace tag. Ids are decimal strings, as Intercom's are.
+type Tag struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// DataAttribute is a custom data attribute created with POST
+// /data_attributes.
+type DataAttribute struct {
+	ID int64 `json:"id"`
+	// Model is "contact" or "company".
+	Model string `json:"model"`
+	Name  string `json:"name"`
+	// DataType is string, integer, float, boolean, date or datetime.
+	DataType          string `json:"data_type"`
+	Description       string `json:"description,omitempty"`
+	MessengerWritable bool   `json:"messenger_writable,omitempty"`
+	CreatedAt         int64  `json:"created_at"`
+}
+
 // Canonical returns a copy of st without the values the server assigns, so
 // that two runs that made the same changes compare equal with
 // reflect.DeepEqual. Exactly:
 //   - Contact: ID, CreatedAt and UpdatedAt are zeroed; CompanyIDs are
-//     replaced by the companies' company_id values, sorted.
+//     replaced by the companies' company_id values, sorted; each note's ID
+//     and CreatedAt are zeroed (the notes keep their order).
 //   - Company: ID, CreatedAt and UpdatedAt are zeroed.
 //   - Event: ContactID is replaced by the contact's key: "external_id:<x>"
 //     when it has one, else "email:<x>", else "" (also "" for a contact not
 //     in st).
+//   - Tag: ID is zeroed (contacts and companies name their tags already).
+//   - DataAttribute: ID and CreatedAt are zeroed.
 //   - Contacts are sorted by key, then by their JSON encoding; companies by
 //     company_id; events (stably) by contact key, created_at, event_name,
-//     then metadata JSON.
+//     then metadata JSON; tags by name; data attributes by model, then
+//     name.
 //
 // Client-supplied values (timestamps such as signed_up_at, remote_created_at
 // and an event's created_at included) and UserCount are kept.
@@ -102,10 +148,26 @@ func (st State) Canonical() State {
 		}
 		slices.Sort(c.CompanyIDs)
 		c.ID, c.CreatedAt, c.UpdatedAt = "", 0, 0
+		for j := range c.Notes {
+			c.Notes[j].ID, c.Notes[j].CreatedAt = "", 0
+		}
 	}
 	for i := range st.Events {
 		st.Events[i].ContactID = keys[st.Events[i].ContactID]
 	}
+	for i := range st.Tags {
+		st.Tags[i].ID = ""
+	}
+	slices.SortStableFunc(st.Tags, func(a, b Tag) int { return strings.Compare(a.Name, b.Name) })
+	for i := range st.DataAttributes {
+		st.DataAttributes[i].ID, st.DataAttributes[i].CreatedAt = 0, 0
+	}
+	slices.SortStableFunc(st.DataAttributes, func(a, b DataAttribute) int {
+		if c := strings.Compare(a.Model, b.Model); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
 	slices.SortStableFunc(st.Contacts, func(a, b Contact) int {
 		if c := strings.Compare(contactKey(a), contactKey(b)); c != 0 {
 			return c
@@ -155,12 +217,16 @@ func cmpInt(a, b int64) int {
 	return 0
 }
 
-// clone deep-copies st; nil slices become empty ones.
+// clone deep-copies st; nil Contacts, Companies and Events become empty
+// slices, nil Tags and DataAttributes stay nil.
 func (st State) clone() State {
 	out := State{
 		Contacts:  make([]Contact, len(st.Contacts)),
 		Companies: make([]Company, len(st.Companies)),
 		Events:    make([]Event, len(st.Events)),
+		Tags:      slices.Clone(st.Tags),
+
+		DataAttributes: slices.Clone(st.DataAttributes),
 	}
 	for i, c := range st.Contacts {
 		out.Contacts[i] = c.clone()
@@ -177,11 +243,14 @@ func (st State) clone() State {
 func (c Contact) clone() Contact {
 	c.CustomAttributes = cloneMap(c.CustomAttributes)
 	c.CompanyIDs = slices.Clone(c.CompanyIDs)
+	c.Tags = slices.Clone(c.Tags)
+	c.Notes = slices.Clone(c.Notes)
 	return c
 }
 
 func (c Company) clone() Company {
 	c.CustomAttributes = cloneMap(c.CustomAttributes)
+	c.Tags = slices.Clone(c.Tags)
 	return c
 }
 
@@ -239,6 +308,16 @@ type store struct {
 	events       []Event
 	contactSeq   uint64
 	companySeq   uint64
+
+	tags       []*Tag                      // in creation order
+	tagsByID   map[string]*Tag             // by id
+	tagsByName map[string]*Tag             // by lower-cased name
+	tagApplied map[string]map[string]int64 // contact id → tag id → applied_at
+	tagSeq     uint64
+	noteSeq    uint64
+
+	attrs   []DataAttribute // created by POST /data_attributes, in creation order
+	attrSeq uint64
 }
 
 // contactRec is a live or deleted contact with the versions search can see.
@@ -267,6 +346,9 @@ func (st *store) reset() {
 		byExt:        map[string]*contactRec{},
 		byEmail:      map[string]*contactRec{},
 		companyUsers: map[string]int{},
+		tagsByID:     map[string]*Tag{},
+		tagsByName:   map[string]*Tag{},
+		tagApplied:   map[string]map[string]int64{},
 	}
 }
 
@@ -320,6 +402,10 @@ func (st *store) snapshot() State {
 	for _, e := range st.events {
 		out.Events = append(out.Events, e.clone())
 	}
+	for _, t := range st.tags {
+		out.Tags = append(out.Tags, *t)
+	}
+	out.DataAttributes = slices.Clone(st.attrs)
 	return out
 }
 
