@@ -14,6 +14,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/rules"
 	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
 
@@ -382,5 +383,86 @@ func TestIdentifyWakesWaitersInOtherWorkers(t *testing.T) {
 	pw.close()
 	if sum := <-done; sum.Sent != 16 || sum.Waited != 8 || sum.DeadLettered != 0 {
 		t.Errorf("summary %+v", sum)
+	}
+}
+
+// customRules map the contact from places the default routing never
+// looked at: the external_id from context.traits.user_id and the email
+// from properties.account.owner (traits.account.owner on identify).
+const customRules = `
+rules:
+  - name: Identify
+    action: identify_contact
+    trigger: type == "identify"
+    default_fields: false
+    fields:
+      role: {value: user}
+      external_id: context.traits.user_id
+      email: traits.account.owner
+      name: traits.name
+  - name: Track
+    action: track_event
+    trigger: type == "track"
+    default_fields: false
+    fields:
+      event_name: event
+      created_at: timestamp
+      user_id: context.traits.user_id
+      email: properties.account.owner
+`
+
+// TestPerContactOrderWithCustomRules: 200 contacts whose ids and emails
+// come only from custom paths, each event with its own anonymousId (a
+// new device or session), interleaved eight contacts at a time, through 4
+// workers with a slow identify. Every contact's actions must reach Intercom
+// in input order: routing follows the planned contact, not the raw event.
+func TestPerContactOrderWithCustomRules(t *testing.T) {
+	set, err := rules.Parse("custom.yaml", []byte(customRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.Compile(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &orderLog{byUser: map[string][]string{}}
+	d, err := New(Config{Engine: eng, Executor: log, Concurrency: 4, ContactWait: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []string{
+		`{"type":"identify","anonymousId":"a-%[1]d-0","context":{"traits":{"user_id":"c%[1]d"}},"traits":{"name":"Contact %[1]d","account":{"owner":"c%[1]d@example.com"}}}`,
+		`{"type":"track","anonymousId":"a-%[1]d-1","event":"Signed Up","timestamp":1700000000,"context":{"traits":{"user_id":"c%[1]d"}},"properties":{"account":{"owner":"c%[1]d@example.com"}}}`,
+		`{"type":"identify","anonymousId":"a-%[1]d-2","context":{"traits":{"user_id":"c%[1]d"}},"traits":{"name":"Contact %[1]d (renamed)","account":{"owner":"c%[1]d@example.com"}}}`,
+		`{"type":"track","anonymousId":"a-%[1]d-3","event":"Order Completed","timestamp":1700000001,"context":{"traits":{"user_id":"c%[1]d"}},"properties":{"account":{"owner":"c%[1]d@example.com"}}}`,
+		`{"type":"identify","anonymousId":"a-%[1]d-4","context":{"traits":{"user_id":"c%[1]d"}},"traits":{"name":"Contact %[1]d (final)","account":{"owner":"c%[1]d@example.com"}}}`,
+	}
+	var in strings.Builder
+	for batch := 0; batch < 200; batch += 8 {
+		for _, step := range steps {
+			for c := batch; c < batch+8; c++ {
+				fmt.Fprintf(&in, step+"\n", c)
+			}
+		}
+	}
+	sum, err := d.Run(context.Background(), NewLineSource("in", strings.NewReader(in.String())))
+	if err != nil || sum.Sent != 1000 {
+		t.Fatalf("%+v, %v", sum, err)
+	}
+	if len(log.byUser) != 200 {
+		t.Fatalf("%d contacts, want 200", len(log.byUser))
+	}
+	for user, got := range log.byUser {
+		n := strings.TrimPrefix(user, "c")
+		want := []string{
+			"identify_contact:Contact " + n,
+			"track_event:Signed Up",
+			"identify_contact:Contact " + n + " (renamed)",
+			"track_event:Order Completed",
+			"identify_contact:Contact " + n + " (final)",
+		}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Fatalf("contact %s got actions in the order\n%s\nwant\n%s", user, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
 	}
 }
