@@ -275,7 +275,7 @@ func TestTrackEventContactNotFound(t *testing.T) {
 	if !errors.Is(err, ErrContactNotFound) || !errors.As(err, &ae) || ae.Status != 404 || ae.Message != "User Not Found" {
 		t.Fatalf("by user_id: err = %v", err)
 	}
-	if intercom.Retryable(err) {
+	if rest.Retryable(err) {
 		t.Error("a missing contact is retryable by the client")
 	}
 	_, err = execute(c, track(Contact{Email: "nobody@example.com"}))

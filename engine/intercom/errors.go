@@ -1,15 +1,11 @@
 package intercom
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -37,45 +33,6 @@ func (e *APIError) Error() string {
 		b.WriteString(" (request " + e.RequestID + ")")
 	}
 	return b.String()
-}
-
-// Retryable reports whether err is worth retrying: 429, 500, 502, 503 and
-// 504 answers, timeouts, and dropped, reset or refused connections. Other API
-// errors (400, 401, 403, 404, 409, 422, ...) and cancellation are not.
-func Retryable(err error) bool {
-	if err == nil {
-		return false
-	}
-	var ae *APIError
-	if errors.As(err, &ae) {
-		switch ae.Status {
-		case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
-			http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			return true
-		}
-		return false
-	}
-	if errors.Is(err, context.Canceled) {
-		return false
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true // e.g. http.Client.Timeout
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) {
-		return true
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	var dns *net.DNSError
-	if errors.As(err, &dns) {
-		return dns.IsTemporary || dns.IsTimeout
-	}
-	var op *net.OpError
-	return errors.As(err, &op)
 }
 
 // StatusOf returns the status of an *APIError in err's chain, or 0.

@@ -334,7 +334,7 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 				return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, ctx.Err())
 			}
 			err = fmt.Errorf("intercom: %s: %w", cl.endpoint, err)
-			if !intercom.Retryable(err) || attempt >= c.maxRetries {
+			if !Retryable(err) || attempt >= c.maxRetries {
 				return rep, err
 			}
 			wait = c.backoff(attempt)
@@ -357,7 +357,7 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 				c.rateLimited.Add(1)
 			}
 			switch {
-			case !intercom.Retryable(apiErr):
+			case !Retryable(apiErr):
 				return rep, apiErr
 			case limited && limitedFor >= maxRateLimited:
 				return rep, apiErr

@@ -93,7 +93,7 @@ func TestUnauthorizedNotRetried(t *testing.T) {
 	if got := ae.Error(); got != "intercom: 401 unauthorized: Access Token Invalid (request sim-000000000001)" {
 		t.Errorf("Error() = %q", got)
 	}
-	if intercom.Retryable(err) {
+	if Retryable(err) {
 		t.Errorf("401 classified as retryable")
 	}
 	if st := c.Stats(); st.Calls != 1 || st.Retries != 0 || tally.Calls() != 1 {
@@ -117,7 +117,7 @@ func TestBadRequestNotRetried(t *testing.T) {
 	}
 	err := c.SubmitEvent(ctx, body)
 	var ae *intercom.APIError
-	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "parameter_invalid" || intercom.Retryable(err) {
+	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "parameter_invalid" || Retryable(err) {
 		t.Fatalf("err = %v, want a 400 parameter_invalid that is not retried", err)
 	}
 	if got := len(s.Requests()); got != 1 {
@@ -134,7 +134,7 @@ func TestUnknownAttributeIs422NotRetried(t *testing.T) {
 	body.CustomAttributes = intercom.Object{{Key: "plan", Raw: `"pro"`}, {Key: "shoe_size", Raw: "42"}}
 	_, err := c.CreateContact(context.Background(), body)
 	var ae *intercom.APIError
-	if !errors.As(err, &ae) || ae.Status != 422 || ae.Code != "parameter_invalid" || ae.Message != "Custom attribute 'shoe_size' does not exist" || intercom.Retryable(err) {
+	if !errors.As(err, &ae) || ae.Status != 422 || ae.Code != "parameter_invalid" || ae.Message != "Custom attribute 'shoe_size' does not exist" || Retryable(err) {
 		t.Fatalf("err = %v, want a 422 for shoe_size that is not retried", err)
 	}
 	wantTranscript(t, s,
@@ -190,7 +190,7 @@ func TestRetriesExhausted(t *testing.T) {
 	var tally intercom.Tally
 	err := c.SubmitEvent(intercom.WithTally(context.Background(), &tally), event("u-1"))
 	var ae *intercom.APIError
-	if !errors.As(err, &ae) || (ae.Status != 500 && ae.Status != 503) || !intercom.Retryable(err) {
+	if !errors.As(err, &ae) || (ae.Status != 500 && ae.Status != 503) || !Retryable(err) {
 		t.Fatalf("err = %v", err)
 	}
 	if tally.Calls() != 4 || c.Stats().Retries != 3 {

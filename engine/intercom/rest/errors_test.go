@@ -1,4 +1,4 @@
-package intercom
+package rest
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"os"
 	"syscall"
 	"testing"
+
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
 
 type timeoutErr struct{}
@@ -22,17 +24,17 @@ func TestRetryable(t *testing.T) {
 		err  error
 		want bool
 	}{
-		{&APIError{Status: 429}, true},
-		{&APIError{Status: 500}, true},
-		{&APIError{Status: 502}, true},
-		{&APIError{Status: 503}, true},
-		{fmt.Errorf("x: %w", &APIError{Status: 504}), true},
-		{&APIError{Status: 400}, false},
-		{&APIError{Status: 401}, false},
-		{&APIError{Status: 403}, false},
-		{&APIError{Status: 404}, false},
-		{&APIError{Status: 409}, false},
-		{&APIError{Status: 422}, false},
+		{&intercom.APIError{Status: 429}, true},
+		{&intercom.APIError{Status: 500}, true},
+		{&intercom.APIError{Status: 502}, true},
+		{&intercom.APIError{Status: 503}, true},
+		{fmt.Errorf("x: %w", &intercom.APIError{Status: 504}), true},
+		{&intercom.APIError{Status: 400}, false},
+		{&intercom.APIError{Status: 401}, false},
+		{&intercom.APIError{Status: 403}, false},
+		{&intercom.APIError{Status: 404}, false},
+		{&intercom.APIError{Status: 409}, false},
+		{&intercom.APIError{Status: 422}, false},
 		{io.EOF, true},
 		{io.ErrUnexpectedEOF, true},
 		{&net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, true},
