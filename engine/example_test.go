@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/rules"
 )
 
@@ -35,9 +36,12 @@ rules:
 		return
 	}
 	for _, a := range actions {
-		fields, _ := json.Marshal(a.Fields)
-		fmt.Println(a.Rule, a.Kind, string(fields))
+		ev := a.Fields.(*action.TrackEvent) // typed fields: the rule's action is known
+		fmt.Println(a.Rule, a.Kind, ev.EventName, ev.UserID, *ev.CreatedAt)
+		planned, _ := json.Marshal(a)
+		fmt.Println(string(planned))
 	}
 	// Output:
-	// Pro Signups track_event {"created_at":1709294400,"event_name":"pro-signup","metadata":{"plan":"pro","seats":3},"user_id":"u-1"}
+	// Pro Signups track_event pro-signup u-1 1709294400
+	// {"rule":"Pro Signups","action":"track_event","fields":{"created_at":1709294400,"event_name":"pro-signup","metadata":{"plan":"pro","seats":3},"user_id":"u-1"}}
 }

@@ -12,7 +12,10 @@
 package action
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -149,23 +152,42 @@ func (k *Kind) Finish(fields any, warn func(string)) error {
 	return k.finish(fields, warn)
 }
 
-// MarshalJSON writes the action's name.
-func (k *Kind) MarshalJSON() ([]byte, error) {
-	return appendString(nil, k.Name), nil
-}
-
 // String returns the action's name.
 func (k *Kind) String() string { return k.Name }
 
 // Action is one planned Intercom action: what a matching rule produced for
-// an event, with its fields converted to what Intercom accepts.
+// an event, with its fields converted to what Intercom accepts. Its JSON
+// form is {"rule", "action" (the name), "fields" (those set, by name),
+// "warnings"}.
 type Action struct {
-	Rule string `json:"rule"`   // the rule's name
-	Kind *Kind  `json:"action"` // which action; its JSON form is the name
-	// Fields is a pointer to the action's fields struct, e.g.
-	// *TrackEvent; its JSON form lists the fields set, by name.
-	Fields   any      `json:"fields"`
-	Warnings []string `json:"warnings,omitempty"`
+	Rule string // the rule's name
+	Kind *Kind  // which action
+	// Fields is a pointer to the action's fields struct, e.g. *TrackEvent.
+	Fields   any
+	Warnings []string
+}
+
+// actionJSON is the JSON form of an Action.
+type actionJSON struct {
+	Rule     string          `json:"rule"`
+	Action   string          `json:"action"`
+	Fields   json.RawMessage `json:"fields"`
+	Warnings []string        `json:"warnings,omitempty"`
+}
+
+// MarshalJSON writes the action's JSON form.
+func (a Action) MarshalJSON() ([]byte, error) {
+	if a.Kind == nil {
+		return nil, errors.New("action: no kind")
+	}
+	fields, _ := a.Kind.MarshalFields(a.Fields)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // as the fields are: "<" stays "<"
+	if err := enc.Encode(actionJSON{a.Rule, a.Kind.Name, fields, a.Warnings}); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // Contact returns the contact the action concerns.

@@ -49,9 +49,6 @@ var convertLead = Register(Spec[ConvertLead]{
 	Run:        runConvertLead,
 })
 
-// MarshalJSON writes the fields set, by name.
-func (a *ConvertLead) MarshalJSON() ([]byte, error) { return convertLead.MarshalFields(a) }
-
 // runConvertLead turns a lead into the user with the action's external_id:
 // merged into that user if one exists, else made that user.
 func runConvertLead(ctx context.Context, c *Call, a *ConvertLead) error {

@@ -68,9 +68,6 @@ var identifyCompany = Register(Spec[IdentifyCompany]{
 	Run: runIdentifyCompany,
 })
 
-// MarshalJSON writes the fields set, by name.
-func (a *IdentifyCompany) MarshalJSON() ([]byte, error) { return identifyCompany.MarshalFields(a) }
-
 // body is the company's request body.
 func (a *IdentifyCompany) body() intercom.CompanyBody {
 	return intercom.CompanyBody{

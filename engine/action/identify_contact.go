@@ -53,9 +53,6 @@ var identifyContact = Register(Spec[IdentifyContact]{
 	Run:        runIdentifyContact,
 })
 
-// MarshalJSON writes the fields set, by name.
-func (a *IdentifyContact) MarshalJSON() ([]byte, error) { return identifyContact.MarshalFields(a) }
-
 func finishIdentifyContact(a *IdentifyContact, warn func(string)) error {
 	if a.Role == "lead" {
 		if a.ExternalID != "" {

@@ -54,9 +54,6 @@ var trackEvent = Register(Spec[TrackEvent]{
 	Run:     runTrackEvent,
 })
 
-// MarshalJSON writes the fields set, by name.
-func (a *TrackEvent) MarshalJSON() ([]byte, error) { return trackEvent.MarshalFields(a) }
-
 // maxMetadata is the most metadata keys Intercom takes on one event.
 const maxMetadata = 10
 

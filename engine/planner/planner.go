@@ -88,10 +88,20 @@ func Run(eng *engine.Engine, r io.Reader, fn func(*Result) error) (Summary, erro
 	return sum, nil
 }
 
-// Line is the JSON form of one planned action in `plan` output.
+// Line is the JSON form of one planned action in `plan` output: the
+// action's JSON form (see action.Action) after its line number.
 type Line struct {
-	Line int `json:"line"`
-	action.Action
+	Line     int             `json:"line"`
+	Rule     string          `json:"rule"`
+	Action   string          `json:"action"`
+	Fields   json.RawMessage `json:"fields"`
+	Warnings []string        `json:"warnings,omitempty"`
+}
+
+// NewLine is the Line of action a planned for input line n.
+func NewLine(n int, a action.Action) Line {
+	fields, _ := a.Kind.MarshalFields(a.Fields)
+	return Line{Line: n, Rule: a.Rule, Action: a.Kind.Name, Fields: fields, Warnings: a.Warnings}
 }
 
 // Messages lists a result's failures one per entry, each starting with
@@ -117,7 +127,7 @@ func (r *Result) Messages() []string {
 func WriteReadable(w io.Writer, r *Result) error {
 	var b bytes.Buffer
 	for _, a := range r.Actions {
-		if err := encode(&b, Line{Line: r.Line, Action: a}, "  "); err != nil {
+		if err := encode(&b, NewLine(r.Line, a), "  "); err != nil {
 			return err
 		}
 	}
@@ -135,7 +145,7 @@ func WriteReadable(w io.Writer, r *Result) error {
 func WriteJSON(w io.Writer, r *Result) error {
 	var b bytes.Buffer
 	for _, a := range r.Actions {
-		if err := encode(&b, Line{Line: r.Line, Action: a}, ""); err != nil {
+		if err := encode(&b, NewLine(r.Line, a), ""); err != nil {
 			return err
 		}
 	}
