@@ -43,6 +43,9 @@ type Event struct {
 	Raw  []byte
 	Ref  string // e.g. "events.ndjson:12", for messages and dead letters
 	Only string // when set, only this rule's action is sent (a dead-letter re-run)
+	// Err is set when the source could not read this event whole (Raw is
+	// then its start); it is dead-lettered with this error and not evaluated.
+	Err error
 }
 
 // Source yields events; Next returns io.EOF after the last one.
@@ -326,6 +329,11 @@ func (w *worker) run(ctx context.Context) {
 // handle evaluates one event and sends its actions in rule order.
 func (w *worker) handle(ctx context.Context, ev Event) *Result {
 	res := &Result{Ref: ev.Ref}
+	if ev.Err != nil {
+		w.deadLetter(res, ev, ev.Only, "", ev.Err)
+		w.done(res)
+		return res
+	}
 	actions, err := w.d.cfg.Engine.Evaluate(ev.Raw)
 	var ruleErrs engine.RuleErrors
 	switch {

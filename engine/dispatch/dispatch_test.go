@@ -373,3 +373,19 @@ func TestIdentifyWakesWaitersInOtherWorkers(t *testing.T) {
 		t.Errorf("summary %+v", sum)
 	}
 }
+
+// TestEventWithErrIsDeadLetteredNotEvaluated: an event its source could not
+// read whole is not evaluated, even if what was read is a good event.
+func TestEventWithErrIsDeadLetteredNotEvaluated(t *testing.T) {
+	fake := &fakeIntercom{contacts: map[string]bool{}}
+	var dl bytes.Buffer
+	d := newDispatcher(t, fake, &dl, time.Minute)
+	res := d.Process(context.Background(), Event{Raw: []byte(identifyU1), Ref: "in:9", Err: errors.New("cut short")})
+	if res.Status != Failed || res.Actions != 0 || len(res.Errors) != 1 || res.Errors[0] != "cut short" || len(fake.log) != 0 {
+		t.Errorf("result %+v, calls %q", res, fake.log)
+	}
+	want := `{"event":` + identifyU1 + `,"ref":"in:9","error":"cut short","time":"2026-01-02T03:04:05Z"}` + "\n"
+	if dl.String() != want {
+		t.Errorf("dead letter:\n%s\nwant:\n%s", dl.String(), want)
+	}
+}
