@@ -107,11 +107,18 @@ func (r *Reader) readLine() (raw []byte, n int, err error) {
 	if r.err != nil {
 		return nil, 0, r.err
 	}
-	keep := r.limit() + len("\r\n") // a line this long may still be within the limit
 	frag, err := r.br.ReadSlice('\n')
+	if err == nil { // the common case: the whole line is in br's buffer
+		n = len(frag) - 1
+		if n > 0 && frag[n-1] == '\r' {
+			n--
+		}
+		return frag, n, nil
+	}
 	raw, n = frag, len(frag)
 	var last2 [2]byte // the last two bytes read, to find a "\r\n" split across reads
 	if err == bufio.ErrBufferFull {
+		keep := r.limit() + len("\r\n") // a line this long may still be within the limit
 		r.buf = append(r.buf[:0], frag[:min(len(frag), keep)]...)
 		for err == bufio.ErrBufferFull {
 			last2 = tail2(last2, frag)
