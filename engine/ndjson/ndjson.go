@@ -47,6 +47,8 @@ type TooLongError struct {
 	Max int // the limit it is over
 }
 
+// Error gives the line's length and the limit, e.g. "line is 10485760
+// bytes, longer than the 4194304-byte limit".
 func (e *TooLongError) Error() string {
 	return fmt.Sprintf("line is %d bytes, longer than the %d-byte limit", e.Len, e.Max)
 }
