@@ -65,6 +65,27 @@ plan: 4 events: 1 actions, 1 skipped (no rule matched), 1 bad events, 1 rule err
 	}
 }
 
+// TestPlanGoesOnAfterAnOverlongLine: a 5 MB line is reported as a bad event
+// with its length, and the events after it are still planned.
+func TestPlanGoesOnAfterAnOverlongLine(t *testing.T) {
+	head, tail := `{"type":"track","event":"Huge","userId":"u1","properties":{"x":"`, `"}}`
+	long := head + strings.Repeat("a", 5<<20-len(head)-len(tail)) + tail
+	events := `{"type":"track","event":"A","userId":"u1","timestamp":"2024-01-01T00:00:00Z"}
+` + long + `
+
+{"type":"track","event":"B","userId":"u1","timestamp":"2024-01-01T00:00:00Z"}
+`
+	code, out, errOut := runCLI(t, events, "plan")
+	wantOut := `{"line":1,"rule":"Track Event","action":"track_event","fields":{"created_at":1704067200,"event_name":"A","user_id":"u1"}}
+{"line":4,"rule":"Track Event","action":"track_event","fields":{"created_at":1704067200,"event_name":"B","user_id":"u1"}}
+`
+	wantErrPrefix := `stdin:2: invalid event: line is 5242880 bytes, longer than the 4194304-byte limit
+plan: 3 events: 2 actions, 0 skipped (no rule matched), 1 bad events, 0 rule errors in `
+	if code != 1 || out != wantOut || !strings.HasPrefix(errOut, wantErrPrefix) {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%.500s\nwant stdout:\n%s\nwant stderr prefix:\n%s", code, out, errOut, wantOut, wantErrPrefix)
+	}
+}
+
 func TestPlanSampleEventsIsClean(t *testing.T) {
 	chdirRoot(t)
 	code, out, errOut := runCLI(t, "", "plan", "testdata/events/sample.ndjson")

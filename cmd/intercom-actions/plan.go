@@ -21,9 +21,10 @@ Usage: intercom-actions plan [--rules PATH]... [--pretty] [EVENTS.ndjson...]
 Reads Segment events, one JSON object per line, from the files given or from
 standard input, and prints one JSON line per planned Intercom action:
   {"line":3,"rule":"Track Event","action":"track_event","fields":{...},"warnings":[...]}
-Nothing is sent anywhere. A line that is not a usable event, or a rule that
-fails on an event, is reported on standard error as  file:line: reason  and
-counted in the summary printed at the end; no line is skipped silently.
+Nothing is sent anywhere. A line that is not a usable event (one longer
+than 4 MiB included: it is not read whole), or a rule that fails on an
+event, is reported on standard error as  file:line: reason  and counted in
+the summary printed at the end; no line is skipped silently.
 
 Exit status: 0 when every line was planned cleanly, 1 when any line or rule
 failed, 2 on bad usage.

@@ -42,6 +42,9 @@ type Event struct {
 	Raw  []byte
 	Ref  string // e.g. "events.ndjson:12", for messages and dead letters
 	Only string // when set, only this rule's action is sent (a dead-letter re-run)
+	// Err is set when the source could not read this event whole (Raw is
+	// then its start); it is dead-lettered with this error and not evaluated.
+	Err error
 }
 
 // Source yields events; Next returns io.EOF after the last one.
@@ -233,6 +236,9 @@ type planned struct {
 // plan evaluates an event once; its actions then decide its worker.
 func (d *Dispatcher) plan(ev Event) *planned {
 	p := &planned{ev: ev}
+	if ev.Err != nil {
+		return p // unread: handle dead-letters it
+	}
 	p.actions, p.err = d.cfg.Engine.Evaluate(ev.Raw)
 	if ev.Only != "" {
 		kept := p.actions[:0]
@@ -321,6 +327,11 @@ func (w *worker) run(ctx context.Context) {
 func (w *worker) handle(ctx context.Context, p *planned) *Result {
 	ev := p.ev
 	res := &Result{Ref: ev.Ref}
+	if ev.Err != nil {
+		w.deadLetter(res, ev, ev.Only, "", ev.Err)
+		w.done(res)
+		return res
+	}
 	var ruleErrs engine.RuleErrors
 	switch {
 	case errors.As(p.err, &ruleErrs):

@@ -466,3 +466,52 @@ func TestPerContactOrderWithCustomRules(t *testing.T) {
 		}
 	}
 }
+
+// TestOverlongLineIsDeadLetteredAndTheRunGoesOn: a 5 MB line does not stop
+// the run; it is dead-lettered with its length, and the events around it
+// are sent.
+func TestOverlongLineIsDeadLetteredAndTheRunGoesOn(t *testing.T) {
+	fake := &fakeIntercom{contacts: map[string]bool{}}
+	var dl bytes.Buffer
+	d := newDispatcher(t, fake, &dl, time.Minute)
+	head, tail := `{"type":"track","userId":"u1","event":"Huge","properties":{"blob":"`, `"}}`
+	long := head + strings.Repeat("x", 5<<20-len(head)-len(tail)) + tail
+	sum, err := d.Run(context.Background(), NewLineSource("in", strings.NewReader(identifyU1+"\n"+long+"\n\n"+trackU1+"\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"identify_contact u1", "track_event u1"}
+	if strings.Join(fake.log, "|") != strings.Join(want, "|") {
+		t.Errorf("calls:\n%s\nwant:\n%s", strings.Join(fake.log, "\n"), strings.Join(want, "\n"))
+	}
+	var rec DeadLetter
+	if err := json.Unmarshal(dl.Bytes(), &rec); err != nil {
+		t.Fatalf("dead letters %.300q: %v", dl.String(), err)
+	}
+	var prefix string
+	if err := json.Unmarshal(rec.Event, &prefix); err != nil || prefix != long[:1024] {
+		t.Errorf("dead-lettered event %.80s... (%d bytes), want the line's first KiB as a string", rec.Event, len(rec.Event))
+	}
+	if rec.Ref != "in:2" || rec.Rule != "" || rec.Error != "line is 5242880 bytes, longer than the 4194304-byte limit" {
+		t.Errorf("dead letter: ref %q, rule %q, error %q", rec.Ref, rec.Rule, rec.Error)
+	}
+	if sum.Read != 3 || sum.Events != 3 || sum.Sent != 2 || sum.Failed != 1 || sum.DeadLettered != 1 || sum.ActionsSent != 2 {
+		t.Errorf("summary %+v", sum)
+	}
+}
+
+// TestEventWithErrIsDeadLetteredNotEvaluated: an event its source could not
+// read whole is not evaluated, even if what was read is a good event.
+func TestEventWithErrIsDeadLetteredNotEvaluated(t *testing.T) {
+	fake := &fakeIntercom{contacts: map[string]bool{}}
+	var dl bytes.Buffer
+	d := newDispatcher(t, fake, &dl, time.Minute)
+	res := d.Process(context.Background(), Event{Raw: []byte(identifyU1), Ref: "in:9", Err: errors.New("cut short")})
+	if res.Status != Failed || res.Actions != 0 || len(res.Errors) != 1 || res.Errors[0] != "cut short" || len(fake.log) != 0 {
+		t.Errorf("result %+v, calls %q", res, fake.log)
+	}
+	want := `{"event":` + identifyU1 + `,"ref":"in:9","error":"cut short","time":"2026-01-02T03:04:05Z"}` + "\n"
+	if dl.String() != want {
+		t.Errorf("dead letter:\n%s\nwant:\n%s", dl.String(), want)
+	}
+}

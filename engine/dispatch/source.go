@@ -1,7 +1,6 @@
 package dispatch
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -9,51 +8,50 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/intercom-actions/intercom-actions/engine/planner"
+	"github.com/intercom-actions/intercom-actions/engine/ndjson"
 )
 
 // LineSource reads NDJSON events, one per line, skipping blank lines. A
 // dead-letter record (an object with "event" and "error" but no "type")
 // is unwrapped, so a dead-letter file can be sent again as it is: its event
-// is re-sent for the failed rule only.
+// is re-sent for the failed rule only. A line longer than ndjson.MaxLine
+// (the same limit as `plan`) comes as an Event with Err set, so that it is
+// dead-lettered with its length and the run goes on.
 type LineSource struct {
 	name string
-	sc   *bufio.Scanner
-	line int
+	rd   *ndjson.Reader
 }
 
 // NewLineSource reads r; name labels the events' refs ("name:line").
 func NewLineSource(name string, r io.Reader) *LineSource {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), planner.MaxLine) // the same limit as plan
-	return &LineSource{name: name, sc: sc}
+	return &LineSource{name: name, rd: ndjson.NewReader(r)}
 }
 
 // Next returns the next event, or io.EOF.
 func (s *LineSource) Next(ctx context.Context) (Event, error) {
-	for s.sc.Scan() {
-		s.line++
-		raw := bytes.TrimSpace(s.sc.Bytes())
-		if len(raw) == 0 {
-			continue
-		}
-		ev := Event{Raw: bytes.Clone(raw), Ref: fmt.Sprintf("%s:%d", s.name, s.line)}
-		if dl := gjson.GetManyBytes(raw, "event", "error", "type", "rule", "ref"); dl[0].Exists() && dl[1].Exists() && !dl[2].Exists() {
-			ev.Raw = []byte(dl[0].Raw)
-			if dl[0].Type == gjson.String { // the event was not JSON
-				ev.Raw = []byte(dl[0].Str)
-			}
-			ev.Only = dl[3].Str
-			if dl[4].Str != "" {
-				ev.Ref = dl[4].Str + " (via " + ev.Ref + ")"
-			}
-		}
+	line, err := s.rd.Next()
+	if err == io.EOF {
+		return Event{}, io.EOF
+	}
+	if err != nil {
+		return Event{}, fmt.Errorf("%s: %w", s.name, err)
+	}
+	raw := line.Bytes
+	ev := Event{Raw: bytes.Clone(raw), Ref: fmt.Sprintf("%s:%d", s.name, line.Number), Err: line.Err}
+	if line.Err != nil { // only the start of the line: nothing to unwrap
 		return ev, ctx.Err()
 	}
-	if err := s.sc.Err(); err != nil {
-		return Event{}, fmt.Errorf("%s:%d: %w", s.name, s.line+1, err)
+	if dl := gjson.GetManyBytes(raw, "event", "error", "type", "rule", "ref"); dl[0].Exists() && dl[1].Exists() && !dl[2].Exists() {
+		ev.Raw = []byte(dl[0].Raw)
+		if dl[0].Type == gjson.String { // the event was not JSON
+			ev.Raw = []byte(dl[0].Str)
+		}
+		ev.Only = dl[3].Str
+		if dl[4].Str != "" {
+			ev.Ref = dl[4].Str + " (via " + ev.Ref + ")"
+		}
 	}
-	return Event{}, io.EOF
+	return ev, ctx.Err()
 }
 
 // MultiSource reads several sources one after another.

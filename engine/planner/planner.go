@@ -5,7 +5,6 @@
 package planner
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -14,16 +13,13 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
+	"github.com/intercom-actions/intercom-actions/engine/ndjson"
 )
-
-// MaxLine is the longest event line accepted (Segment caps events at 32 KB;
-// this leaves room for batches of traits).
-const MaxLine = 4 << 20
 
 // Result is the outcome of one input line.
 type Result struct {
 	Line    int             // 1-based line number in its input
-	Event   []byte          // the line as read (valid until the next line)
+	Event   []byte          // the line as read (valid until the next line); only its start if it was too long
 	Actions []action.Action // planned actions (may be non-empty even when Err != nil)
 	Err     error           // *engine.EventError, engine.RuleErrors, or nil
 }
@@ -33,10 +29,10 @@ func (r *Result) Skipped() bool { return r.Err == nil && len(r.Actions) == 0 }
 
 // Summary counts the outcomes of a run.
 type Summary struct {
-	Events     int // non-blank lines read
+	Events     int // non-blank lines read, too long ones included
 	Actions    int // actions planned
 	Skipped    int // good events no rule matched
-	BadEvents  int // lines that were not usable events
+	BadEvents  int // lines that were not usable events, or were too long to read
 	RuleErrors int // rule failures on good events
 }
 
@@ -50,21 +46,27 @@ func (s Summary) String() string {
 func (s Summary) Failed() bool { return s.BadEvents > 0 || s.RuleErrors > 0 }
 
 // Run evaluates every non-blank line of r and calls fn with its result, in
-// order. It stops at the first error from fn or from reading r.
+// order. A line longer than ndjson.MaxLine is not evaluated: its result's
+// Err is an *engine.EventError that gives its length, and the run goes on.
+// Run stops at the first error from fn or from reading r.
 func Run(eng *engine.Engine, r io.Reader, fn func(*Result) error) (Summary, error) {
 	var sum Summary
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), MaxLine)
-	line := 0
-	for sc.Scan() {
-		line++
-		raw := bytes.TrimSpace(sc.Bytes())
-		if len(raw) == 0 {
-			continue
+	rd := ndjson.NewReader(r)
+	for {
+		line, err := rd.Next()
+		if err == io.EOF {
+			return sum, nil
+		}
+		if err != nil {
+			return sum, err
 		}
 		sum.Events++
-		res := &Result{Line: line, Event: raw}
-		res.Actions, res.Err = eng.Evaluate(raw)
+		res := &Result{Line: line.Number, Event: line.Bytes}
+		if line.Err != nil {
+			res.Err = &engine.EventError{Reason: line.Err.Error()}
+		} else {
+			res.Actions, res.Err = eng.Evaluate(line.Bytes)
+		}
 		sum.Actions += len(res.Actions)
 		var ruleErrs engine.RuleErrors
 		switch {
@@ -79,13 +81,6 @@ func Run(eng *engine.Engine, r io.Reader, fn func(*Result) error) (Summary, erro
 			return sum, err
 		}
 	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return sum, fmt.Errorf("line %d: longer than %d bytes", line+1, MaxLine)
-		}
-		return sum, err
-	}
-	return sum, nil
 }
 
 // Line is the JSON form of one planned action in `plan` output: the

@@ -43,12 +43,33 @@ oops
 	}
 }
 
-func TestRunRefusesOverlongLines(t *testing.T) {
-	eng, _ := engine.Compile(mustDefaults(t))
-	long := `{"type":"track","x":"` + strings.Repeat("a", MaxLine) + `"}`
-	_, err := Run(eng, strings.NewReader("{}\n"+long+"\n"), func(*Result) error { return nil })
-	if err == nil || err.Error() != "line 2: longer than 4194304 bytes" {
-		t.Errorf("err = %v", err)
+// TestRunGoesOnAfterAnOverlongLine: a 5 MB line is a bad event, reported
+// with its length, and the lines after it are planned.
+func TestRunGoesOnAfterAnOverlongLine(t *testing.T) {
+	eng, err := engine.Compile(mustDefaults(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, tail := `{"type":"track","event":"E","userId":"u1","properties":{"x":"`, `"}}`
+	long := head + strings.Repeat("a", 5<<20-len(head)-len(tail)) + tail
+	good := `{"type":"track","event":"E","userId":"u1","timestamp":1700000000}`
+	var out bytes.Buffer
+	sum, err := Run(eng, strings.NewReader(good+"\n"+long+"\n\n"+good+"\n"), func(r *Result) error {
+		if r.Line == 2 && !bytes.Equal(r.Event, []byte(long[:1024])) {
+			t.Errorf("line 2 came with %d bytes, want the line's first KiB", len(r.Event))
+		}
+		return WriteReadable(&out, r)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Summary{Events: 3, Actions: 2, BadEvents: 1}); sum != want {
+		t.Errorf("summary %+v, want %+v", sum, want)
+	}
+	got := out.String()
+	if !strings.Contains(got, "error: line 2: invalid event: line is 5242880 bytes, longer than the 4194304-byte limit\n") ||
+		strings.Count(got, `"line": 1,`) != 1 || strings.Count(got, `"line": 4,`) != 1 {
+		t.Errorf("output:\n%s", got)
 	}
 }
 
