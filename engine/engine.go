@@ -112,9 +112,21 @@ var eventTypes = []string{"identify", "track", "group", "page", "screen", "alias
 // event is unusable, or RuleErrors when some rules failed; in the latter
 // case the actions of the other rules are still returned.
 func (e *Engine) Evaluate(raw []byte) ([]action.Action, error) {
+	return e.evaluate(raw, (*event.Doc).Reset)
+}
+
+// EvaluateNoCopy is Evaluate without the copy of raw that Evaluate makes:
+// the actions it returns may refer to raw's memory, so raw must not change
+// while they are in use. It is for callers that own the buffer, such as the
+// planner, which writes each batch's actions before it reuses the batch.
+func (e *Engine) EvaluateNoCopy(raw []byte) ([]action.Action, error) {
+	return e.evaluate(raw, (*event.Doc).ResetNoCopy)
+}
+
+func (e *Engine) evaluate(raw []byte, reset func(*event.Doc, []byte) error) ([]action.Action, error) {
 	doc := e.docs.Get().(*event.Doc)
 	defer e.docs.Put(doc)
-	if err := doc.Reset(raw); err != nil {
+	if err := reset(doc, raw); err != nil {
 		return nil, &EventError{Reason: err.Error()}
 	}
 	t := doc.Top("type")

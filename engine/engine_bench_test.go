@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/expr-lang/expr"
+	"github.com/tidwall/gjson"
 
 	"github.com/intercom-actions/intercom-actions/engine/event"
 	"github.com/intercom-actions/intercom-actions/rules"
@@ -138,6 +140,65 @@ func BenchmarkTrigger(b *testing.B) {
 			if _, err := expr.Run(program, env); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+}
+
+// sharedWorkload is the shared benchmark workload: n events from
+// ../shared/bench/gen_events.py (70% track, 20% identify, 10% group,
+// about 1.07 KB each; the same n gives the same bytes). It skips when the
+// generator or python3 is not there.
+func sharedWorkload(b *testing.B, n int) [][]byte {
+	b.Helper()
+	gen := filepath.Join("..", "..", "shared", "bench", "gen_events.py")
+	if _, err := os.Stat(gen); err != nil {
+		b.Skipf("no shared workload generator (%v)", err)
+	}
+	out, err := exec.Command("python3", gen, fmt.Sprint(n)).Output()
+	if err != nil {
+		b.Skipf("gen_events.py: %v", err)
+	}
+	return bytes.Split(bytes.TrimSpace(out), []byte("\n"))
+}
+
+// BenchmarkEvaluateWorkload runs the default rules over the shared
+// workload, next to gjson.ValidBytes over the same bytes: the floor any
+// evaluation that validates the whole event stands on.
+func BenchmarkEvaluateWorkload(b *testing.B) {
+	events := sharedWorkload(b, 2000)
+	var size int64
+	for _, ev := range events {
+		size += int64(len(ev))
+	}
+	eng := defaultEngine(b)
+	b.Run("Evaluate", func(b *testing.B) {
+		b.SetBytes(size / int64(len(events)))
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := eng.Evaluate(events[i%len(events)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("EvaluateNoCopy", func(b *testing.B) {
+		b.SetBytes(size / int64(len(events)))
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := eng.EvaluateNoCopy(events[i%len(events)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("gjson.ValidBytes", func(b *testing.B) {
+		b.SetBytes(size / int64(len(events)))
+		i := 0
+		for b.Loop() {
+			gjson.ValidBytes(events[i%len(events)])
+			i++
 		}
 	})
 }

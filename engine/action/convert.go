@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/intercom-actions/intercom-actions/engine/event"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
 
@@ -172,31 +173,33 @@ func looksNumeric(s string) bool {
 }
 
 // toFlatObject keeps the flat values of an object, in the event's order.
+// It walks the members' JSON text without decoding them (event.EachMember):
+// only their first byte says what they are.
 func toFlatObject(f *Field, v gjson.Result) (intercom.Object, []string, error) {
 	if !v.IsObject() {
 		return nil, nil, fmt.Errorf("expected an object, got %s", describe(v))
 	}
 	out := make(intercom.Object, 0, 16)
 	var warnings []string
-	v.ForEach(func(k, val gjson.Result) bool {
-		switch val.Type {
-		case gjson.String:
-			if val.Str != "" {
-				out = append(out, intercom.Member{Key: k.Str, Raw: val.Raw})
+	event.EachMember(v.Raw, func(k, raw string) bool {
+		switch raw[0] {
+		case '"':
+			if raw != `""` {
+				out = append(out, intercom.Member{Key: k, Raw: raw})
 			}
-		case gjson.Number, gjson.True, gjson.False:
-			out = append(out, intercom.Member{Key: k.Str, Raw: val.Raw})
-		case gjson.Null:
-		case gjson.JSON:
-			if f.Type == TypeMetadata && richObject(val) {
-				out = append(out, intercom.Member{Key: k.Str, Raw: val.Raw})
+		case 'n': // null
+		case '{', '[':
+			if f.Type == TypeMetadata && raw[0] == '{' && richObject(gjson.Parse(raw)) {
+				out = append(out, intercom.Member{Key: k, Raw: raw})
 				return true
 			}
 			kind := "nested object"
-			if val.IsArray() {
+			if raw[0] == '[' {
 				kind = "array"
 			}
-			warnings = append(warnings, fmt.Sprintf("%s: dropped %q (%s; Intercom takes only flat values)", f.Name, k.Str, kind))
+			warnings = append(warnings, f.Name+": dropped "+strconv.Quote(k)+" ("+kind+"; Intercom takes only flat values)")
+		default: // a number, true or false
+			out = append(out, intercom.Member{Key: k, Raw: raw})
 		}
 		return true
 	})

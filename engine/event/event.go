@@ -1,9 +1,11 @@
 // Package event gives fast, read-only access to one Segment event's JSON.
 //
-// A Doc validates the event once and indexes its top-level keys in a single
-// pass; a compiled Path then finds its value by looking up the top-level key
-// and running gjson only over that key's (small) value. Triggers and field
-// mappings share one Doc per event, so no path scans the whole event twice.
+// A Doc validates the event once and, in the same pass, indexes its
+// top-level keys and the keys of its top-level objects (traits, properties,
+// context, ...). A compiled Path then finds its value by looking up those
+// keys and running gjson only over what is left (a small value). Triggers
+// and field mappings share one Doc per event, so no path scans the whole
+// event twice.
 package event
 
 import (
@@ -11,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
@@ -20,11 +23,15 @@ import (
 type Doc struct {
 	json string
 	top  []member
+	sub  []member // the members of top-level objects; see member.sub
 }
 
 type member struct {
 	key string // unescaped
 	raw string // the value's JSON text
+	// sub and nsub locate the members of an object value in Doc.sub
+	// (top-level members only; nsub is 0 for other values).
+	sub, nsub int32
 }
 
 // Parse validates raw as a JSON object and returns its Doc. The Doc keeps a
@@ -38,20 +45,29 @@ func Parse(raw []byte) (*Doc, error) {
 }
 
 // Reset makes d hold the event raw (copied), reusing d's memory. One pass
-// both validates the JSON and indexes the top-level keys. It fails,
-// leaving d empty, if raw is not a valid JSON object.
+// both validates the JSON and indexes the first two levels of keys. It
+// fails, leaving d empty, if raw is not a valid JSON object.
 func (d *Doc) Reset(raw []byte) error {
+	return d.reset(string(raw), raw)
+}
+
+// ResetNoCopy is Reset without the copy: d, and every value taken from
+// it, refers to raw's memory, so raw must not change while they are in use.
+func (d *Doc) ResetNoCopy(raw []byte) error {
+	return d.reset(unsafe.String(unsafe.SliceData(raw), len(raw)), raw)
+}
+
+func (d *Doc) reset(s string, raw []byte) error {
 	d.json = ""
-	d.top = d.top[:0]
-	s := string(raw)
-	top, ok := scanObject(s, d.top)
+	top, sub, ok := scanObject(s, d.top[:0], d.sub[:0])
+	d.top, d.sub = top[:0], sub[:0]
 	if !ok {
 		if gjson.Valid(s) {
 			return fmt.Errorf("a JSON %s, not an object", kindName(gjson.Parse(s)))
 		}
 		return invalidJSON(raw)
 	}
-	d.json, d.top = s, top
+	d.json, d.top, d.sub = s, top, sub
 	return nil
 }
 
@@ -71,15 +87,34 @@ func (d *Doc) Get(p *Path) gjson.Result {
 	if p.full {
 		return gjson.Get(d.json, p.src)
 	}
-	for i := range d.top {
-		if d.top[i].key == p.top {
-			if p.rest == "" {
-				return gjson.Parse(d.top[i].raw)
-			}
-			return gjson.Get(d.top[i].raw, p.rest)
+	m := d.find(d.top, p.top)
+	switch {
+	case m == nil:
+		return gjson.Result{}
+	case p.rest == "":
+		return gjson.Parse(m.raw)
+	case p.second == "" || m.nsub == 0:
+		return gjson.Get(m.raw, p.rest)
+	}
+	m = d.find(d.sub[m.sub:m.sub+m.nsub], p.second)
+	switch {
+	case m == nil:
+		return gjson.Result{}
+	case p.rest2 == "":
+		return gjson.Parse(m.raw)
+	}
+	return gjson.Get(m.raw, p.rest2)
+}
+
+// find returns the first member called key (the first of a repeated key
+// wins, as in gjson).
+func (d *Doc) find(members []member, key string) *member {
+	for i := range members {
+		if members[i].key == key {
+			return &members[i]
 		}
 	}
-	return gjson.Result{}
+	return nil
 }
 
 // invalidJSON explains why raw is not valid JSON, with the byte offset
@@ -118,10 +153,12 @@ func kindName(r gjson.Result) string {
 
 // Path is a compiled gjson path into an event.
 type Path struct {
-	src  string // the path as written
-	top  string // first component, unescaped (when !full)
-	rest string // the remaining gjson path ("" for a top-level key)
-	full bool   // evaluate src against the whole event (modifiers, wildcards, ...)
+	src    string // the path as written
+	top    string // first component, unescaped (when !full)
+	rest   string // the remaining gjson path ("" for a top-level key)
+	second string // rest's first component, unescaped, when it is a plain key
+	rest2  string // what follows second ("" when second is the last)
+	full   bool   // evaluate src against the whole event (modifiers, wildcards, ...)
 }
 
 // String returns the path as written.
@@ -139,6 +176,9 @@ func CompilePath(s string) (*Path, error) {
 		return p, nil
 	}
 	p.top, p.rest = top, rest
+	if second, rest2, ok := splitFirst(rest); ok && rest != "" {
+		p.second, p.rest2 = second, rest2
+	}
 	return p, nil
 }
 

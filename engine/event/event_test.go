@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 )
 
 func TestGet(t *testing.T) {
@@ -91,6 +93,74 @@ func FuzzReset(f *testing.F) {
 		for k := range m {
 			if !d.Top(k).Exists() {
 				t.Fatalf("Reset(%q): key %q not indexed", in, k)
+			}
+		}
+	})
+}
+
+// FuzzGet holds Doc.Get, with its two-level index, to gjson.Get over the
+// whole event: the same value for any object and any path.
+func FuzzGet(f *testing.F) {
+	for _, tc := range [][2]string{
+		{`{"type":"track","properties":{"plan":"pro","a.b":1,"items":[{"sku":"x"}],"plan":"dup"},"k\"q":"e"}`, "properties.plan"},
+		{`{"traits":{"address":{"city":"Paris"}},"traits":{"x":1}}`, "traits.address.city"},
+		{`{"p":{"a\\u002eb":2, "c" : [1,2]}}`, `p.a\.b`},
+		{`{"p":{}}`, "p.x"},
+		{`{"p":[{"a":1}]}`, "p.0.a"},
+		{`{"p":{"0":"zero"}}`, "p.0"},
+		{`{"p":{"q":{"r":{"s":true}}}}`, "p.q.r.s"},
+		{`{"p":{"n":null}}`, "p.n"},
+		{`{"p":{"s":"\u00e9\n"}}`, "p.s"},
+	} {
+		f.Add(tc[0], tc[1])
+	}
+	f.Fuzz(func(t *testing.T, js, path string) {
+		p, err := CompilePath(path)
+		if err != nil {
+			return
+		}
+		d, err := Parse([]byte(js))
+		if err != nil {
+			return
+		}
+		got, want := d.Get(p), gjson.Get(js, path)
+		if got.Type != want.Type || got.Raw != want.Raw || got.Str != want.Str || got.Exists() != want.Exists() {
+			t.Fatalf("Get(%q) on %s = %s %q, gjson gives %s %q", path, js, got.Type, got.Raw, want.Type, want.Raw)
+		}
+	})
+}
+
+// FuzzEachMember holds EachMember to gjson's ForEach on valid objects, and
+// to stopping cleanly on anything else.
+func FuzzEachMember(f *testing.F) {
+	for _, s := range []string{
+		`{"a":1,"b":"x\"y","c":{"d":[1,{"e":"}"}]},"k\u0065y":null, "f" : true ,"g":-1.5e3}`,
+		`{}`, ` { } `, `{"a":"\\"}`, `[1]`, `{"a":}`, `{"a":1`, `"x"`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		type kv struct{ k, raw string }
+		var got []kv
+		ok := EachMember(s, func(k, raw string) bool {
+			got = append(got, kv{k, raw})
+			return true
+		})
+		r := gjson.Parse(s)
+		if !json.Valid([]byte(s)) || !r.IsObject() {
+			return // only stopping cleanly is asked of it
+		}
+		var want []kv
+		r.ForEach(func(k, v gjson.Result) bool {
+			want = append(want, kv{k.Str, v.Raw})
+			return true
+		})
+		if !ok || len(got) != len(want) {
+			t.Fatalf("EachMember(%s) = %v, %v; gjson %v", s, ok, got, want)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("member %d of %s: %q, gjson %q", i, s, got[i], want[i])
 			}
 		}
 	})

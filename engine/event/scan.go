@@ -24,50 +24,103 @@ var plain = func() (t [256]bool) {
 }()
 
 // scanObject validates s as one JSON object (with optional surrounding
-// white space) and appends its members to top.
-func scanObject(s string, top []member) ([]member, bool) {
+// white space) and appends its members to top. The members of a member
+// whose value is itself an object (traits, properties, context) are
+// appended to sub, and that member records where they are: the second
+// level is indexed in the same pass, so a path such as properties.plan, or
+// all of properties, needs no second scan.
+func scanObject(s string, top, sub []member) ([]member, []member, bool) {
 	i := skipSpace(s, 0)
 	if i >= len(s) || s[i] != '{' {
-		return top, false
+		return top, sub, false
 	}
 	i = skipSpace(s, i+1)
 	if i < len(s) && s[i] == '}' {
-		return top, skipSpace(s, i+1) == len(s)
+		return top, sub, skipSpace(s, i+1) == len(s)
 	}
 	for {
-		if i >= len(s) || s[i] != '"' {
-			return top, false
+		key, next, ok := scanKey(s, i)
+		if !ok {
+			return top, sub, false
 		}
-		ks := i
-		var ok bool
-		if i, ok = scanString(s, i); !ok {
-			return top, false
-		}
-		key := s[ks+1 : i-1]
-		if strings.IndexByte(key, '\\') >= 0 {
-			key = unquote(s[ks:i])
-		}
-		i = skipSpace(s, i)
-		if i >= len(s) || s[i] != ':' {
-			return top, false
-		}
-		i = skipSpace(s, i+1)
+		i = next
 		vs := i
-		if i, ok = scanValue(s, i, 1); !ok {
-			return top, false
+		m := member{key: key}
+		if i < len(s) && s[i] == '{' {
+			m.sub = int32(len(sub))
+			if i, sub, ok = scanMembers(s, i, sub); !ok {
+				return top, sub, false
+			}
+			m.nsub = int32(len(sub)) - m.sub
+		} else if i, ok = scanValue(s, i, 1); !ok {
+			return top, sub, false
 		}
-		top = append(top, member{key: key, raw: s[vs:i]})
+		m.raw = s[vs:i]
+		top = append(top, m)
 		i = skipSpace(s, i)
 		if i >= len(s) {
-			return top, false
+			return top, sub, false
 		}
 		switch s[i] {
 		case ',':
 			i = skipSpace(s, i+1)
 		case '}':
-			return top, skipSpace(s, i+1) == len(s)
+			return top, sub, skipSpace(s, i+1) == len(s)
 		default:
-			return top, false
+			return top, sub, false
+		}
+	}
+}
+
+// scanKey reads the key at s[i] and the colon after it; next is where the
+// value starts.
+func scanKey(s string, i int) (key string, next int, ok bool) {
+	if i >= len(s) || s[i] != '"' {
+		return "", i, false
+	}
+	ks := i
+	if i, ok = scanString(s, i); !ok {
+		return "", i, false
+	}
+	key = s[ks+1 : i-1]
+	if strings.IndexByte(key, '\\') >= 0 {
+		key = unquote(s[ks:i])
+	}
+	i = skipSpace(s, i)
+	if i >= len(s) || s[i] != ':' {
+		return "", i, false
+	}
+	return key, skipSpace(s, i+1), true
+}
+
+// scanMembers validates the second-level object starting at s[i] and
+// appends its members to sub.
+func scanMembers(s string, i int, sub []member) (int, []member, bool) {
+	i = skipSpace(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		return i + 1, sub, true
+	}
+	for {
+		key, next, ok := scanKey(s, i)
+		if !ok {
+			return next, sub, false
+		}
+		vs := next
+		if i, ok = scanValue(s, next, 2); !ok {
+			return i, sub, false
+		}
+		sub = append(sub, member{key: key, raw: s[vs:i]})
+		i = skipSpace(s, i)
+		if i >= len(s) {
+			return i, sub, false
+		}
+		switch s[i] {
+		case ',':
+			i = skipSpace(s, i+1)
+		case '}':
+			return i + 1, sub, true
+		default:
+			return i, sub, false
 		}
 	}
 }
