@@ -11,7 +11,7 @@ import (
 
 // limiter paces requests by the X-RateLimit-* headers of the answers, so
 // that the window's budget is spent before it resets and few requests meet
-// a 429.
+// a 429, however many requests are in flight.
 //
 // Within a window the server's count only goes down, so the lowest
 // X-RateLimit-Remaining seen covers every request answered so far; the
@@ -20,9 +20,12 @@ import (
 // left (a tenth of the limit, or twice the peak number of requests in
 // flight) it spaces requests evenly over the time to the reset, so that
 // clients sharing the budget see each other's use before they spend it.
-// Once the reset passes the window is unknown and requests go freely until
-// an answer tells the new state (this assumes fewer requests in flight than
-// the limit, as with Intercom's limits of hundreds per window).
+//
+// What is not known is not spent blindly: before any answer has told the
+// limit, one request goes alone to learn it; once a window is over, the
+// next one is taken to hold the limit, and at most that many requests are
+// in flight until an answer tells its real state. A server that sends no
+// rate-limit headers is not paced at all.
 //
 // One mutex guards it; waiting is done without the lock.
 type limiter struct {
@@ -30,10 +33,12 @@ type limiter struct {
 	inflight  int // requests admitted and not yet answered
 	peak      int // most requests in flight at once
 	known     bool
-	limit     int
-	remaining int       // lowest X-RateLimit-Remaining seen in the window
-	reset     time.Time // when the window ends
-	next      time.Time // earliest next admission when pacing
+	limit     int           // the window's limit, once an answer told it
+	remaining int           // lowest X-RateLimit-Remaining seen in the window
+	reset     time.Time     // when the window ends
+	next      time.Time     // earliest next admission when pacing
+	noHeaders bool          // the last answer had no rate-limit headers
+	answered  chan struct{} // closed (and replaced) at every answer, to wake waiters
 }
 
 // acquire waits until a request may be sent. Every acquire must be
@@ -43,10 +48,12 @@ func (l *limiter) acquire(ctx context.Context) error {
 		l.mu.Lock()
 		now := time.Now()
 		if l.known && !now.Before(l.reset) {
-			l.known = false
+			l.known = false // the window is over; the next one is not known yet
 		}
 		var wait time.Duration
-		if l.known {
+		var untilAnswer chan struct{}
+		switch {
+		case l.known:
 			switch left := l.remaining - l.inflight; {
 			case left <= 0:
 				wait = l.reset.Sub(now)
@@ -57,18 +64,39 @@ func (l *limiter) acquire(ctx context.Context) error {
 					l.next = now.Add(l.reset.Sub(now) / time.Duration(left))
 				}
 			}
+		case l.noHeaders:
+		case l.limit > 0 && l.inflight >= l.limit, l.limit == 0 && l.inflight > 0:
+			// A new window of l.limit, or no limit learned yet: wait for an
+			// answer to tell the state.
+			untilAnswer = l.wake()
 		}
-		if wait <= 0 {
+		if wait <= 0 && untilAnswer == nil {
 			l.inflight++
 			l.peak = max(l.peak, l.inflight)
 			l.mu.Unlock()
 			return nil
 		}
 		l.mu.Unlock()
+		if untilAnswer != nil {
+			select {
+			case <-untilAnswer:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
+}
+
+// wake returns the channel the next answer closes; the caller holds mu.
+func (l *limiter) wake() chan struct{} {
+	if l.answered == nil {
+		l.answered = make(chan struct{})
+	}
+	return l.answered
 }
 
 // paceBelow is the estimate under which requests are spaced out; the caller
@@ -83,6 +111,13 @@ func (l *limiter) release(h http.Header, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.inflight--
+	if l.answered != nil {
+		close(l.answered)
+		l.answered = nil
+	}
+	if h != nil {
+		l.noHeaders = !ok
+	}
 	if !ok || !reset.After(now) {
 		return // no headers, or a window that is over
 	}

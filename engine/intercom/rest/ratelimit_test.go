@@ -158,6 +158,32 @@ func TestRateLimiter(t *testing.T) {
 	}
 }
 
+// TestRateLimiterManyInFlight: with more workers than the limit allows per
+// window (64 against 20 per second), the limiter still keeps 429s under 1%
+// and spends at least 90% of the budget: requests in flight count against
+// what is left, including at the start and when a window rolls over.
+func TestRateLimiterManyInFlight(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 3 s")
+	}
+	const limit, windows = 20, 3
+	s := newSim(t, intercomtest.Options{RateLimit: limit, Window: time.Second})
+	c := newClient(t, s)
+	if _, err := c.CreateContact(context.Background(), user("u-1", "")); err != nil {
+		t.Fatal(err)
+	}
+	ok, limited := runLoad(t, s, []*Client{c}, 64, windows)
+	total := ok + limited
+	t.Logf("one client, 64 workers: %d ok and %d 429 in %d windows of %d (%.1f%% of the limit; %.2f%% 429)",
+		ok, limited, windows, limit, 100*float64(ok)/(limit*windows), 100*float64(limited)/float64(total))
+	if float64(ok) < 0.9*limit*windows {
+		t.Errorf("%d requests in %d windows: under 90%% of %d per window", ok, windows, limit)
+	}
+	if float64(limited) >= 0.01*float64(total) {
+		t.Errorf("%d of %d answers were 429 (want under 1%%)", limited, total)
+	}
+}
+
 // TestRateLimiterSharedBudget: two clients (two processes) share the budget.
 func TestRateLimiterSharedBudget(t *testing.T) {
 	if testing.Short() {
