@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/planner"
@@ -48,7 +49,9 @@ func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	defer out.Flush()
+	var events atomic.Int64
 	prog := newProgress(stderr, "plan")
+	prog.setFunc(func() string { return fmt.Sprintf("%d events", events.Load()) })
 	defer prog.stop()
 
 	inputs := fs.Args()
@@ -63,15 +66,19 @@ func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "plan: %v\n", err)
 			return 1
 		}
-		sum, err := planner.Run(eng, r, func(res *planner.Result) error {
-			for _, m := range res.Messages() {
-				fmt.Fprintf(stderr, "%s:%s\n", label, strings.TrimPrefix(m, "line "))
+		render := planner.AppendJSON
+		if *pretty {
+			render = planner.AppendReadable
+		}
+		sum, err := planner.RunWith(eng, r, planner.Options{Render: render}, func(res *planner.Result) error {
+			if res.Err != nil {
+				for _, m := range res.Messages() {
+					fmt.Fprintf(stderr, "%s:%s\n", label, strings.TrimPrefix(m, "line "))
+				}
 			}
-			prog.set(fmt.Sprintf("%d events, %d actions", total.Events+res.Line, total.Actions))
-			if *pretty {
-				return planner.WriteReadable(out, res)
-			}
-			return planner.WriteJSON(out, res)
+			events.Add(1)
+			_, err := out.Write(res.Output)
+			return err
 		})
 		closeFn()
 		total = add(total, sum)

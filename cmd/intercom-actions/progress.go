@@ -15,6 +15,7 @@ type progress struct {
 	w       io.Writer
 	prefix  string
 	status  string
+	statusf func() string // if set, asked for the status at each redraw
 	done    chan struct{}
 	stopped bool
 }
@@ -34,7 +35,11 @@ func newProgress(w io.Writer, prefix string) *progress {
 				return
 			case <-t.C:
 				p.mu.Lock()
-				fmt.Fprintf(p.w, "\r\033[K%s: %s", p.prefix, p.status)
+				status := p.status
+				if p.statusf != nil {
+					status = p.statusf()
+				}
+				fmt.Fprintf(p.w, "\r\033[K%s: %s", p.prefix, status)
 				p.mu.Unlock()
 			}
 		}
@@ -45,6 +50,14 @@ func newProgress(w io.Writer, prefix string) *progress {
 func (p *progress) set(status string) {
 	p.mu.Lock()
 	p.status = status
+	p.mu.Unlock()
+}
+
+// setFunc makes f give the status, called only when the line is redrawn:
+// no formatting work per event, and none at all off a terminal.
+func (p *progress) setFunc(f func() string) {
+	p.mu.Lock()
+	p.statusf = f
 	p.mu.Unlock()
 }
 

@@ -1,6 +1,9 @@
 package intercom
 
 import (
+	"bytes"
+	"encoding/json"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -56,7 +59,9 @@ func (o Object) MarshalJSON() ([]byte, error) {
 	return o.AppendJSON(make([]byte, 0, n)), nil
 }
 
-// AppendJSON appends the object's JSON to b.
+// AppendJSON appends the object's compact JSON to b: nested values (such
+// as a {"url", "value"} taken from an event as written) lose their white
+// space, as encoding/json would compact them.
 func (o Object) AppendJSON(b []byte) []byte {
 	b = append(b, '{')
 	for i, m := range o {
@@ -65,9 +70,22 @@ func (o Object) AppendJSON(b []byte) []byte {
 		}
 		b = AppendString(b, m.Key)
 		b = append(b, ':')
-		b = append(b, m.Raw...)
+		b = appendCompact(b, m.Raw)
 	}
 	return append(b, '}')
+}
+
+// appendCompact appends the JSON text raw without insignificant white
+// space. Only objects and arrays can hold any.
+func appendCompact(b []byte, raw string) []byte {
+	if raw == "" || (raw[0] != '{' && raw[0] != '[') || !strings.ContainsAny(raw, " \t\n\r") {
+		return append(b, raw...)
+	}
+	buf := bytes.NewBuffer(b)
+	if err := json.Compact(buf, []byte(raw)); err != nil {
+		return append(b, raw...) // not JSON after all: as it is
+	}
+	return buf.Bytes()
 }
 
 const hexDigits = "0123456789abcdef"

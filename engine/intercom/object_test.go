@@ -84,3 +84,14 @@ func TestCacheKeys(t *testing.T) {
 		t.Error("cache keys: emails fold case, ids do not, kinds are apart")
 	}
 }
+
+func TestObjectCompactsNestedValues(t *testing.T) {
+	o := Object{{Key: "price", Raw: "{ \"amount\" : 5,\n \"currency\": \"E U R\" }"}, {Key: "tags", Raw: `[ "a b" ]`}, {Key: "s", Raw: `"x y"`}}
+	got, err := json.Marshal(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"price":{"amount":5,"currency":"E U R"},"tags":["a b"],"s":"x y"}`; string(got) != want {
+		t.Errorf("JSON = %s, want %s", got, want)
+	}
+}

@@ -5,11 +5,11 @@
 package planner
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"sync"
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
@@ -19,9 +19,10 @@ import (
 // Result is the outcome of one input line.
 type Result struct {
 	Line    int             // 1-based line number in its input
-	Event   []byte          // the line as read (valid until the next line); only its start if it was too long
+	Event   []byte          // the line as read; only its start if it was too long
 	Actions []action.Action // planned actions (may be non-empty even when Err != nil)
 	Err     error           // *engine.EventError, engine.RuleErrors, or nil
+	Output  []byte          // what Options.Render made of it, if set
 }
 
 // Skipped reports whether no rule matched a good event.
@@ -46,57 +47,183 @@ func (s Summary) String() string {
 func (s Summary) Failed() bool { return s.BadEvents > 0 || s.RuleErrors > 0 }
 
 // Run evaluates every non-blank line of r and calls fn with its result, in
-// order. A line longer than ndjson.MaxLine is not evaluated: its result's
-// Err is an *engine.EventError that gives its length, and the run goes on.
-// Run stops at the first error from fn or from reading r.
+// input order (see RunWith).
 func Run(eng *engine.Engine, r io.Reader, fn func(*Result) error) (Summary, error) {
+	return RunWith(eng, r, Options{}, fn)
+}
+
+// Options tune RunWith.
+type Options struct {
+	// Workers is how many batches of lines are evaluated at once; 0 means
+	// one per CPU (GOMAXPROCS). Results reach fn in input order whatever it is.
+	Workers int
+	// Render, if set, renders each result in the workers, into
+	// Result.Output, so that formatting runs in parallel too (AppendJSON,
+	// AppendReadable).
+	Render func(dst []byte, r *Result) []byte
+}
+
+// batchLines and batchBytes bound a batch of lines: enough to make
+// handing it to a worker cheap, small enough to keep every core busy.
+const (
+	batchLines = 256
+	batchBytes = 256 << 10
+)
+
+// batch is a run of input lines, their results and their rendered output.
+type batch struct {
+	arena   []byte // the lines' bytes, one after another
+	ends    []int  // arena offset where each line ends
+	results []Result
+	out     []byte // rendered output, one result after another
+	outEnds []int
+	readErr error         // the read error after the last line, if any
+	done    chan struct{} // closed when the batch is evaluated
+}
+
+var batches = sync.Pool{New: func() any { return new(batch) }}
+
+// RunWith evaluates every non-blank line of r, batches of lines on several
+// cores, and calls fn with each result in input order, on the calling
+// goroutine. A result (its Event, Actions and Output) is valid until fn
+// returns. A line longer than ndjson.MaxLine is not evaluated: its result's
+// Err is an *engine.EventError that gives its length, and the run goes on.
+// RunWith stops at the first error from fn or from reading r.
+func RunWith(eng *engine.Engine, r io.Reader, opts Options, fn func(*Result) error) (Summary, error) {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	stop := make(chan struct{})
+	order := make(chan *batch, 2*workers) // batches in input order, for the caller
+	work := make(chan *batch, 2*workers)  // the same batches, for the workers
+	go read(r, order, work, stop)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				b.evaluate(eng, opts.Render)
+				close(b.done)
+			}
+		}()
+	}
+	defer func() {
+		close(stop) // the reader stops; then the workers run out of work
+		wg.Wait()
+	}()
+
 	var sum Summary
-	rd := ndjson.NewReader(r)
-	for {
-		line, err := rd.Next()
-		if err == io.EOF {
-			return sum, nil
+	for b := range order {
+		<-b.done
+		for i := range b.results {
+			res := &b.results[i]
+			sum.count(res)
+			if err := fn(res); err != nil {
+				return sum, err
+			}
 		}
+		err := b.readErr
+		b.reset()
+		batches.Put(b)
 		if err != nil {
 			return sum, err
 		}
-		sum.Events++
-		res := &Result{Line: line.Number, Event: line.Bytes}
-		if line.Err != nil {
-			res.Err = &engine.EventError{Reason: line.Err.Error()}
-		} else {
-			res.Actions, res.Err = eng.Evaluate(line.Bytes)
+	}
+	return sum, nil
+}
+
+// count adds one result to the summary.
+func (s *Summary) count(res *Result) {
+	s.Events++
+	s.Actions += len(res.Actions)
+	var ruleErrs engine.RuleErrors
+	switch {
+	case errors.As(res.Err, &ruleErrs):
+		s.RuleErrors += len(ruleErrs)
+	case res.Err != nil:
+		s.BadEvents++
+	case len(res.Actions) == 0:
+		s.Skipped++
+	}
+}
+
+// read fills batches from r and hands each to both the workers and the
+// caller, until the input ends, a read fails or stop closes.
+func read(r io.Reader, order, work chan<- *batch, stop <-chan struct{}) {
+	defer close(order)
+	defer close(work)
+	rd := ndjson.NewReader(r)
+	for {
+		b := batches.Get().(*batch)
+		b.done = make(chan struct{})
+		for len(b.results) < batchLines && len(b.arena) < batchBytes {
+			line, err := rd.Next()
+			if err != nil {
+				if err != io.EOF {
+					b.readErr = err
+				}
+				break
+			}
+			res := Result{Line: line.Number}
+			if line.Err != nil {
+				res.Err = &engine.EventError{Reason: line.Err.Error()}
+			}
+			b.arena = append(b.arena, line.Bytes...)
+			b.ends = append(b.ends, len(b.arena))
+			b.results = append(b.results, res)
 		}
-		sum.Actions += len(res.Actions)
-		var ruleErrs engine.RuleErrors
-		switch {
-		case errors.As(res.Err, &ruleErrs):
-			sum.RuleErrors += len(ruleErrs)
-		case res.Err != nil:
-			sum.BadEvents++
-		case len(res.Actions) == 0:
-			sum.Skipped++
+		last := b.readErr != nil || len(b.results) < batchLines && len(b.arena) < batchBytes
+		if len(b.results) == 0 && b.readErr == nil {
+			batches.Put(b)
+			return
 		}
-		if err := fn(res); err != nil {
-			return sum, err
+		select {
+		case order <- b:
+		case <-stop:
+			return
+		}
+		select {
+		case work <- b:
+		case <-stop:
+			return
+		}
+		if last {
+			return
 		}
 	}
 }
 
-// Line is the JSON form of one planned action in `plan` output: the
-// action's JSON form (see action.Action) after its line number.
-type Line struct {
-	Line     int             `json:"line"`
-	Rule     string          `json:"rule"`
-	Action   string          `json:"action"`
-	Fields   json.RawMessage `json:"fields"`
-	Warnings []string        `json:"warnings,omitempty"`
+// evaluate plans every line of the batch and renders its results.
+func (b *batch) evaluate(eng *engine.Engine, render func([]byte, *Result) []byte) {
+	start := 0
+	for i := range b.results {
+		res := &b.results[i]
+		res.Event = b.arena[start:b.ends[i]:b.ends[i]]
+		start = b.ends[i]
+		if res.Err == nil {
+			// The batch outlives the actions: the caller is done with them
+			// before the batch is reused.
+			res.Actions, res.Err = eng.EvaluateNoCopy(res.Event)
+		}
+		if render != nil {
+			b.out = render(b.out, res)
+			b.outEnds = append(b.outEnds, len(b.out))
+		}
+	}
+	start = 0
+	for i := range b.outEnds {
+		b.results[i].Output = b.out[start:b.outEnds[i]]
+		start = b.outEnds[i]
+	}
 }
 
-// NewLine is the Line of action a planned for input line n.
-func NewLine(n int, a action.Action) Line {
-	fields, _ := a.Kind.MarshalFields(a.Fields)
-	return Line{Line: n, Rule: a.Rule, Action: a.Kind.Name, Fields: fields, Warnings: a.Warnings}
+// reset empties the batch for reuse, keeping its memory.
+func (b *batch) reset() {
+	clear(b.results) // let the actions go
+	b.arena, b.ends, b.results = b.arena[:0], b.ends[:0], b.results[:0]
+	b.out, b.outEnds, b.readErr = b.out[:0], b.outEnds[:0], nil
 }
 
 // Messages lists a result's failures one per entry, each starting with
@@ -116,42 +243,14 @@ func (r *Result) Messages() []string {
 	return []string{fmt.Sprintf("line %d: %v", r.Line, r.Err)}
 }
 
-// WriteReadable writes a result in the golden-file form: each action as
-// indented JSON, each failure as "error: line N: ...", and a good event that
-// no rule matched as "skip: line N: no rule matched".
+// WriteReadable writes a result in the golden-file form (AppendReadable).
 func WriteReadable(w io.Writer, r *Result) error {
-	var b bytes.Buffer
-	for _, a := range r.Actions {
-		if err := encode(&b, NewLine(r.Line, a), "  "); err != nil {
-			return err
-		}
-	}
-	for _, m := range r.Messages() {
-		b.WriteString("error: " + m + "\n")
-	}
-	if r.Skipped() {
-		fmt.Fprintf(&b, "skip: line %d: no rule matched\n", r.Line)
-	}
-	_, err := w.Write(b.Bytes())
+	_, err := w.Write(AppendReadable(nil, r))
 	return err
 }
 
-// WriteJSON writes each planned action of r as one JSON line.
+// WriteJSON writes each planned action of r as one JSON line (AppendJSON).
 func WriteJSON(w io.Writer, r *Result) error {
-	var b bytes.Buffer
-	for _, a := range r.Actions {
-		if err := encode(&b, NewLine(r.Line, a), ""); err != nil {
-			return err
-		}
-	}
-	_, err := w.Write(b.Bytes())
+	_, err := w.Write(AppendJSON(nil, r))
 	return err
-}
-
-// encode writes v as JSON and a newline, leaving <, > and & readable.
-func encode(b *bytes.Buffer, v any, indent string) error {
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", indent)
-	return enc.Encode(v)
 }

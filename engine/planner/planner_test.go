@@ -2,8 +2,13 @@ package planner
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/rules"
@@ -80,4 +85,77 @@ func mustDefaults(t *testing.T) *rules.Set {
 		t.Fatal(err)
 	}
 	return set
+}
+
+// TestAppendJSONIsWhatEncodingJSONWrites: a plan line holds the bytes
+// encoding/json writes for the same values (HTML unescaped, compact):
+// characters that need escaping, a rich metadata object written with
+// spaces, and warnings.
+func TestAppendJSONIsWhatEncodingJSONWrites(t *testing.T) {
+	eng, _ := engine.Compile(mustDefaults(t))
+	ev := "{\"type\":\"track\",\"event\":\"<b>Tom & Jerry</b>\",\"userId\":\"u\\u00e9\\n\\u2028\",\"timestamp\":1700000000," +
+		"\"properties\":{\"link\":{ \"url\" : \"https://x.test/?a=1&b=2\",\t \"value\": \"x\" },\"n\":1.50,\"nested\":{\"a\":1}}}"
+	var out bytes.Buffer
+	if _, err := Run(eng, strings.NewReader(ev+"\n"), func(r *Result) error { return WriteJSON(&out, r) }); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"line":1,"rule":"Track Event","action":"track_event","fields":{"created_at":1700000000,"event_name":"<b>Tom & Jerry</b>",` +
+		`"metadata":{"link":{"url":"https://x.test/?a=1&b=2","value":"x"},"n":1.50},"user_id":"u` + "é\\n\\u2028" + `"},` +
+		`"warnings":["metadata: dropped \"nested\" (nested object; Intercom takes only flat values)"]}` + "\n"
+	if out.String() != want {
+		t.Errorf("got  %s\nwant %s", out.String(), want)
+	}
+	var check bytes.Buffer
+	if err := json.Compact(&check, out.Bytes()); err != nil || check.String() != strings.TrimSuffix(want, "\n") {
+		t.Errorf("not compact, valid JSON: %v", err)
+	}
+}
+
+// TestRunWithKeepsOrderAndStops: thousands of lines through 4 workers come
+// back in input order with their rendered output, and an error from fn
+// stops the run at once, leaving no goroutine behind.
+func TestRunWithKeepsOrderAndStops(t *testing.T) {
+	eng, _ := engine.Compile(mustDefaults(t))
+	var in strings.Builder
+	for i := 1; i <= 5000; i++ {
+		if i%7 == 0 {
+			in.WriteString("\n") // a blank line keeps its number
+			continue
+		}
+		fmt.Fprintf(&in, `{"type":"track","event":"E%d","userId":"u","timestamp":1700000000}`+"\n", i)
+	}
+	next := 1
+	sum, err := RunWith(eng, strings.NewReader(in.String()), Options{Workers: 4, Render: AppendJSON}, func(r *Result) error {
+		if next%7 == 0 {
+			next++
+		}
+		want := fmt.Sprintf(`{"line":%d,"rule":"Track Event","action":"track_event","fields":{"created_at":1700000000,"event_name":"E%d","user_id":"u"}}`+"\n", next, next)
+		if r.Line != next || string(r.Output) != want {
+			t.Fatalf("got line %d %q, want line %d %q", r.Line, r.Output, next, want)
+		}
+		next++
+		return nil
+	})
+	if err != nil || sum.Events != 5000-5000/7 || sum.Actions != sum.Events {
+		t.Fatalf("summary %+v, %v", sum, err)
+	}
+
+	before := runtime.NumGoroutine()
+	stopErr := errors.New("enough")
+	seen := 0
+	_, err = RunWith(eng, strings.NewReader(in.String()), Options{Workers: 4}, func(*Result) error {
+		if seen++; seen == 100 {
+			return stopErr
+		}
+		return nil
+	})
+	if err != stopErr || seen != 100 {
+		t.Fatalf("err %v after %d results, want %v after 100", err, seen, stopErr)
+	}
+	for i := 0; runtime.NumGoroutine() > before && i < 100; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines left behind", n-before)
+	}
 }
