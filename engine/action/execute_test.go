@@ -21,11 +21,10 @@ func TestIdentifyNewUserThenCached(t *testing.T) {
 	c := newClient(t, s)
 
 	res := exec(t, c, identifyUser("u-1", "ann@example.com"))
-	if res.Calls != 2 || res.ContactID != contactID(1) {
-		t.Errorf("new user: %+v, want 2 calls and contact %s", res, contactID(1))
+	if res.Calls != 1 || res.ContactID != contactID(1) {
+		t.Errorf("new user: %+v, want 1 call and contact %s", res, contactID(1))
 	}
 	wantTranscript(t, s,
-		`POST /contacts/search {"query":{"operator":"OR","value":[{"field":"external_id","operator":"=","value":"u-1"},{"operator":"AND","value":[{"field":"email","operator":"=","value":"ann@example.com"},{"field":"role","operator":"=","value":"user"}]}]},"pagination":{"per_page":2}} [200]`,
 		`POST /contacts {"role":"user","external_id":"u-1","email":"ann@example.com","name":"Ann","last_seen_at":1700000000} [200]`,
 	)
 
@@ -52,8 +51,8 @@ func TestIdentifyNewUserThenCached(t *testing.T) {
 	if len(st.Contacts) != 1 || st.Contacts[0].ExternalID != "u-1" || st.Contacts[0].Name != "Ann" {
 		t.Errorf("state: %+v", st.Contacts)
 	}
-	want := map[string]int64{"POST /contacts/search": 1, "POST /contacts": 1, "PUT /contacts/{id}": 2}
-	if got := c.Stats(); !reflect.DeepEqual(got.Endpoints, want) || got.Calls != 4 || got.Retries != 0 {
+	want := map[string]int64{"POST /contacts": 1, "PUT /contacts/{id}": 2}
+	if got := c.Stats(); !reflect.DeepEqual(got.Endpoints, want) || got.Calls != 3 || got.Retries != 0 {
 		t.Errorf("stats: %v, want endpoints %v", got, want)
 	}
 }
@@ -65,12 +64,23 @@ func TestIdentifyExistingUserColdCache(t *testing.T) {
 
 	c := newClient(t, s) // another process: its cache is empty
 	res := exec(t, c, identifyUser("u-1", "ann@example.com"))
-	if res.Calls != 2 {
-		t.Errorf("calls = %d, want 2", res.Calls)
+	if res.Calls != 3 {
+		t.Errorf("calls = %d, want 3", res.Calls)
+	}
+	body := `{"role":"user","external_id":"u-1","email":"ann@example.com","name":"Ann","last_seen_at":1700000000}`
+	wantTranscript(t, s,
+		`POST /contacts `+body+` [409]`,
+		`GET /contacts/`+contactID(1)+` [200]`, // the 409 might name the user with the email and another external_id
+		`PUT /contacts/`+contactID(1)+` `+body+` [200]`,
+	)
+	// With the external_id alone, the 409 can only name that user: no GET.
+	c = newClient(t, s)
+	if res := exec(t, c, identifyUser("u-1", "")); res.Calls != 2 {
+		t.Errorf("by external_id alone: %d calls, want 2", res.Calls)
 	}
 	wantTranscript(t, s,
-		`POST /contacts/search {"query":{"operator":"OR","value":[{"field":"external_id","operator":"=","value":"u-1"},{"operator":"AND","value":[{"field":"email","operator":"=","value":"ann@example.com"},{"field":"role","operator":"=","value":"user"}]}]},"pagination":{"per_page":2}} [200]`,
-		`PUT /contacts/`+contactID(1)+` {"role":"user","external_id":"u-1","email":"ann@example.com","name":"Ann","last_seen_at":1700000000} [200]`,
+		`POST /contacts {"role":"user","external_id":"u-1","name":"Ann","last_seen_at":1700000000} [409]`,
+		`PUT /contacts/`+contactID(1)+` {"role":"user","external_id":"u-1","name":"Ann","last_seen_at":1700000000} [200]`,
 	)
 
 	// A user known by email only is given the external_id.
@@ -79,7 +89,8 @@ func TestIdentifyExistingUserColdCache(t *testing.T) {
 	c = newClient(t, s)
 	exec(t, c, identifyUser("u-2", "bob@example.com"))
 	wantTranscript(t, s,
-		`POST /contacts/search {"query":{"operator":"OR","value":[{"field":"external_id","operator":"=","value":"u-2"},{"operator":"AND","value":[{"field":"email","operator":"=","value":"bob@example.com"},{"field":"role","operator":"=","value":"user"}]}]},"pagination":{"per_page":2}} [200]`,
+		`POST /contacts {"role":"user","external_id":"u-2","email":"bob@example.com","name":"Ann","last_seen_at":1700000000} [409]`,
+		`GET /contacts/`+contactID(2)+` [200]`,
 		`PUT /contacts/`+contactID(2)+` {"role":"user","external_id":"u-2","email":"bob@example.com","name":"Ann","last_seen_at":1700000000} [200]`,
 	)
 }
@@ -97,8 +108,14 @@ func TestIdentifyDoesNotRekeyAnotherUser(t *testing.T) {
 	if got := s.State().Contacts[0].ExternalID; got != "u-1" {
 		t.Errorf("external_id changed to %q", got)
 	}
-	if len(s.Requests()) != 1 {
-		t.Errorf("requests: %v", s.Transcript())
+	wantTranscript(t, s,
+		`POST /contacts {"role":"user","external_id":"u-2","email":"ann@example.com","name":"Ann","last_seen_at":1700000000} [409]`,
+		`GET /contacts/`+contactID(1)+` [200]`,
+	)
+	const want = `identify_contact: create contact: intercom: 409 conflict: A contact matching those details already exists with id=` +
+		`65c000000000000000000001 (request sim-000000000002) (it is the user with this email and external_id "u-1", not "u-2")`
+	if err.Error() != want {
+		t.Errorf("err = %v\nwant  %s", err, want)
 	}
 }
 
@@ -360,18 +377,17 @@ func TestIdentifyConflictAfterLostAnswer(t *testing.T) {
 	}
 	c := newClient(t, s, func(cfg *rest.Config) { cfg.HTTPClient = &http.Client{Transport: lossy} })
 	res := exec(t, c, identifyUser("u-1", "ann@example.com"))
-	if res.Calls != 5 || res.ContactID != contactID(1) {
+	if res.Calls != 4 || res.ContactID != contactID(1) {
 		t.Errorf("result: %+v", res)
 	}
 	body := `{"role":"user","external_id":"u-1","email":"ann@example.com","name":"Ann","last_seen_at":1700000000}`
 	wantTranscript(t, s,
-		`POST /contacts/search {"query":{"operator":"OR","value":[{"field":"external_id","operator":"=","value":"u-1"},{"operator":"AND","value":[{"field":"email","operator":"=","value":"ann@example.com"},{"field":"role","operator":"=","value":"user"}]}]},"pagination":{"per_page":2}} [200]`,
 		`POST /contacts `+body+` [200]`,
 		`POST /contacts `+body+` [409]`,
 		`GET /contacts/`+contactID(1)+` [200]`,
 		`PUT /contacts/`+contactID(1)+` `+body+` [200]`,
 	)
-	if st := c.Stats(); st.Retries != 1 || st.Calls != 5 {
+	if st := c.Stats(); st.Retries != 1 || st.Calls != 4 {
 		t.Errorf("stats: %v", st)
 	}
 	if n := len(s.State().Contacts); n != 1 {
@@ -391,7 +407,6 @@ func TestIdentifyConflictSearchLag(t *testing.T) {
 	c := newClient(t, s)
 	exec(t, c, identifyUser("", "ann@example.com"))
 	wantTranscript(t, s,
-		`POST /contacts/search {"query":{"operator":"AND","value":[{"field":"email","operator":"=","value":"ann@example.com"},{"field":"role","operator":"=","value":"user"}]},"pagination":{"per_page":2}} [200]`,
 		`POST /contacts {"role":"user","email":"ann@example.com","name":"Ann","last_seen_at":1700000000} [409]`,
 		`PUT /contacts/`+contactID(1)+` {"role":"user","email":"ann@example.com","name":"Ann","last_seen_at":1700000000} [200]`,
 	)
@@ -406,7 +421,7 @@ func TestIdentifyConflictSearchLag(t *testing.T) {
 	if got := s.State().Contacts[1].ExternalID; got != "u-2" {
 		t.Errorf("external_id changed to %q", got)
 	}
-	if n := len(s.Requests()); n != 3 { // search, POST 409, GET
+	if n := len(s.Requests()); n != 2 { // POST 409, GET
 		t.Errorf("requests: %v", s.Transcript())
 	}
 }
@@ -426,7 +441,7 @@ func TestSearchLagNewUser(t *testing.T) {
 	} {
 		calls = append(calls, exec(t, c, a).Calls)
 	}
-	if want := []int{2, 1, 1, 2, 1}; !reflect.DeepEqual(calls, want) {
+	if want := []int{1, 1, 1, 2, 1}; !reflect.DeepEqual(calls, want) {
 		t.Errorf("calls = %v, want %v", calls, want)
 	}
 	st := s.State().Canonical()
@@ -453,13 +468,12 @@ func TestStaleCacheEntry(t *testing.T) {
 	s.ResetRequests()
 
 	res := exec(t, c, identifyUser("u-1", "ann@example.com"))
-	if res.Calls != 3 || res.ContactID != contactID(2) {
+	if res.Calls != 2 || res.ContactID != contactID(2) {
 		t.Errorf("result: %+v", res)
 	}
 	body := `{"role":"user","external_id":"u-1","email":"ann@example.com","name":"Ann","last_seen_at":1700000000}`
 	wantTranscript(t, s,
 		`PUT /contacts/`+contactID(1)+` `+body+` [404]`,
-		`POST /contacts/search {"query":{"operator":"OR","value":[{"field":"external_id","operator":"=","value":"u-1"},{"operator":"AND","value":[{"field":"email","operator":"=","value":"ann@example.com"},{"field":"role","operator":"=","value":"user"}]}]},"pagination":{"per_page":2}} [200]`,
 		`POST /contacts `+body+` [200]`,
 	)
 
@@ -500,7 +514,7 @@ func TestDeleteUser(t *testing.T) {
 		`POST /contacts/search {"query":{"field":"external_id","operator":"=","value":"u-1"},"pagination":{"per_page":2}} [200]`,
 	)
 	// The cache forgot the user: identify creates it anew.
-	if res := exec(t, c, identifyUser("u-1", "ann@example.com")); res.Calls != 2 {
+	if res := exec(t, c, identifyUser("u-1", "ann@example.com")); res.Calls != 1 {
 		t.Errorf("identify after delete: %+v", res)
 	}
 }

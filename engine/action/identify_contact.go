@@ -29,7 +29,7 @@ var identifyContact = Register(Spec[IdentifyContact]{
 	Title:   "Identify Contact",
 	Trigger: `type == "identify"`,
 	Doc:     "Create or update a contact: a user, or a lead (a visitor who gave an email).",
-	Calls:   "find the contact (cached id, else one search: external_id, or email among users; leads: email among leads) → `PUT /contacts/{id}`, or `POST /contacts` (a 409 names the existing contact, which is then updated)",
+	Calls:   "users: a cached id → `PUT /contacts/{id}`; else `POST /contacts` first (1 call for a new user; an existing one answers 409 with its id → `PUT`, after a `GET` that checks its external_id when the identify has both an external_id and an email). Leads: cached id, else one search by email among leads → `PUT`, or `POST`",
 	Fields: []FieldOf[IdentifyContact]{
 		EnumField("role", func(a *IdentifyContact) *string { return &a.Role }, "user", "lead").Required().
 			Doc("`user`, or `lead` for contacts who are not signed up; set it with `{value: user}`"),
@@ -78,12 +78,11 @@ func (a *IdentifyContact) body() intercom.ContactBody {
 
 // runIdentifyContact creates or updates a user or a lead.
 //
-// Users are found by external_id, then by email among users only: a lead
-// that shares the email is never turned into a user by identify
-// (convert_lead does that on purpose). A user found by email that has
-// another external_id is not updated (that would re-key it): the action
-// fails with a conflict. A 409 on create names the existing contact, which
-// is then updated (after a GET that checks it has no other external_id).
+// A user the cache knows is updated (PUT). Any other user is created
+// first (POST): a new user, the common case, costs one call. When the user
+// exists, Intercom's 409 names it and it is updated instead. Users are
+// only ever matched among users, so a lead that shares the email is never
+// turned into a user by identify (convert_lead does that on purpose).
 func runIdentifyContact(ctx context.Context, c *Call, a *IdentifyContact) error {
 	body := a.body()
 	if body.Role == "" {
@@ -101,25 +100,14 @@ func runIdentifyContact(ctx context.Context, c *Call, a *IdentifyContact) error 
 	if ext == "" && email == "" {
 		return errors.New("a user needs an external_id or an email")
 	}
-
-	id, src := c.cachedUser(ext, email)
-	if id == "" {
-		found, err := c.searchUser(ctx, ext, email)
-		if err != nil {
-			return err
-		}
-		if found != nil {
-			id, src = found.ID, fromSearch
-		}
-	}
-	if id != "" {
+	if id, src := c.cachedUser(ext, email); id != "" {
 		if done, err := c.updateFound(ctx, id, src, body); done {
 			return err
 		}
 	}
 	ct, err := c.API.CreateContact(ctx, body)
 	if cid := intercom.ConflictID(err); cid != "" {
-		return resolveConflict(ctx, c, cid, ext, body, err)
+		return resolveConflict(ctx, c, cid, ext, email, body, err)
 	}
 	if err != nil {
 		return fmt.Errorf("create contact: %w", err)
@@ -128,19 +116,22 @@ func runIdentifyContact(ctx context.Context, c *Call, a *IdentifyContact) error 
 	return nil
 }
 
-// resolveConflict handles a 409 on create: the contact exists (an earlier
-// attempt of the create succeeded before its answer was lost, or search has
-// not caught up with a recent create), so it is updated instead. When the
-// identify has an external_id the existing contact is read first, and only
-// updated if it has no external_id or the same one.
-func resolveConflict(ctx context.Context, c *Call, id, ext string, body intercom.ContactBody, conflict error) error {
-	if ext != "" {
+// resolveConflict handles a 409 on create: the user exists (an earlier
+// attempt of the create succeeded before its answer was lost, another
+// process created it, or it simply is an existing user), so it is updated
+// instead. With both an external_id and an email, the user the 409 names
+// may be the one with the email and another external_id: it is read first,
+// and only updated if it has no external_id or the same one (updating it
+// would re-key another user). With one of them, the 409 can only name the
+// user that has it.
+func resolveConflict(ctx context.Context, c *Call, id, ext, email string, body intercom.ContactBody, conflict error) error {
+	if ext != "" && email != "" {
 		ct, err := c.API.GetContact(ctx, id)
 		if err != nil {
 			return fmt.Errorf("create contact: %w; read contact %s: %w", conflict, id, err)
 		}
 		if ct.ExternalID != "" && ct.ExternalID != ext {
-			return fmt.Errorf("create contact: %w (its external_id is not %q)", conflict, ext)
+			return fmt.Errorf("create contact: %w (it is the user with this email and external_id %q, not %q)", conflict, ct.ExternalID, ext)
 		}
 	}
 	c.log.DebugContext(ctx, "intercom: contact exists; updating it", "contact", id)
