@@ -284,6 +284,29 @@ func (s *Server) recordVersion(rec *contactRec, now time.Time) {
 	rec.versions = append(rec.versions, version{at: now, c: snap})
 	rec.prune(now.Add(-s.opts.SearchLag))
 	s.st.reindex(rec)
+	if snap != nil {
+		s.st.see(rec, "external_id", snap.ExternalID)
+		s.st.see(rec, "email", snap.Email)
+	}
+}
+
+// see records that a version of rec had value in the search field.
+func (st *store) see(rec *contactRec, field, value string) {
+	if value == "" {
+		return
+	}
+	key := seenKey(field, value)
+	if recs := st.seen[key]; !slices.Contains(recs, rec) {
+		st.seen[key] = append(recs, rec)
+	}
+}
+
+// seenKey is the search index key of a field's value.
+func seenKey(field, value string) string {
+	if field == "email" {
+		value = strings.ToLower(strings.ToUpper(value)) // as strings.EqualFold folds
+	}
+	return field + "\x00" + value
 }
 
 // prune drops the versions older than the one search sees at cutoff.

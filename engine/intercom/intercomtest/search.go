@@ -408,15 +408,24 @@ func searchContacts(s *Server, c *call) (int, any, *apiError) {
 			hits = append(hits, hit{rec, v})
 		}
 	}
-	for _, rec := range st.contacts {
-		rec.prune(cutoff)
-		consider(rec)
+	if recs, ok := st.candidates(q); ok && !s.scanAll {
+		// An indexed query: only the contacts that ever had its values.
+		for _, rec := range recs {
+			rec.prune(cutoff)
+			consider(rec)
+		}
+		st.ghosts = slices.DeleteFunc(st.ghosts, func(rec *contactRec) bool { return expired(rec, cutoff) })
+	} else {
+		for _, rec := range st.contacts {
+			rec.prune(cutoff)
+			consider(rec)
+		}
+		st.ghosts = slices.DeleteFunc(st.ghosts, func(rec *contactRec) bool {
+			rec.prune(cutoff)
+			consider(rec)
+			return expired(rec, cutoff)
+		})
 	}
-	st.ghosts = slices.DeleteFunc(st.ghosts, func(rec *contactRec) bool {
-		rec.prune(cutoff)
-		consider(rec)
-		return expired(rec, cutoff)
-	})
 	slices.SortFunc(hits, func(a, b hit) int { return cmpInt(int64(a.rec.seq), int64(b.rec.seq)) })
 
 	skipped := 0
@@ -450,6 +459,61 @@ func searchContacts(s *Server, c *call) (int, any, *apiError) {
 		}
 	}
 	return http.StatusOK, out, nil
+}
+
+// candidates returns the contacts that can match q, each once, when the
+// index can tell: q is = or IN on external_id or email, or an AND with such
+// a part, or an OR of such parts. ok is false when every contact must be
+// checked.
+func (st *store) candidates(q *query) (recs []*contactRec, ok bool) {
+	switch q.op {
+	case "=", "IN":
+		if q.field != "external_id" && q.field != "email" {
+			return nil, false
+		}
+		values := q.values
+		if q.op == "=" {
+			values = []any{q.value}
+		}
+		for _, v := range values {
+			s, isString := v.(string)
+			if !isString {
+				return nil, false
+			}
+			recs = appendNew(recs, st.seen[seenKey(q.field, s)])
+		}
+		return recs, true
+	case "AND":
+		for _, ch := range q.children {
+			if r, ok := st.candidates(ch); ok && (recs == nil || len(r) < len(recs)) {
+				recs = r
+			}
+		}
+		return recs, recs != nil
+	case "OR":
+		for _, ch := range q.children {
+			r, ok := st.candidates(ch)
+			if !ok {
+				return nil, false
+			}
+			recs = appendNew(recs, r)
+		}
+		return recs, true
+	}
+	return nil, false
+}
+
+// appendNew appends the contacts of more that recs does not hold yet.
+func appendNew(recs, more []*contactRec) []*contactRec {
+	for _, r := range more {
+		if !slices.Contains(recs, r) {
+			recs = append(recs, r)
+		}
+	}
+	if recs == nil {
+		recs = []*contactRec{}
+	}
+	return recs
 }
 
 // expired reports whether a deleted contact is no longer visible to search

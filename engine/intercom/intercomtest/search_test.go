@@ -1,6 +1,9 @@
 package intercomtest
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -178,4 +181,65 @@ func TestSearchNoLagSeesWritesAtOnce(t *testing.T) {
 	mustEqual(t, "hit", ids(t, c.ok("POST", "/contacts/search", search(eq("external_id", "u1")), 200)), []string{id})
 	c.ok("DELETE", "/contacts/"+id, nil, 200)
 	mustEqual(t, "after delete", ids(t, c.ok("POST", "/contacts/search", search(eq("external_id", "u1")), 200)), []string{})
+}
+
+// TestSearchIndexAnswersAsAFullScan replays random creates, updates,
+// merges and deletes, with search lag, on two simulators, one of which
+// checks every contact on each search: every search answers the same.
+func TestSearchIndexAnswersAsAFullScan(t *testing.T) {
+	opts := Options{SearchLag: 5 * time.Second}
+	indexed, ci, clkI := start(t, opts)
+	scanned, cs, clkS := start(t, opts)
+	scanned.scanAll = true
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(n int, f string) string { return fmt.Sprintf(f, rng.IntN(n)) }
+	do := func(method, path string, body any) {
+		a, b := ci.do(method, path, body), cs.do(method, path, body)
+		if a.status != b.status || string(a.body) != string(b.body) {
+			t.Fatalf("%s %s %v:\nindexed %d %s\nscanned %d %s", method, path, body, a.status, a.body, b.status, b.body)
+		}
+	}
+	for i := 0; i < 1500; i++ {
+		switch rng.IntN(10) {
+		case 0, 1, 2:
+			body := map[string]any{"email": pick(40, "U%d@Example.com")}
+			if rng.IntN(2) == 0 {
+				body["external_id"] = pick(40, "u%d")
+			}
+			if rng.IntN(4) == 0 {
+				body = map[string]any{"role": "lead", "email": pick(40, "u%d@example.com")}
+			}
+			do("POST", "/contacts", body)
+		case 3, 4:
+			do("PUT", "/contacts/"+makeID(contactIDPrefix, uint64(1+rng.IntN(60))), map[string]any{"email": pick(40, "u%d@example.COM")})
+		case 5:
+			do("DELETE", "/contacts/"+makeID(contactIDPrefix, uint64(1+rng.IntN(60))), nil)
+		case 6:
+			d := time.Duration(rng.IntN(4000)) * time.Millisecond
+			clkI.Advance(d)
+			clkS.Advance(d)
+		default:
+			var q map[string]any
+			switch rng.IntN(4) {
+			case 0:
+				q = map[string]any{"field": "email", "operator": "=", "value": pick(40, "u%d@EXAMPLE.com")}
+			case 1:
+				q = map[string]any{"field": "external_id", "operator": "IN", "value": []any{pick(40, "u%d"), pick(40, "u%d")}}
+			case 2:
+				q = map[string]any{"operator": "OR", "value": []any{
+					map[string]any{"field": "external_id", "operator": "=", "value": pick(40, "u%d")},
+					map[string]any{"operator": "AND", "value": []any{
+						map[string]any{"field": "email", "operator": "=", "value": pick(40, "u%d@example.com")},
+						map[string]any{"field": "role", "operator": "=", "value": "user"},
+					}},
+				}}
+			default:
+				q = map[string]any{"field": "role", "operator": "=", "value": "lead"} // not indexed: a full scan
+			}
+			do("POST", "/contacts/search", map[string]any{"query": q, "pagination": map[string]any{"per_page": 150}})
+		}
+	}
+	if a, b := indexed.State(), scanned.State(); !reflect.DeepEqual(a, b) {
+		t.Errorf("states differ")
+	}
 }

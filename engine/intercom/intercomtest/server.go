@@ -126,6 +126,8 @@ type Server struct {
 	// mu guards the simulated workspace.
 	mu sync.Mutex
 	st store
+
+	scanAll bool // search checks every contact, not the index (tests)
 }
 
 // NewHandler returns a Server that is not started; use it as an http.Handler.

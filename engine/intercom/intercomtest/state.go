@@ -303,6 +303,10 @@ type store struct {
 	byEmail      map[string]*contactRec // users by lower-cased email
 	companyUsers map[string]int         // company Intercom id → contacts attached
 	ghosts       []*contactRec          // deleted contacts search may still see
+	// seen indexes search: "external_id\x00v" and "email\x00lower(v)" →
+	// every contact a recorded version of which had that value. It may
+	// hold more than match (search checks each); it never misses one.
+	seen map[string][]*contactRec
 	companies    map[string]*Company    // by Intercom id
 	companyKeys  map[string]string      // company_id → Intercom id
 	events       []Event
@@ -345,6 +349,7 @@ func (st *store) reset() {
 		companyKeys:  map[string]string{},
 		byExt:        map[string]*contactRec{},
 		byEmail:      map[string]*contactRec{},
+		seen:         map[string][]*contactRec{},
 		companyUsers: map[string]int{},
 		tagsByID:     map[string]*Tag{},
 		tagsByName:   map[string]*Tag{},
