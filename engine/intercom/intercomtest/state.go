@@ -306,12 +306,12 @@ type store struct {
 	// seen indexes search: "external_id\x00v" and "email\x00lower(v)" →
 	// every contact a recorded version of which had that value. It may
 	// hold more than match (search checks each); it never misses one.
-	seen map[string][]*contactRec
-	companies    map[string]*Company    // by Intercom id
-	companyKeys  map[string]string      // company_id → Intercom id
-	events       []Event
-	contactSeq   uint64
-	companySeq   uint64
+	seen        map[string][]*contactRec
+	companies   map[string]*Company // by Intercom id
+	companyKeys map[string]string   // company_id → Intercom id
+	events      []Event
+	contactSeq  uint64
+	companySeq  uint64
 
 	tags       []*Tag                      // in creation order
 	tagsByID   map[string]*Tag             // by id
