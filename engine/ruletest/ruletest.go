@@ -194,6 +194,25 @@ func (rn Runner) Output(ar *txtar.Archive) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// Complete fills ar's want section, and its want-http section when
+// withHTTP, with what the rules produce now: the archive is then a golden
+// case that `intercom-actions test` checks.
+func (rn Runner) Complete(ar *txtar.Archive, withHTTP bool) error {
+	got, err := rn.Output(ar)
+	if err != nil {
+		return err
+	}
+	setSection(ar, WantFile, got)
+	if withHTTP {
+		transcript, err := rn.Transcript(ar)
+		if err != nil {
+			return err
+		}
+		setSection(ar, WantHTTPFile, transcript)
+	}
+	return nil
+}
+
 func section(ar *txtar.Archive, name string) ([]byte, bool) {
 	for _, f := range ar.Files {
 		if f.Name == name {

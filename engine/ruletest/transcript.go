@@ -28,17 +28,35 @@ const transcriptToken = "golden-token"
 // JSON body and the status it answered, then the dead letters and counts.
 // Ids in paths and bodies are the simulator's, which are deterministic.
 func (rn Runner) Transcript(ar *txtar.Archive) ([]byte, error) {
+	sent, err := rn.Send(ar)
+	if err != nil {
+		return nil, err
+	}
+	return sent.Transcript, nil
+}
+
+// Sent is what sending a case's events to a fresh simulator did.
+type Sent struct {
+	// Transcript is the want-http form (see Transcript); when the rules do
+	// not load, it holds their errors and nothing was sent.
+	Transcript []byte
+	Requests   []intercomtest.Request // what the simulator received
+	State      intercomtest.State     // the simulator's workspace at the end
+}
+
+// Send sends the case's events to a fresh simulator (see Transcript).
+func (rn Runner) Send(ar *txtar.Archive) (Sent, error) {
 	events, ok := section(ar, EventsFile)
 	if !ok {
-		return nil, fmt.Errorf("no `-- %s --` section", EventsFile)
+		return Sent{}, fmt.Errorf("no `-- %s --` section", EventsFile)
 	}
 	eng, err := rn.engine(ar)
 	var list rules.ErrorList
 	switch {
 	case errors.As(err, &list):
-		return []byte("rules failed to load:\n" + err.Error() + "\n"), nil
+		return Sent{Transcript: []byte("rules failed to load:\n" + err.Error() + "\n")}, nil
 	case err != nil:
-		return nil, err
+		return Sent{}, err
 	}
 	sim := intercomtest.NewServer(intercomtest.Options{Token: transcriptToken})
 	defer sim.Close()
@@ -49,7 +67,7 @@ func (rn Runner) Transcript(ar *txtar.Archive) ([]byte, error) {
 		MaxBackoff:  10 * time.Millisecond,
 	})
 	if err != nil {
-		return nil, err
+		return Sent{}, err
 	}
 	var dead bytes.Buffer
 	d, err := dispatch.New(dispatch.Config{
@@ -60,15 +78,16 @@ func (rn Runner) Transcript(ar *txtar.Archive) ([]byte, error) {
 		DeadLetter:  dispatch.NewDeadLetterWriter(&dead),
 	})
 	if err != nil {
-		return nil, err
+		return Sent{}, err
 	}
 	sum, err := d.Run(context.Background(), dispatch.NewLineSource(EventsFile, bytes.NewReader(events)))
 	if err != nil {
-		return nil, err
+		return Sent{}, err
 	}
 
+	sent := Sent{Requests: sim.Requests(), State: sim.State()}
 	var out bytes.Buffer
-	for _, r := range sim.Requests() {
+	for _, r := range sent.Requests {
 		line := r.Method + " " + r.Path
 		if r.Query != "" {
 			line += "?" + r.Query
@@ -79,11 +98,12 @@ func (rn Runner) Transcript(ar *txtar.Archive) ([]byte, error) {
 		fmt.Fprintf(&out, "%s\n  → %d\n", line, r.Status)
 	}
 	if err := writeDeadLetters(&out, &dead); err != nil {
-		return nil, err
+		return Sent{}, err
 	}
 	fmt.Fprintf(&out, "summary: %d events: %d sent, %d skipped, %d failed; %d actions sent, %d dead-lettered; %d calls\n",
 		sum.Events, sum.Sent, sum.Skipped, sum.Failed, sum.ActionsSent, sum.DeadLettered, client.Stats().Calls)
-	return out.Bytes(), nil
+	sent.Transcript = out.Bytes()
+	return sent, nil
 }
 
 // writeDeadLetters lists the dead letters without their timestamps.
