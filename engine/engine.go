@@ -14,6 +14,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -26,9 +27,24 @@ import (
 
 // Engine is a compiled rule set. It is safe for concurrent use.
 type Engine struct {
-	all   []*rule // every rule, in file order
-	rules []*rule // the enabled ones, which Evaluate checks
-	docs  sync.Pool
+	all     []*rule   // every rule, in file order
+	rules   []*rule   // the enabled ones, which Evaluate checks
+	scratch sync.Pool // of *scratch
+}
+
+// scratch is what one evaluation uses and the next can reuse: the event
+// document, and a warnings collector whose func is made once, so planning
+// an action allocates only what the action keeps.
+type scratch struct {
+	doc      event.Doc
+	warnings []string
+	warn     func(string)
+}
+
+func newScratch() any {
+	s := &scratch{}
+	s.warn = func(w string) { s.warnings = append(s.warnings, w) }
+	return s
 }
 
 // Compile checks what the rules of set mean and compiles them: actions and
@@ -54,7 +70,7 @@ func Compile(set *rules.Set) (*Engine, error) {
 		c.errs.Sort()
 		return nil, c.errs
 	}
-	e.docs.New = func() any { return new(event.Doc) }
+	e.scratch.New = newScratch
 	return e, nil
 }
 
@@ -124,8 +140,9 @@ func (e *Engine) EvaluateNoCopy(raw []byte) ([]action.Action, error) {
 }
 
 func (e *Engine) evaluate(raw []byte, reset func(*event.Doc, []byte) error) ([]action.Action, error) {
-	doc := e.docs.Get().(*event.Doc)
-	defer e.docs.Put(doc)
+	s := e.scratch.Get().(*scratch)
+	defer e.scratch.Put(s)
+	doc := &s.doc
 	if err := reset(doc, raw); err != nil {
 		return nil, &EventError{Reason: err.Error()}
 	}
@@ -156,7 +173,7 @@ func (e *Engine) evaluate(raw []byte, reset func(*event.Doc, []byte) error) ([]a
 		if !match {
 			continue
 		}
-		a, err := plan(r, doc)
+		a, err := plan(r, s)
 		if err != nil {
 			errs = append(errs, &RuleError{Rule: r.name, Err: err})
 			continue
@@ -180,24 +197,26 @@ func known(t string) bool {
 
 // plan evaluates and converts every field of r into the action's fields
 // struct, then applies the action's finishing step.
-func plan(r *rule, doc *event.Doc) (action.Action, error) {
+func plan(r *rule, s *scratch) (action.Action, error) {
 	a := action.Action{Rule: r.name, Kind: r.kind, Fields: r.kind.New()}
+	s.warnings = s.warnings[:0]
 	for _, m := range r.fields {
-		ok, warnings, err := m.field.Assign(a.Fields, m.value.eval(doc))
-		a.Warnings = append(a.Warnings, warnings...)
+		ok, warnings, err := m.field.Assign(a.Fields, m.value.eval(&s.doc))
+		s.warnings = append(s.warnings, warnings...)
 		switch {
 		case err != nil && m.field.Required:
 			return a, fmt.Errorf("field %s (%s): %v", m.field.Name, m.value.source, err)
 		case err != nil:
-			a.Warnings = append(a.Warnings, fmt.Sprintf("%s: left out: %v (from %s)", m.field.Name, err, m.value.source))
+			s.warn(fmt.Sprintf("%s: left out: %v (from %s)", m.field.Name, err, m.value.source))
 		case !ok && m.field.Required:
 			return a, fmt.Errorf("field %s: required, but %s is missing or empty", m.field.Name, m.value.source)
 		}
 	}
-	if err := r.kind.Finish(a.Fields, func(w string) { a.Warnings = append(a.Warnings, w) }); err != nil {
-		return a, err
+	err := r.kind.Finish(a.Fields, s.warn)
+	if len(s.warnings) > 0 {
+		a.Warnings = slices.Clone(s.warnings)
 	}
-	return a, nil
+	return a, err
 }
 
 func firstLine(err error) string {
