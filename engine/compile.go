@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/expr-lang/expr/file"
 	"github.com/tidwall/gjson"
 
 	"github.com/intercom-actions/intercom-actions/engine/action"
@@ -79,12 +78,18 @@ func (c *compiler) trigger(r *rules.Rule, k *action.Kind) *trigger {
 		return nil
 	}
 	t, err := compileTrigger(src)
-	if err != nil {
-		var fe *file.Error
-		if r.Trigger != nil && errors.As(err, &fe) {
-			at = r.Trigger.At(fe.Column)
+	var errs triggerErrors
+	switch {
+	case errors.As(err, &errs):
+		for _, e := range errs {
+			pos := at
+			if r.Trigger != nil && e.offset >= 0 {
+				pos = r.Trigger.At(e.offset)
+			}
+			c.errorf(pos, "", "trigger: %s", e.msg)
 		}
-		c.errorf(at, "", "trigger: %s", exprMessage(err))
+	case err != nil:
+		c.errorf(at, "", "trigger: %s", firstLine(err))
 	}
 	return t
 }
@@ -198,13 +203,4 @@ func (c *compiler) literal(f *action.Field, lit *rules.Literal) (res gjson.Resul
 		return res, false
 	}
 	return r, true
-}
-
-// exprMessage is expr's message without its position and source snippet.
-func exprMessage(err error) string {
-	var fe *file.Error
-	if errors.As(err, &fe) {
-		return fe.Message
-	}
-	return firstLine(err)
 }
