@@ -56,6 +56,8 @@ func (c *compiler) compile(r *rules.Rule) *rule {
 	out.trigger = c.trigger(r, out.kind)
 	if out.kind != nil {
 		out.fields = c.fields(r, out.kind)
+	} else {
+		c.fieldSyntax(r)
 	}
 	if len(c.errs) > before {
 		return nil
@@ -145,6 +147,24 @@ func (c *compiler) fields(r *rules.Rule, k *action.Kind) []mapping {
 		}
 	}
 	return out
+}
+
+// fieldSyntax checks what can be checked of a rule's fields when its
+// action is unknown or missing: the paths and templates, so that fixing the
+// action does not reveal a second round of errors.
+func (c *compiler) fieldSyntax(r *rules.Rule) {
+	for _, m := range r.Fields {
+		switch {
+		case m.Path != nil:
+			if _, err := compilePathValue(m.Path.Value); err != nil {
+				c.errorf(m.Path.Pos, m.Field, "%v", err)
+			}
+		case m.Template != nil:
+			if _, err := compileTemplate(m.Template.Value); err != nil {
+				c.errorf(m.Template.Pos, m.Field, "template: %v", err)
+			}
+		}
+	}
 }
 
 // value compiles one field's value; false when it has errors (reported).

@@ -66,6 +66,20 @@ func TestCompileErrors(t *testing.T) {
 	}
 }
 
+// TestUnknownActionHidesNothing: a rule whose action is unknown still gets
+// the errors of its trigger, paths and templates, in one report.
+func TestUnknownActionHidesNothing(t *testing.T) {
+	src := "rules:\n  - name: x\n    action: track_evnt\n    trigger: type = \"track\"\n    fields:\n      user_id: 'properties.#(id==1'\n      event_name: {template: 'Hi {{name'}\n"
+	_, err := compileSource(rules.Source{Name: "r.yaml", Data: []byte(src)})
+	want := `r.yaml:3:13: rule "x": unknown action "track_evnt" (did you mean "track_event"?)
+r.yaml:4:19: rule "x": trigger: unexpected "=": compare with ==, not =
+r.yaml:6:16: rule "x": field "user_id": bad path "properties.#(id==1": unclosed '('
+r.yaml:7:30: rule "x": field "event_name": template: unclosed {{ at offset 3`
+	if err == nil || err.Error() != want {
+		t.Errorf("got:\n%v\nwant:\n%s", err, want)
+	}
+}
+
 // TestCompileReportsSyntaxAndMeaningTogether: a file with a YAML-level
 // mistake in one rule and a mistake of meaning in another gets both, in
 // position order.

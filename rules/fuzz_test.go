@@ -27,6 +27,9 @@ func FuzzParse(f *testing.F) {
 				if !strings.HasPrefix(e.Error(), "f.yaml") {
 					t.Fatalf("error without its file: %v", e)
 				}
+				if lines := len(splitLines(src)) + 1; e.Pos.Line > lines || e.Pos.Line < 0 || e.Pos.Column < 0 {
+					t.Fatalf("error outside the file (%d lines): %v", lines, e)
+				}
 			}
 		}
 	})

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -115,23 +114,11 @@ func (l *loader) errorf(n *yaml.Node, field, format string, args ...any) {
 	l.set.Errors = append(l.set.Errors, &Error{Pos: l.pos(n), Rule: l.rule, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
-
 func (l *loader) file(name string, src []byte) {
 	l.fileName, l.rule = name, ""
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		msg := err.Error()
-		line := 0
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = strings.TrimPrefix(msg, m[0])
-			// yaml.v3 numbers parser errors (unlike scanner errors) from 0.
-			if strings.HasPrefix(msg, "did not find expected") {
-				line++
-			}
-		}
-		l.set.Errors = append(l.set.Errors, &Error{Pos: Pos{File: name, Line: line}, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")})
+		l.set.Errors = append(l.set.Errors, yamlError(name, src, err))
 		return
 	}
 	if len(doc.Content) == 0 {
@@ -167,7 +154,11 @@ func (l *loader) eachKey(m *yaml.Node, known []string, fn func(key, val *yaml.No
 		k, v := m.Content[i], m.Content[i+1]
 		switch {
 		case !slices.Contains(known, k.Value):
-			l.errorf(k, "", "unknown key %q%s", k.Value, Suggest(k.Value, known))
+			hint := Suggest(k.Value, known)
+			if seen["fields"] && slices.Equal(known, ruleKeys) && !strings.HasPrefix(hint, " (did you mean") {
+				hint = " (a field? indent it under `fields:`)"
+			}
+			l.errorf(k, "", "unknown key %q%s", k.Value, hint)
 		case seen[k.Value]:
 			l.errorf(k, "", "key %q given twice", k.Value)
 		default:

@@ -16,7 +16,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"unknown top-level key", "rule:\n  - name: x\n", `r.yaml:1:1: unknown key "rule" (did you mean "rules"?)` + "\n" + `r.yaml:1:1: missing ` + "`rules:`" + ` list`},
 		{"rules not a list", "rules: {}\n", "r.yaml:1:8: `rules:` must be a list of rules, got a mapping"},
-		{"invalid yaml", "rules:\n  - name: x\n    action: a: b\n", `r.yaml:3: invalid YAML: mapping values are not allowed in this context`},
+		{"invalid yaml", "rules:\n  - name: x\n    action: a: b\n", `r.yaml:3:14: invalid YAML: ": " inside a value: put the whole value in quotes`},
 		{"empty file", "", "r.yaml:1:1: empty rule file (expected a `rules:` list)"},
 		{"missing name", "rules:\n  - action: track_event\n", "r.yaml:2:5: missing `name:`"},
 		{"key typo", "rules:\n  - name: x\n    action: track_event\n    trigerr: 'true'\n", `r.yaml:4:5: rule "x": unknown key "trigerr" (did you mean "trigger"?)`},
@@ -32,6 +32,52 @@ func TestParseErrors(t *testing.T) {
 			}
 			if err.Error() != tc.want {
 				t.Errorf("got:\n%s\nwant:\n%s", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestYAMLErrors: YAML syntax errors are reported at the line and column
+// of the mistake (yaml.v3 names the line where the enclosing block starts),
+// with what to do about the usual slips.
+func TestYAMLErrors(t *testing.T) {
+	const lineUp = ": the keys of one mapping, and the items of one list, must line up"
+	for _, tc := range []struct {
+		name, src, want string
+	}{
+		{"rule key indented less", "rules:\n  - name: x\n    action: track_event\n   trigger: type == \"track\"\n",
+			"r.yaml:4:4: invalid YAML: indented 3 spaces, but line 3 is indented 4" + lineUp},
+		{"rule key indented more", "rules:\n  - name: x\n    action: track_event\n     trigger: type == \"track\"\n",
+			"r.yaml:4:6: invalid YAML: indented 5 spaces, but line 3 is indented 4" + lineUp},
+		{"field indented less", "rules:\n  - name: x\n    action: identify_contact\n    fields:\n      role: {value: user}\n     email: traits.email\n",
+			"r.yaml:6:6: invalid YAML: indented 5 spaces, but line 5 is indented 6" + lineUp},
+		{"field indented more", "rules:\n  - name: x\n    action: identify_contact\n    fields:\n      role: {value: user}\n        email: traits.email\n",
+			"r.yaml:6:9: invalid YAML: indented 8 spaces, but line 5 is indented 6" + lineUp},
+		{"list item out of line", "rules:\n  - name: x\n    action: track_event\n - name: y\n   action: track_event\n",
+			"r.yaml:4:2: invalid YAML: indented 1 space, but line 2 is indented 2" + lineUp},
+		{"second rule's key", "rules:\n  - name: x\n    action: track_event\n    fields:\n      metadata: properties\n  - name: y\n     action: track_event\n",
+			"r.yaml:7:6: invalid YAML: indented 5 spaces, but line 6 is indented 4" + lineUp},
+		{"tab", "rules:\n  - name: x\n    action: track_event\n\ttrigger: type == \"track\"\n",
+			"r.yaml:4:1: invalid YAML: a tab in the indentation (YAML indents with spaces)"},
+		{"trigger starting with a quote", "rules:\n  - name: x\n    action: track_event\n    trigger: \"track\" == type\n",
+			`r.yaml:4:22: invalid YAML: text after the closing quote: a value that starts with a quote ends with it; write '"track" == type'`},
+		{"single quotes inside single quotes", "rules:\n  - name: x\n    action: track_event\n    trigger: 'type == 'track''\n",
+			`r.yaml:4:24: invalid YAML: text after the closing quote: a value that starts with a quote ends with it; write "type == 'track'"`},
+		{"quote never closed", "rules:\n  - name: x\n    action: track_event\n    trigger: \"type == 'track'\n  - name: y\n",
+			`r.yaml:4:14: invalid YAML: this quote is never closed`},
+		{"flow mapping never closed", "rules:\n  - name: x\n    action: track_event\n    fields:\n      event_name: {template: \"{{event}}\"\n      user_id: userId\n",
+			`r.yaml:5:19: invalid YAML: this "{" is never closed with "}" (or a "," is missing between its entries)`},
+		{"colon in a plain value", "rules:\n  - name: x\n    action: track_event\n    trigger: type == \"track\": x\n",
+			`r.yaml:4:29: invalid YAML: ": " inside a value: put the whole value in quotes`},
+		{"value starting with @", "rules:\n  - name: x\n    action: track_event\n    trigger: @type\n",
+			`r.yaml:4:14: invalid YAML: a value cannot start with "@": put the whole value in quotes`},
+		{"field at the rule's level", "rules:\n  - name: x\n    action: track_event\n    fields:\n      user_id: userId\n    email: properties.email\n",
+			"r.yaml:6:5: rule \"x\": unknown key \"email\" (a field? indent it under `fields:`)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("r.yaml", []byte(tc.src))
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("got:\n%v\nwant:\n%s", err, tc.want)
 			}
 		})
 	}
