@@ -171,7 +171,9 @@ func known(t string) bool {
 func plan(r *rule, doc *event.Doc) (action.Action, error) {
 	a := action.Action{Rule: r.name, Kind: r.kind, Fields: r.kind.New()}
 	for _, m := range r.fields {
-		ok, warnings, err := m.field.Assign(a.Fields, m.value.eval(doc))
+		v, warnings := m.value.eval(doc)
+		a.Warnings = append(a.Warnings, warnings...)
+		ok, warnings, err := m.field.Assign(a.Fields, v)
 		a.Warnings = append(a.Warnings, warnings...)
 		switch {
 		case err != nil && m.field.Required:

@@ -12,6 +12,7 @@ func FuzzParse(f *testing.F) {
 		"rules:\n  - name: a\n    action: track_event\n",
 		"rules:\n  - name: a\n    action: identify_contact\n    fields:\n      role: {value: user}\n      name: {template: \"{{traits.a}} x\"}\n",
 		"rules:\n  - name: a\n    action: identify_company\n    trigger: traits.size > 3 && type == \"group\"\n    fields:\n      size: {path: traits.n, default: 3}\n",
+		"rules:\n  - name: a\n    action: identify_contact\n    fields:\n      custom_attributes: {path: traits, except: [email], flatten: _, map: {x: {template: \"{{a}}\"}, y: {value: 1}}}\n",
 		"rules: [",
 		"",
 	} {
