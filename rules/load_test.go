@@ -131,3 +131,31 @@ func TestLoadFolder(t *testing.T) {
 		t.Errorf("empty folder: got %v", err)
 	}
 }
+
+// TestOverlay: a rule of the top set replaces the base's rule of its name,
+// in its place; the top's other rules follow; errors of both are kept.
+func TestOverlay(t *testing.T) {
+	base, _ := Parse("base.yaml", []byte("rules:\n  - name: A\n    action: a\n  - name: B\n    action: b\n  - name: C\n    action: c\n"))
+	top, _ := Parse("top.yaml", []byte("rules:\n  - name: D\n    action: d\n  - name: B\n    action: b2\n    enabled: false\n  - name: x\n    oops: 1\n"))
+	set, replaced := Overlay(base, top)
+	var got []string
+	for _, r := range set.Rules {
+		action := ""
+		if r.Action != nil {
+			action = r.Action.Value
+		}
+		got = append(got, r.Name+"="+action)
+	}
+	if strings.Join(got, ",") != "A=a,B=b2,C=c,D=d,x=" {
+		t.Errorf("rules %v", got)
+	}
+	if strings.Join(replaced, ",") != "B" {
+		t.Errorf("replaced %v, want B", replaced)
+	}
+	if set.Rules[1].Enabled {
+		t.Error("B keeps the top's enabled: false")
+	}
+	if len(set.Errors) != 1 || set.Errors[0].Error() != `top.yaml:8:5: rule "x": unknown key "oops" (known: name, description, action, trigger, enabled, default_fields, fields)` {
+		t.Errorf("errors %v", set.Errors)
+	}
+}

@@ -95,3 +95,33 @@ type Literal struct {
 	Value any
 	Pos   Pos
 }
+
+// Overlay layers the rules of top over those of base (the defaults, say):
+// a rule of top named like a rule of base replaces it, in base's place;
+// top's other rules follow base's, in their order. The errors of both are
+// kept. replaced lists the names of base's rules that top replaced.
+func Overlay(base, top *Set) (set *Set, replaced []string) {
+	byName := map[string]*Rule{}
+	for _, r := range top.Rules {
+		if _, dup := byName[r.Name]; !dup {
+			byName[r.Name] = r
+		}
+	}
+	out := &Set{Errors: append(append(ErrorList(nil), base.Errors...), top.Errors...)}
+	used := map[*Rule]bool{}
+	for _, r := range base.Rules {
+		if t, ok := byName[r.Name]; ok && !used[t] {
+			out.Rules = append(out.Rules, t)
+			used[t] = true
+			replaced = append(replaced, r.Name)
+			continue
+		}
+		out.Rules = append(out.Rules, r)
+	}
+	for _, r := range top.Rules {
+		if !used[r] {
+			out.Rules = append(out.Rules, r)
+		}
+	}
+	return out, replaced
+}
