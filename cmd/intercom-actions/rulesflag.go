@@ -63,3 +63,11 @@ func compileRules(paths []string, withDefaults bool) (eng *engine.Engine, replac
 	eng, err = engine.Compile(set)
 	return eng, replaced, err
 }
+
+// loadEngine compiles the rule files at paths (the defaults when there
+// are none) for command cmd, reporting every problem on stderr; ok is false
+// when there were any. Commands with flags use addRulesFlags instead.
+func loadEngine(cmd string, paths []string, stderr io.Writer) (*engine.Engine, bool) {
+	r := rulesFlags{paths: paths}
+	return r.engine(cmd, stderr)
+}
