@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/expr-lang/expr/file"
 	"github.com/tidwall/gjson"
 
 	"github.com/intercom-actions/intercom-actions/engine/action"
@@ -57,6 +56,8 @@ func (c *compiler) compile(r *rules.Rule) *rule {
 	out.trigger = c.trigger(r, out.kind)
 	if out.kind != nil {
 		out.fields = c.fields(r, out.kind)
+	} else {
+		c.fieldSyntax(r)
 	}
 	if len(c.errs) > before {
 		return nil
@@ -79,12 +80,18 @@ func (c *compiler) trigger(r *rules.Rule, k *action.Kind) *trigger {
 		return nil
 	}
 	t, err := compileTrigger(src)
-	if err != nil {
-		var fe *file.Error
-		if r.Trigger != nil && errors.As(err, &fe) {
-			at = r.Trigger.At(fe.Column)
+	var errs triggerErrors
+	switch {
+	case errors.As(err, &errs):
+		for _, e := range errs {
+			pos := at
+			if r.Trigger != nil && e.offset >= 0 {
+				pos = r.Trigger.At(e.offset)
+			}
+			c.errorf(pos, "", "trigger: %s", e.msg)
 		}
-		c.errorf(at, "", "trigger: %s", exprMessage(err))
+	case err != nil:
+		c.errorf(at, "", "trigger: %s", firstLine(err))
 	}
 	return t
 }
@@ -142,9 +149,30 @@ func (c *compiler) fields(r *rules.Rule, k *action.Kind) []mapping {
 	return out
 }
 
+// fieldSyntax checks what can be checked of a rule's fields when its
+// action is unknown or missing: the paths and templates, so that fixing the
+// action does not reveal a second round of errors.
+func (c *compiler) fieldSyntax(r *rules.Rule) {
+	for _, m := range r.Fields {
+		switch {
+		case m.Path != nil:
+			if _, err := compilePathValue(m.Path.Value); err != nil {
+				c.errorf(m.Path.Pos, m.Field, "%v", err)
+			}
+		case m.Template != nil:
+			if _, err := compileTemplate(m.Template.Value); err != nil {
+				c.errorf(m.Template.Pos, m.Field, "template: %v", err)
+			}
+		}
+	}
+}
+
 // value compiles one field's value; false when it has errors (reported).
 // A mapping in none of the forms was malformed, and rules reported it.
 func (c *compiler) value(f *action.Field, m *rules.Mapping) (*value, bool) {
+	if m.Map != nil || m.Except != nil || m.Flatten != nil {
+		return c.object(f, m)
+	}
 	switch {
 	case m.Path != nil:
 		v, err := compilePathValue(m.Path.Value)
@@ -171,14 +199,124 @@ func (c *compiler) value(f *action.Field, m *rules.Mapping) (*value, bool) {
 			c.errorf(m.Template.Pos, f.Name, "a template makes text; %s needs an object (use a path or {value: {...}})", f.Name)
 			return nil, false
 		}
-		parts, err := compileTemplate(m.Template.Value)
+		t, err := compileTemplate(m.Template.Value)
 		if err != nil {
 			c.errorf(m.Template.Pos, f.Name, "template: %v", err)
 			return nil, false
 		}
-		return &value{kind: templateValue, template: parts, source: m.Template.Value}, true
+		return &value{kind: templateValue, template: t, source: m.Template.Value}, true
 	}
 	return nil, false
+}
+
+// object compiles the object forms of a field: a path with except or
+// flatten, a map of per-key mappings, or both.
+func (c *compiler) object(f *action.Field, m *rules.Mapping) (*value, bool) {
+	if !f.Type.IsObject() {
+		at, what := m.MapPos, "map"
+		switch {
+		case m.Except != nil:
+			at, what = m.Except[0].Pos, "except"
+		case m.Flatten != nil:
+			at, what = m.Flatten.Pos, "flatten"
+		case m.Map == nil:
+			at = m.Pos
+		}
+		c.errorf(at, f.Name, "%s builds an object; %s is %s (map, except and flatten go with custom_attributes and metadata)", what, f.Name, typeName(f.Type))
+		return nil, false
+	}
+	o := &object{field: f.Name}
+	v := &value{kind: objectValue, object: o, source: "map"}
+	ok := true
+	if m.Path != nil {
+		base, good := c.value(f, &rules.Mapping{Field: m.Field, Pos: m.Pos, Path: m.Path, Default: m.Default})
+		o.base, ok = base, good
+		v.source = m.Path.Value
+	}
+	if len(m.Except) > 0 {
+		o.except = map[string]bool{}
+		for _, k := range m.Except {
+			o.except[k.Value] = true
+		}
+	}
+	if m.Flatten != nil {
+		if err := checkKey(m.Flatten.Value); err != nil {
+			c.errorf(m.Flatten.Pos, f.Name, "flatten: %q cannot join keys: %v (use \"_\")", m.Flatten.Value, err)
+			ok = false
+		}
+		o.sep = m.Flatten.Value
+	}
+	for _, e := range m.Map {
+		name := f.Name + "." + e.Field
+		if err := checkKey(e.Field); err != nil {
+			c.errorf(e.Pos, name, "%v", err)
+			ok = false
+			continue
+		}
+		ev, good := c.entry(f, name, e)
+		if !good {
+			ok = false
+			continue
+		}
+		o.entries = append(o.entries, entry{key: e.Field, value: ev})
+	}
+	return v, ok
+}
+
+// entry compiles the value of one key of a map (named field.key).
+func (c *compiler) entry(f *action.Field, name string, e *rules.Mapping) (*value, bool) {
+	// A constant must fit the field as {key: constant} does.
+	fits := func(lit *rules.Literal) (gjson.Result, bool) {
+		r, err := literalResult(lit.Value)
+		if err == nil {
+			obj, _ := literalResult(map[string]any{e.Field: lit.Value})
+			var warnings []string
+			if warnings, err = f.Check(obj); err == nil && len(warnings) > 0 {
+				err = errors.New(strings.Join(warnings, "; "))
+			}
+		}
+		if err != nil {
+			c.errorf(lit.Pos, name, "%v", err)
+			return r, false
+		}
+		return r, true
+	}
+	switch {
+	case e.Path != nil:
+		v, err := compilePathValue(e.Path.Value)
+		if err != nil {
+			c.errorf(e.Path.Pos, name, "%v", err)
+			return nil, false
+		}
+		if e.Default != nil {
+			r, good := fits(e.Default)
+			if !good {
+				return nil, false
+			}
+			v.fallback, v.hasDefault = r, true
+		}
+		return v, true
+	case e.Value != nil:
+		r, good := fits(e.Value)
+		return &value{kind: literalValue, literal: r, source: r.Raw}, good
+	case e.Template != nil:
+		t, err := compileTemplate(e.Template.Value)
+		if err != nil {
+			c.errorf(e.Template.Pos, name, "template: %v", err)
+			return nil, false
+		}
+		return &value{kind: templateValue, template: t, source: e.Template.Value}, true
+	}
+	return nil, false
+}
+
+// typeName names a field type in messages.
+func typeName(t action.Type) string {
+	switch t {
+	case action.TypeInteger, action.TypeEnum:
+		return "an " + string(t)
+	}
+	return "a " + string(t)
 }
 
 // literal checks that a constant converts cleanly for f.
@@ -198,13 +336,4 @@ func (c *compiler) literal(f *action.Field, lit *rules.Literal) (res gjson.Resul
 		return res, false
 	}
 	return r, true
-}
-
-// exprMessage is expr's message without its position and source snippet.
-func exprMessage(err error) string {
-	var fe *file.Error
-	if errors.As(err, &fe) {
-		return fe.Message
-	}
-	return firstLine(err)
 }

@@ -25,7 +25,7 @@ func TestCompileReportsEveryMistakeWithPosition(t *testing.T) {
 	}
 	_, err = Compile(set)
 	want := strings.Join([]string{
-		f + `:5:34: rule "Identify Contact": trigger: unexpected token EOF`,
+		f + `:5:34: rule "Identify Contact": trigger: the trigger ends after "&&": something must follow it`,
 		f + `:13:7: rule "Track Event": field "event_nme": track_event has no such field (did you mean "event_name"?)`,
 		f + `:19:21: rule "Identify Company": field "size": expected a whole number, got the string "lots"`,
 	}, "\n")
@@ -43,7 +43,7 @@ func TestCompileErrors(t *testing.T) {
 		{"unknown action", "rules:\n  - name: x\n    action: track_events\n", `r.yaml:3:13: rule "x": unknown action "track_events" (did you mean "track_event"?)`},
 		{"role missing", "rules:\n  - name: x\n    action: identify_contact\n", `r.yaml:2:5: rule "x": field "role": required by identify_contact but not mapped (e.g. ` + "`role: {value: user}`)"},
 		{"trigger not boolean", "rules:\n  - name: x\n    action: track_event\n    trigger: '\"abc\"'\n", `r.yaml:4:14: rule "x": trigger: must be a condition (true or false), but its result is of type string`},
-		{"unknown variable function", "rules:\n  - name: x\n    action: track_event\n    trigger: nope(event) == 'a'\n", `r.yaml:4:14: rule "x": trigger: unknown name nope`},
+		{"unknown variable function", "rules:\n  - name: x\n    action: track_event\n    trigger: nope(event) == 'a'\n", `r.yaml:4:14: rule "x": trigger: unknown function nope() (did you mean "none"?)`},
 		{"bad path", "rules:\n  - name: x\n    action: track_event\n    fields:\n      user_id: 'properties.#(id==1'\n", `r.yaml:5:16: rule "x": field "user_id": bad path "properties.#(id==1": unclosed '('`},
 		{"unknown modifier", "rules:\n  - name: x\n    action: track_event\n    fields:\n      user_id: '@nope'\n", `r.yaml:5:16: rule "x": field "user_id": bad path "@nope": unknown modifier @nope`},
 		{"template unclosed", "rules:\n  - name: x\n    action: track_event\n    fields:\n      event_name: {template: 'Hi {{name'}\n", `r.yaml:5:30: rule "x": field "event_name": template: unclosed {{ at offset 3`},
@@ -63,6 +63,20 @@ func TestCompileErrors(t *testing.T) {
 				t.Errorf("got:\n%s\nwant:\n%s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestUnknownActionHidesNothing: a rule whose action is unknown still gets
+// the errors of its trigger, paths and templates, in one report.
+func TestUnknownActionHidesNothing(t *testing.T) {
+	src := "rules:\n  - name: x\n    action: track_evnt\n    trigger: type = \"track\"\n    fields:\n      user_id: 'properties.#(id==1'\n      event_name: {template: 'Hi {{name'}\n"
+	_, err := compileSource(rules.Source{Name: "r.yaml", Data: []byte(src)})
+	want := `r.yaml:3:13: rule "x": unknown action "track_evnt" (did you mean "track_event"?)
+r.yaml:4:19: rule "x": trigger: unexpected "=": compare with ==, not =
+r.yaml:6:16: rule "x": field "user_id": bad path "properties.#(id==1": unclosed '('
+r.yaml:7:30: rule "x": field "event_name": template: unclosed {{ at offset 3`
+	if err == nil || err.Error() != want {
+		t.Errorf("got:\n%v\nwant:\n%s", err, want)
 	}
 }
 

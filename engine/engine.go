@@ -201,7 +201,9 @@ func plan(r *rule, s *scratch) (action.Action, error) {
 	a := action.Action{Rule: r.name, Kind: r.kind, Fields: r.kind.New()}
 	s.warnings = s.warnings[:0]
 	for _, m := range r.fields {
-		ok, warnings, err := m.field.Assign(a.Fields, m.value.eval(&s.doc))
+		v, warnings := m.value.eval(&s.doc)
+		s.warnings = append(s.warnings, warnings...)
+		ok, warnings, err := m.field.Assign(a.Fields, v)
 		s.warnings = append(s.warnings, warnings...)
 		switch {
 		case err != nil && m.field.Required:

@@ -21,6 +21,9 @@ const (
 	literalValue
 	// templateValue is text with {{path}} placeholders ({template: ...}).
 	templateValue
+	// objectValue builds an object: the one a path finds, less some keys
+	// (except), plus per-key values (map), nested objects flattened.
+	objectValue
 )
 
 // value is a compiled field value.
@@ -30,39 +33,70 @@ type value struct {
 	fallback   gjson.Result // pathValue: used when the path finds nothing
 	hasDefault bool
 	literal    gjson.Result // literalValue
-	template   []templatePart
+	template   *template
+	object     *object
 	source     string // the value as written, for messages
 }
 
-// templatePart is literal text or a path whose value is inserted.
-type templatePart struct {
-	text string
-	path *event.Path
-}
-
-// eval produces the value for one event.
-func (v *value) eval(doc *event.Doc) gjson.Result {
+// eval produces the value for one event, with warnings about what it left
+// out. A missing Result means no value: the field is left out.
+func (v *value) eval(doc *event.Doc) (gjson.Result, []string) {
 	switch v.kind {
 	case literalValue:
-		return v.literal
+		return v.literal, nil
 	case templateValue:
-		var b strings.Builder
-		for _, p := range v.template {
-			if p.path == nil {
-				b.WriteString(p.text)
-				continue
-			}
-			if r := doc.Get(p.path); r.Exists() && r.Type != gjson.Null {
-				b.WriteString(r.String())
-			}
-		}
-		return gjson.Result{Type: gjson.String, Str: b.String()}
+		return v.template.eval(doc), nil
+	case objectValue:
+		return v.object.eval(doc)
 	}
 	r := doc.Get(v.path)
 	if v.hasDefault && isEmpty(r) {
-		return v.fallback
+		return v.fallback, nil
 	}
-	return r
+	return r, nil
+}
+
+// template is text with {{path}} placeholders. The text between two
+// placeholders is split in three: closing brackets that end the left one's
+// part, the separator, and opening brackets that start the right one's; the
+// text before the first placeholder is its opening, the text after the last
+// its closing. "{{event}} ({{plan}})" is "" event "" | " " | "(" plan ")".
+type template struct {
+	plain string        // the whole text, when there are no placeholders
+	paths []*event.Path // the placeholders
+	open  []string      // per placeholder: the text that opens its part
+	close []string      // per placeholder: the text that closes its part
+	sep   []string      // per placeholder after the first: the separator before it
+}
+
+// eval fills the placeholders. A placeholder without a value (missing,
+// null or "") is dropped with its part and the separator before it (the
+// first one with a value has none). With no value at all the result is
+// missing, and the field is left out: "{{first}} {{last}}" gives "Bo"
+// without a last name, and nothing without either.
+func (t *template) eval(doc *event.Doc) gjson.Result {
+	if len(t.paths) == 0 {
+		return gjson.Result{Type: gjson.String, Str: t.plain}
+	}
+	var b strings.Builder
+	first := true
+	for i, p := range t.paths {
+		r := doc.Get(p)
+		if isEmpty(r) {
+			continue
+		}
+		if !first {
+			b.WriteString(t.sep[i])
+		}
+		b.WriteString(t.open[i])
+		b.WriteString(r.String())
+		b.WriteString(t.close[i])
+		first = false
+	}
+	if first {
+		return gjson.Result{}
+	}
+	return gjson.Result{Type: gjson.String, Str: b.String()}
 }
 
 // isEmpty reports whether r counts as no value: missing, null or "".
@@ -90,20 +124,18 @@ func literalResult(v any) (gjson.Result, error) {
 }
 
 // compileTemplate splits "Hello {{traits.name}}" into text and paths.
-func compileTemplate(src string) ([]templatePart, error) {
-	var parts []templatePart
+func compileTemplate(src string) (*template, error) {
+	var texts []string // len(paths)+1 pieces of text around the placeholders
+	t := &template{plain: src}
+	var text strings.Builder
 	rest := src
 	for {
 		i := strings.Index(rest, "{{")
 		if i < 0 {
-			if rest != "" {
-				parts = append(parts, templatePart{text: rest})
-			}
+			text.WriteString(rest)
 			break
 		}
-		if i > 0 {
-			parts = append(parts, templatePart{text: rest[:i]})
-		}
+		text.WriteString(rest[:i])
 		j := strings.Index(rest[i:], "}}")
 		if j < 0 {
 			return nil, fmt.Errorf("unclosed {{ at offset %d", len(src)-len(rest)+i)
@@ -113,11 +145,27 @@ func compileTemplate(src string) ([]templatePart, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bad path %q in {{...}}: %w", ref, err)
 		}
-		parts = append(parts, templatePart{path: p})
+		texts = append(texts, text.String())
+		text.Reset()
+		t.paths = append(t.paths, p)
 		rest = rest[i+j+2:]
 	}
-	if len(parts) == 0 {
-		return nil, fmt.Errorf("empty template")
+	texts = append(texts, text.String())
+	n := len(t.paths)
+	if n == 0 {
+		if src == "" {
+			return nil, fmt.Errorf("empty template")
+		}
+		return t, nil
 	}
-	return parts, nil
+	t.open, t.close, t.sep = make([]string, n), make([]string, n), make([]string, n)
+	t.open[0], t.close[n-1] = texts[0], texts[n]
+	for i := 1; i < n; i++ {
+		between := texts[i]
+		mid := strings.TrimLeft(between, ")]}>")
+		t.close[i-1] = between[:len(between)-len(mid)]
+		sep := strings.TrimRight(mid, "([{<")
+		t.sep[i], t.open[i] = sep, mid[len(sep):]
+	}
+	return t, nil
 }

@@ -12,6 +12,7 @@ func FuzzParse(f *testing.F) {
 		"rules:\n  - name: a\n    action: track_event\n",
 		"rules:\n  - name: a\n    action: identify_contact\n    fields:\n      role: {value: user}\n      name: {template: \"{{traits.a}} x\"}\n",
 		"rules:\n  - name: a\n    action: identify_company\n    trigger: traits.size > 3 && type == \"group\"\n    fields:\n      size: {path: traits.n, default: 3}\n",
+		"rules:\n  - name: a\n    action: identify_contact\n    fields:\n      custom_attributes: {path: traits, except: [email], flatten: _, map: {x: {template: \"{{a}}\"}, y: {value: 1}}}\n",
 		"rules: [",
 		"",
 	} {
@@ -26,6 +27,9 @@ func FuzzParse(f *testing.F) {
 			for _, e := range list {
 				if !strings.HasPrefix(e.Error(), "f.yaml") {
 					t.Fatalf("error without its file: %v", e)
+				}
+				if lines := len(splitLines(src)) + 1; e.Pos.Line > lines || e.Pos.Line < 0 || e.Pos.Column < 0 {
+					t.Fatalf("error outside the file (%d lines): %v", lines, e)
 				}
 			}
 		}

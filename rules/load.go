@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -115,23 +114,11 @@ func (l *loader) errorf(n *yaml.Node, field, format string, args ...any) {
 	l.set.Errors = append(l.set.Errors, &Error{Pos: l.pos(n), Rule: l.rule, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
-
 func (l *loader) file(name string, src []byte) {
 	l.fileName, l.rule = name, ""
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		msg := err.Error()
-		line := 0
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = strings.TrimPrefix(msg, m[0])
-			// yaml.v3 numbers parser errors (unlike scanner errors) from 0.
-			if strings.HasPrefix(msg, "did not find expected") {
-				line++
-			}
-		}
-		l.set.Errors = append(l.set.Errors, &Error{Pos: Pos{File: name, Line: line}, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")})
+		l.set.Errors = append(l.set.Errors, yamlError(name, src, err))
 		return
 	}
 	if len(doc.Content) == 0 {
@@ -167,7 +154,11 @@ func (l *loader) eachKey(m *yaml.Node, known []string, fn func(key, val *yaml.No
 		k, v := m.Content[i], m.Content[i+1]
 		switch {
 		case !slices.Contains(known, k.Value):
-			l.errorf(k, "", "unknown key %q%s", k.Value, Suggest(k.Value, known))
+			hint := Suggest(k.Value, known)
+			if seen["fields"] && slices.Equal(known, ruleKeys) && !strings.HasPrefix(hint, " (did you mean") {
+				hint = " (a field? indent it under `fields:`)"
+			}
+			l.errorf(k, "", "unknown key %q%s", k.Value, hint)
 		case seen[k.Value]:
 			l.errorf(k, "", "key %q given twice", k.Value)
 		default:
@@ -270,16 +261,25 @@ func (l *loader) fields(r *Rule, m *yaml.Node) {
 	}
 }
 
-var valueKeys = []string{"path", "default", "value", "template"}
+var valueKeys = []string{"path", "default", "value", "template", "map", "except", "flatten"}
 
 // value reads one field value node into mp; false when it is malformed.
 func (l *loader) value(mp *Mapping, n *yaml.Node) bool {
+	return l.valueIn(mp, n, false)
+}
+
+// valueIn reads a field value, or (entry) the value of one key of a
+// {map: ...}, which is a single value: no map, except or flatten.
+func (l *loader) valueIn(mp *Mapping, n *yaml.Node, entry bool) bool {
 	fail := func(at *yaml.Node, format string, args ...any) bool {
 		l.errorf(at, mp.Field, format, args...)
 		return false
 	}
 	switch n.Kind {
 	case yaml.ScalarNode:
+		if n.Tag == "!!null" && entry {
+			return fail(n, "a key of map needs a value (leave the key out to leave it out)")
+		}
 		if n.Tag != "!!str" {
 			return fail(n, "%s is not a path: write {value: %s} for a constant", n.Value, n.Value)
 		}
@@ -287,28 +287,69 @@ func (l *loader) value(mp *Mapping, n *yaml.Node) bool {
 		return true
 	case yaml.MappingNode:
 	default:
-		return fail(n, "expected a path, {path: ..., default: ...}, {value: ...} or {template: ...}, got %s", kindOf(n))
+		if entry {
+			return fail(n, "expected a path, {path: ..., default: ...}, {value: ...} or {template: ...}, got %s", kindOf(n))
+		}
+		return fail(n, "expected a path, {path: ..., default: ...}, {value: ...}, {template: ...} or {map: {...}}, got %s", kindOf(n))
+	}
+	if !entry && noneOf(n, valueKeys) && len(n.Content) >= 2 && !strings.HasPrefix(Suggest(n.Content[0].Value, valueKeys), " (did you mean") {
+		// {company_name: traits.company.name}: keys of the object, meant as a map.
+		k := n.Content[0]
+		return fail(k, "unknown key %q: for one value per key write {map: {%s: ...}} (a field value is a path, {path}, {value}, {template} or {map})", k.Value, k.Value)
 	}
 	parts := map[string]*yaml.Node{}
+	keys := map[string]*yaml.Node{}
 	before := len(l.set.Errors)
-	l.eachKey(n, valueKeys, func(k, v *yaml.Node) { parts[k.Value] = v })
+	l.eachKey(n, valueKeys, func(k, v *yaml.Node) { parts[k.Value], keys[k.Value] = v, k })
 	for _, e := range l.set.Errors[before:] {
 		e.Field = mp.Field
 	}
 	if len(l.set.Errors) > before {
 		return false
 	}
+	if entry {
+		for _, k := range []string{"map", "except", "flatten"} {
+			if keys[k] != nil {
+				return fail(keys[k], "%s goes with the whole field, not with one key of its map", k)
+			}
+		}
+	}
 	forms := 0
-	for _, k := range []string{"path", "value", "template"} {
+	for _, k := range []string{"path", "value", "template", "map"} {
 		if parts[k] != nil {
 			forms++
 		}
 	}
+	if parts["path"] != nil && parts["map"] != nil {
+		forms-- // the map adds keys to the object the path finds
+	}
 	if forms != 1 {
-		return fail(n, "give exactly one of path, value or template")
+		if entry {
+			return fail(n, "give exactly one of path, value or template")
+		}
+		return fail(n, "give exactly one of path, value, template or map (or path with map)")
 	}
 	if d := parts["default"]; d != nil && parts["path"] == nil {
 		return fail(d, "default goes with path, e.g. {path: traits.plan, default: free}")
+	}
+	if e := parts["except"]; e != nil && parts["path"] == nil {
+		return fail(keys["except"], "except goes with path, e.g. {path: traits, except: [email, name]}")
+	}
+	if f := parts["flatten"]; f != nil && parts["path"] == nil && parts["map"] == nil {
+		return fail(keys["flatten"], `flatten goes with path or map, e.g. {path: traits, flatten: "_"}`)
+	}
+	ok := true
+	if e := parts["except"]; e != nil {
+		ok = l.except(mp, e) && ok
+	}
+	if f := parts["flatten"]; f != nil {
+		if f.Kind != yaml.ScalarNode || f.Tag != "!!str" {
+			return fail(f, `flatten must be the text that joins the keys, e.g. flatten: "_"`)
+		}
+		mp.Flatten = &Text{Value: f.Value, Pos: l.pos(f)}
+	}
+	if m := parts["map"]; m != nil {
+		ok = l.mapEntries(mp, keys["map"], m) && ok
 	}
 	switch {
 	case parts["path"] != nil:
@@ -318,21 +359,24 @@ func (l *loader) value(mp *Mapping, n *yaml.Node) bool {
 		}
 		mp.Path = &Text{Value: p.Value, Pos: l.pos(p)}
 		if d := parts["default"]; d != nil && !(d.Kind == yaml.ScalarNode && d.Tag == "!!null") {
-			lit, ok := l.literal(mp, d)
+			lit, good := l.literal(mp, d)
 			mp.Default = lit
-			return ok
+			return good && ok
 		}
-		return true
+		return ok
 	case parts["value"] != nil:
 		v := parts["value"]
 		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+			if entry {
+				return fail(v, "a key of map needs a value (leave the key out to leave it out)")
+			}
 			mp.Unset = true
 			return true
 		}
-		lit, ok := l.literal(mp, v)
+		lit, good := l.literal(mp, v)
 		mp.Value = lit
-		return ok
-	default:
+		return good
+	case parts["template"] != nil:
 		t := parts["template"]
 		if t.Kind != yaml.ScalarNode || t.Tag != "!!str" {
 			return fail(t, "template must be a string")
@@ -340,6 +384,65 @@ func (l *loader) value(mp *Mapping, n *yaml.Node) bool {
 		mp.Template = &Text{Value: t.Value, Pos: l.pos(t)}
 		return true
 	}
+	return ok // map alone
+}
+
+// noneOf reports whether no key of the mapping m is one of known.
+func noneOf(m *yaml.Node, known []string) bool {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if slices.Contains(known, m.Content[i].Value) {
+			return false
+		}
+	}
+	return true
+}
+
+// except reads the list of keys to leave out.
+func (l *loader) except(mp *Mapping, n *yaml.Node) bool {
+	if n.Kind != yaml.SequenceNode {
+		l.errorf(n, mp.Field, "except must be a list of keys, e.g. except: [email, name]")
+		return false
+	}
+	ok := true
+	for _, k := range n.Content {
+		if k.Kind != yaml.ScalarNode || k.Tag == "!!null" {
+			l.errorf(k, mp.Field, "except: expected a key, got %s", kindOf(k))
+			ok = false
+			continue
+		}
+		mp.Except = append(mp.Except, &Text{Value: k.Value, Pos: l.pos(k)})
+	}
+	return ok
+}
+
+// mapEntries reads {map: {key: value, ...}}.
+func (l *loader) mapEntries(mp *Mapping, key, n *yaml.Node) bool {
+	mp.MapPos = l.pos(key)
+	if n.Kind != yaml.MappingNode || len(n.Content) == 0 {
+		l.errorf(n, mp.Field, "map must be a mapping of keys to values, e.g. map: {company_name: traits.company.name}, got %s", kindOf(n))
+		return false
+	}
+	ok := true
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if seen[k.Value] {
+			l.errorf(k, mp.Field, "map: key %q given twice", k.Value)
+			ok = false
+			continue
+		}
+		seen[k.Value] = true
+		// Errors name the entry as field.key; the entry's Field is the key.
+		e := &Mapping{Field: mp.Field + "." + k.Value, Pos: l.pos(k)}
+		good := l.valueIn(e, v, true)
+		e.Field = k.Value
+		if good {
+			mp.Map = append(mp.Map, e)
+		} else {
+			ok = false
+		}
+	}
+	return ok
 }
 
 // literal decodes a constant.

@@ -64,16 +64,29 @@ func (e *Expr) At(offset int) Pos {
 
 // Mapping is one entry of a rule's `fields:`, `name: value`, in one of its
 // forms: a path (a bare string, or {path, default}), {value}, {template},
-// or null to leave the field out. A mapping in none of the forms was
-// malformed; its error is in Set.Errors.
+// {map} (an object of per-key mappings, which may go with a path), or null
+// to leave the field out. A path or map may also say which keys to leave
+// out (except) and how to flatten nested objects (flatten). A mapping in
+// none of the forms was malformed; its error is in Set.Errors.
 type Mapping struct {
-	Field    string   // the field's name
-	Pos      Pos      // where the field's name is written
+	Field    string   // the field's name; in Map, the key's
+	Pos      Pos      // where the field's name (or the key) is written
 	Unset    bool     // `name: ~` or {value: null}: leave the field out
 	Path     *Text    // a gjson path into the event
 	Default  *Literal // with Path: the value when the path finds nothing
 	Value    *Literal // a constant
 	Template *Text    // text with {{path}} placeholders
+	// Map holds one mapping per key of an object field, in written order
+	// ({map: {company_name: traits.company.name}}); each is a path,
+	// {path, default}, {value} or {template}. With Path, its keys are
+	// added to (or replace those of) the object the path finds.
+	Map    []*Mapping
+	MapPos Pos // where `map:` is written
+	// Except lists top-level keys left out of the object Path finds.
+	Except []*Text
+	// Flatten joins the keys of nested objects with this separator
+	// (address.city becomes address_city with "_"); nil: no flattening.
+	Flatten *Text
 }
 
 // Literal is a constant as written, decoded from YAML into JSON-shaped Go
@@ -81,4 +94,34 @@ type Mapping struct {
 type Literal struct {
 	Value any
 	Pos   Pos
+}
+
+// Overlay layers the rules of top over those of base (the defaults, say):
+// a rule of top named like a rule of base replaces it, in base's place;
+// top's other rules follow base's, in their order. The errors of both are
+// kept. replaced lists the names of base's rules that top replaced.
+func Overlay(base, top *Set) (set *Set, replaced []string) {
+	byName := map[string]*Rule{}
+	for _, r := range top.Rules {
+		if _, dup := byName[r.Name]; !dup {
+			byName[r.Name] = r
+		}
+	}
+	out := &Set{Errors: append(append(ErrorList(nil), base.Errors...), top.Errors...)}
+	used := map[*Rule]bool{}
+	for _, r := range base.Rules {
+		if t, ok := byName[r.Name]; ok && !used[t] {
+			out.Rules = append(out.Rules, t)
+			used[t] = true
+			replaced = append(replaced, r.Name)
+			continue
+		}
+		out.Rules = append(out.Rules, r)
+	}
+	for _, r := range top.Rules {
+		if !used[r] {
+			out.Rules = append(out.Rules, r)
+		}
+	}
+	return out, replaced
 }

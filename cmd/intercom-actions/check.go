@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/intercom-actions/intercom-actions/rules"
 )
@@ -13,25 +14,30 @@ func init() {
 }
 
 const checkUsage = `
-Usage: intercom-actions check [RULES...]
+Usage: intercom-actions check [--with-defaults] [RULES...]
 
 Loads and compiles rule files (YAML) and folders of them, and prints every
 problem found, each as  file:line:col: rule "name": field "f": message.
-Without arguments it checks the embedded defaults.
+Without arguments it checks the embedded defaults. With --with-defaults it
+checks the files layered on the defaults, as plan, test and send use them
+with --with-defaults: a rule named like a default rule replaces it, the
+others are added.
 
 Exit status: 0 when the rules are valid, 1 when any has an error.
 
 Examples:
   intercom-actions check rules/defaults
   intercom-actions check my-rules/ extra.yaml
+  intercom-actions check --with-defaults extra.yaml
 `
 
 func runCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("check", checkUsage, stderr, stdout)
+	withDefaults := fs.Bool("with-defaults", false, "check the files layered on the embedded defaults")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
-	eng, err := compileRules(fs.Args())
+	eng, replaced, err := compileRules(fs.Args(), *withDefaults)
 	var list rules.ErrorList
 	switch {
 	case errors.As(err, &list):
@@ -52,6 +58,9 @@ func runCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintf(stdout, "ok: %d rules (%d enabled)\n", len(all), enabled)
+	if *withDefaults && len(fs.Args()) > 0 {
+		fmt.Fprintf(stdout, "layered on the defaults; replaced: %s\n", orNone(replaced))
+	}
 	for _, r := range all {
 		state := ""
 		if !r.Enabled {
@@ -60,4 +69,11 @@ func runCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "  %-28s %-17s when %s%s\n", r.Name, r.Action, r.Trigger, state)
 	}
 	return 0
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }

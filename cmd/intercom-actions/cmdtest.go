@@ -14,7 +14,7 @@ func init() {
 }
 
 const testUsage = `
-Usage: intercom-actions test [--rules PATH]... [-update] [CASES...]
+Usage: intercom-actions test [--rules PATH]... [--with-defaults] [-update] [CASES...]
 
 Runs golden rule cases: txtar archives that hold rule files (optional),
 events and the expected plan. A case without rule files uses --rules, or
@@ -43,15 +43,15 @@ Exit status: 0 when every case passes, 1 when any fails.
 
 func runTest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("test", testUsage, stderr, stdout)
-	var rulePaths listFlag
-	fs.Var(&rulePaths, "rules", "rule file or folder for cases without their own (repeatable; default: the embedded defaults)")
+	rulesFlag := addRulesFlags(fs)
+	fs.Lookup("rules").Usage = "rule file or folder for cases without their own (repeatable; default: the embedded defaults)"
 	update := fs.Bool("update", false, "rewrite each case's want section with what the rules produce now")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	runner := ruletest.Runner{Update: *update}
-	if len(rulePaths) > 0 {
-		eng, ok := loadEngine("test", rulePaths, stderr)
+	if len(rulesFlag.paths) > 0 {
+		eng, ok := rulesFlag.engine("test", stderr)
 		if !ok {
 			return 1
 		}

@@ -43,6 +43,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		return commands["version"].run(nil, stdin, stdout, stderr)
+	}
 	c, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "intercom-actions: unknown command %q\n\n", args[0])
@@ -70,7 +73,8 @@ Commands:
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprint(w, `
-Without --rules, commands use the embedded defaults (Segment's presets).
+Without --rules, commands use the embedded defaults (Segment's presets; see
+'intercom-actions defaults'); --with-defaults layers --rules files on them.
 Run 'intercom-actions <command> --help' for a command's flags and examples.
 `)
 }
@@ -88,8 +92,11 @@ func newFlags(name, usageText string, stderr, stdout io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args; it returns the exit code to use and false when the
-// command should stop (after --help: 0, bad flags: 2).
+// parse parses args, flags before, between or after the other arguments
+// (`plan events.ndjson --rules r.yaml`); after "--" everything is an
+// argument. It returns the exit code to use and false when the command
+// should stop (after --help: 0, bad flags: 2, before any work is done).
+// fs.Args() then holds the arguments in order.
 func parse(fs *flag.FlagSet, args []string, stdout io.Writer) (int, bool) {
 	// Asked-for help goes to stdout, once; the flag package would print it
 	// to stderr first.
@@ -103,9 +110,23 @@ func parse(fs *flag.FlagSet, args []string, stdout io.Writer) (int, bool) {
 			return 0, false
 		}
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2, false // the flag package printed the error and the usage to stderr
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return 2, false // the flag package printed the error and the usage to stderr
+		}
+		left := fs.Args()
+		if n := len(args) - len(left); n > 0 && args[n-1] == "--" {
+			rest = append(rest, left...) // after "--": arguments only
+			break
+		}
+		if len(left) == 0 {
+			break
+		}
+		rest = append(rest, left[0])
+		args = left[1:]
 	}
+	fs.Parse(append([]string{"--"}, rest...)) // cannot fail: only arguments
 	return 0, true
 }
 

@@ -37,7 +37,7 @@ func TestCheckDefaults(t *testing.T) {
 func TestCheckReportsAllErrors(t *testing.T) {
 	chdirRoot(t)
 	code, out, errOut := runCLI(t, "", "check", "testdata/rules/three-mistakes.yaml")
-	want := `testdata/rules/three-mistakes.yaml:5:34: rule "Identify Contact": trigger: unexpected token EOF
+	want := `testdata/rules/three-mistakes.yaml:5:34: rule "Identify Contact": trigger: the trigger ends after "&&": something must follow it
 testdata/rules/three-mistakes.yaml:13:7: rule "Track Event": field "event_nme": track_event has no such field (did you mean "event_name"?)
 testdata/rules/three-mistakes.yaml:19:21: rule "Identify Company": field "size": expected a whole number, got the string "lots"
 3 error(s)

@@ -17,11 +17,14 @@ func init() {
 }
 
 const planUsage = `
-Usage: intercom-actions plan [--rules PATH]... [--pretty] [EVENTS.ndjson...]
+Usage: intercom-actions plan [--rules PATH]... [--with-defaults] [--pretty] [EVENTS.ndjson...]
 
 Reads Segment events, one JSON object per line, from the files given or from
 standard input, and prints one JSON line per planned Intercom action:
   {"line":3,"rule":"Track Event","action":"track_event","fields":{...},"warnings":[...]}
+With --pretty, each action is indented, and every line that planned nothing
+or failed is in the stream too, as {"line":4,"skip":"no rule matched"} or
+{"line":5,"rule":"Track Event","error":"..."}: a JSON stream jq reads.
 Nothing is sent anywhere. A line that is not a usable event (one longer
 than 4 MiB included: it is not read whole), or a rule that fails on an
 event, is reported on standard error as  file:line: reason  and counted in
@@ -32,18 +35,18 @@ failed, 2 on bad usage.
 
 Examples:
   intercom-actions plan < testdata/events/sample.ndjson
-  intercom-actions plan --rules my-rules/ --pretty events.ndjson
+  intercom-actions plan events.ndjson --rules my-rules/ --pretty
+  intercom-actions plan --rules extra.yaml --with-defaults events.ndjson
 `
 
 func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("plan", planUsage, stderr, stdout)
-	var rulePaths listFlag
-	fs.Var(&rulePaths, "rules", "rule file or folder (repeatable; default: the embedded defaults)")
-	pretty := fs.Bool("pretty", false, "indent each action, and show failures and unmatched events in line (the golden-file form)")
+	rulesFlag := addRulesFlags(fs)
+	pretty := fs.Bool("pretty", false, "indent each action, and add unmatched and failed lines as JSON objects (a JSON stream)")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
-	eng, ok := loadEngine("plan", rulePaths, stderr)
+	eng, ok := rulesFlag.engine("plan", stderr)
 	if !ok {
 		return 1
 	}
@@ -68,7 +71,7 @@ func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		render := planner.AppendJSON
 		if *pretty {
-			render = planner.AppendReadable
+			render = planner.AppendPretty
 		}
 		sum, err := planner.RunWith(eng, r, planner.Options{Render: render}, func(res *planner.Result) error {
 			if res.Err != nil {

@@ -60,19 +60,18 @@ Examples:
 
 func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("send", sendUsage, stderr, stdout)
-	var rulePaths listFlag
-	fs.Var(&rulePaths, "rules", "rule file or folder (repeatable; default: the embedded defaults)")
+	rulesFlag := addRulesFlags(fs)
 	conn := addConnFlags(fs)
 	conn.addTokenFileFlag(fs)
-	concurrency := fs.Int("concurrency", 8, "actions in flight at once (contacts sent in parallel)")
+	concurrency := intFlag(fs, "concurrency", 8, 1, "actions in flight at once (contacts sent in parallel)")
 	deadLetter := fs.String("dead-letter", "dead-letter.ndjson", "file that failed events are appended to, with their reasons")
 	dryRun := fs.Bool("dry-run", false, "plan and print each action as a JSON line; send nothing")
-	contactWait := fs.Duration("contact-wait", 30*time.Second, "how long a group or track waits for its contact's identify")
+	contactWait := durationFlag(fs, "contact-wait", 30*time.Second, 0, "how long a group or track waits for its contact's identify")
 	verbose := fs.Bool("v", false, "log each retry, rate-limit wait and cache miss to standard error (ids only, never tokens or traits)")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
-	eng, ok := loadEngine("send", rulePaths, stderr)
+	eng, ok := rulesFlag.engine("send", stderr)
 	if !ok {
 		return 1
 	}

@@ -37,11 +37,11 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("simulate", simulateUsage, stderr, stdout)
 	addr := fs.String("addr", "127.0.0.1:8089", "address to listen on")
 	token := fs.String("token", "", "require this bearer token (default: accept any)")
-	rate := fs.Int("rate-limit", 0, "requests allowed per window (0: unlimited)")
-	window := fs.Duration("window", 10*time.Second, "rate-limit window")
-	lag := fs.Duration("search-lag", 0, "how long new or changed contacts stay out of search, like Intercom's index")
-	errorRate := fs.Float64("error-rate", 0, "fraction of requests answered 500/503")
-	dropRate := fs.Float64("drop-rate", 0, "fraction of connections dropped without an answer")
+	rate := intFlag(fs, "rate-limit", 0, 0, "requests allowed per window (0: unlimited)")
+	window := durationFlag(fs, "window", 10*time.Second, time.Millisecond, "rate-limit window")
+	lag := durationFlag(fs, "search-lag", 0, 0, "how long new or changed contacts stay out of search, like Intercom's index")
+	errorRate := fractionFlag(fs, "error-rate", 0, "fraction of requests answered 500/503")
+	dropRate := fractionFlag(fs, "drop-rate", 0, "fraction of connections dropped without an answer")
 	attrs := fs.String("data-attributes", "", "comma-separated custom attribute names the workspace has; others get 422 (default: accept any)")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code

@@ -203,6 +203,9 @@ func toFlatObject(f *Field, v gjson.Result) (intercom.Object, []string, error) {
 		}
 		return true
 	})
+	if len(out) == 0 {
+		return nil, warnings, nil // nothing left to send: the field is left out, not {}
+	}
 	return out, warnings, nil
 }
 

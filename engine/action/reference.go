@@ -52,7 +52,7 @@ func Reference() string {
 		{TypeInteger, "a whole number (or text holding one); 12.5 is left out with a warning"},
 		{TypeBoolean, "`true`/`false`, or the text `\"true\"`/`\"false\"`"},
 		{TypeDatetime, "ISO-8601 / RFC 3339 text, Unix seconds, or Unix milliseconds (numbers ≥ 1e11), as number or text; sent as Unix seconds"},
-		{TypeAttributes, "a flat object; nested objects and arrays are dropped with a warning, nulls are left out"},
+		{TypeAttributes, "a flat object; nested objects (unless flattened, see \"Rule files\") and arrays are dropped with a warning, nulls are left out, and an object with nothing left is not sent"},
 		{TypeMetadata, "like attributes, but Intercom's rich link `{url, value}` and amount `{amount, currency}` objects are kept; at most 10 keys (the rest dropped with a warning)"},
 	} {
 		fmt.Fprintf(&b, "- **%s**: %s.\n", t.t, t.doc)

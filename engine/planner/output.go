@@ -28,11 +28,7 @@ func AppendReadable(dst []byte, r *Result) []byte {
 	var line []byte
 	for _, a := range r.Actions {
 		line = appendLine(line[:0], r.Line, a)
-		b := bytes.NewBuffer(dst)
-		if err := json.Indent(b, line, "", "  "); err != nil {
-			panic("planner: invalid plan line " + string(line) + ": " + err.Error())
-		}
-		dst = append(b.Bytes(), '\n')
+		dst = appendIndented(dst, line)
 	}
 	for _, m := range r.Messages() {
 		dst = append(dst, "error: "...)
@@ -45,6 +41,39 @@ func AppendReadable(dst []byte, r *Result) []byte {
 		dst = append(dst, ": no rule matched\n"...)
 	}
 	return dst
+}
+
+// AppendPretty appends a result as a stream of indented JSON objects (what
+// `plan --pretty` prints; jq reads it): each planned action, then each
+// failure and a skip as a Note.
+func AppendPretty(dst []byte, r *Result) []byte {
+	var line []byte
+	for _, a := range r.Actions {
+		line = appendLine(line[:0], r.Line, a)
+		dst = appendIndented(dst, line)
+	}
+	for _, n := range r.Notes() {
+		line = append(line[:0], `{"line":`...)
+		line = strconv.AppendInt(line, int64(n.Line), 10)
+		for _, kv := range [...][2]string{{"rule", n.Rule}, {"skip", n.Skip}, {"error", n.Error}} {
+			if kv[1] != "" {
+				line = append(line, `,"`+kv[0]+`":`...)
+				line = intercom.AppendString(line, kv[1])
+			}
+		}
+		dst = appendIndented(dst, append(line, '}'))
+	}
+	return dst
+}
+
+// appendIndented appends the compact JSON line indented by two spaces, and
+// a newline, as encoding/json's Encoder with SetIndent("", "  ") writes it.
+func appendIndented(dst, line []byte) []byte {
+	b := bytes.NewBuffer(dst)
+	if err := json.Indent(b, line, "", "  "); err != nil {
+		panic("planner: invalid plan line " + string(line) + ": " + err.Error())
+	}
+	return append(b.Bytes(), '\n')
 }
 
 // appendLine appends one action's line, without the newline.

@@ -249,6 +249,41 @@ func WriteReadable(w io.Writer, r *Result) error {
 	return err
 }
 
+// Note is the JSON form of a line that planned no action, or of one failure
+// on it, in the --pretty stream: {"line":3,"skip":"no rule matched"},
+// {"line":4,"error":"invalid event: ..."} or
+// {"line":5,"rule":"Track Event","error":"field event_name: ..."}.
+type Note struct {
+	Line  int    `json:"line"`
+	Rule  string `json:"rule,omitempty"`
+	Skip  string `json:"skip,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// Notes lists a result's failures, and its skip, as Notes.
+func (r *Result) Notes() []Note {
+	var ruleErrs engine.RuleErrors
+	switch {
+	case r.Skipped():
+		return []Note{{Line: r.Line, Skip: "no rule matched"}}
+	case r.Err == nil:
+		return nil
+	case errors.As(r.Err, &ruleErrs):
+		out := make([]Note, len(ruleErrs))
+		for i, e := range ruleErrs {
+			out[i] = Note{Line: r.Line, Rule: e.Rule, Error: e.Err.Error()}
+		}
+		return out
+	}
+	return []Note{{Line: r.Line, Error: r.Err.Error()}}
+}
+
+// WritePretty writes a result as `plan --pretty` does (AppendPretty).
+func WritePretty(w io.Writer, r *Result) error {
+	_, err := w.Write(AppendPretty(nil, r))
+	return err
+}
+
 // WriteJSON writes each planned action of r as one JSON line (AppendJSON).
 func WriteJSON(w io.Writer, r *Result) error {
 	_, err := w.Write(AppendJSON(nil, r))

@@ -1,0 +1,127 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/intercom-actions/intercom-actions/engine/event"
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
+)
+
+// object builds the value of an object field (custom attributes, event
+// metadata) from the forms a rule can combine:
+//
+//	{path: traits, except: [email, name]}     everything under a path but some keys
+//	{map: {company_name: traits.company.name}} one mapping per key
+//	{path: traits, map: {...}}                 the path's object, keys added or replaced
+//	flatten: "_"                               nested objects as address_city
+//
+// Keys whose value is missing, null or "" are left out; when no key is
+// left, so is the field. What is left goes through the field's conversion
+// (flat values only, metadata's 10 keys).
+type object struct {
+	field   string          // the field's name, for warnings
+	base    *value          // the path (with its default), or nil
+	except  map[string]bool // top-level keys of base left out
+	entries []entry         // map, in written order
+	sep     string          // flatten's separator; "" for no flattening
+}
+
+// entry is one key of a map and its value.
+type entry struct {
+	key   string
+	value *value
+}
+
+// maxFlattenDepth bounds how deep flatten goes; deeper objects are left to
+// the conversion, which drops them with a warning.
+const maxFlattenDepth = 8
+
+func (o *object) eval(doc *event.Doc) (gjson.Result, []string) {
+	var out intercom.Object
+	var warnings []string
+	if o.base != nil {
+		r, _ := o.base.eval(doc)
+		switch {
+		case r.IsObject():
+			r.ForEach(func(k, v gjson.Result) bool {
+				if !o.except[k.Str] {
+					o.add(&out, k.Str, v, 0, &warnings)
+				}
+				return true
+			})
+		case isEmpty(r):
+		case len(o.entries) == 0:
+			return r, nil // not an object: the conversion says so
+		default:
+			warnings = append(warnings, fmt.Sprintf("%s: %s is not an object; only the keys of map are sent", o.field, o.base.source))
+		}
+	}
+	for _, e := range o.entries {
+		r, _ := e.value.eval(doc)
+		switch {
+		case isEmpty(r):
+		case o.sep != "" && r.IsObject():
+			// The key's own object replaces what the path gave under it.
+			prefix := e.key + o.sep
+			kept := out[:0]
+			for _, m := range out {
+				if m.Key != e.key && !strings.HasPrefix(m.Key, prefix) {
+					kept = append(kept, m)
+				}
+			}
+			out = kept
+			o.add(&out, e.key, r, 0, &warnings)
+		default:
+			out.Set(e.key, rawJSON(r))
+		}
+	}
+	if len(out) == 0 {
+		return gjson.Result{}, warnings
+	}
+	return gjson.Parse(string(out.AppendJSON(nil))), warnings
+}
+
+// add adds key: v to out, flattening v when the object says to.
+func (o *object) add(out *intercom.Object, key string, v gjson.Result, depth int, warnings *[]string) {
+	if isEmpty(v) {
+		return
+	}
+	if o.sep != "" && v.IsObject() && depth < maxFlattenDepth {
+		v.ForEach(func(k, x gjson.Result) bool {
+			o.add(out, key+o.sep+k.Str, x, depth+1, warnings)
+			return true
+		})
+		return
+	}
+	if _, dup := out.Get(key); dup {
+		*warnings = append(*warnings, fmt.Sprintf("%s: %q given twice after flattening (kept the first)", o.field, key))
+		return
+	}
+	*out = append(*out, intercom.Member{Key: key, Raw: rawJSON(v)})
+}
+
+// rawJSON is r's JSON text; a template's result has none of its own.
+func rawJSON(r gjson.Result) string {
+	if r.Raw == "" && r.Type == gjson.String {
+		return string(intercom.AppendString(nil, r.Str))
+	}
+	return r.Raw
+}
+
+// badKeyChars are the characters Intercom does not take in the name of a
+// custom attribute or a metadata key.
+const badKeyChars = ".$~`!@#%^&*'{}|\\\""
+
+// checkKey says why Intercom would not take key as an attribute name.
+func checkKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("empty key")
+	}
+	if i := strings.IndexAny(key, badKeyChars); i >= 0 {
+		return fmt.Errorf("Intercom does not take %q in attribute names", key[i:i+1])
+	}
+	return nil
+}
