@@ -260,8 +260,10 @@ func TestTrackEvent(t *testing.T) {
 	exec(t, c2, track(Contact{ID: contactID(1)}))
 	wantTranscript(t, s, `POST /events {"event_name":"order-completed","created_at":1700000100,"id":"`+contactID(1)+`",`+meta+`} [202]`)
 
+	// The same event sent again for a contact is stored once: Intercom
+	// de-duplicates events (same contact, name, created_at and metadata).
 	st := s.State().Canonical()
-	if len(st.Events) != 4 || st.Events[0].ContactID != "email:lee@example.com" {
+	if len(st.Events) != 2 || st.Events[0].ContactID != "email:lee@example.com" || st.Events[1].ContactID != "external_id:u-1" {
 		t.Errorf("events: %+v", st.Events)
 	}
 }
@@ -430,7 +432,9 @@ func TestSearchLagNewUser(t *testing.T) {
 		t.Errorf("calls = %v, want %v", calls, want)
 	}
 	st := s.State().Canonical()
-	if len(st.Contacts) != 1 || len(st.Events) != 2 || !reflect.DeepEqual(st.Contacts[0].CompanyIDs, []string{"co-1"}) {
+	// The two tracks are the same event (by user_id, then by the id found
+	// by email): Intercom keeps one.
+	if len(st.Contacts) != 1 || len(st.Events) != 1 || !reflect.DeepEqual(st.Contacts[0].CompanyIDs, []string{"co-1"}) {
 		t.Errorf("state: %+v", st)
 	}
 
