@@ -17,6 +17,12 @@ import (
 // Errors wrap it with the lookup keys, e.g. `contact not found (external_id "u-1")`.
 var ErrContactNotFound = errors.New("contact not found")
 
+// ErrCompanyNotFound means an action names a company (by your company_id)
+// that Intercom does not have; unlike a missing contact, waiting will not
+// bring it. Errors wrap it with the company_id, e.g.
+// `company not found (company_id "acme")`.
+var ErrCompanyNotFound = errors.New("company not found")
+
 // Result is what executing one action did.
 type Result struct {
 	Calls     int    // HTTP requests sent for the action, retries included
