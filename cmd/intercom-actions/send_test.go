@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -158,5 +159,44 @@ func TestSendVerboseLogsRetriesNotTokens(t *testing.T) {
 	}
 	if strings.Contains(errOut, "s3cret-token") {
 		t.Errorf("the token was logged:\n%s", errOut)
+	}
+}
+
+// TestSendCustomAttributes: with --custom-attributes existing an attribute
+// the workspace lacks is dropped with a warning on stderr, and the contact
+// is still saved; create makes it; a bad mode is a usage error.
+func TestSendCustomAttributes(t *testing.T) {
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rulesFile, []byte("rules:\n  - name: Identify\n    action: identify_contact\n    fields:\n      role: {value: user}\n      custom_attributes: traits.{plan,seats}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	event := `{"type":"identify","userId":"u1","traits":{"plan":"pro","seats":3}}`
+	t.Setenv("INTERCOM_ACCESS_TOKEN", "")
+
+	sim := intercomtest.NewServer(intercomtest.Options{DataAttributes: []string{"plan"}})
+	defer sim.Close()
+	code, _, errOut := runCLI(t, event, "send", "--api-base", sim.URL(), "--rules", rulesFile, "--dead-letter", filepath.Join(dir, "d1"), "--custom-attributes", "existing")
+	if code != 0 || !strings.Contains(errOut, `level=WARN msg="intercom: custom attribute dropped" model=contact attribute=seats reason="the workspace has no such contact attribute (custom attributes: existing)"`) {
+		t.Errorf("existing: exit %d\n%s", code, errOut)
+	}
+	if c := sim.State().Contacts; len(c) != 1 || !reflect.DeepEqual(c[0].CustomAttributes, map[string]any{"plan": "pro"}) {
+		t.Errorf("state: %+v", c)
+	}
+
+	sim2 := intercomtest.NewServer(intercomtest.Options{DataAttributes: []string{"plan"}})
+	defer sim2.Close()
+	code, _, errOut = runCLI(t, event, "send", "--api-base", sim2.URL(), "--rules", rulesFile, "--dead-letter", filepath.Join(dir, "d2"), "--custom-attributes", "create")
+	if code != 0 || strings.Contains(errOut, "WARN") {
+		t.Errorf("create: exit %d\n%s", code, errOut)
+	}
+	if st := sim2.State(); len(st.DataAttributes) != 1 || st.DataAttributes[0].Name != "seats" || st.DataAttributes[0].DataType != "integer" ||
+		!reflect.DeepEqual(st.Contacts[0].CustomAttributes, map[string]any{"plan": "pro", "seats": 3.0}) {
+		t.Errorf("state: %+v", st)
+	}
+
+	code, _, errOut = runCLI(t, event, "send", "--custom-attributes", "drop")
+	if code != 2 || errOut != "send: --custom-attributes: unknown custom attribute mode \"drop\" (expected one of send, create, existing)\n" {
+		t.Errorf("bad mode: exit %d, %q", code, errOut)
 	}
 }

@@ -28,14 +28,23 @@ type Result struct {
 	Calls     int    // HTTP requests sent for the action, retries included
 	ContactID string // Intercom id of the contact acted on, when known
 	CompanyID string // Intercom id of the company, when one was acted on
+	// Warnings say what the call sequence left out, e.g. a custom
+	// attribute the workspace does not have (see Executor.Attributes).
+	Warnings []string
 }
 
 // Executor runs planned actions' call sequences against an Intercom API.
 type Executor struct {
 	API intercom.API
-	// Log receives debug logs of stale cache entries and conflicts (ids
-	// only); nil discards.
+	// Log receives debug logs of stale cache entries and conflicts, and
+	// warnings of custom attributes dropped (ids and attribute names only);
+	// nil discards.
 	Log *slog.Logger
+	// Attributes, when not nil, makes the custom attributes of contacts
+	// and companies ones the workspace has before they are sent: it
+	// creates or drops the missing ones, as its mode says. Share one
+	// across the Executors of a run. Nil sends them as mapped.
+	Attributes *Attributes
 }
 
 // Execute runs a's call sequence. Ids come from the API's cache where it
@@ -49,7 +58,7 @@ func (e Executor) Execute(ctx context.Context, a Action) (Result, error) {
 	}
 	var tally intercom.Tally
 	ctx = intercom.WithTally(ctx, &tally)
-	c := &Call{API: e.API, log: e.Log, useCache: true}
+	c := &Call{API: e.API, log: e.Log, attrs: e.Attributes, useCache: true}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -77,7 +86,18 @@ type Call struct {
 	Result Result
 
 	log      *slog.Logger
+	attrs    *Attributes
 	useCache bool // false on the second run, after a cached id proved gone
+}
+
+// customAttributes returns the custom attributes obj of a model ("contact"
+// or "company") as the Executor's Attributes make them: unchanged without
+// one, else without the attributes the workspace lacks and could not get,
+// each dropped with a warning in the result.
+func (c *Call) customAttributes(ctx context.Context, model string, obj intercom.Object) (intercom.Object, error) {
+	return c.attrs.filter(ctx, c.API, c.log, model, obj, func(w string) {
+		c.Result.Warnings = append(c.Result.Warnings, w)
+	})
 }
 
 // source says where an id came from.

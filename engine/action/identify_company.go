@@ -81,6 +81,10 @@ func (a *IdentifyCompany) body() intercom.CompanyBody {
 // attaching twice changes nothing.
 func runIdentifyCompany(ctx context.Context, c *Call, a *IdentifyCompany) error {
 	body := a.body()
+	var err error
+	if body.CustomAttributes, err = c.customAttributes(ctx, "company", body.CustomAttributes); err != nil {
+		return err
+	}
 	// Group calls repeat the same traits often (analytics.js sends one per
 	// page load), and a group retried after its contact's identify has
 	// already saved the company: skip an upsert identical to the last one.

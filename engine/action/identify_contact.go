@@ -89,6 +89,10 @@ func runIdentifyContact(ctx context.Context, c *Call, a *IdentifyContact) error 
 	if body.Role == "" {
 		body.Role = "user"
 	}
+	var err error
+	if body.CustomAttributes, err = c.customAttributes(ctx, "contact", body.CustomAttributes); err != nil {
+		return err
+	}
 	switch body.Role {
 	case "lead":
 		body.ExternalID = "" // leads cannot have one

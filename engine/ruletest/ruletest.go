@@ -9,6 +9,9 @@
 //	-- events.ndjson --  one event per line
 //	-- want --     the expected plan: actions as indented JSON, failures as
 //	               "error: line N: ...", unmatched events as "skip: line N: ..."
+//	-- want-http --  optional: the HTTP transcript of sending the events
+//	-- options --  optional: `name: value` lines that set how they are sent,
+//	               e.g. `custom-attributes: create` (see Runner.Transcript)
 //
 // When the rules do not load, want holds "rules failed to load:" and every
 // error, so error messages are golden-tested too.
