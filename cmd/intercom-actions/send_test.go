@@ -136,9 +136,9 @@ func TestDelete(t *testing.T) {
 	if code != 0 || out != "deleted the contact with external_id \"u9\"\n" || len(sim.State().Contacts) != 0 {
 		t.Errorf("delete: exit %d, %s%s, %d contacts left", code, out, errOut, len(sim.State().Contacts))
 	}
-	code, _, errOut = runCLI(t, "", "delete", "--api-base", sim.URL(), "--user-id", "u9")
-	if code != 1 || errOut != "delete: delete user: contact not found (external_id \"u9\")\n" {
-		t.Errorf("second delete: exit %d, stderr %q", code, errOut)
+	code, out, errOut = runCLI(t, "", "delete", "--api-base", sim.URL(), "--user-id", "u9")
+	if code != 0 || out != "no contact has external_id \"u9\": already absent\n" || errOut != "" {
+		t.Errorf("second delete: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 

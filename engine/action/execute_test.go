@@ -485,8 +485,8 @@ func TestDeleteUser(t *testing.T) {
 	exec(t, c, track(Contact{ExternalID: "u-1"}))
 	s.ResetRequests()
 
-	if err := DeleteUser(context.Background(), c, "u-1"); err != nil {
-		t.Fatal(err)
+	if deleted, err := DeleteUser(context.Background(), c, "u-1"); err != nil || !deleted {
+		t.Fatalf("DeleteUser = %v, %v", deleted, err)
 	}
 	wantTranscript(t, s,
 		`POST /contacts/search {"query":{"field":"external_id","operator":"=","value":"u-1"},"pagination":{"per_page":2}} [200]`,
@@ -496,9 +496,10 @@ func TestDeleteUser(t *testing.T) {
 		t.Errorf("state: %+v", st)
 	}
 
-	err := DeleteUser(context.Background(), c, "u-1")
-	if !errors.Is(err, ErrContactNotFound) || err.Error() != `delete user: contact not found (external_id "u-1")` {
-		t.Errorf("err = %v", err)
+	// Again: the user is already absent, which is success (as Segment and
+	// RudderStack treat it), not a failure.
+	if deleted, err := DeleteUser(context.Background(), c, "u-1"); err != nil || deleted {
+		t.Errorf("DeleteUser of an absent user = %v, %v; want false, nil", deleted, err)
 	}
 	wantTranscript(t, s,
 		`POST /contacts/search {"query":{"field":"external_id","operator":"=","value":"u-1"},"pagination":{"per_page":2}} [200]`,
@@ -507,6 +508,20 @@ func TestDeleteUser(t *testing.T) {
 	if res := exec(t, c, identifyUser("u-1", "ann@example.com")); res.Calls != 2 {
 		t.Errorf("identify after delete: %+v", res)
 	}
+
+	// Deleted by someone else after this client cached it: search no
+	// longer shows it, the cached id answers 404; absent all the same.
+	if err := newClient(t, s).DeleteContact(context.Background(), contactID(2)); err != nil {
+		t.Fatal(err)
+	}
+	s.ResetRequests()
+	if deleted, err := DeleteUser(context.Background(), c, "u-1"); err != nil || deleted {
+		t.Errorf("DeleteUser of a user deleted meanwhile = %v, %v; want false, nil", deleted, err)
+	}
+	wantTranscript(t, s,
+		`POST /contacts/search {"query":{"field":"external_id","operator":"=","value":"u-1"},"pagination":{"per_page":2}} [200]`,
+		`DELETE /contacts/`+contactID(2)+` [404]`,
+	)
 }
 
 func TestExecuteWithoutKind(t *testing.T) {
