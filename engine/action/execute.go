@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
@@ -40,11 +41,37 @@ type Executor struct {
 	// warnings of custom attributes dropped (ids and attribute names only);
 	// nil discards.
 	Log *slog.Logger
+	// IndexWait is the first wait for Intercom's search index after a 409
+	// that names no contact (the user exists, but search does not show it
+	// yet): the search is tried again after IndexWait, then twice as long,
+	// IndexTries times in all (defaults 1s and 4: 15s at most).
+	IndexWait  time.Duration
+	IndexTries int
 	// Attributes, when not nil, makes the custom attributes of contacts
 	// and companies ones the workspace has before they are sent: it
 	// creates or drops the missing ones, as its mode says. Share one
 	// across the Executors of a run. Nil sends them as mapped.
 	Attributes *Attributes
+
+	sleep func(ctx context.Context, d time.Duration) error // tests replace it
+}
+
+// Defaults of Executor.IndexWait and IndexTries.
+const (
+	DefaultIndexWait  = time.Second
+	DefaultIndexTries = 4
+)
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Execute runs a's call sequence. Ids come from the API's cache where it
@@ -58,7 +85,17 @@ func (e Executor) Execute(ctx context.Context, a Action) (Result, error) {
 	}
 	var tally intercom.Tally
 	ctx = intercom.WithTally(ctx, &tally)
-	c := &Call{API: e.API, log: e.Log, attrs: e.Attributes, useCache: true}
+	c := &Call{API: e.API, log: e.Log, attrs: e.Attributes, useCache: true,
+		indexWait: e.IndexWait, indexTries: e.IndexTries, sleep: e.sleep}
+	if c.indexWait <= 0 {
+		c.indexWait = DefaultIndexWait
+	}
+	if c.indexTries <= 0 {
+		c.indexTries = DefaultIndexTries
+	}
+	if c.sleep == nil {
+		c.sleep = sleep
+	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -88,6 +125,10 @@ type Call struct {
 	log      *slog.Logger
 	attrs    *Attributes
 	useCache bool // false on the second run, after a cached id proved gone
+
+	indexWait  time.Duration
+	indexTries int
+	sleep      func(context.Context, time.Duration) error
 }
 
 // customAttributes returns the custom attributes obj of a model ("contact"

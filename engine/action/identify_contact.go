@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
@@ -125,11 +127,43 @@ func runIdentifyContact(ctx context.Context, c *Call, a *IdentifyContact) error 
 	if cid := intercom.ConflictID(err); cid != "" {
 		return resolveConflict(ctx, c, cid, ext, body, err)
 	}
+	if intercom.StatusOf(err) == http.StatusConflict {
+		return awaitConflict(ctx, c, ext, email, body, err)
+	}
 	if err != nil {
 		return fmt.Errorf("create contact: %w", err)
 	}
 	c.Result.ContactID = ct.ID
 	return nil
+}
+
+// awaitConflict handles a 409 on create that names no contact: the user
+// exists, but Intercom's search index does not show it yet. It searches
+// again after waiting (c.indexWait, doubling, c.indexTries times) and
+// updates the user once search shows it, instead of failing at once.
+func awaitConflict(ctx context.Context, c *Call, ext, email string, body intercom.ContactBody, conflict error) error {
+	wait, waited := c.indexWait, time.Duration(0)
+	for range c.indexTries {
+		c.log.DebugContext(ctx, "intercom: conflict names no contact; waiting for the search index", "wait", wait)
+		if err := c.sleep(ctx, wait); err != nil {
+			return fmt.Errorf("create contact: %w; waiting for the search index: %w", conflict, err)
+		}
+		waited += wait
+		wait *= 2
+		found, err := c.searchUser(ctx, ext, email)
+		if err != nil {
+			return fmt.Errorf("create contact: %w; then %w", conflict, err)
+		}
+		if found != nil {
+			ct, err := c.API.UpdateContact(ctx, found.ID, body)
+			if err != nil {
+				return fmt.Errorf("update contact %s after a conflict: %w", found.ID, err)
+			}
+			c.Result.ContactID = ct.ID
+			return nil
+		}
+	}
+	return fmt.Errorf("create contact: %w (and search did not show the contact within %s)", conflict, waited)
 }
 
 // resolveConflict handles a 409 on create: the contact exists (an earlier
