@@ -32,6 +32,7 @@ func runDelete(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	userID := fs.String("user-id", "", "the user's id (the contact's external_id)")
 	conn := addConnFlags(fs)
 	conn.addTokenFileFlag(fs)
+	conn.addVersionFlag(fs)
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}

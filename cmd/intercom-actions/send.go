@@ -73,6 +73,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&rulePaths, "rules", "rule file or folder (repeatable; default: the embedded defaults)")
 	conn := addConnFlags(fs)
 	conn.addTokenFileFlag(fs)
+	conn.addVersionFlag(fs)
 	concurrency := fs.Int("concurrency", 8, "actions in flight at once (contacts sent in parallel)")
 	deadLetter := fs.String("dead-letter", "dead-letter.ndjson", "file that failed events are appended to, with their reasons")
 	dryRun := fs.Bool("dry-run", false, "plan and print each action as a JSON line; send nothing")
