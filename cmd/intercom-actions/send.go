@@ -35,9 +35,10 @@ is shown while it runs on a terminal.
 Ordering and retries: events of the same contact (userId, else email, else
 anonymousId) are sent one after another, in input order; different
 contacts go in parallel (--concurrency). 429s wait for X-RateLimit-Reset;
-5xx, timeouts and dropped connections are retried with exponential backoff
-and jitter; 400/401/403/404/422 are not retried. A group or track for a
-contact that does not exist yet waits (--contact-wait) for its identify.
+408, 5xx, timeouts and dropped connections are retried with exponential
+backoff and jitter; 400/401/403/404/422 are not retried, and a 401 (Intercom
+refuses the token) stops the run at once. A group or track for a contact
+that does not exist yet waits (--contact-wait) for its identify.
 
 Custom attributes: Intercom refuses a whole create or update that carries
 one the workspace does not have ("Custom attribute 'x' does not exist").
@@ -173,6 +174,12 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	sum, runErr := d.Run(ctx, &src)
 	prog.stop()
 	writeSendSummary(stderr, sum, client, dlFile.path, dlFile.opened())
+	if errors.Is(runErr, dispatch.ErrUnauthorized) {
+		fmt.Fprintf(stderr, "send: stopped after reading %d events: %v\n"+
+			"  check the token (INTERCOM_ACCESS_TOKEN, --token-file, or 'intercom-actions auth status') and --region; "+
+			"the events read but not sent are in the dead letters; the rest of the input was not read\n", sum.Read, runErr)
+		return 1
+	}
 	if errors.Is(runErr, context.Canceled) {
 		fmt.Fprintf(stderr, "send: stopped after reading %d events: those not sent are in the dead letters; the rest of the input was not read\n", sum.Read)
 		return 1

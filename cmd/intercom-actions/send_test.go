@@ -200,3 +200,28 @@ func TestSendCustomAttributes(t *testing.T) {
 		t.Errorf("bad mode: exit %d, %q", code, errOut)
 	}
 }
+
+// TestSendStopsOnUnauthorized: a wrong token stops the run at the first
+// 401 with a clear message, not one failure per action.
+func TestSendStopsOnUnauthorized(t *testing.T) {
+	sim := intercomtest.NewServer(intercomtest.Options{Token: "right"})
+	defer sim.Close()
+	t.Setenv("INTERCOM_ACCESS_TOKEN", "wrong")
+	var events strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&events, `{"type":"identify","userId":"u%d","traits":{"email":"u%d@example.com"}}`+"\n", i, i)
+	}
+	dl := filepath.Join(t.TempDir(), "dead.ndjson")
+	code, _, errOut := runCLI(t, events.String(), "send", "--api-base", sim.URL(), "--dead-letter", dl, "--concurrency", "1")
+	const msg = "  check the token (INTERCOM_ACCESS_TOKEN, --token-file, or 'intercom-actions auth status') and --region; " +
+		"the events read but not sent are in the dead letters; the rest of the input was not read\n"
+	if code != 1 || !strings.Contains(errOut, ": intercom refused the access token: intercom: 401 unauthorized: Access Token Invalid (request sim-000000000001)\n"+msg) {
+		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	}
+	if n := len(sim.Requests()); n != 1 {
+		t.Errorf("%d requests reached Intercom, want 1", n)
+	}
+	if strings.Contains(errOut, "wrong") {
+		t.Errorf("the token was printed:\n%s", errOut)
+	}
+}
