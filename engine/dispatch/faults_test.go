@@ -207,3 +207,66 @@ func TestUnauthorizedStopsTheRun(t *testing.T) {
 	}
 	t.Logf("read %d of 1000 events; %d calls; %d dead letters, %d not sent", sum.Read, client.Stats().Calls, len(lines), stopped)
 }
+
+// TestLostAnswersStoreNoEventTwice: 5% of the answers are lost after the
+// simulator applied the request (a dropped connection or a proxy's error
+// after Intercom did the work). The client resends exactly the same body,
+// and Intercom's event de-duplication (modelled by the simulator) ignores
+// the copy: no data event is stored twice, nothing is dead-lettered, and
+// the final state equals a clean run's.
+func TestLostAnswersStoreNoEventTwice(t *testing.T) {
+	n := 3000
+	if testing.Short() {
+		n = 1000
+	}
+	events := workload(n)
+	clean, _, _ := sendAll(t, events, intercomtest.Faults{})
+	opts := intercomtest.Options{Token: "tok", Seed: 11, Faults: intercomtest.Faults{LostAnswerRate: 0.05}}
+	sim := intercomtest.NewServer(opts)
+	defer sim.Close()
+	var dl bytes.Buffer
+	d, client := simDispatcher(t, sim, rest.Config{MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond, MaxRetries: 12}, 8, &dl)
+	sum, err := d.Run(context.Background(), NewLineSource("events", strings.NewReader(events)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dl.Len() != 0 || sum.Sent != n {
+		t.Errorf("sent %d of %d; dead letters:\n%s", sum.Sent, n, firstLines(dl.String(), 5))
+	}
+
+	// Every POST /events whose answer was lost after it was stored was sent
+	// again, byte for byte.
+	reqs := sim.Requests()
+	bodies := map[string]int{}
+	lostEvents, resent := 0, 0
+	for _, r := range reqs {
+		if r.Method != "POST" || r.Path != "/events" {
+			continue
+		}
+		if bodies[string(r.Body)]++; bodies[string(r.Body)] > 1 {
+			resent++
+		}
+		if r.Status == 0 {
+			lostEvents++
+		}
+	}
+	if lostEvents == 0 || resent < lostEvents {
+		t.Errorf("%d event answers lost, %d events resent: the test needs lost answers, each resent with the same body", lostEvents, resent)
+	}
+	final := sim.State()
+	seen := map[string]bool{}
+	for _, e := range final.Canonical().Events {
+		k, _ := json.Marshal(e)
+		if seen[string(k)] {
+			t.Errorf("event stored twice: %s", k)
+		}
+		seen[string(k)] = true
+	}
+	a, _ := json.Marshal(clean.Canonical())
+	b, _ := json.Marshal(final.Canonical())
+	if !bytes.Equal(a, b) {
+		t.Errorf("the lossy run's final state differs from the clean run's:\n%s", firstDiff(string(a), string(b)))
+	}
+	t.Logf("%d events: %d stored (clean run %d); %d POST /events answers lost after storing, %d resent; client: %s",
+		n, len(final.Events), len(clean.Events), lostEvents, resent, client.Stats())
+}
