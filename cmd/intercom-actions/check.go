@@ -13,25 +13,28 @@ func init() {
 }
 
 const checkUsage = `
-Usage: intercom-actions check [RULES...]
+Usage: intercom-actions check [--preset NAME]... [RULES...]
 
 Loads and compiles rule files (YAML) and folders of them, and prints every
 problem found, each as  file:line:col: rule "name": field "f": message.
-Without arguments it checks the embedded defaults.
+Without arguments it checks the embedded defaults. --preset adds an
+embedded opt-in preset to them (e.g. classic-company).
 
 Exit status: 0 when the rules are valid, 1 when any has an error.
 
 Examples:
   intercom-actions check rules/defaults
   intercom-actions check my-rules/ extra.yaml
+  intercom-actions check --preset classic-company
 `
 
 func runCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("check", checkUsage, stderr, stdout)
+	presetNames := addPresetFlag(fs)
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
-	eng, err := compileRules(fs.Args())
+	eng, err := compileRules(fs.Args(), *presetNames)
 	var list rules.ErrorList
 	switch {
 	case errors.As(err, &list):

@@ -16,7 +16,7 @@ func init() {
 }
 
 const planUsage = `
-Usage: intercom-actions plan [--rules PATH]... [--pretty] [EVENTS.ndjson...]
+Usage: intercom-actions plan [--rules PATH]... [--preset NAME]... [--pretty] [EVENTS.ndjson...]
 
 Reads Segment events, one JSON object per line, from the files given or from
 standard input, and prints one JSON line per planned Intercom action:
@@ -32,17 +32,19 @@ failed, 2 on bad usage.
 Examples:
   intercom-actions plan < testdata/events/sample.ndjson
   intercom-actions plan --rules my-rules/ --pretty events.ndjson
+  intercom-actions plan --preset classic-company < events.ndjson
 `
 
 func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("plan", planUsage, stderr, stdout)
 	var rulePaths listFlag
 	fs.Var(&rulePaths, "rules", "rule file or folder (repeatable; default: the embedded defaults)")
+	presetNames := addPresetFlag(fs)
 	pretty := fs.Bool("pretty", false, "indent each action, and show failures and unmatched events in line (the golden-file form)")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
-	eng, ok := loadEngine("plan", rulePaths, stderr)
+	eng, ok := loadEngine("plan", rulePaths, *presetNames, stderr)
 	if !ok {
 		return 1
 	}

@@ -65,6 +65,7 @@ Examples:
   intercom-actions send --api-base http://127.0.0.1:8089 testdata/events/sample.ndjson
   INTERCOM_ACCESS_TOKEN=... intercom-actions send --region eu --rules my-rules/ events.ndjson
   intercom-actions send --custom-attributes create --rules my-rules/ events.ndjson
+  intercom-actions send --preset classic-company events.ndjson
   intercom-actions send --dry-run < events.ndjson
 `
 
@@ -72,6 +73,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("send", sendUsage, stderr, stdout)
 	var rulePaths listFlag
 	fs.Var(&rulePaths, "rules", "rule file or folder (repeatable; default: the embedded defaults)")
+	presetNames := addPresetFlag(fs)
 	conn := addConnFlags(fs)
 	conn.addTokenFileFlag(fs)
 	conn.addVersionFlag(fs)
@@ -90,7 +92,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "send: --custom-attributes: %v\n", err)
 		return 2
 	}
-	eng, ok := loadEngine("send", rulePaths, stderr)
+	eng, ok := loadEngine("send", rulePaths, *presetNames, stderr)
 	if !ok {
 		return 1
 	}

@@ -18,16 +18,30 @@ const OptionsFile = "options"
 // `name: value` a line (blank lines and lines starting with # are
 // ignored):
 //
-//	custom-attributes: create       send (default), create or existing: see action.AttributeMode
+//	presets: classic-company            embedded presets added to the case's rules
+//	                                    (or to the defaults)
+//	custom-attributes: create           send (default), create or existing: see action.AttributeMode
 //	workspace-attributes: plan, seats   the simulated workspace's custom attributes;
 //	                                    others are refused as Intercom refuses them
 //	                                    (without the option any name is accepted)
 type caseOptions struct {
+	presets    []string
 	attributes action.AttributeMode
 	workspace  []string // nil: the simulator accepts any custom attribute
 }
 
-var optionNames = []string{"custom-attributes", "workspace-attributes"}
+var optionNames = []string{"presets", "custom-attributes", "workspace-attributes"}
+
+// list splits a comma-separated option value.
+func list(value string) []string {
+	out := []string{}
+	for _, n := range strings.Split(value, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
 
 // readOptions reads the case's options section, if any.
 func readOptions(ar *txtar.Archive) (caseOptions, error) {
@@ -53,13 +67,10 @@ func readOptions(ar *txtar.Archive) (caseOptions, error) {
 				return o, fmt.Errorf("%s line %d: %w", OptionsFile, i+1, err)
 			}
 			o.attributes = m
+		case "presets":
+			o.presets = list(value)
 		case "workspace-attributes":
-			o.workspace = []string{}
-			for _, n := range strings.Split(value, ",") {
-				if n = strings.TrimSpace(n); n != "" {
-					o.workspace = append(o.workspace, n)
-				}
-			}
+			o.workspace = list(value)
 		}
 	}
 	return o, nil
