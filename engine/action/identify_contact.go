@@ -47,7 +47,7 @@ var identifyContact = Register(Spec[IdentifyContact]{
 		IntegerField("owner_id", func(a *IdentifyContact) **int64 { return &a.OwnerID }).Doc("id of the admin who owns the contact"),
 		BooleanField("unsubscribed_from_emails", func(a *IdentifyContact) **bool { return &a.UnsubscribedFromEmails }),
 		AttributesField("custom_attributes", func(a *IdentifyContact) *intercom.Object { return &a.CustomAttributes }).
-			Doc("flat object; attributes must already exist in the workspace"),
+			Doc("flat object; Intercom refuses the whole call for one the workspace lacks, unless `send --custom-attributes create` (or `existing`)"),
 	},
 	Finish:     finishIdentifyContact,
 	Contact:    func(a *IdentifyContact) Contact { return Contact{ExternalID: a.ExternalID, Email: a.Email} },
