@@ -30,6 +30,22 @@ func (osFS) Stat(name string) (fs.FileInfo, error)      { return os.Stat(name) }
 
 // LoadFS is Load over a file system, such as an embed.FS.
 func LoadFS(fsys fs.FS, paths ...string) (*Set, error) {
+	srcs, err := ReadFS(fsys, paths...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAll(srcs...)
+}
+
+// Read reads the rule files and folders Load would, without parsing them,
+// so that more files (such as embedded presets) can join them in one
+// ParseAll, which checks rule names across all of them.
+func Read(paths ...string) ([]Source, error) {
+	return ReadFS(osFS{}, paths...)
+}
+
+// ReadFS is Read over a file system, such as an embed.FS.
+func ReadFS(fsys fs.FS, paths ...string) ([]Source, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no rule files given")
 	}
@@ -57,15 +73,15 @@ func LoadFS(fsys fs.FS, paths ...string) (*Set, error) {
 			return nil, fmt.Errorf("%s: no *.yaml or *.yml rule files in this folder", p)
 		}
 	}
-	l := newLoader()
+	srcs := make([]Source, 0, len(files))
 	for _, f := range files {
 		src, err := fs.ReadFile(fsys, f)
 		if err != nil {
 			return nil, err
 		}
-		l.file(f, src)
+		srcs = append(srcs, Source{Name: f, Data: src})
 	}
-	return l.result()
+	return srcs, nil
 }
 
 // Parse reads the rules in src as Load does; name is used in errors.

@@ -14,14 +14,15 @@ func init() {
 }
 
 const checkUsage = `
-Usage: intercom-actions check [--with-defaults] [RULES...]
+Usage: intercom-actions check [--with-defaults] [--preset NAME]... [RULES...]
 
 Loads and compiles rule files (YAML) and folders of them, and prints every
 problem found, each as  file:line:col: rule "name": field "f": message.
 Without arguments it checks the embedded defaults. With --with-defaults it
 checks the files layered on the defaults, as plan, test and send use them
 with --with-defaults: a rule named like a default rule replaces it, the
-others are added.
+others are added. --preset adds an embedded opt-in preset (e.g.
+classic-company).
 
 Exit status: 0 when the rules are valid, 1 when any has an error.
 
@@ -29,15 +30,17 @@ Examples:
   intercom-actions check rules/defaults
   intercom-actions check my-rules/ extra.yaml
   intercom-actions check --with-defaults extra.yaml
+  intercom-actions check --preset classic-company
 `
 
 func runCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("check", checkUsage, stderr, stdout)
 	withDefaults := fs.Bool("with-defaults", false, "check the files layered on the embedded defaults")
+	presetNames := addPresetFlag(fs)
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
-	eng, replaced, err := compileRules(fs.Args(), *withDefaults)
+	eng, replaced, err := compileRules(fs.Args(), *withDefaults, *presetNames)
 	var list rules.ErrorList
 	switch {
 	case errors.As(err, &list):

@@ -14,17 +14,21 @@ func init() {
 }
 
 const testUsage = `
-Usage: intercom-actions test [--rules PATH]... [--with-defaults] [-update] [CASES...]
+Usage: intercom-actions test [--rules PATH]... [--with-defaults] [--preset NAME]... [-update] [CASES...]
 
 Runs golden rule cases: txtar archives that hold rule files (optional),
-events and the expected plan. A case without rule files uses --rules, or
-the embedded defaults. CASES are .txtar files or folders of them (default:
+events and the expected plan. A case without rule files uses --rules (with
+any --preset added), or the embedded defaults. CASES are .txtar files or folders of them (default:
 testdata/cases and testdata/transcripts). A failing case prints a diff: "-"
 lines are expected but missing, "+" lines are produced but not expected.
 
 A case with a "-- want-http --" section also sends its events, in order, to
 a fresh in-memory Intercom simulator and compares every request made
-(method, path, body, status), the dead letters and the call count.
+(method, path, body, status), the dead letters and the call count. An
+optional "-- options --" section holds name: value lines: presets added to
+the rules (presets: classic-company), custom-attributes: send|create|existing
+(as send's flag) and workspace-attributes: plan, seats (the simulated
+workspace's custom attributes; without it any name is accepted).
 
 A case looks like:
   What this case shows.
@@ -50,7 +54,7 @@ func runTest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return code
 	}
 	runner := ruletest.Runner{Update: *update}
-	if len(rulesFlag.paths) > 0 {
+	if rulesFlag.chosen() {
 		eng, ok := rulesFlag.engine("test", stderr)
 		if !ok {
 			return 1

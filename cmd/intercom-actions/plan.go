@@ -17,7 +17,7 @@ func init() {
 }
 
 const planUsage = `
-Usage: intercom-actions plan [--rules PATH]... [--with-defaults] [--pretty] [EVENTS.ndjson...]
+Usage: intercom-actions plan [--rules PATH]... [--with-defaults] [--preset NAME]... [--pretty] [EVENTS.ndjson...]
 
 Reads Segment events, one JSON object per line, from the files given or from
 standard input, and prints one JSON line per planned Intercom action:
@@ -37,6 +37,7 @@ Examples:
   intercom-actions plan < testdata/events/sample.ndjson
   intercom-actions plan events.ndjson --rules my-rules/ --pretty
   intercom-actions plan --rules extra.yaml --with-defaults events.ndjson
+  intercom-actions plan --preset classic-company < events.ndjson
 `
 
 func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

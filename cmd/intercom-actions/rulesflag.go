@@ -4,33 +4,47 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/rules"
 	"github.com/intercom-actions/intercom-actions/rules/defaults"
+	"github.com/intercom-actions/intercom-actions/rules/presets"
 )
 
 // rulesFlags choose the rules a command uses: the embedded defaults, the
 // --rules files instead of them, or (--with-defaults) the --rules files
-// layered on them, replacing default rules by name and adding the others.
+// layered on them, replacing default rules by name and adding the others;
+// and any embedded --preset added to whichever it is.
 type rulesFlags struct {
 	paths        listFlag
 	withDefaults bool
+	presets      *listFlag
 }
 
-// addRulesFlags defines --rules and --with-defaults on fs.
+// addRulesFlags defines --rules, --with-defaults and --preset on fs.
 func addRulesFlags(fs *flag.FlagSet) *rulesFlags {
 	r := &rulesFlags{}
 	fs.Var(&r.paths, "rules", "rule file or folder (repeatable; default: the embedded defaults)")
 	fs.BoolVar(&r.withDefaults, "with-defaults", false,
 		"layer the --rules files on the embedded defaults: a rule named like a default rule replaces it, others are added")
+	r.presets = addPresetFlag(fs)
 	return r
+}
+
+// chosen reports whether the flags ask for anything but the defaults.
+func (r *rulesFlags) chosen() bool {
+	return len(r.paths) > 0 || r.presets != nil && len(*r.presets) > 0
 }
 
 // engine compiles the chosen rules for command cmd, reporting every
 // problem on stderr; ok is false when there were any.
 func (r *rulesFlags) engine(cmd string, stderr io.Writer) (*engine.Engine, bool) {
-	eng, _, err := compileRules(r.paths, r.withDefaults)
+	var names []string
+	if r.presets != nil {
+		names = *r.presets
+	}
+	eng, _, err := compileRules(r.paths, r.withDefaults, names)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: rules failed to load:\n%v\n", cmd, err)
 		return nil, false
@@ -38,18 +52,27 @@ func (r *rulesFlags) engine(cmd string, stderr io.Writer) (*engine.Engine, bool)
 	return eng, true
 }
 
-// compileRules reads and compiles the rule files and folders given, the
-// embedded defaults when none are, or both (withDefaults: the files
-// layered on the defaults; replaced names the default rules they replace).
-// A rules.ErrorList holds every problem, of syntax and of meaning.
-func compileRules(paths []string, withDefaults bool) (eng *engine.Engine, replaced []string, err error) {
-	var set *rules.Set
-	switch {
-	case len(paths) == 0:
-		set, err = defaults.Load()
-	default:
-		set, err = rules.Load(paths...)
+// compileRules reads and compiles the rule files and folders given (the
+// embedded defaults when there are none) with the presets named added to
+// them; withDefaults layers the files and presets on the defaults, and
+// replaced names the default rules they replace. A rules.ErrorList holds
+// every problem, of syntax and of meaning, across all of them (a rule name
+// used twice included).
+func compileRules(paths []string, withDefaults bool, presetNames []string) (eng *engine.Engine, replaced []string, err error) {
+	var srcs []rules.Source
+	if len(paths) == 0 {
+		srcs, err = rules.ReadFS(defaults.FS, ".")
+	} else {
+		srcs, err = rules.Read(paths...)
 	}
+	if err != nil {
+		return nil, nil, err
+	}
+	extra, err := presets.Sources(presetNames...)
+	if err != nil {
+		return nil, nil, err
+	}
+	set, err := rules.ParseAll(append(srcs, extra...)...)
 	if set == nil {
 		return nil, nil, err
 	}
@@ -70,4 +93,12 @@ func compileRules(paths []string, withDefaults bool) (eng *engine.Engine, replac
 func loadEngine(cmd string, paths []string, stderr io.Writer) (*engine.Engine, bool) {
 	r := rulesFlags{paths: paths}
 	return r.engine(cmd, stderr)
+}
+
+// addPresetFlag defines --preset alone, for a command that takes rule
+// files as arguments (check).
+func addPresetFlag(fs *flag.FlagSet) *listFlag {
+	var l listFlag
+	fs.Var(&l, "preset", "add an embedded rule preset to the rules (repeatable): "+strings.Join(presets.Names(), ", "))
+	return &l
 }

@@ -35,9 +35,18 @@ is shown while it runs on a terminal.
 Ordering and retries: events of the same contact (userId, else email, else
 anonymousId) are sent one after another, in input order; different
 contacts go in parallel (--concurrency). 429s wait for X-RateLimit-Reset;
-5xx, timeouts and dropped connections are retried with exponential backoff
-and jitter; 400/401/403/404/422 are not retried. A group or track for a
-contact that does not exist yet waits (--contact-wait) for its identify.
+408, 5xx, timeouts and dropped connections are retried with exponential
+backoff and jitter; 400/401/403/404/422 are not retried, and a 401 (Intercom
+refuses the token) stops the run at once. A group or track for a contact
+that does not exist yet waits (--contact-wait) for its identify.
+
+Custom attributes: Intercom refuses a whole create or update that carries
+one the workspace does not have ("Custom attribute 'x' does not exist").
+With --custom-attributes create, the workspace's attributes are listed once
+and the missing ones created (typed from the value: a whole number is an
+integer, another number a float, true/false a boolean, text a string);
+with existing, they are dropped with a warning instead. The default, send,
+sends them as mapped.
 
 Nothing is lost: an event that cannot be used, or an action that finally
 fails, is appended to the dead-letter file with the reason. Send that
@@ -55,6 +64,8 @@ Examples:
   intercom-actions simulate --addr 127.0.0.1:8089 &
   intercom-actions send --api-base http://127.0.0.1:8089 testdata/events/sample.ndjson
   INTERCOM_ACCESS_TOKEN=... intercom-actions send --region eu --rules my-rules/ events.ndjson
+  intercom-actions send --custom-attributes create --rules my-rules/ events.ndjson
+  intercom-actions send --preset classic-company events.ndjson
   intercom-actions send --dry-run < events.ndjson
 `
 
@@ -63,13 +74,21 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	rulesFlag := addRulesFlags(fs)
 	conn := addConnFlags(fs)
 	conn.addTokenFileFlag(fs)
+	conn.addVersionFlag(fs)
 	concurrency := intFlag(fs, "concurrency", 8, 1, "actions in flight at once (contacts sent in parallel)")
 	deadLetter := fs.String("dead-letter", "dead-letter.ndjson", "file that failed events are appended to, with their reasons")
 	dryRun := fs.Bool("dry-run", false, "plan and print each action as a JSON line; send nothing")
 	contactWait := durationFlag(fs, "contact-wait", 30*time.Second, 0, "how long a group or track waits for its contact's identify")
 	verbose := fs.Bool("v", false, "log each retry, rate-limit wait and cache miss to standard error (ids only, never tokens or traits)")
+	attrMode := fs.String("custom-attributes", "send", "custom attributes the workspace does not have: send (as mapped: Intercom refuses the whole update), "+
+		"create (create them, typed from the value, up to Intercom's 250; drop what cannot be, with a warning) or existing (drop them with a warning)")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
+	}
+	mode, err := action.ParseAttributeMode(*attrMode)
+	if err != nil {
+		fmt.Fprintf(stderr, "send: --custom-attributes: %v\n", err)
+		return 2
 	}
 	eng, ok := rulesFlag.engine("send", stderr)
 	if !ok {
@@ -91,16 +110,26 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *dryRun {
 		exec = &dryRunExecutor{w: stdout}
 	} else {
+		// Warnings (custom attributes dropped) always show; -v adds the
+		// client's debug log.
+		level := slog.LevelWarn
 		if *verbose {
-			conn.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			level = slog.LevelDebug
 		}
-		var err error
+		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+		if *verbose {
+			conn.logger = logger
+		}
 		client, err = conn.client()
 		if err != nil {
 			fmt.Fprintf(stderr, "send: %v\n", err)
 			return 2
 		}
-		exec = action.Executor{API: client, Log: conn.logger}
+		var attrs *action.Attributes
+		if mode != action.SendAttributes {
+			attrs = action.NewAttributes(mode) // one for the run: the workspace is listed once
+		}
+		exec = action.Executor{API: client, Log: logger, Attributes: attrs}
 	}
 
 	dlFile := &lazyFile{path: *deadLetter}
@@ -145,6 +174,12 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	sum, runErr := d.Run(ctx, &src)
 	prog.stop()
 	writeSendSummary(stderr, sum, client, dlFile.path, dlFile.opened())
+	if errors.Is(runErr, dispatch.ErrUnauthorized) {
+		fmt.Fprintf(stderr, "send: stopped after reading %d events: %v\n"+
+			"  check the token (INTERCOM_ACCESS_TOKEN, --token-file, or 'intercom-actions auth status') and --region; "+
+			"the events read but not sent are in the dead letters; the rest of the input was not read\n", sum.Read, runErr)
+		return 1
+	}
 	if errors.Is(runErr, context.Canceled) {
 		fmt.Fprintf(stderr, "send: stopped after reading %d events: those not sent are in the dead letters; the rest of the input was not read\n", sum.Read)
 		return 1

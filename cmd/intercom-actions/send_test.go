@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -135,9 +136,9 @@ func TestDelete(t *testing.T) {
 	if code != 0 || out != "deleted the contact with external_id \"u9\"\n" || len(sim.State().Contacts) != 0 {
 		t.Errorf("delete: exit %d, %s%s, %d contacts left", code, out, errOut, len(sim.State().Contacts))
 	}
-	code, _, errOut = runCLI(t, "", "delete", "--api-base", sim.URL(), "--user-id", "u9")
-	if code != 1 || errOut != "delete: delete user: contact not found (external_id \"u9\")\n" {
-		t.Errorf("second delete: exit %d, stderr %q", code, errOut)
+	code, out, errOut = runCLI(t, "", "delete", "--api-base", sim.URL(), "--user-id", "u9")
+	if code != 0 || out != "no contact has external_id \"u9\": already absent\n" || errOut != "" {
+		t.Errorf("second delete: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 
@@ -158,5 +159,69 @@ func TestSendVerboseLogsRetriesNotTokens(t *testing.T) {
 	}
 	if strings.Contains(errOut, "s3cret-token") {
 		t.Errorf("the token was logged:\n%s", errOut)
+	}
+}
+
+// TestSendCustomAttributes: with --custom-attributes existing an attribute
+// the workspace lacks is dropped with a warning on stderr, and the contact
+// is still saved; create makes it; a bad mode is a usage error.
+func TestSendCustomAttributes(t *testing.T) {
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rulesFile, []byte("rules:\n  - name: Identify\n    action: identify_contact\n    fields:\n      role: {value: user}\n      custom_attributes: traits.{plan,seats}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	event := `{"type":"identify","userId":"u1","traits":{"plan":"pro","seats":3}}`
+	t.Setenv("INTERCOM_ACCESS_TOKEN", "")
+
+	sim := intercomtest.NewServer(intercomtest.Options{DataAttributes: []string{"plan"}})
+	defer sim.Close()
+	code, _, errOut := runCLI(t, event, "send", "--api-base", sim.URL(), "--rules", rulesFile, "--dead-letter", filepath.Join(dir, "d1"), "--custom-attributes", "existing")
+	if code != 0 || !strings.Contains(errOut, `level=WARN msg="intercom: custom attribute dropped" model=contact attribute=seats reason="the workspace has no such contact attribute (custom attributes: existing)"`) {
+		t.Errorf("existing: exit %d\n%s", code, errOut)
+	}
+	if c := sim.State().Contacts; len(c) != 1 || !reflect.DeepEqual(c[0].CustomAttributes, map[string]any{"plan": "pro"}) {
+		t.Errorf("state: %+v", c)
+	}
+
+	sim2 := intercomtest.NewServer(intercomtest.Options{DataAttributes: []string{"plan"}})
+	defer sim2.Close()
+	code, _, errOut = runCLI(t, event, "send", "--api-base", sim2.URL(), "--rules", rulesFile, "--dead-letter", filepath.Join(dir, "d2"), "--custom-attributes", "create")
+	if code != 0 || strings.Contains(errOut, "WARN") {
+		t.Errorf("create: exit %d\n%s", code, errOut)
+	}
+	if st := sim2.State(); len(st.DataAttributes) != 1 || st.DataAttributes[0].Name != "seats" || st.DataAttributes[0].DataType != "integer" ||
+		!reflect.DeepEqual(st.Contacts[0].CustomAttributes, map[string]any{"plan": "pro", "seats": 3.0}) {
+		t.Errorf("state: %+v", st)
+	}
+
+	code, _, errOut = runCLI(t, event, "send", "--custom-attributes", "drop")
+	if code != 2 || errOut != "send: --custom-attributes: unknown custom attribute mode \"drop\" (expected one of send, create, existing)\n" {
+		t.Errorf("bad mode: exit %d, %q", code, errOut)
+	}
+}
+
+// TestSendStopsOnUnauthorized: a wrong token stops the run at the first
+// 401 with a clear message, not one failure per action.
+func TestSendStopsOnUnauthorized(t *testing.T) {
+	sim := intercomtest.NewServer(intercomtest.Options{Token: "right"})
+	defer sim.Close()
+	t.Setenv("INTERCOM_ACCESS_TOKEN", "wrong")
+	var events strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&events, `{"type":"identify","userId":"u%d","traits":{"email":"u%d@example.com"}}`+"\n", i, i)
+	}
+	dl := filepath.Join(t.TempDir(), "dead.ndjson")
+	code, _, errOut := runCLI(t, events.String(), "send", "--api-base", sim.URL(), "--dead-letter", dl, "--concurrency", "1")
+	const msg = "  check the token (INTERCOM_ACCESS_TOKEN, --token-file, or 'intercom-actions auth status') and --region; " +
+		"the events read but not sent are in the dead letters; the rest of the input was not read\n"
+	if code != 1 || !strings.Contains(errOut, ": intercom refused the access token: intercom: 401 unauthorized: Access Token Invalid (request sim-000000000001)\n"+msg) {
+		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	}
+	if n := len(sim.Requests()); n != 1 {
+		t.Errorf("%d requests reached Intercom, want 1", n)
+	}
+	if strings.Contains(errOut, "wrong") {
+		t.Errorf("the token was printed:\n%s", errOut)
 	}
 }

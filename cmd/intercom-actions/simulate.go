@@ -41,14 +41,15 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	window := durationFlag(fs, "window", 10*time.Second, time.Millisecond, "rate-limit window")
 	lag := durationFlag(fs, "search-lag", 0, 0, "how long new or changed contacts stay out of search, like Intercom's index")
 	errorRate := fractionFlag(fs, "error-rate", 0, "fraction of requests answered 500/503")
-	dropRate := fractionFlag(fs, "drop-rate", 0, "fraction of connections dropped without an answer")
-	attrs := fs.String("data-attributes", "", "comma-separated custom attribute names the workspace has; others get 422 (default: accept any)")
+	dropRate := fractionFlag(fs, "drop-rate", 0, "fraction of connections dropped without an answer, before the request is handled")
+	lostRate := fractionFlag(fs, "lost-answer-rate", 0, "fraction of answers lost after the request was handled (its changes are kept)")
+	attrs := fs.String("data-attributes", "", "comma-separated custom attribute names the workspace has; a contact or company with others gets 400 \"Custom attribute 'x' does not exist\" (default: accept any)")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	opts := intercomtest.Options{
 		Token: *token, RateLimit: *rate, Window: *window, SearchLag: *lag,
-		Faults: intercomtest.Faults{ErrorRate: *errorRate, DropRate: *dropRate},
+		Faults: intercomtest.Faults{ErrorRate: *errorRate, DropRate: *dropRate, LostAnswerRate: *lostRate},
 	}
 	if *attrs != "" {
 		opts.DataAttributes = strings.Split(*attrs, ",")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -228,4 +229,36 @@ func richObject(v gjson.Result) bool {
 		return n <= 2
 	})
 	return n == 2 && (url && value || amount && currency)
+}
+
+// toStrings reads a string, or a list of strings, as texts in order:
+// numbers and booleans become their JSON text, nulls, empty or blank
+// strings and repeats are left out, and objects and lists inside the list
+// are dropped with a warning.
+func toStrings(f *Field, v gjson.Result) ([]string, []string, error) {
+	if !v.IsArray() {
+		s, err := toString(v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("expected a string or a list of strings, got %s", describe(v))
+		}
+		if strings.TrimSpace(s) == "" {
+			return nil, nil, nil
+		}
+		return []string{s}, nil, nil
+	}
+	var out, warnings []string
+	i := 0
+	v.ForEach(func(_, item gjson.Result) bool {
+		switch item.Type {
+		case gjson.String, gjson.Number, gjson.True, gjson.False:
+			if s, _ := toString(item); strings.TrimSpace(s) != "" && !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		case gjson.JSON:
+			warnings = append(warnings, fmt.Sprintf("%s: dropped item %d (%s; expected text)", f.Name, i, describe(item)))
+		}
+		i++
+		return true
+	})
+	return out, warnings, nil
 }

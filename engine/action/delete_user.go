@@ -11,35 +11,39 @@ import (
 
 // DeleteUser deletes the user with an external_id, as for a user-deletion
 // request: it searches by external_id and deletes the contact if exactly one
-// matches; otherwise the error wraps ErrContactNotFound. A user created so
-// recently that search does not show it yet is found through the cache.
-func DeleteUser(ctx context.Context, api intercom.API, externalID string) error {
+// matches. A user created so recently that search does not show it yet is
+// found through the cache. deleted is false, with no error, when no contact
+// has the external_id (or it was deleted meanwhile): the user is already
+// absent, so the request is done, as Segment (since 2025) and RudderStack
+// treat it. Several contacts with the external_id is an error wrapping
+// ErrContactNotFound.
+func DeleteUser(ctx context.Context, api intercom.API, externalID string) (deleted bool, err error) {
 	if externalID == "" {
-		return errors.New("delete user: no external_id")
+		return false, errors.New("delete user: no external_id")
 	}
 	ans, err := api.SearchContacts(ctx, intercom.Eq("external_id", externalID), searchPerPage)
 	if err != nil {
-		return fmt.Errorf("delete user: search contacts: %w", err)
+		return false, fmt.Errorf("delete user: search contacts: %w", err)
 	}
 	var id string
 	switch {
 	case len(ans.Data) == 1 && ans.TotalCount == 1:
 		id = ans.Data[0].ID
 	case ans.TotalCount > 1:
-		return fmt.Errorf("delete user: %w", notFound(fmt.Sprintf("%d contacts match", ans.TotalCount), "external_id", externalID))
+		return false, fmt.Errorf("delete user: %w", notFound(fmt.Sprintf("%d contacts match", ans.TotalCount), "external_id", externalID))
 	default:
 		e, ok := api.Cached(intercom.ExternalIDKey(externalID))
 		if !ok {
-			return fmt.Errorf("delete user: %w", notFound("", "external_id", externalID))
+			return false, nil // already absent
 		}
 		id = e.ID
 	}
 	if err := api.DeleteContact(ctx, id); err != nil {
 		if intercom.StatusOf(err) == http.StatusNotFound {
 			api.Forget(id)
-			return fmt.Errorf("delete user: %w: %w", notFound("", "external_id", externalID), err)
+			return false, nil // deleted meanwhile: absent all the same
 		}
-		return fmt.Errorf("delete user %s: %w", id, err)
+		return false, fmt.Errorf("delete user %s: %w", id, err)
 	}
-	return nil
+	return true, nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
@@ -17,19 +18,60 @@ import (
 // Errors wrap it with the lookup keys, e.g. `contact not found (external_id "u-1")`.
 var ErrContactNotFound = errors.New("contact not found")
 
+// ErrCompanyNotFound means an action names a company (by your company_id)
+// that Intercom does not have; unlike a missing contact, waiting will not
+// bring it. Errors wrap it with the company_id, e.g.
+// `company not found (company_id "acme")`.
+var ErrCompanyNotFound = errors.New("company not found")
+
 // Result is what executing one action did.
 type Result struct {
 	Calls     int    // HTTP requests sent for the action, retries included
 	ContactID string // Intercom id of the contact acted on, when known
 	CompanyID string // Intercom id of the company, when one was acted on
+	// Warnings say what the call sequence left out, e.g. a custom
+	// attribute the workspace does not have (see Executor.Attributes).
+	Warnings []string
 }
 
 // Executor runs planned actions' call sequences against an Intercom API.
 type Executor struct {
 	API intercom.API
-	// Log receives debug logs of stale cache entries and conflicts (ids
-	// only); nil discards.
+	// Log receives debug logs of stale cache entries and conflicts, and
+	// warnings of custom attributes dropped (ids and attribute names only);
+	// nil discards.
 	Log *slog.Logger
+	// IndexWait is the first wait for Intercom's search index after a 409
+	// that names no contact (the user exists, but search does not show it
+	// yet): the search is tried again after IndexWait, then twice as long,
+	// IndexTries times in all (defaults 1s and 4: 15s at most).
+	IndexWait  time.Duration
+	IndexTries int
+	// Attributes, when not nil, makes the custom attributes of contacts
+	// and companies ones the workspace has before they are sent: it
+	// creates or drops the missing ones, as its mode says. Share one
+	// across the Executors of a run. Nil sends them as mapped.
+	Attributes *Attributes
+
+	sleep func(ctx context.Context, d time.Duration) error // tests replace it
+}
+
+// Defaults of Executor.IndexWait and IndexTries.
+const (
+	DefaultIndexWait  = time.Second
+	DefaultIndexTries = 4
+)
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Execute runs a's call sequence. Ids come from the API's cache where it
@@ -43,7 +85,17 @@ func (e Executor) Execute(ctx context.Context, a Action) (Result, error) {
 	}
 	var tally intercom.Tally
 	ctx = intercom.WithTally(ctx, &tally)
-	c := &Call{API: e.API, log: e.Log, useCache: true}
+	c := &Call{API: e.API, log: e.Log, attrs: e.Attributes, useCache: true,
+		indexWait: e.IndexWait, indexTries: e.IndexTries, sleep: e.sleep}
+	if c.indexWait <= 0 {
+		c.indexWait = DefaultIndexWait
+	}
+	if c.indexTries <= 0 {
+		c.indexTries = DefaultIndexTries
+	}
+	if c.sleep == nil {
+		c.sleep = sleep
+	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -71,7 +123,22 @@ type Call struct {
 	Result Result
 
 	log      *slog.Logger
+	attrs    *Attributes
 	useCache bool // false on the second run, after a cached id proved gone
+
+	indexWait  time.Duration
+	indexTries int
+	sleep      func(context.Context, time.Duration) error
+}
+
+// customAttributes returns the custom attributes obj of a model ("contact"
+// or "company") as the Executor's Attributes make them: unchanged without
+// one, else without the attributes the workspace lacks and could not get,
+// each dropped with a warning in the result.
+func (c *Call) customAttributes(ctx context.Context, model string, obj intercom.Object) (intercom.Object, error) {
+	return c.attrs.filter(ctx, c.API, c.log, model, obj, func(w string) {
+		c.Result.Warnings = append(c.Result.Warnings, w)
+	})
 }
 
 // source says where an id came from.

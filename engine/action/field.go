@@ -34,6 +34,10 @@ const (
 	// TypeMetadata: like TypeAttributes, but also keeps Intercom's rich-link
 	// {url, value} and monetary {amount, currency} objects.
 	TypeMetadata Type = "metadata"
+	// TypeStrings: a string, or a list of them; numbers and booleans
+	// become their JSON text, empty and repeated items are left out and
+	// other items (objects, lists) dropped with a warning.
+	TypeStrings Type = "strings"
 )
 
 // IsObject reports whether values of the type are JSON objects.
@@ -171,6 +175,40 @@ func AttributesField[T any](name string, at func(*T) *intercom.Object) FieldOf[T
 // MetadataField declares an event-metadata field; nil is unset.
 func MetadataField[T any](name string, at func(*T) *intercom.Object) FieldOf[T] {
 	return bind(name, TypeMetadata, toFlatObject, func(t *T, v intercom.Object) { *at(t) = v }, appendObject(at))
+}
+
+// StringsField declares a field of one or more texts, given as a string or
+// a list; nil is unset. A list with no text in it leaves the field out (a
+// required field then fails, as when it is missing).
+func StringsField[T any](name string, at func(*T) *[]string) FieldOf[T] {
+	f := &Field{Name: name, Type: TypeStrings}
+	f.assign = func(fields any, v gjson.Result) (bool, []string, error) {
+		out, warnings, err := toStrings(f, v)
+		if err != nil || len(out) == 0 {
+			return false, warnings, err
+		}
+		*at(fields.(*T)) = out
+		return true, warnings, nil
+	}
+	f.check = func(v gjson.Result) ([]string, error) {
+		_, warnings, err := toStrings(f, v)
+		return warnings, err
+	}
+	f.appendJSON = func(b []byte, fields any) ([]byte, bool) {
+		list := *at(fields.(*T))
+		if list == nil {
+			return b, false
+		}
+		b = append(b, '[')
+		for i, s := range list {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, s)
+		}
+		return append(b, ']'), true
+	}
+	return FieldOf[T]{f}
 }
 
 // plain adapts a conversion that gives no warnings.

@@ -48,7 +48,7 @@ var identifyCompany = Register(Spec[IdentifyCompany]{
 		StringField("website", func(a *IdentifyCompany) *string { return &a.Website }).Default("traits.website"),
 		StringField("industry", func(a *IdentifyCompany) *string { return &a.Industry }).Default("traits.industry"),
 		AttributesField("custom_attributes", func(a *IdentifyCompany) *intercom.Object { return &a.CustomAttributes }).
-			Doc("flat object; attributes must already exist in the workspace"),
+			Doc("flat object; Intercom refuses the whole call for one the workspace lacks, unless `send --custom-attributes create` (or `existing`)"),
 		StringField("contact_id", func(a *IdentifyCompany) *string { return &a.ContactID }).Lookup().
 			Doc("Intercom's id of the contact to attach; skips the search"),
 		StringField("external_id", func(a *IdentifyCompany) *string { return &a.ExternalID }).Lookup().Default("userId").
@@ -81,6 +81,10 @@ func (a *IdentifyCompany) body() intercom.CompanyBody {
 // attaching twice changes nothing.
 func runIdentifyCompany(ctx context.Context, c *Call, a *IdentifyCompany) error {
 	body := a.body()
+	var err error
+	if body.CustomAttributes, err = c.customAttributes(ctx, "company", body.CustomAttributes); err != nil {
+		return err
+	}
 	// Group calls repeat the same traits often (analytics.js sends one per
 	// page load), and a group retried after its contact's identify has
 	// already saved the company: skip an upsert identical to the last one.

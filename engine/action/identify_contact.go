@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
@@ -45,7 +47,7 @@ var identifyContact = Register(Spec[IdentifyContact]{
 		IntegerField("owner_id", func(a *IdentifyContact) **int64 { return &a.OwnerID }).Doc("id of the admin who owns the contact"),
 		BooleanField("unsubscribed_from_emails", func(a *IdentifyContact) **bool { return &a.UnsubscribedFromEmails }),
 		AttributesField("custom_attributes", func(a *IdentifyContact) *intercom.Object { return &a.CustomAttributes }).
-			Doc("flat object; attributes must already exist in the workspace"),
+			Doc("flat object; Intercom refuses the whole call for one the workspace lacks, unless `send --custom-attributes create` (or `existing`)"),
 	},
 	Finish:     finishIdentifyContact,
 	Contact:    func(a *IdentifyContact) Contact { return Contact{ExternalID: a.ExternalID, Email: a.Email} },
@@ -88,6 +90,10 @@ func runIdentifyContact(ctx context.Context, c *Call, a *IdentifyContact) error 
 	if body.Role == "" {
 		body.Role = "user"
 	}
+	var err error
+	if body.CustomAttributes, err = c.customAttributes(ctx, "contact", body.CustomAttributes); err != nil {
+		return err
+	}
 	switch body.Role {
 	case "lead":
 		body.ExternalID = "" // leads cannot have one
@@ -109,11 +115,43 @@ func runIdentifyContact(ctx context.Context, c *Call, a *IdentifyContact) error 
 	if cid := intercom.ConflictID(err); cid != "" {
 		return resolveConflict(ctx, c, cid, ext, email, body, err)
 	}
+	if intercom.StatusOf(err) == http.StatusConflict {
+		return awaitConflict(ctx, c, ext, email, body, err)
+	}
 	if err != nil {
 		return fmt.Errorf("create contact: %w", err)
 	}
 	c.Result.ContactID = ct.ID
 	return nil
+}
+
+// awaitConflict handles a 409 on create that names no contact: the user
+// exists, but Intercom's search index does not show it yet. It searches
+// again after waiting (c.indexWait, doubling, c.indexTries times) and
+// updates the user once search shows it, instead of failing at once.
+func awaitConflict(ctx context.Context, c *Call, ext, email string, body intercom.ContactBody, conflict error) error {
+	wait, waited := c.indexWait, time.Duration(0)
+	for range c.indexTries {
+		c.log.DebugContext(ctx, "intercom: conflict names no contact; waiting for the search index", "wait", wait)
+		if err := c.sleep(ctx, wait); err != nil {
+			return fmt.Errorf("create contact: %w; waiting for the search index: %w", conflict, err)
+		}
+		waited += wait
+		wait *= 2
+		found, err := c.searchUser(ctx, ext, email)
+		if err != nil {
+			return fmt.Errorf("create contact: %w; then %w", conflict, err)
+		}
+		if found != nil {
+			ct, err := c.API.UpdateContact(ctx, found.ID, body)
+			if err != nil {
+				return fmt.Errorf("update contact %s after a conflict: %w", found.ID, err)
+			}
+			c.Result.ContactID = ct.ID
+			return nil
+		}
+	}
+	return fmt.Errorf("create contact: %w (and search did not show the contact within %s)", conflict, waited)
 }
 
 // resolveConflict handles a 409 on create: the user exists (an earlier

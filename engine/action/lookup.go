@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
@@ -76,6 +77,45 @@ func (c *Call) cachedUser(ext, email string) (string, source) {
 		}
 	}
 	return "", fromSearch
+}
+
+// searchUser finds a user by external_id or email with one search; nil when
+// there is none (or search does not show it yet). A user found by email that has another external_id is an
+// error: updating it would re-key another user.
+func (c *Call) searchUser(ctx context.Context, ext, email string) (*intercom.Contact, error) {
+	byEmail := intercom.And(intercom.Eq("email", email), intercom.Eq("role", "user"))
+	var q intercom.Query
+	switch {
+	case ext != "" && email != "":
+		q = intercom.Or(intercom.Eq("external_id", ext), byEmail)
+	case ext != "":
+		q = intercom.Eq("external_id", ext)
+	default:
+		q = byEmail
+	}
+	ans, err := c.API.SearchContacts(ctx, q, searchPerPage)
+	if err != nil {
+		return nil, fmt.Errorf("search contacts: %w", err)
+	}
+	if ext != "" {
+		for i, ct := range ans.Data {
+			if ct.ExternalID == ext {
+				return &ans.Data[i], nil
+			}
+		}
+	}
+	if email != "" {
+		for i, ct := range ans.Data {
+			if ct.Role != "user" || !strings.EqualFold(ct.Email, email) {
+				continue
+			}
+			if ext != "" && ct.ExternalID != "" {
+				return nil, fmt.Errorf("user %s has this email and another external_id: not updating it", ct.ID)
+			}
+			return &ans.Data[i], nil
+		}
+	}
+	return nil, nil
 }
 
 // findLead finds a lead by id as given, else (cache, then search) by email

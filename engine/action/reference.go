@@ -54,6 +54,7 @@ func Reference() string {
 		{TypeDatetime, "ISO-8601 / RFC 3339 text, Unix seconds, or Unix milliseconds (numbers ≥ 1e11), as number or text; sent as Unix seconds"},
 		{TypeAttributes, "a flat object; nested objects (unless flattened, see \"Rule files\") and arrays are dropped with a warning, nulls are left out, and an object with nothing left is not sent"},
 		{TypeMetadata, "like attributes, but Intercom's rich link `{url, value}` and amount `{amount, currency}` objects are kept; at most 10 keys (the rest dropped with a warning)"},
+		{TypeStrings, "a string, or a list of them (numbers and booleans become their text); empty and repeated items are left out, objects and lists in the list dropped with a warning; a list with no text leaves the field out"},
 	} {
 		fmt.Fprintf(&b, "- **%s**: %s.\n", t.t, t.doc)
 	}

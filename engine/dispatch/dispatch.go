@@ -24,12 +24,20 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
+
+// ErrUnauthorized is the cause of a run stopped because Intercom refused
+// the access token (401): every further call would fail the same way, so
+// nothing more is sent; what was not sent is dead-lettered with this
+// reason. Run's error wraps it and the *intercom.APIError.
+var ErrUnauthorized = errors.New("intercom refused the access token")
 
 // Executor runs one planned action; action.Executor (over the REST client)
 // is the real one.
@@ -125,7 +133,8 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	sum     Summary
-	workers []*worker // of the current Run, for announcing identified contacts
+	workers []*worker               // of the current Run, for announcing identified contacts
+	stop    context.CancelCauseFunc // of the current Run: stops it (on a 401)
 }
 
 // New checks cfg and fills in defaults.
@@ -145,9 +154,14 @@ func New(cfg Config) (*Dispatcher, error) {
 // Run reads src to its end, sends every event and returns the summary.
 // A Dispatcher runs one Run at a time.
 // It returns early, with ctx's error, if ctx is cancelled; an error from
-// src ends the run after the events already read are done.
+// src ends the run after the events already read are done. A 401 from
+// Intercom stops it at once, with an error wrapping ErrUnauthorized: no
+// more is read or sent, and the events read but not sent are dead-lettered
+// with that reason.
 func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 	start := time.Now()
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	workers := make([]*worker, d.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range workers {
@@ -159,10 +173,14 @@ func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 		}(workers[i])
 	}
 	d.mu.Lock()
-	d.workers = workers
+	d.workers, d.stop = workers, stop
 	d.mu.Unlock()
 	var readErr error
 	for {
+		if ctx.Err() != nil { // stopped (a 401): read no more
+			readErr = context.Cause(ctx)
+			break
+		}
 		ev, err := src.Next(ctx)
 		if errors.Is(err, io.EOF) {
 			break
@@ -177,7 +195,7 @@ func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 		select {
 		case w.in <- p:
 		case <-ctx.Done():
-			readErr = ctx.Err()
+			readErr = context.Cause(ctx)
 			(&worker{d: d}).interrupted(ev, readErr)
 		}
 		if readErr != nil {
@@ -189,7 +207,7 @@ func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 	}
 	wg.Wait()
 	d.mu.Lock()
-	d.workers = nil
+	d.workers, d.stop = nil, nil
 	d.mu.Unlock()
 	// Only now can no identify follow: give the waiting actions their last try.
 	for _, w := range workers {
@@ -203,10 +221,49 @@ func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.sum.Elapsed = time.Since(start)
+	if cause := context.Cause(ctx); errors.Is(cause, ErrUnauthorized) {
+		readErr = cause // however the reader noticed, the run stopped for this
+	}
 	if err := d.cfg.DeadLetter.Flush(); err != nil && readErr == nil {
 		readErr = err
 	}
 	return d.sum, readErr
+}
+
+// stopIfUnauthorized stops the current Run when err is a 401: Intercom
+// refuses the token, and every further call would fail the same way.
+func (d *Dispatcher) stopIfUnauthorized(err error) {
+	var ae *intercom.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+		return
+	}
+	d.mu.Lock()
+	stop := d.stop
+	d.mu.Unlock()
+	if stop != nil {
+		stop(fmt.Errorf("%w: %w", ErrUnauthorized, ae))
+	}
+}
+
+// whyStopped adds to the error of an action cut short by a stopped run (a
+// call in flight when another worker met a 401) why the run stopped.
+func whyStopped(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+		return err
+	}
+	if cause := context.Cause(ctx); !errors.Is(cause, context.Canceled) {
+		return fmt.Errorf("%w (the run was stopped: %w)", err, cause)
+	}
+	return err
+}
+
+// notSent is the error of an action not sent because the run stopped, or
+// nil while it goes on.
+func notSent(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return fmt.Errorf("not sent: the run was stopped (%w)", context.Cause(ctx))
 }
 
 // Process sends one event synchronously, for embedding the dispatcher as
@@ -301,6 +358,10 @@ func (w *worker) run(ctx context.Context) {
 			if !open {
 				return // Run flushes the parked actions once every worker is done
 			}
+			if ctx.Err() != nil {
+				w.interrupted(p.ev, context.Cause(ctx))
+				continue
+			}
 			w.handle(ctx, p)
 		case keys := <-w.wake:
 			w.retryParked(ctx, keys)
@@ -310,7 +371,7 @@ func (w *worker) run(ctx context.Context) {
 			// Nothing more is sent; what was queued goes to the dead letters,
 			// so that sending them again picks up where this run stopped.
 			for p := range w.in {
-				w.interrupted(p.ev, ctx.Err())
+				w.interrupted(p.ev, context.Cause(ctx))
 			}
 			return
 		}
@@ -349,8 +410,14 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 	pending := new(int)
 	*pending = 1 // held until every action is started
 	for _, a := range p.actions {
+		if err := notSent(ctx); err != nil {
+			w.deadLetter(res, ev, a.Rule, a.Kind.Name, err)
+			continue
+		}
 		out, err := w.d.cfg.Executor.Execute(ctx, a)
 		res.Calls += out.Calls
+		w.d.stopIfUnauthorized(err)
+		err = whyStopped(ctx, err)
 		switch {
 		case err == nil:
 			w.sent(res, a, out.Calls)
@@ -438,7 +505,13 @@ func sharesKey(a, b []string) bool {
 
 // retry sends a parked action again; final means no more waiting.
 func (w *worker) retry(ctx context.Context, p *parked, final bool) {
-	out, err := w.d.cfg.Executor.Execute(ctx, p.action)
+	var out action.Result
+	err := notSent(ctx)
+	if err == nil {
+		out, err = w.d.cfg.Executor.Execute(ctx, p.action)
+		w.d.stopIfUnauthorized(err)
+		err = whyStopped(ctx, err)
+	}
 	p.res.Calls += out.Calls
 	switch {
 	case err == nil:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
 	"github.com/intercom-actions/intercom-actions/engine/intercom/rest"
 	"github.com/intercom-actions/intercom-actions/rules/defaults"
@@ -164,4 +166,107 @@ func firstDiff(a, b string) string {
 		}
 	}
 	return fmt.Sprintf("lengths %d and %d", len(a), len(b))
+}
+
+// TestUnauthorizedStopsTheRun: Intercom refuses the token. The run stops at
+// the first 401 instead of failing every remaining action one by one: at
+// most one request per worker reaches Intercom, nothing more is read, and
+// every event read is dead-lettered with the reason, none lost silently.
+func TestUnauthorizedStopsTheRun(t *testing.T) {
+	sim := intercomtest.NewServer(intercomtest.Options{Token: "another-token"})
+	defer sim.Close()
+	var dl bytes.Buffer
+	const workers = 4
+	d, client := simDispatcher(t, sim, rest.Config{MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}, workers, &dl)
+	sum, err := d.Run(context.Background(), NewLineSource("events", strings.NewReader(workload(1000))))
+
+	var ae *intercom.APIError
+	if !errors.Is(err, ErrUnauthorized) || !errors.As(err, &ae) || ae.Status != 401 ||
+		!strings.HasPrefix(err.Error(), "intercom refused the access token: intercom: 401 unauthorized: Access Token Invalid (request sim-") {
+		t.Fatalf("Run error = %v, want ErrUnauthorized with the 401", err)
+	}
+	if calls := client.Stats().Calls; calls < 1 || calls > workers {
+		t.Errorf("%d calls reached Intercom, want 1 to %d (one per worker at most)", calls, workers)
+	}
+	lines := strings.Split(strings.TrimSpace(dl.String()), "\n")
+	stopped := 0
+	for _, line := range lines {
+		switch {
+		case strings.Contains(line, `"error":"not sent: the run was stopped (intercom refused the access token: intercom: 401 unauthorized: Access Token Invalid (request sim-`):
+			stopped++
+		case strings.Contains(line, `: intercom: 401 unauthorized: Access Token Invalid (request sim-`),
+			strings.Contains(line, `: context canceled (the run was stopped: intercom refused the access token: intercom: 401 unauthorized: Access Token Invalid (request sim-`):
+			// the 401 itself, or a call in flight when another worker met it
+		default:
+			t.Errorf("dead letter without the reason: %s", line)
+		}
+	}
+	if sum.Read == 0 || sum.Events != sum.Read || sum.Failed != sum.Read || sum.Sent != 0 ||
+		sum.DeadLettered != sum.Read || len(lines) != sum.Read || stopped < sum.Read-workers {
+		t.Errorf("summary %+v; %d dead letters, %d of them 'not sent'", sum, len(lines), stopped)
+	}
+	t.Logf("read %d of 1000 events; %d calls; %d dead letters, %d not sent", sum.Read, client.Stats().Calls, len(lines), stopped)
+}
+
+// TestLostAnswersStoreNoEventTwice: 5% of the answers are lost after the
+// simulator applied the request (a dropped connection or a proxy's error
+// after Intercom did the work). The client resends exactly the same body,
+// and Intercom's event de-duplication (modelled by the simulator) ignores
+// the copy: no data event is stored twice, nothing is dead-lettered, and
+// the final state equals a clean run's.
+func TestLostAnswersStoreNoEventTwice(t *testing.T) {
+	n := 3000
+	if testing.Short() {
+		n = 1000
+	}
+	events := workload(n)
+	clean, _, _ := sendAll(t, events, intercomtest.Faults{})
+	opts := intercomtest.Options{Token: "tok", Seed: 11, Faults: intercomtest.Faults{LostAnswerRate: 0.05}}
+	sim := intercomtest.NewServer(opts)
+	defer sim.Close()
+	var dl bytes.Buffer
+	d, client := simDispatcher(t, sim, rest.Config{MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond, MaxRetries: 12}, 8, &dl)
+	sum, err := d.Run(context.Background(), NewLineSource("events", strings.NewReader(events)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dl.Len() != 0 || sum.Sent != n {
+		t.Errorf("sent %d of %d; dead letters:\n%s", sum.Sent, n, firstLines(dl.String(), 5))
+	}
+
+	// Every POST /events whose answer was lost after it was stored was sent
+	// again, byte for byte.
+	reqs := sim.Requests()
+	bodies := map[string]int{}
+	lostEvents, resent := 0, 0
+	for _, r := range reqs {
+		if r.Method != "POST" || r.Path != "/events" {
+			continue
+		}
+		if bodies[string(r.Body)]++; bodies[string(r.Body)] > 1 {
+			resent++
+		}
+		if r.Status == 0 {
+			lostEvents++
+		}
+	}
+	if lostEvents == 0 || resent < lostEvents {
+		t.Errorf("%d event answers lost, %d events resent: the test needs lost answers, each resent with the same body", lostEvents, resent)
+	}
+	final := sim.State()
+	seen := map[string]bool{}
+	for _, e := range final.Canonical().Events {
+		k, _ := json.Marshal(e)
+		if seen[string(k)] {
+			t.Errorf("event stored twice: %s", k)
+		}
+		seen[string(k)] = true
+	}
+	a, _ := json.Marshal(clean.Canonical())
+	b, _ := json.Marshal(final.Canonical())
+	if !bytes.Equal(a, b) {
+		t.Errorf("the lossy run's final state differs from the clean run's:\n%s", firstDiff(string(a), string(b)))
+	}
+	t.Logf("%d events: %d stored (clean run %d); %d POST /events answers lost after storing, %d resent; client: %s",
+		n, len(final.Events), len(clean.Events), lostEvents, resent, client.Stats())
 }

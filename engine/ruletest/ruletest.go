@@ -9,6 +9,9 @@
 //	-- events.ndjson --  one event per line
 //	-- want --     the expected plan: actions as indented JSON, failures as
 //	               "error: line N: ...", unmatched events as "skip: line N: ..."
+//	-- want-http --  optional: the HTTP transcript of sending the events
+//	-- options --  optional: `name: value` lines: presets added to the rules,
+//	               and how the events are sent, e.g. `custom-attributes: create`
 //
 // When the rules do not load, want holds "rules failed to load:" and every
 // error, so error messages are golden-tested too.
@@ -29,6 +32,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/planner"
 	"github.com/intercom-actions/intercom-actions/rules"
 	"github.com/intercom-actions/intercom-actions/rules/defaults"
+	"github.com/intercom-actions/intercom-actions/rules/presets"
 )
 
 // Section names inside a case archive.
@@ -144,22 +148,31 @@ func (rn Runner) Run(path string) (Outcome, error) {
 // (default) rules; a rules.ErrorList lists every problem of syntax and
 // meaning.
 func (rn Runner) engine(ar *txtar.Archive) (*engine.Engine, error) {
+	opts, err := readOptions(ar)
+	if err != nil {
+		return nil, err
+	}
 	var srcs []rules.Source
 	for _, f := range ar.Files {
 		if ext := filepath.Ext(f.Name); ext == ".yaml" || ext == ".yml" {
 			srcs = append(srcs, rules.Source{Name: f.Name, Data: f.Data})
 		}
 	}
-	var set *rules.Set
-	var err error
 	switch {
+	case len(srcs) == 0 && rn.Engine != nil && len(opts.presets) > 0:
+		return nil, errors.New("options: presets join the case's rule files or the defaults; this case has none and the runner was given its own rules")
 	case len(srcs) == 0 && rn.Engine != nil:
 		return rn.Engine, nil
 	case len(srcs) == 0:
-		set, err = defaults.Load()
-	default:
-		set, err = rules.ParseAll(srcs...)
+		if srcs, err = rules.ReadFS(defaults.FS, "."); err != nil {
+			return nil, err
+		}
 	}
+	extra, err := presets.Sources(opts.presets...)
+	if err != nil {
+		return nil, fmt.Errorf("options: %w", err)
+	}
+	set, err := rules.ParseAll(append(srcs, extra...)...)
 	if set == nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -25,7 +26,10 @@ const transcriptToken = "golden-token"
 // Transcript sends the case's events through the dispatcher and the
 // Intercom client to a fresh simulator, one event at a time in input order,
 // and renders every request the simulator received: method, path, compact
-// JSON body and the status it answered, then the dead letters and counts.
+// JSON body and the status it answered, then the dead letters, the
+// executor's warnings ("log:" lines) and the counts.
+// The case's `-- options --` section, if any, sets the simulated workspace
+// and how custom attributes are handled (see caseOptions).
 // Ids in paths and bodies are the simulator's, which are deterministic.
 func (rn Runner) Transcript(ar *txtar.Archive) ([]byte, error) {
 	sent, err := rn.Send(ar)
@@ -58,7 +62,11 @@ func (rn Runner) Send(ar *txtar.Archive) (Sent, error) {
 	case err != nil:
 		return Sent{}, err
 	}
-	sim := intercomtest.NewServer(intercomtest.Options{Token: transcriptToken})
+	opts, err := readOptions(ar)
+	if err != nil {
+		return Sent{}, err
+	}
+	sim := intercomtest.NewServer(intercomtest.Options{Token: transcriptToken, DataAttributes: opts.workspace})
 	defer sim.Close()
 	client, err := rest.New(rest.Config{
 		BaseURL:     sim.URL(),
@@ -69,10 +77,14 @@ func (rn Runner) Send(ar *txtar.Archive) (Sent, error) {
 	if err != nil {
 		return Sent{}, err
 	}
-	var dead bytes.Buffer
+	var attrs *action.Attributes
+	if opts.attributes != action.SendAttributes {
+		attrs = action.NewAttributes(opts.attributes)
+	}
+	var dead, logs bytes.Buffer
 	d, err := dispatch.New(dispatch.Config{
 		Engine:      eng,
-		Executor:    action.Executor{API: client},
+		Executor:    action.Executor{API: client, Attributes: attrs, Log: slog.New(slog.NewTextHandler(&logs, logOptions))},
 		Concurrency: 1, // one worker: requests in input order, so the transcript is exact
 		ContactWait: time.Second,
 		DeadLetter:  dispatch.NewDeadLetterWriter(&dead),
@@ -100,10 +112,27 @@ func (rn Runner) Send(ar *txtar.Archive) (Sent, error) {
 	if err := writeDeadLetters(&out, &dead); err != nil {
 		return Sent{}, err
 	}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if line != "" {
+			fmt.Fprintf(&out, "log: %s\n", line)
+		}
+	}
 	fmt.Fprintf(&out, "summary: %d events: %d sent, %d skipped, %d failed; %d actions sent, %d dead-lettered; %d calls\n",
 		sum.Events, sum.Sent, sum.Skipped, sum.Failed, sum.ActionsSent, sum.DeadLettered, client.Stats().Calls)
 	sent.Transcript = out.Bytes()
 	return sent, nil
+}
+
+// logOptions log the executor's warnings (custom attributes dropped),
+// without the time, so the transcript is stable.
+var logOptions = &slog.HandlerOptions{
+	Level: slog.LevelWarn,
+	ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	},
 }
 
 // writeDeadLetters lists the dead letters without their timestamps.

@@ -415,6 +415,7 @@ func deleteContact(s *Server, c *call) (int, any, *apiError) {
 	old := rec.c
 	st.removeContact(s, rec)
 	st.events = slices.DeleteFunc(st.events, func(ev Event) bool { return ev.ContactID == old.ID })
+	st.reindexEvents()
 	delete(st.tagApplied, old.ID)
 	return http.StatusOK, struct {
 		ID         string  `json:"id"`
@@ -537,6 +538,7 @@ func mergeContacts(s *Server, c *call) (int, any, *apiError) {
 			st.events[i].ContactID = nc.ID
 		}
 	}
+	st.reindexEvents()
 	st.removeContact(s, lead)
 	now := s.now()
 	nc.UpdatedAt = now.Unix()

@@ -399,13 +399,51 @@ func TestNewHandlerWithoutListener(t *testing.T) {
 func TestDataAttributes(t *testing.T) {
 	s, c, _ := start(t, Options{DataAttributes: []string{"plan"}})
 	checkError(t, c.do("POST", "/contacts", map[string]any{"external_id": "u1", "custom_attributes": map[string]any{"plan": "pro", "tier": 2}}),
-		422, "parameter_invalid", "Custom attribute 'tier' does not exist")
+		400, "parameter_invalid", "Custom attribute 'tier' does not exist")
 	checkError(t, c.do("POST", "/companies", map[string]any{"company_id": "acme", "custom_attributes": map[string]any{"seats": 3}}),
-		422, "parameter_invalid", "Custom attribute 'seats' does not exist")
+		400, "parameter_invalid", "Custom attribute 'seats' does not exist")
 	if r := c.do("POST", "/contacts", map[string]any{"external_id": "u1", "custom_attributes": map[string]any{"plan": "pro"}}); r.status != 200 {
 		t.Fatalf("a defined attribute: status %d, %s", r.status, r.body)
 	}
 	if st := s.State(); len(st.Contacts) != 1 || len(st.Companies) != 0 {
 		t.Errorf("state after the refusals: %d contacts, %d companies", len(st.Contacts), len(st.Companies))
 	}
+}
+
+// TestEventDeduplication: an event that repeats a stored one (same contact,
+// name ignoring case, created_at and metadata) is answered 202 and ignored,
+// however the contact is named; any difference makes a new event.
+func TestEventDeduplication(t *testing.T) {
+	s, c, _ := start(t, Options{})
+	u := c.ok("POST", "/contacts", map[string]any{"external_id": "u1", "email": "ann@example.com"}, 200)["id"].(string)
+	send := func(body map[string]any) {
+		t.Helper()
+		if r := c.do("POST", "/events", body); r.status != http.StatusAccepted || len(r.body) != 0 {
+			t.Fatalf("POST /events %v: %d %q", body, r.status, r.body)
+		}
+	}
+	meta := map[string]any{"plan": "pro", "n": 2}
+	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000001, "user_id": "u1", "metadata": meta})
+	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000001, "user_id": "u1", "metadata": meta})
+	send(map[string]any{"event_name": "signed-up", "created_at": 1700000001, "id": u, "metadata": map[string]any{"n": 2.0, "plan": "pro"}})
+	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000001, "email": "ann@example.com", "metadata": meta})
+	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000002, "user_id": "u1", "metadata": meta}) // another time
+	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000001, "user_id": "u1"})                   // no metadata
+	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000001, "user_id": "u1", "metadata": map[string]any{"plan": "pro", "n": 3}})
+	mustEqual(t, "events", s.State().Events, []Event{
+		{ContactID: u, EventName: "Signed-Up", CreatedAt: 1700000001, Metadata: map[string]any{"plan": "pro", "n": 2.0}},
+		{ContactID: u, EventName: "Signed-Up", CreatedAt: 1700000002, Metadata: map[string]any{"plan": "pro", "n": 2.0}},
+		{ContactID: u, EventName: "Signed-Up", CreatedAt: 1700000001},
+		{ContactID: u, EventName: "Signed-Up", CreatedAt: 1700000001, Metadata: map[string]any{"plan": "pro", "n": 3.0}},
+	})
+	mustEqual(t, "requests", len(s.Requests()), 8)
+
+	// A contact deleted and made again is another contact: its events are new.
+	c.ok("DELETE", "/contacts/"+u, nil, 200)
+	u2 := c.ok("POST", "/contacts", map[string]any{"external_id": "u1"}, 200)["id"].(string)
+	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000001, "user_id": "u1", "metadata": meta})
+	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000001, "user_id": "u1", "metadata": meta})
+	mustEqual(t, "events after delete", s.State().Events, []Event{
+		{ContactID: u2, EventName: "Signed-Up", CreatedAt: 1700000001, Metadata: map[string]any{"plan": "pro", "n": 2.0}},
+	})
 }

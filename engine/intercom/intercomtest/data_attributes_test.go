@@ -97,10 +97,10 @@ func TestDataAttributeEndpoints(t *testing.T) {
 	// A created attribute is accepted on its model only; the names of
 	// Options.DataAttributes still on both.
 	u := c.ok("POST", "/contacts", map[string]any{"external_id": "u1", "custom_attributes": map[string]any{"Lifetime value": 12.5, "plan": "pro"}}, 200)["id"].(string)
-	c.fail("PUT", "/contacts/"+u, map[string]any{"custom_attributes": map[string]any{"seats": 3}}, 422, "parameter_invalid", "Custom attribute 'seats' does not exist")
+	c.fail("PUT", "/contacts/"+u, map[string]any{"custom_attributes": map[string]any{"seats": 3}}, 400, "parameter_invalid", "Custom attribute 'seats' does not exist")
 	c.ok("POST", "/companies", map[string]any{"company_id": "acme", "custom_attributes": map[string]any{"seats": 3, "tier": "gold"}}, 200)
-	c.fail("POST", "/companies", map[string]any{"company_id": "acme", "custom_attributes": map[string]any{"Lifetime value": 1}}, 422, "parameter_invalid", "Custom attribute 'Lifetime value' does not exist")
-	c.fail("POST", "/contacts", map[string]any{"external_id": "u2", "custom_attributes": map[string]any{"other": 1}}, 422, "parameter_invalid", "Custom attribute 'other' does not exist")
+	c.fail("POST", "/companies", map[string]any{"company_id": "acme", "custom_attributes": map[string]any{"Lifetime value": 1}}, 400, "parameter_invalid", "Custom attribute 'Lifetime value' does not exist")
+	c.fail("POST", "/contacts", map[string]any{"external_id": "u2", "custom_attributes": map[string]any{"other": 1}}, 400, "parameter_invalid", "Custom attribute 'other' does not exist")
 
 	st := s.State()
 	mustEqual(t, "state data attributes", st.DataAttributes, []DataAttribute{
@@ -119,7 +119,7 @@ func TestDataAttributeEndpoints(t *testing.T) {
 	s.Reset()
 	mustEqual(t, "GET after Reset", c.ok("GET", "/data_attributes?model=contact", nil, 200),
 		attrList(contactStandard, []any{predefinedAttr(1, "contact", "plan"), predefinedAttr(2, "contact", "tier")}))
-	c.fail("POST", "/contacts", map[string]any{"external_id": "u1", "custom_attributes": map[string]any{"Lifetime value": 1}}, 422, "parameter_invalid", "Custom attribute 'Lifetime value' does not exist")
+	c.fail("POST", "/contacts", map[string]any{"external_id": "u1", "custom_attributes": map[string]any{"Lifetime value": 1}}, 400, "parameter_invalid", "Custom attribute 'Lifetime value' does not exist")
 	mustEqual(t, "create after Reset", c.ok("POST", "/data_attributes",
 		map[string]any{"name": "Lifetime value", "model": "contact", "data_type": "float"}, 200),
 		customAttr(5, "contact", "Lifetime value", "float", "", false, ts+1))

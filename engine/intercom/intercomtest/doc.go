@@ -8,7 +8,12 @@
 // token checks, fixed-window rate limiting with X-RateLimit-* headers, a
 // search index that lags writes (Options.SearchLag), and injected faults
 // (5xx answers, dropped connections, slow answers, bursts of 429s) that never
-// change state.
+// change state — and one that does: answers lost after the request was
+// handled (Faults.LostAnswerRate), as when a connection drops after Intercom
+// did the work. Data events are de-duplicated as Intercom documents, so a
+// client that resends the same event body after a lost answer stores it
+// once. The request log (Requests, GET /_sim/requests) redacts the
+// credentials of the Authorization header.
 //
 // Endpoints:
 //
@@ -29,7 +34,7 @@
 //	POST   /companies                       create or update by company_id
 //	GET    /companies?company_id=X          retrieve by company_id (no query: list all)
 //	GET    /companies/{id}                  retrieve by Intercom id
-//	POST   /events                          record a data event (202, empty body)
+//	POST   /events                          record a data event (202, empty body; a duplicate is ignored)
 //	GET    /data_attributes?model=M         standard and custom attributes (M: contact, company)
 //	POST   /data_attributes                 create a custom attribute
 //	GET    /tags                            list the tags
@@ -41,7 +46,11 @@
 // The simulator is deliberately stricter than Intercom in places so that
 // client bugs surface: unknown body parameters are rejected with 400
 // parameter_invalid, and numeric fields must be JSON numbers of the right kind.
-// Custom attribute names are checked only when Options.DataAttributes is set;
-// otherwise any name is accepted, whatever /data_attributes lists. Attribute
-// values are not checked against the data_type of their attribute.
+// Custom attribute names are checked only when Options.DataAttributes is set
+// (then a contact or company carrying an attribute the workspace lacks is
+// refused whole, 400 "Custom attribute 'x' does not exist", as Intercom
+// does, and POST /data_attributes stops at Intercom's 250 custom
+// attributes); otherwise any name is accepted, whatever /data_attributes
+// lists. Attribute values are not checked against the data_type of their
+// attribute.
 package intercomtest

@@ -3,6 +3,7 @@ package intercomtest
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -12,6 +13,11 @@ const maxMetadataKeys = 10
 // createEvent serves POST /events. The contact is found by id, else by
 // user_id (its external_id), else by email (the user with that email; leads
 // are not matched by email). The answer is 202 with an empty body.
+//
+// As Intercom documents ("event de-duplication"), an event that repeats one
+// already stored — same contact, event name (ignoring case), created_at and
+// metadata — is ignored and answered 202 like any other: so a client that
+// resends exactly the same body after a lost answer stores it once.
 func createEvent(s *Server, c *call) (int, any, *apiError) {
 	st := &s.st
 	p, e := parseParams(c.body)
@@ -80,13 +86,35 @@ func createEvent(s *Server, c *call) (int, any, *apiError) {
 	if contact == nil {
 		return 0, nil, errUserNotFound
 	}
-	st.events = append(st.events, Event{
+	ev := Event{
 		ContactID: contact.ID,
 		EventName: name,
 		CreatedAt: createdAt,
 		Metadata:  meta,
-	})
+	}
+	key := ev.dedupKey()
+	if st.eventKeys[key] {
+		return http.StatusAccepted, nil, nil // a duplicate: ignored
+	}
+	st.eventKeys[key] = true
+	st.events = append(st.events, ev)
 	return http.StatusAccepted, nil, nil
+}
+
+// dedupKey identifies an event as Intercom's de-duplication does: its
+// contact, name (ignoring case), created_at and metadata.
+func (e Event) dedupKey() string {
+	return e.ContactID + "\x00" + strings.ToLower(e.EventName) + "\x00" +
+		strconv.FormatInt(e.CreatedAt, 10) + "\x00" + jsonString(e.Metadata)
+}
+
+// reindexEvents rebuilds the de-duplication keys after events were removed
+// or moved to another contact (a deletion or a merge).
+func (st *store) reindexEvents() {
+	clear(st.eventKeys)
+	for _, e := range st.events {
+		st.eventKeys[e.dedupKey()] = true
+	}
 }
 
 // validMetadataValue accepts scalars, rich links {url, value} and monetary

@@ -6,14 +6,19 @@ import (
 )
 
 // drawFaults decides the faults for one request. It always draws three
-// numbers from the RNG, in the same order, so a run with a given Seed and
-// sequential requests is repeatable. The caller must hold s.ctl.
-func (s *Server) drawFaults() (f Faults, drop, slow, fail bool) {
+// numbers from the RNG, in the same order, and a fourth when LostAnswerRate
+// is set (so runs without it draw as they always did), so a run with a
+// given Seed and sequential requests is repeatable. The caller must hold
+// s.ctl.
+func (s *Server) drawFaults() (f Faults, drop, slow, fail, lose bool) {
 	f = s.faults
 	drop = s.rng.Float64() < f.DropRate
 	slow = s.rng.Float64() < f.SlowRate
 	fail = s.rng.Float64() < f.ErrorRate
-	return f, drop, slow, fail
+	if f.LostAnswerRate > 0 {
+		lose = s.rng.Float64() < f.LostAnswerRate
+	}
+	return f, drop, slow, fail, lose
 }
 
 // delay waits d (real time) unless the request is cancelled or the server

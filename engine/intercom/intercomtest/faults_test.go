@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -226,14 +227,15 @@ func TestRequestsRecording(t *testing.T) {
 		{"POST", "/contacts", "", `"not json"`, 400},
 		{"GET", "/me", "", "", 500},
 	})
-	mustEqual(t, "auth header", reqs[0].Header.Get("Authorization"), "Bearer tok")
+	// The token was checked (200) but is not kept in the log.
+	mustEqual(t, "auth header", reqs[0].Header.Get("Authorization"), "Bearer [redacted]")
 	mustEqual(t, "content type", reqs[0].Header.Get("Content-Type"), "application/json")
 
 	// The copy is deep.
 	reqs[0].Header.Set("Authorization", "x")
 	reqs[0].Body[0] = '['
 	mustEqual(t, "copy is deep", string(s.Requests()[0].Body)+s.Requests()[0].Header.Get("Authorization"),
-		`{"external_id":"u1","email":"a@b.co"}Bearer tok`)
+		`{"external_id":"u1","email":"a@b.co"}Bearer [redacted]`)
 
 	s.ResetRequests()
 	mustEqual(t, "after reset", len(s.Requests()), 0)
@@ -310,5 +312,66 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	if len(st.Contacts) != 80 || len(seen) != 80 || len(st.Events) != 80 || len(s.Requests()) != 240 {
 		t.Fatalf("contacts %d (unique %d), events %d, requests %d", len(st.Contacts), len(seen), len(st.Events), len(s.Requests()))
+	}
+}
+
+// TestLostAnswerRate: the request is handled (its change is kept) but the
+// answer never arrives; the log shows it with status 0.
+func TestLostAnswerRate(t *testing.T) {
+	s, c, _ := start(t, Options{Faults: Faults{LostAnswerRate: 1}})
+	r := c.try(context.Background(), "POST", "/contacts", map[string]any{"external_id": "u1"})
+	if r.err == nil {
+		t.Fatalf("lost answer arrived: %d %s", r.status, r.body)
+	}
+	if msg := r.err.Error(); !strings.Contains(msg, "EOF") && !strings.Contains(msg, "reset") {
+		t.Fatalf("unexpected error %v", r.err)
+	}
+	mustEqual(t, "contacts", len(s.State().Contacts), 1)
+	mustEqual(t, "statuses", statuses(s), []int{0})
+
+	// The client resends: Intercom's answer to a create that already
+	// happened is a conflict naming the contact.
+	s.SetFaults(Faults{})
+	c.fail("POST", "/contacts", map[string]any{"external_id": "u1"}, 409, "conflict",
+		"A contact matching those details already exists with id="+s.State().Contacts[0].ID)
+}
+
+// TestConflictsNameNoID: with the option, a 409 does not give the id away.
+func TestConflictsNameNoID(t *testing.T) {
+	s, c, _ := start(t, Options{ConflictsNameNoID: true})
+	c.ok("POST", "/contacts", map[string]any{"external_id": "u1"}, 200)
+	c.fail("POST", "/contacts", map[string]any{"external_id": "u1"}, 409, "conflict", "A contact matching those details already exists")
+	mustEqual(t, "contacts", len(s.State().Contacts), 1)
+}
+
+// TestRequestLogRedactsToken: neither Requests nor /_sim/requests holds the
+// bearer token, right or wrong.
+func TestRequestLogRedactsToken(t *testing.T) {
+	s, c, _ := start(t, Options{Token: "s3cret-token"})
+	c.ok("GET", "/me", nil, 200)
+	c.token = "wrong-token"
+	c.fail("GET", "/me", nil, 401, "unauthorized", "Access Token Invalid")
+	req, _ := http.NewRequest("GET", c.base+"/me", nil)
+	req.Header.Set("Authorization", "s3cret-token") // no scheme
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	var auths []string
+	for _, r := range s.Requests() {
+		auths = append(auths, r.Header.Get("Authorization"))
+	}
+	mustEqual(t, "logged Authorization", auths, []string{"Bearer [redacted]", "Bearer [redacted]", "[redacted]"})
+	resp, err = c.hc.Get(c.base + "/_sim/requests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := new(strings.Builder)
+	_, _ = io.Copy(body, resp.Body)
+	resp.Body.Close()
+	if strings.Contains(body.String(), "s3cret") || strings.Contains(body.String(), "wrong-token") {
+		t.Errorf("/_sim/requests shows a token: %s", body)
 	}
 }

@@ -49,9 +49,14 @@ type Options struct {
 	// Clock returns the current time (default time.Now). It drives
 	// timestamps, rate-limit windows and SearchLag, not SlowDelay.
 	Clock func() time.Time
+	// ConflictsNameNoID makes 409 answers say only "A contact matching
+	// those details already exists", without the existing contact's id, so
+	// a client must find it by search (which lags by SearchLag).
+	ConflictsNameNoID bool
 	// DataAttributes, when not nil, are the custom attribute names the
 	// workspace has defined; a contact or company carrying any other is
-	// refused with 422, as Intercom refuses attributes that do not exist.
+	// refused whole with Intercom's answer, 400 parameter_invalid "Custom
+	// attribute 'x' does not exist", and nothing of it is saved.
 	// Attributes created with POST /data_attributes are accepted too, on
 	// their model only. Nil accepts every name. GET /data_attributes lists
 	// the names given here as custom string attributes of both models.
@@ -64,10 +69,18 @@ type Faults struct {
 	// service_unavailable (alternating, starting with 500).
 	ErrorRate float64
 	// DropRate is the fraction of requests whose connection is closed
-	// without any response, after the body was read. (Go's http.Transport
-	// may itself resend an idempotent request dropped on a reused
-	// connection; that resend is a new request here.)
+	// without any response, after the body was read and before anything
+	// was done with it. (Go's http.Transport may itself resend an
+	// idempotent request dropped on a reused connection; that resend is a
+	// new request here.)
 	DropRate float64
+	// LostAnswerRate is the fraction of requests whose answer is lost
+	// after the simulated API handled them: whatever the request changed
+	// stays changed, but the connection is closed without a response (a
+	// dropped connection, or a proxy's 5xx, after Intercom did the work).
+	// Unlike the other faults it changes state; it applies only to
+	// requests that passed authentication, rate limiting and ErrorRate.
+	LostAnswerRate float64
 	// SlowRate is the fraction of requests delayed by SlowDelay (real time)
 	// before being handled.
 	SlowRate float64
@@ -92,7 +105,10 @@ type Request struct {
 	// Status is the status sent, 0 when the connection was dropped or the
 	// request was abandoned before an answer.
 	Status int `json:"status"`
-	// Header holds the request headers.
+	// Header holds the request headers, with the credentials of
+	// Authorization redacted: "Bearer <token>" is kept as "Bearer
+	// [redacted]", so a request log can be shown or saved without leaking
+	// the token. (The token is still checked against Options.Token.)
 	Header http.Header `json:"header,omitempty"`
 }
 
@@ -267,7 +283,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // ServeHTTP handles one request. Order: record it, then drop (DropRate), delay
 // (SlowRate), authenticate (401, no rate-limit headers), Burst429, rate limit
-// (429), ErrorRate (5xx), and finally the simulated API. Paths under /_sim/
+// (429), ErrorRate (5xx), the simulated API, and LostAnswerRate. Paths under /_sim/
 // skip all of that and are not recorded. To drop a connection it hijacks it;
 // when the ResponseWriter is not an http.Hijacker it panics with
 // http.ErrAbortHandler, which net/http turns into an aborted response.
@@ -307,13 +323,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Path:   r.URL.Path,
 		Query:  r.URL.RawQuery,
 		Body:   compactBody(body),
-		Header: r.Header.Clone(),
+		Header: redactedHeader(r.Header),
 	}
 	sw := &statusWriter{ResponseWriter: w}
 	s.ctl.Lock()
 	s.requests = append(s.requests, rec)
 	reqID := s.nextRequestID()
-	f, drop, slow, fail := s.drawFaults()
+	f, drop, slow, fail, lose := s.drawFaults()
 	s.ctl.Unlock()
 	defer func() {
 		s.ctl.Lock()
@@ -329,11 +345,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		dropConnection(w)
 		return
 	}
-	s.serveAPI(sw, r, body, reqID, fail)
+	s.serveAPI(sw, r, body, reqID, fail, lose)
 }
 
-// serveAPI runs authentication, rate limiting, error faults and routing.
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, body []byte, reqID string, fail bool) {
+// serveAPI runs authentication, rate limiting, error faults and routing;
+// lose drops the answer after the request was handled.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, body []byte, reqID string, fail, lose bool) {
 	w.Header().Set("X-Request-Id", reqID)
 	if s.opts.Token != "" && r.Header.Get("Authorization") != "Bearer "+s.opts.Token {
 		writeError(w, reqID, &apiError{http.StatusUnauthorized, "unauthorized", "Access Token Invalid"})
@@ -390,6 +407,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, body []byte, r
 	s.mu.Lock()
 	status, out, e := h(s, c)
 	s.mu.Unlock()
+	if lose {
+		dropConnection(w) // handled, but the answer never arrives
+		return
+	}
+	if e != nil && e.status == http.StatusConflict && s.opts.ConflictsNameNoID {
+		e = &apiError{http.StatusConflict, "conflict", "A contact matching those details already exists"}
+	}
 	if e != nil {
 		writeError(w, reqID, e)
 		return
@@ -438,6 +462,24 @@ func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
 	writeError(w, reqID, &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "Method Not Allowed"})
 }
 
+// redactedHeader copies h with the credentials of Authorization replaced
+// by "[redacted]" (the scheme, e.g. "Bearer", is kept).
+func redactedHeader(h http.Header) http.Header {
+	out := h.Clone()
+	if vs := out.Values("Authorization"); len(vs) > 0 {
+		red := make([]string, len(vs))
+		for i, v := range vs {
+			if scheme, _, ok := strings.Cut(strings.TrimSpace(v), " "); ok {
+				red[i] = scheme + " [redacted]"
+			} else {
+				red[i] = "[redacted]"
+			}
+		}
+		out["Authorization"] = red
+	}
+	return out
+}
+
 // compactBody returns body as compact JSON, nil when empty, or a JSON string
 // of the raw text when it is not JSON.
 func compactBody(body []byte) json.RawMessage {
@@ -480,7 +522,7 @@ func (s *Server) checkAttributes(model string, attrs map[string]any) *apiError {
 	}
 	for _, k := range sortedKeys(attrs) {
 		if !slices.Contains(s.opts.DataAttributes, k) && s.st.customAttribute(model, k) == nil {
-			return &apiError{http.StatusUnprocessableEntity, "parameter_invalid", fmt.Sprintf("Custom attribute '%s' does not exist", k)}
+			return errInvalid("Custom attribute '%s' does not exist", k)
 		}
 	}
 	return nil

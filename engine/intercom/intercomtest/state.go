@@ -15,7 +15,9 @@ type State struct {
 	Contacts []Contact `json:"contacts"`
 	// Companies are the companies, in creation order.
 	Companies []Company `json:"companies"`
-	// Events are the data events of live contacts, in arrival order.
+	// Events are the data events of live contacts, in arrival order; an
+	// event that repeats a stored one is ignored, as Intercom's
+	// de-duplication does (see POST /events).
 	Events []Event `json:"events"`
 	// Tags are the workspace's tags, in creation order; nil when there are
 	// none.
@@ -310,6 +312,7 @@ type store struct {
 	companies   map[string]*Company // by Intercom id
 	companyKeys map[string]string   // company_id → Intercom id
 	events      []Event
+	eventKeys   map[string]bool // Event.dedupKey of every stored event
 	contactSeq  uint64
 	companySeq  uint64
 
@@ -351,6 +354,7 @@ func (st *store) reset() {
 		byEmail:      map[string]*contactRec{},
 		seen:         map[string][]*contactRec{},
 		companyUsers: map[string]int{},
+		eventKeys:    map[string]bool{},
 		tagsByID:     map[string]*Tag{},
 		tagsByName:   map[string]*Tag{},
 		tagApplied:   map[string]map[string]int64{},

@@ -26,6 +26,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -37,8 +38,41 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
 
-// DefaultVersion is the Intercom-Version sent when Config.Version is empty.
+// DefaultVersion is the Intercom-Version sent when Config.Version is empty:
+// the version whose request bodies and answers this client is written and
+// tested for.
 const DefaultVersion = "2.11"
+
+// modulePath is this project's module, for the User-Agent's version.
+const modulePath = "github.com/intercom-actions/intercom-actions"
+
+// DefaultUserAgent is the User-Agent sent when Config.UserAgent is empty:
+// "intercom-actions/" and the project's version as the Go build records it
+// (the module version of a release or `go install ...@version`, "dev" for
+// a build from a source tree).
+var DefaultUserAgent = "intercom-actions/" + moduleVersion()
+
+// moduleVersion is this module's version in the running binary: the main
+// module's, or, when another program embeds the client, the dependency's.
+func moduleVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	v := ""
+	if bi.Main.Path == modulePath {
+		v = bi.Main.Version
+	}
+	for _, d := range bi.Deps {
+		if d.Path == modulePath {
+			v = d.Version
+		}
+	}
+	if v == "" || v == "(devel)" {
+		return "dev"
+	}
+	return v
+}
 
 // Defaults for the zero values of Config.
 const (
@@ -95,10 +129,16 @@ type Config struct {
 	// workspace access token such as INTERCOM_ACCESS_TOKEN.
 	TokenSource oauth2.TokenSource
 	// HTTPClient is the HTTP client to use (optional); its Transport is
-	// wrapped with an oauth2.Transport. The default has a 30 s timeout.
+	// wrapped with one that adds the bearer token, and only to requests for
+	// BaseURL's scheme and host; a redirect to another host (or from https
+	// to http) is refused, so the token never leaves for it. The default
+	// has a 30 s timeout.
 	HTTPClient *http.Client
 	// Version is the Intercom-Version header (default DefaultVersion).
 	Version string
+	// UserAgent is the User-Agent header (default DefaultUserAgent, e.g.
+	// "intercom-actions/v1.2.0").
+	UserAgent string
 	// MaxRetries is how many times a failed call is retried (default 8;
 	// negative for none).
 	MaxRetries int
@@ -118,6 +158,7 @@ type Client struct {
 	base       *url.URL
 	hc         *http.Client
 	version    string
+	userAgent  string
 	maxRetries int
 	minBackoff time.Duration
 	maxBackoff time.Duration
@@ -189,6 +230,9 @@ func New(cfg Config) (*Client, error) {
 	if c.version == "" {
 		c.version = DefaultVersion
 	}
+	if c.userAgent = cfg.UserAgent; c.userAgent == "" {
+		c.userAgent = DefaultUserAgent
+	}
 	switch {
 	case c.maxRetries == 0:
 		c.maxRetries = DefaultMaxRetries
@@ -224,12 +268,64 @@ func New(cfg Config) (*Client, error) {
 		t.MaxIdleConnsPerHost = 64
 		hc = http.Client{Timeout: DefaultTimeout, Transport: t}
 	}
-	hc.Transport = &oauth2.Transport{
-		Source: oauth2.ReuseTokenSource(nil, cfg.TokenSource),
-		Base:   hc.Transport,
+	if hc.Transport == nil {
+		hc.Transport = http.DefaultTransport
 	}
+	hc.Transport = &bearerTransport{
+		source: oauth2.ReuseTokenSource(nil, cfg.TokenSource),
+		base:   hc.Transport,
+		scheme: base.Scheme,
+		host:   base.Host,
+	}
+	hc.CheckRedirect = sameHostRedirects(base, hc.CheckRedirect)
 	c.hc = &hc
 	return c, nil
+}
+
+// bearerTransport adds "Authorization: Bearer <token>" to the requests
+// for one scheme and host, the API's, and to no other: unlike
+// oauth2.Transport, which adds it to every request it carries, redirected
+// ones included.
+type bearerTransport struct {
+	source       oauth2.TokenSource
+	base         http.RoundTripper
+	scheme, host string
+}
+
+// RoundTrip sends req, with the token when it goes to the API's host.
+func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != t.scheme || !strings.EqualFold(req.URL.Host, t.host) {
+		return t.base.RoundTrip(req)
+	}
+	tok, err := t.source.Token()
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("access token: %w", err)
+	}
+	r := req.Clone(req.Context()) // a RoundTripper must not change the request it is given
+	tok.SetAuthHeader(r)
+	return t.base.RoundTrip(r)
+}
+
+// sameHostRedirects returns a CheckRedirect that refuses a redirect to
+// another scheme or host than base's, then applies next (the given HTTP
+// client's own policy), if any.
+func sameHostRedirects(base *url.URL, next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != base.Scheme || !strings.EqualFold(req.URL.Host, base.Host) {
+			return fmt.Errorf("redirect to %s://%s refused: the access token is only sent to %s",
+				req.URL.Scheme, req.URL.Host, base.Scheme+"://"+base.Host)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
 }
 
 // Stats counts the HTTP calls of a Client since New.
@@ -395,6 +491,7 @@ func (c *Client) send(ctx context.Context, cl call, u string, body []byte) (int,
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Intercom-Version", c.version)
+	req.Header.Set("User-Agent", c.userAgent)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

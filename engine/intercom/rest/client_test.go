@@ -65,7 +65,8 @@ func TestHeadersAndMe(t *testing.T) {
 	reqs := s.Requests()
 	for _, r := range reqs {
 		h := r.Header
-		if h.Get("Authorization") != "Bearer "+testToken || h.Get("Accept") != "application/json" || h.Get("Intercom-Version") != "2.14" {
+		// The simulator checked the token (the calls succeeded) and logs it redacted.
+		if h.Get("Authorization") != "Bearer [redacted]" || h.Get("Accept") != "application/json" || h.Get("Intercom-Version") != "2.14" {
 			t.Errorf("%s %s: headers %v", r.Method, r.Path, h)
 		}
 		if wantCT := map[bool]string{true: "application/json", false: ""}[r.Body != nil]; h.Get("Content-Type") != wantCT {
@@ -125,20 +126,22 @@ func TestBadRequestNotRetried(t *testing.T) {
 	}
 }
 
-// TestUnknownAttributeIs422NotRetried: a custom attribute the workspace
-// has not defined is refused with 422, which no retry can fix.
-func TestUnknownAttributeIs422NotRetried(t *testing.T) {
+// TestUnknownAttributeIs400NotRetried: a custom attribute the workspace
+// has not defined is refused with Intercom's 400 "Custom attribute 'x' does
+// not exist" (the simulator answered 422 before it matched Intercom), which
+// no retry can fix.
+func TestUnknownAttributeIs400NotRetried(t *testing.T) {
 	s := newSim(t, intercomtest.Options{DataAttributes: []string{"plan"}})
 	c := newClient(t, s)
 	body := user("u-1", "ann@example.com")
 	body.CustomAttributes = intercom.Object{{Key: "plan", Raw: `"pro"`}, {Key: "shoe_size", Raw: "42"}}
 	_, err := c.CreateContact(context.Background(), body)
 	var ae *intercom.APIError
-	if !errors.As(err, &ae) || ae.Status != 422 || ae.Code != "parameter_invalid" || ae.Message != "Custom attribute 'shoe_size' does not exist" || Retryable(err) {
-		t.Fatalf("err = %v, want a 422 for shoe_size that is not retried", err)
+	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "parameter_invalid" || ae.Message != "Custom attribute 'shoe_size' does not exist" || Retryable(err) {
+		t.Fatalf("err = %v, want a 400 for shoe_size that is not retried", err)
 	}
 	wantTranscript(t, s,
-		`POST /contacts {"custom_attributes":{"plan":"pro","shoe_size":42},"email":"ann@example.com","external_id":"u-1","name":"Ann","role":"user"} [422]`,
+		`POST /contacts {"custom_attributes":{"plan":"pro","shoe_size":42},"email":"ann@example.com","external_id":"u-1","name":"Ann","role":"user"} [400]`,
 	)
 }
 

@@ -77,9 +77,10 @@ func retryAfter(h http.Header, now time.Time, useReset bool) time.Duration {
 	return min(max(d, 0), maxRateLimitWait)
 }
 
-// Retryable reports whether err is worth retrying: 429, 500, 502, 503 and
-// 504 answers, timeouts, and dropped, reset or refused connections. Other API
-// errors (400, 401, 403, 404, 409, 422, ...) and cancellation are not.
+// Retryable reports whether err is worth retrying: 408, 429, 500, 502, 503
+// and 504 answers, timeouts, and dropped, reset or refused connections.
+// Other API errors (400, 401, 403, 404, 409, 422, ...) and cancellation are
+// not.
 func Retryable(err error) bool {
 	if err == nil {
 		return false
@@ -87,7 +88,7 @@ func Retryable(err error) bool {
 	var ae *intercom.APIError
 	if errors.As(err, &ae) {
 		switch ae.Status {
-		case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+		case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
 			http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			return true
 		}

@@ -24,6 +24,7 @@ func TestRetryable(t *testing.T) {
 		err  error
 		want bool
 	}{
+		{&intercom.APIError{Status: 408}, true},
 		{&intercom.APIError{Status: 429}, true},
 		{&intercom.APIError{Status: 500}, true},
 		{&intercom.APIError{Status: 502}, true},

@@ -24,11 +24,16 @@ func newSim(t *testing.T, opts intercomtest.Options) *intercomtest.Server {
 	return s
 }
 
-// newClient returns a client of s with fast backoff; mods adjust the config.
+// newClient returns a client of s (nil: mods must set BaseURL) with fast
+// backoff; mods adjust the config.
 func newClient(t *testing.T, s *intercomtest.Server, mods ...func(*Config)) *Client {
 	t.Helper()
+	base := ""
+	if s != nil {
+		base = s.URL()
+	}
 	cfg := Config{
-		BaseURL:     s.URL(),
+		BaseURL:     base,
 		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: testToken}),
 		MinBackoff:  time.Millisecond,
 		MaxBackoff:  5 * time.Millisecond,

@@ -1,0 +1,73 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
+)
+
+// AddNote is a planned add_note: a note on a contact.
+type AddNote struct {
+	Body    string // the note's text
+	AdminID string // its author; "" for the token's admin
+
+	// The contact, by Intercom id, external_id or email.
+	ContactID  string
+	ExternalID string
+	Email      string
+}
+
+var addNote = Register(Spec[AddNote]{
+	Name:  "add_note",
+	Title: "Add Note",
+	Doc: "Add a note to a contact (user or lead), e.g. on a chosen track event. " +
+		"Intercom does not de-duplicate notes: a retry after a lost answer may add the note twice.",
+	Calls: "find the contact (contact_id, cached id, else search) → `POST /contacts/{id}/notes`",
+	Fields: []FieldOf[AddNote]{
+		StringField("body", func(a *AddNote) *string { return &a.Body }).Required().
+			Doc("the note's text, e.g. `{template: \"Cancelled: {{properties.reason}}\"}`; plain text becomes a paragraph, HTML is kept"),
+		StringField("admin_id", func(a *AddNote) *string { return &a.AdminID }).
+			Doc("Intercom's id of the admin who writes it (default: the token's admin)"),
+		StringField("contact_id", func(a *AddNote) *string { return &a.ContactID }).Lookup().
+			Doc("Intercom's id of the contact; skips the search"),
+		StringField("external_id", func(a *AddNote) *string { return &a.ExternalID }).Lookup().Default("userId").
+			Doc("finds the user"),
+		StringField("email", func(a *AddNote) *string { return &a.Email }).Lookup().Default("traits.email").
+			Doc("finds the contact (how leads are found)"),
+	},
+	Finish: func(a *AddNote, _ func(string)) error {
+		if a.ContactID == "" && a.ExternalID == "" && a.Email == "" {
+			return errors.New("needs contact_id, external_id or email to find the contact, and all are missing")
+		}
+		return nil
+	},
+	Contact: func(a *AddNote) Contact {
+		return Contact{ExternalID: a.ExternalID, Email: a.Email, ID: a.ContactID}
+	},
+	Run: runAddNote,
+})
+
+// runAddNote finds the contact and adds the note.
+func runAddNote(ctx context.Context, c *Call, a *AddNote) error {
+	id, src, err := c.findContact(ctx, a.ContactID, a.ExternalID, a.Email)
+	if err != nil {
+		return err
+	}
+	c.Result.ContactID = id
+	_, err = c.API.AddNote(ctx, id, intercom.NoteBody{Body: a.Body, AdminID: a.AdminID})
+	var ae *intercom.APIError
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &ae) || ae.Status != http.StatusNotFound || !strings.Contains(ae.Message, "User"):
+		// Not the contact that is missing: e.g. an admin_id Intercom does not know.
+		return fmt.Errorf("add note to contact %s: %w", id, err)
+	case src == fromCache:
+		return stale(fmt.Errorf("add note to contact %s: %w", id, err), src, id)
+	}
+	return fmt.Errorf("%w: add note: %w", notFound("", "contact_id", a.ContactID, "external_id", a.ExternalID, "email", a.Email), err)
+}

@@ -1,0 +1,96 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
+)
+
+// DetachCompany is a planned detach_company: detach a contact from a
+// company.
+type DetachCompany struct {
+	CompanyID string // your company_id
+
+	// The contact to detach, by Intercom id, external_id or email.
+	ContactID  string
+	ExternalID string
+	Email      string
+}
+
+var detachCompany = Register(Spec[DetachCompany]{
+	Name:  "detach_company",
+	Title: "Detach Company",
+	Doc: "Detach a contact (user or lead) from a company, e.g. on an identify whose `traits.company` has `remove: true` " +
+		"(RudderStack's convention). The company is kept; an unknown company is an error.",
+	Calls: "find the company (cached id, else `GET /companies?company_id=`) → find the contact (contact_id, cached id, else search) → " +
+		"`DELETE /contacts/{id}/companies/{company}` (a contact not attached to it is already detached)",
+	Fields: []FieldOf[DetachCompany]{
+		StringField("company_id", func(a *DetachCompany) *string { return &a.CompanyID }).Required().Default("traits.company.id").
+			Doc("your company id"),
+		StringField("contact_id", func(a *DetachCompany) *string { return &a.ContactID }).Lookup().
+			Doc("Intercom's id of the contact; skips the search"),
+		StringField("external_id", func(a *DetachCompany) *string { return &a.ExternalID }).Lookup().Default("userId").
+			Doc("finds the user"),
+		StringField("email", func(a *DetachCompany) *string { return &a.Email }).Lookup().Default("traits.email").
+			Doc("finds the contact (how leads are found)"),
+	},
+	Finish: func(a *DetachCompany, _ func(string)) error {
+		if a.ContactID == "" && a.ExternalID == "" && a.Email == "" {
+			return errors.New("needs contact_id, external_id or email to find the contact, and all are missing")
+		}
+		return nil
+	},
+	Contact: func(a *DetachCompany) Contact {
+		return Contact{ExternalID: a.ExternalID, Email: a.Email, ID: a.ContactID}
+	},
+	Run: runDetachCompany,
+})
+
+// runDetachCompany finds the company and the contact and detaches them.
+// Detaching a contact that is not attached (or no longer: an earlier
+// attempt whose answer was lost) succeeds: it is what was asked for.
+func runDetachCompany(ctx context.Context, c *Call, a *DetachCompany) error {
+	companyID, companySrc := "", fromSearch
+	if e, ok := c.cached(intercom.CompanyKey(a.CompanyID)); ok {
+		companyID, companySrc = e.ID, fromCache
+	} else {
+		co, err := c.API.FindCompany(ctx, a.CompanyID)
+		if intercom.StatusOf(err) == http.StatusNotFound {
+			return fmt.Errorf("%w (company_id %q): %w", ErrCompanyNotFound, a.CompanyID, err)
+		}
+		if err != nil {
+			return fmt.Errorf("find company: %w", err)
+		}
+		companyID = co.ID
+	}
+	c.Result.CompanyID = companyID
+	id, src, err := c.findContact(ctx, a.ContactID, a.ExternalID, a.Email)
+	if err != nil {
+		return err
+	}
+	c.Result.ContactID = id
+	err = c.API.DetachCompany(ctx, id, companyID)
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("detach company %s from contact %s: %w", companyID, id, err)
+	var ae *intercom.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		return err
+	}
+	switch {
+	case strings.Contains(ae.Message, "Company") && companySrc == fromCache:
+		return stale(err, companySrc, companyID) // the cached company may be gone: find it again
+	case strings.Contains(ae.Message, "Company"):
+		// The company exists (just found): the contact is not attached to it.
+		c.log.DebugContext(ctx, "intercom: contact not attached to the company; nothing to detach", "contact", id, "company", companyID)
+		return nil
+	case src == fromCache:
+		return stale(err, src, id)
+	}
+	return fmt.Errorf("%w: %w", notFound("", "contact_id", a.ContactID, "external_id", a.ExternalID, "email", a.Email), err)
+}

@@ -1,0 +1,46 @@
+package presets
+
+import (
+	"testing"
+
+	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/rules"
+	"github.com/intercom-actions/intercom-actions/rules/defaults"
+)
+
+// TestPresetsCompileWithTheDefaults: every preset joins the defaults
+// without an error (and without a rule name they share).
+func TestPresetsCompileWithTheDefaults(t *testing.T) {
+	if len(Names()) == 0 {
+		t.Fatal("no presets embedded")
+	}
+	for _, name := range Names() {
+		srcs, err := rules.ReadFS(defaults.FS, ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Source(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := rules.ParseAll(append(srcs, p)...)
+		if err == nil {
+			_, err = engine.Compile(set)
+		}
+		if err != nil {
+			t.Errorf("preset %s with the defaults: %v", name, err)
+		}
+	}
+}
+
+func TestUnknownPreset(t *testing.T) {
+	for name, want := range map[string]string{
+		"classic-compny":      `unknown preset "classic-compny" (did you mean "classic-company"?)`,
+		"segment":             `unknown preset "segment" (known: classic-company)`,
+		"../defaults/segment": `unknown preset "../defaults/segment" (known: classic-company)`,
+	} {
+		if _, err := Sources("classic-company", name); err == nil || err.Error() != want {
+			t.Errorf("Source(%q): %v, want %s", name, err, want)
+		}
+	}
+}
