@@ -15,10 +15,7 @@ type AddNote struct {
 	Body    string // the note's text
 	AdminID string // its author; "" for the token's admin
 
-	// The contact, by Intercom id, external_id or email.
-	ContactID  string
-	ExternalID string
-	Email      string
+	ContactRef // the contact, by Intercom id, external_id or email
 }
 
 var addNote = Register(Spec[AddNote]{
@@ -27,33 +24,20 @@ var addNote = Register(Spec[AddNote]{
 	Doc: "Add a note to a contact (user or lead), e.g. on a chosen track event. " +
 		"Intercom does not de-duplicate notes: a retry after a lost answer may add the note twice.",
 	Calls: "find the contact (contact_id, cached id, else search) → `POST /contacts/{id}/notes`",
-	Fields: []FieldOf[AddNote]{
+	Fields: append([]FieldOf[AddNote]{
 		StringField("body", func(a *AddNote) *string { return &a.Body }).Required().
 			Doc("the note's text, e.g. `{template: \"Cancelled: {{properties.reason}}\"}`; plain text becomes a paragraph, HTML is kept"),
 		StringField("admin_id", func(a *AddNote) *string { return &a.AdminID }).
 			Doc("Intercom's id of the admin who writes it (default: the token's admin)"),
-		StringField("contact_id", func(a *AddNote) *string { return &a.ContactID }).Lookup().
-			Doc("Intercom's id of the contact; skips the search"),
-		StringField("external_id", func(a *AddNote) *string { return &a.ExternalID }).Lookup().Default("userId").
-			Doc("finds the user"),
-		StringField("email", func(a *AddNote) *string { return &a.Email }).Lookup().Default("traits.email").
-			Doc("finds the contact (how leads are found)"),
-	},
-	Finish: func(a *AddNote, _ func(string)) error {
-		if a.ContactID == "" && a.ExternalID == "" && a.Email == "" {
-			return errors.New("needs contact_id, external_id or email to find the contact, and all are missing")
-		}
-		return nil
-	},
-	Contact: func(a *AddNote) Contact {
-		return Contact{ExternalID: a.ExternalID, Email: a.Email, ID: a.ContactID}
-	},
-	Run: runAddNote,
+	}, ContactRefFields(func(a *AddNote) *ContactRef { return &a.ContactRef })...),
+	Finish:  func(a *AddNote, _ func(string)) error { return a.ContactRef.Check() },
+	Contact: func(a *AddNote) Contact { return a.ContactRef.Contact() },
+	Run:     runAddNote,
 })
 
 // runAddNote finds the contact and adds the note.
 func runAddNote(ctx context.Context, c *Call, a *AddNote) error {
-	id, src, err := c.findContact(ctx, a.ContactID, a.ExternalID, a.Email)
+	id, src, err := c.find(ctx, a.ContactRef)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 
 func note(who Contact, body, admin string) Action {
 	return Action{Rule: "Note", Kind: addNote, Fields: &AddNote{
-		Body: body, AdminID: admin, ContactID: who.ID, ExternalID: who.ExternalID, Email: who.Email,
+		Body: body, AdminID: admin, ContactRef: ContactRef{ContactID: who.ID, ExternalID: who.ExternalID, Email: who.Email},
 	}}
 }
 

@@ -15,10 +15,7 @@ import (
 type DetachCompany struct {
 	CompanyID string // your company_id
 
-	// The contact to detach, by Intercom id, external_id or email.
-	ContactID  string
-	ExternalID string
-	Email      string
+	ContactRef // the contact to detach, by Intercom id, external_id or email
 }
 
 var detachCompany = Register(Spec[DetachCompany]{
@@ -28,26 +25,13 @@ var detachCompany = Register(Spec[DetachCompany]{
 		"(RudderStack's convention). The company is kept; an unknown company is an error.",
 	Calls: "find the company (cached id, else `GET /companies?company_id=`) → find the contact (contact_id, cached id, else search) → " +
 		"`DELETE /contacts/{id}/companies/{company}` (a contact not attached to it is already detached)",
-	Fields: []FieldOf[DetachCompany]{
+	Fields: append([]FieldOf[DetachCompany]{
 		StringField("company_id", func(a *DetachCompany) *string { return &a.CompanyID }).Required().Default("traits.company.id").
 			Doc("your company id"),
-		StringField("contact_id", func(a *DetachCompany) *string { return &a.ContactID }).Lookup().
-			Doc("Intercom's id of the contact; skips the search"),
-		StringField("external_id", func(a *DetachCompany) *string { return &a.ExternalID }).Lookup().Default("userId").
-			Doc("finds the user"),
-		StringField("email", func(a *DetachCompany) *string { return &a.Email }).Lookup().Default("traits.email").
-			Doc("finds the contact (how leads are found)"),
-	},
-	Finish: func(a *DetachCompany, _ func(string)) error {
-		if a.ContactID == "" && a.ExternalID == "" && a.Email == "" {
-			return errors.New("needs contact_id, external_id or email to find the contact, and all are missing")
-		}
-		return nil
-	},
-	Contact: func(a *DetachCompany) Contact {
-		return Contact{ExternalID: a.ExternalID, Email: a.Email, ID: a.ContactID}
-	},
-	Run: runDetachCompany,
+	}, ContactRefFields(func(a *DetachCompany) *ContactRef { return &a.ContactRef })...),
+	Finish:  func(a *DetachCompany, _ func(string)) error { return a.ContactRef.Check() },
+	Contact: func(a *DetachCompany) Contact { return a.ContactRef.Contact() },
+	Run:     runDetachCompany,
 })
 
 // runDetachCompany finds the company and the contact and detaches them.
@@ -68,7 +52,7 @@ func runDetachCompany(ctx context.Context, c *Call, a *DetachCompany) error {
 		companyID = co.ID
 	}
 	c.Result.CompanyID = companyID
-	id, src, err := c.findContact(ctx, a.ContactID, a.ExternalID, a.Email)
+	id, src, err := c.find(ctx, a.ContactRef)
 	if err != nil {
 		return err
 	}
@@ -92,5 +76,5 @@ func runDetachCompany(ctx context.Context, c *Call, a *DetachCompany) error {
 	case src == fromCache:
 		return stale(err, src, id)
 	}
-	return fmt.Errorf("%w: %w", notFound("", "contact_id", a.ContactID, "external_id", a.ExternalID, "email", a.Email), err)
+	return a.ContactRef.notFound(err)
 }

@@ -9,7 +9,7 @@ import (
 
 func detach(companyKey string, who Contact) Action {
 	return Action{Rule: "Detach", Kind: detachCompany, Fields: &DetachCompany{
-		CompanyID: companyKey, ContactID: who.ID, ExternalID: who.ExternalID, Email: who.Email,
+		CompanyID: companyKey, ContactRef: ContactRef{ContactID: who.ID, ExternalID: who.ExternalID, Email: who.Email},
 	}}
 }
 

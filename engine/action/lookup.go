@@ -2,6 +2,7 @@ package action
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -158,4 +159,50 @@ func (c *Call) updateFound(ctx context.Context, id string, src source, body inte
 		return true, fmt.Errorf("update contact %s: %w", id, err)
 	}
 	return false, nil
+}
+
+// ContactRef names the existing contact an action acts on: Intercom's id,
+// else your external_id, else an email (how leads are found). Embed it in
+// an action's struct and declare its fields with ContactRefFields.
+type ContactRef struct {
+	ContactID  string
+	ExternalID string
+	Email      string
+}
+
+// ContactRefFields declares the lookup fields of the ContactRef at:
+// contact_id, external_id (Segment's userId) and email (traits.email).
+func ContactRefFields[T any](at func(*T) *ContactRef) []FieldOf[T] {
+	return []FieldOf[T]{
+		StringField("contact_id", func(a *T) *string { return &at(a).ContactID }).Lookup().
+			Doc("Intercom's id of the contact; skips the search"),
+		StringField("external_id", func(a *T) *string { return &at(a).ExternalID }).Lookup().Default("userId").
+			Doc("finds the user"),
+		StringField("email", func(a *T) *string { return &at(a).Email }).Lookup().Default("traits.email").
+			Doc("finds the contact (how leads are found)"),
+	}
+}
+
+// Check reports a ContactRef that names no contact: the action cannot run.
+func (r ContactRef) Check() error {
+	if r.ContactID == "" && r.ExternalID == "" && r.Email == "" {
+		return errors.New("needs contact_id, external_id or email to find the contact, and all are missing")
+	}
+	return nil
+}
+
+// Contact is the contact r names, as the dispatcher routes by it.
+func (r ContactRef) Contact() Contact {
+	return Contact{ExternalID: r.ExternalID, Email: r.Email, ID: r.ContactID}
+}
+
+// find finds the contact r names (see findContact).
+func (c *Call) find(ctx context.Context, r ContactRef) (string, source, error) {
+	return c.findContact(ctx, r.ContactID, r.ExternalID, r.Email)
+}
+
+// notFound wraps err, a 404 for the contact r names, as ErrContactNotFound
+// with r's keys.
+func (r ContactRef) notFound(err error) error {
+	return fmt.Errorf("%w: %w", notFound("", "contact_id", r.ContactID, "external_id", r.ExternalID, "email", r.Email), err)
 }

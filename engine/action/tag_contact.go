@@ -2,7 +2,6 @@ package action
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -15,10 +14,7 @@ type TagContact struct {
 	Tags  []string // tag names, in order
 	Untag *bool    // true removes the tags instead
 
-	// The contact, by Intercom id, external_id or email.
-	ContactID  string
-	ExternalID string
-	Email      string
+	ContactRef // the contact, by Intercom id, external_id or email
 }
 
 var tagContact = Register(Spec[TagContact]{
@@ -30,35 +26,22 @@ var tagContact = Register(Spec[TagContact]{
 	Calls: "find the contact (contact_id, cached id, else search) → per tag `POST /tags {name, users: [{id}]}`; " +
 		"untag: per tag `POST /tags {name}` for its id (which makes the tag if there is none of that name) → " +
 		"`DELETE /contacts/{id}/tags/{tag}`",
-	Fields: []FieldOf[TagContact]{
+	Fields: append([]FieldOf[TagContact]{
 		StringsField("tags", func(a *TagContact) *[]string { return &a.Tags }).Required().Default("traits.tags").
 			Doc("a tag name or a list of them; Intercom compares names ignoring case"),
 		BooleanField("untag", func(a *TagContact) **bool { return &a.Untag }).
 			Doc("true removes the tags instead of adding them"),
-		StringField("contact_id", func(a *TagContact) *string { return &a.ContactID }).Lookup().
-			Doc("Intercom's id of the contact; skips the search"),
-		StringField("external_id", func(a *TagContact) *string { return &a.ExternalID }).Lookup().Default("userId").
-			Doc("finds the user"),
-		StringField("email", func(a *TagContact) *string { return &a.Email }).Lookup().Default("traits.email").
-			Doc("finds the contact (how leads are found)"),
-	},
-	Finish: func(a *TagContact, _ func(string)) error {
-		if a.ContactID == "" && a.ExternalID == "" && a.Email == "" {
-			return errors.New("needs contact_id, external_id or email to find the contact, and all are missing")
-		}
-		return nil
-	},
-	Contact: func(a *TagContact) Contact {
-		return Contact{ExternalID: a.ExternalID, Email: a.Email, ID: a.ContactID}
-	},
-	Run: runTagContact,
+	}, ContactRefFields(func(a *TagContact) *ContactRef { return &a.ContactRef })...),
+	Finish:  func(a *TagContact, _ func(string)) error { return a.ContactRef.Check() },
+	Contact: func(a *TagContact) Contact { return a.ContactRef.Contact() },
+	Run:     runTagContact,
 })
 
 // runTagContact finds the contact and tags (or untags) it with each tag in
 // turn. Running it again is harmless: tagging a tagged contact, or
 // untagging an untagged one, changes nothing.
 func runTagContact(ctx context.Context, c *Call, a *TagContact) error {
-	id, src, err := c.findContact(ctx, a.ContactID, a.ExternalID, a.Email)
+	id, src, err := c.find(ctx, a.ContactRef)
 	if err != nil {
 		return err
 	}
@@ -83,7 +66,7 @@ func runTagContact(ctx context.Context, c *Call, a *TagContact) error {
 		case src == fromCache:
 			return stale(err, src, id)
 		default:
-			return fmt.Errorf("%w: %w", notFound("", "contact_id", a.ContactID, "external_id", a.ExternalID, "email", a.Email), err)
+			return a.ContactRef.notFound(err)
 		}
 	}
 	return nil

@@ -9,7 +9,7 @@ import (
 )
 
 func tagUser(who Contact, untag bool, tags ...string) Action {
-	a := &TagContact{Tags: tags, ContactID: who.ID, ExternalID: who.ExternalID, Email: who.Email}
+	a := &TagContact{Tags: tags, ContactRef: ContactRef{ContactID: who.ID, ExternalID: who.ExternalID, Email: who.Email}}
 	if untag {
 		a.Untag = &untag
 	}
