@@ -43,12 +43,13 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	errorRate := fractionFlag(fs, "error-rate", 0, "fraction of requests answered 500/503")
 	dropRate := fractionFlag(fs, "drop-rate", 0, "fraction of connections dropped without an answer, before the request is handled")
 	lostRate := fractionFlag(fs, "lost-answer-rate", 0, "fraction of answers lost after the request was handled (its changes are kept)")
+	requestLog := intFlag(fs, "request-log", 10000, 0, "how many of the latest requests GET /_sim/requests keeps (0: all, which grows without limit)")
 	attrs := fs.String("data-attributes", "", "comma-separated custom attribute names the workspace has; a contact or company with others gets 400 \"Custom attribute 'x' does not exist\" (default: accept any)")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	opts := intercomtest.Options{
-		Token: *token, RateLimit: *rate, Window: *window, SearchLag: *lag,
+		Token: *token, RateLimit: *rate, Window: *window, SearchLag: *lag, MaxRequests: *requestLog,
 		Faults: intercomtest.Faults{ErrorRate: *errorRate, DropRate: *dropRate, LostAnswerRate: *lostRate},
 	}
 	if *attrs != "" {

@@ -33,7 +33,7 @@ func peakRSS() float64 {
 // group, two tracks, identify per user) to the simulator on loopback with
 // no limits. Run with -benchtime=50000x for the 50,000 events.
 func BenchmarkSend(b *testing.B) {
-	sim := intercomtest.NewServer(intercomtest.Options{Token: "tok", RateLimit: 1 << 30})
+	sim := intercomtest.NewServer(intercomtest.Options{Token: "tok", RateLimit: 1 << 30, MaxRequests: 1000})
 	defer sim.Close()
 	d, client := simDispatcher(b, sim, rest.Config{}, 16, nil)
 	events := workload(max(b.N, 5))

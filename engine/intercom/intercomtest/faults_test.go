@@ -375,3 +375,23 @@ func TestRequestLogRedactsToken(t *testing.T) {
 		t.Errorf("/_sim/requests shows a token: %s", body)
 	}
 }
+
+// TestRequestLogIsBounded: with MaxRequests the log keeps only the most
+// recent requests, however long the simulator runs.
+func TestRequestLogIsBounded(t *testing.T) {
+	s, c, _ := start(t, Options{MaxRequests: 3})
+	for i := range 10 {
+		c.do("GET", fmt.Sprintf("/contacts/n%d", i), nil)
+	}
+	var paths []string
+	for _, r := range s.Requests() {
+		paths = append(paths, r.Path)
+	}
+	mustEqual(t, "kept", strings.Join(paths, " "), "/contacts/n7 /contacts/n8 /contacts/n9")
+	s.ctl.Lock()
+	held := len(s.requests)
+	s.ctl.Unlock()
+	if held >= 2*3 {
+		t.Errorf("the log holds %d requests, want under %d", held, 2*3)
+	}
+}

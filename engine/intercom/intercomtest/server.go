@@ -61,6 +61,10 @@ type Options struct {
 	// their model only. Nil accepts every name. GET /data_attributes lists
 	// the names given here as custom string attributes of both models.
 	DataAttributes []string
+	// MaxRequests bounds the request log (Requests, GET /_sim/requests):
+	// only the most recent MaxRequests are kept, so a long run does not
+	// grow without limit. 0 keeps every request (what tests want).
+	MaxRequests int
 }
 
 // Faults are injected failures. A faulted request never changes state.
@@ -218,13 +222,28 @@ func (s *Server) SetFaults(f Faults) {
 	s.ctl.Unlock()
 }
 
-// Requests returns a copy of every API request received, in arrival order,
-// including faulted ones. Requests to /_sim/ are not recorded.
+// record adds a request to the log, dropping the oldest beyond
+// Options.MaxRequests; the caller holds ctl.
+func (s *Server) record(rec *Request) {
+	s.requests = append(s.requests, rec)
+	if max := s.opts.MaxRequests; max > 0 && len(s.requests) >= 2*max {
+		// Keep the newest max, in a new array, so the old one can go.
+		s.requests = append([]*Request(nil), s.requests[len(s.requests)-max:]...)
+	}
+}
+
+// Requests returns a copy of every API request received (the most recent
+// Options.MaxRequests, if set), in arrival order, including faulted ones.
+// Requests to /_sim/ are not recorded.
 func (s *Server) Requests() []Request {
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
-	out := make([]Request, len(s.requests))
-	for i, r := range s.requests {
+	log := s.requests
+	if max := s.opts.MaxRequests; max > 0 && len(log) > max {
+		log = log[len(log)-max:]
+	}
+	out := make([]Request, len(log))
+	for i, r := range log {
 		out[i] = *r
 		out[i].Body = bytes.Clone(r.Body)
 		out[i].Header = r.Header.Clone()
@@ -327,7 +346,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sw := &statusWriter{ResponseWriter: w}
 	s.ctl.Lock()
-	s.requests = append(s.requests, rec)
+	s.record(rec)
 	reqID := s.nextRequestID()
 	f, drop, slow, fail, lose := s.drawFaults()
 	s.ctl.Unlock()
