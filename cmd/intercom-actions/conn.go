@@ -18,6 +18,9 @@ type connFlags struct {
 	apiBase   *string
 	tokenFile string
 	logger    *slog.Logger // the client's debug log (retries, waits, cache misses), if any
+	// onUnreachable, if set, hears at once when Intercom cannot be reached
+	// (see rest.Config.OnUnreachable).
+	onUnreachable func(error)
 }
 
 func addConnFlags(fs *flag.FlagSet) *connFlags {
@@ -50,7 +53,7 @@ func (c *connFlags) client() (*rest.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rest.New(rest.Config{BaseURL: base, TokenSource: ts, Logger: c.logger})
+	return rest.New(rest.Config{BaseURL: base, TokenSource: ts, Logger: c.logger, OnUnreachable: c.onUnreachable})
 }
 
 // tokenSource finds the access token: INTERCOM_ACCESS_TOKEN, else the

@@ -19,9 +19,12 @@ var ErrContactNotFound = errors.New("contact not found")
 
 // Result is what executing one action did.
 type Result struct {
-	Calls     int    // HTTP requests sent for the action, retries included
-	ContactID string // Intercom id of the contact acted on, when known
-	CompanyID string // Intercom id of the company, when one was acted on
+	Calls int // HTTP requests sent for the action, retries included
+	// Undelivered are the Calls that failed before reaching Intercom
+	// (connection refused, DNS, TLS), so cannot have changed anything.
+	Undelivered int
+	ContactID   string // Intercom id of the contact acted on, when known
+	CompanyID   string // Intercom id of the company, when one was acted on
 }
 
 // Executor runs planned actions' call sequences against an Intercom API.
@@ -58,6 +61,7 @@ func (e Executor) Execute(ctx context.Context, a Action) (Result, error) {
 		err = a.Kind.run(ctx, c, a.Fields)
 	}
 	c.Result.Calls = tally.Calls()
+	c.Result.Undelivered = tally.Undelivered()
 	if err != nil {
 		return c.Result, fmt.Errorf("%s: %w", a.Kind.Name, err)
 	}

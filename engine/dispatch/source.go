@@ -20,6 +20,7 @@ import (
 type LineSource struct {
 	name string
 	rd   *ndjson.Reader
+	line int // of the last event returned
 }
 
 // NewLineSource reads r; name labels the events' refs ("name:line").
@@ -27,8 +28,12 @@ func NewLineSource(name string, r io.Reader) *LineSource {
 	return &LineSource{name: name, rd: ndjson.NewReader(r)}
 }
 
-// Next returns the next event, or io.EOF.
+// Next returns the next event, or io.EOF; when ctx is done, it returns
+// ctx's error without reading.
 func (s *LineSource) Next(ctx context.Context) (Event, error) {
+	if err := ctx.Err(); err != nil {
+		return Event{}, err
+	}
 	line, err := s.rd.Next()
 	if err == io.EOF {
 		return Event{}, io.EOF
@@ -36,10 +41,11 @@ func (s *LineSource) Next(ctx context.Context) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("%s: %w", s.name, err)
 	}
+	s.line = line.Number
 	raw := line.Bytes
 	ev := Event{Raw: bytes.Clone(raw), Ref: fmt.Sprintf("%s:%d", s.name, line.Number), Err: line.Err}
 	if line.Err != nil { // only the start of the line: nothing to unwrap
-		return ev, ctx.Err()
+		return ev, nil
 	}
 	if dl := gjson.GetManyBytes(raw, "event", "error", "type", "rule", "ref"); dl[0].Exists() && dl[1].Exists() && !dl[2].Exists() {
 		ev.Raw = []byte(dl[0].Raw)
@@ -51,8 +57,11 @@ func (s *LineSource) Next(ctx context.Context) (Event, error) {
 			ev.Ref = dl[4].Str + " (via " + ev.Ref + ")"
 		}
 	}
-	return ev, ctx.Err()
+	return ev, nil
 }
+
+// Line returns the line number of the event Next returned last.
+func (s *LineSource) Line() int { return s.line }
 
 // MultiSource reads several sources one after another.
 type MultiSource []Source
