@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -83,13 +85,21 @@ type proc struct {
 }
 
 // start runs the binary with args in dir (the test's working directory if
-// empty); the test's end kills it if it still runs.
+// empty), with no Intercom token and a fresh home; the test's end kills it
+// if it still runs.
 func start(t *testing.T, dir string, args ...string) *proc {
+	t.Helper()
+	return startEnv(t, dir, nil, args...)
+}
+
+// startEnv is start with more environment variables.
+func startEnv(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, cmd: exec.Command(binary(t), args...), done: make(chan struct{})}
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	p.cmd.Env = append(os.Environ(), "INTERCOM_ACCESS_TOKEN=", "XDG_CONFIG_HOME="+t.TempDir(), "HOME="+t.TempDir())
+	p.cmd.Env = append(p.cmd.Env, env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -288,4 +298,14 @@ func readAll(r *http.Request) ([]byte, error) {
 	var b bytes.Buffer
 	_, err := b.ReadFrom(r.Body)
 	return b.Bytes(), err
+}
+
+func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func gzipped(s string) string {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(s))
+	zw.Close()
+	return b.String()
 }

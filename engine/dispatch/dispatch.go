@@ -152,10 +152,12 @@ type Failure struct {
 	Example string // its full error
 }
 
-// ActionCount is the sent actions and calls of one action kind.
+// ActionCount is the sent and failed actions and the calls of one action
+// kind.
 type ActionCount struct {
-	Sent  int
-	Calls int
+	Sent   int
+	Failed int // dead-lettered, outcome unknown included
+	Calls  int
 }
 
 // Dispatcher sends events to Intercom. Create it with New.
@@ -725,6 +727,14 @@ func (w *worker) deadLetter(res *Result, ev Event, rule, action string, err erro
 	reason := Reason(rule, err)
 	w.d.count(func(s *Summary) {
 		s.DeadLettered++
+		if action != "" {
+			if s.PerAction == nil {
+				s.PerAction = map[string]ActionCount{}
+			}
+			c := s.PerAction[action]
+			c.Failed++
+			s.PerAction[action] = c
+		}
 		if unknown {
 			s.Unknown++
 		}

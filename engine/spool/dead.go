@@ -13,7 +13,7 @@ import (
 
 // DeadLetter is a stored dead letter and its id in the spool.
 type DeadLetter struct {
-	ID uint64
+	ID uint64 `json:"id"`
 	dispatch.DeadLetter
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -12,10 +13,16 @@ import (
 
 // Source gives the spool's events to a dispatcher, oldest first, waiting
 // for new ones when it has given them all. Each event is Redeliverable:
-// settled in the spool (Settle) only when the dispatcher has sent, skipped
-// or dead-lettered it; one left unsettled by a stop comes again from the
-// next Source, after a restart.
+// settled in the spool only when the dispatcher has sent, skipped or
+// dead-lettered it; one left unsettled by a stop comes again from the next
+// Source, after a restart. Its Done returns once the settle is committed
+// (SettleSync), so a crash brings back only the events in flight; the
+// workers of a dispatcher share those commits.
 type Source struct {
+	// Settled, if set, is called as each event is settled with how long it
+	// was in the spool (from its Append to its settling), e.g. for a metric.
+	Settled func(waited time.Duration)
+
 	s    *Spool
 	next uint64 // the lowest seq not yet given
 	buf  []dispatch.Event
@@ -73,8 +80,13 @@ func (src *Source) fill() error {
 			} else {
 				ev.Raw = bytes.Clone(rec.data)
 			}
-			s := src.s
-			ev.Done = func() { s.Settle(seq) }
+			s, settled, received := src.s, src.Settled, rec.received
+			ev.Done = func() {
+				s.SettleSync(seq)
+				if settled != nil {
+					settled(s.opts.Clock().Sub(time.Unix(0, received)))
+				}
+			}
 			src.buf = append(src.buf, ev)
 		}
 		return nil

@@ -111,8 +111,10 @@ type Spool struct {
 	quit chan struct{}
 	exit chan struct{}
 
-	settleMu sync.Mutex
-	settles  []uint64
+	settleMu    sync.Mutex
+	settles     []uint64
+	settledNext chan struct{}   // closed when the settles queued so far are committed
+	settledLate []chan struct{} // of commits that failed: closed by the next that succeeds
 
 	// Owned by the committer; mirrored in the atomics for readers.
 	seq     uint64
@@ -124,6 +126,7 @@ type Spool struct {
 	newDataMu sync.Mutex
 
 	commits atomic.Int64 // transactions committed (each one fsync)
+	full    atomic.Bool  // an Append was refused, and nothing was settled since
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -177,7 +180,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 		db: db, opts: opts,
 		reqs: make(chan *appendReq, 1024), kick: make(chan struct{}, 1),
 		quit: make(chan struct{}), exit: make(chan struct{}),
-		newData: make(chan struct{}),
+		newData: make(chan struct{}), settledNext: make(chan struct{}),
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketEvents, bucketIDs, bucketIDTime, bucketDead, bucketMeta} {
@@ -223,10 +226,19 @@ func (s *Spool) Append(ctx context.Context, items []Item) (Result, error) {
 		r.size += recordSize(it)
 	}
 	if s.bytes.Load()+r.size > s.opts.MaxBytes {
+		s.full.Store(true)
 		return Result{}, ErrFull // fast path; the committer checks again
 	}
-	return r.res, s.do(ctx, r)
+	err := s.do(ctx, r)
+	if errors.Is(err, ErrFull) {
+		s.full.Store(true)
+	}
+	return r.res, err
 }
+
+// Full says whether the last Append was refused for want of room and no
+// event was settled since.
+func (s *Spool) Full() bool { return s.full.Load() }
 
 // do hands r to the committer and waits until it is written or refused.
 func (s *Spool) do(ctx context.Context, r *appendReq) error {
@@ -263,6 +275,23 @@ func (s *Spool) Settle(seq uint64) {
 	select {
 	case s.kick <- struct{}{}:
 	default:
+	}
+}
+
+// SettleSync is Settle, returning once the settle is committed: a crash
+// after it does not bring the event back. It returns at once after Close.
+func (s *Spool) SettleSync(seq uint64) {
+	s.settleMu.Lock()
+	s.settles = append(s.settles, seq)
+	wait := s.settledNext
+	s.settleMu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	select {
+	case <-wait:
+	case <-s.exit:
 	}
 }
 
@@ -337,8 +366,14 @@ func (s *Spool) commit(group []*appendReq) {
 	s.settleMu.Lock()
 	settles := s.settles
 	s.settles = nil
+	waiters := append(s.settledLate, s.settledNext)
+	s.settledLate = nil
+	s.settledNext = make(chan struct{})
 	s.settleMu.Unlock()
 	if len(group) == 0 && len(settles) == 0 {
+		for _, w := range waiters {
+			close(w)
+		}
 		return
 	}
 	now := s.opts.Clock()
@@ -433,9 +468,20 @@ func (s *Spool) commit(group []*appendReq) {
 		// Nothing was written: the settles wait for the next commit.
 		s.settleMu.Lock()
 		s.settles = append(settles, s.settles...)
+		s.settledLate = append(s.settledLate, waiters...)
 		s.settleMu.Unlock()
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
 	} else {
+		for _, w := range waiters {
+			close(w)
+		}
 		s.commits.Add(1)
+		if len(settles) > 0 {
+			s.full.Store(false)
+		}
 		s.seq, s.idCount = seq, idCount
 		s.bytes.Store(bytes)
 		s.count.Store(count)

@@ -135,12 +135,15 @@ func TestFullSpoolRefusesUntilSettled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n == 0 || s.Bytes() > 1000 || s.Depth() != int64(n) {
-		t.Fatalf("%d stored, %d bytes, depth %d", n, s.Bytes(), s.Depth())
+	if n == 0 || s.Bytes() > 1000 || s.Depth() != int64(n) || !s.Full() {
+		t.Fatalf("%d stored, %d bytes, depth %d, full %v", n, s.Bytes(), s.Depth(), s.Full())
 	}
 	e := drain(t, s, 1)[0]
 	e.Done()
 	waitFor(t, func() bool { return s.Depth() == int64(n-1) })
+	if s.Full() {
+		t.Error("still full after a settle")
+	}
 	if _, err := s.Append(context.Background(), []Item{ev(n)}); err != nil {
 		t.Errorf("after settling one: %v", err)
 	}

@@ -116,3 +116,16 @@ func rateHeaders(h http.Header) (limit, remaining int, reset time.Time, ok bool)
 	}
 	return limit, remaining, time.Unix(r, 0), true
 }
+
+// RateLimit returns the rate-limit budget the last answers told: what is
+// left in the current window and the window's limit; known is false when
+// no answer of the current window has said.
+func (c *Client) RateLimit() (remaining, limit int, known bool) {
+	l := &c.limit
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.known || !time.Now().Before(l.reset) {
+		return 0, 0, false
+	}
+	return l.remaining, l.limit, true
+}
