@@ -35,8 +35,14 @@ func normalize(raw []byte, typ string, bc batchContext, received time.Time) (spo
 	if len(raw) > MaxEvent {
 		return spool.Item{}, fmt.Errorf("event is %d bytes, larger than Segment's %d KB limit", len(raw), MaxEvent>>10)
 	}
-	f := gjson.GetManyBytes(raw, "type", "userId", "anonymousId", "messageId", "timestamp", "sentAt",
-		"event", "groupId", "previousId", "context", "integrations", "writeKey")
+	// One pass over the top-level keys; rebuild writes them out again.
+	var pairs [24]pair
+	ev := topLevel(raw, pairs[:0])
+	var f [12]gjson.Result
+	for i, key := range [...]string{"type", "userId", "anonymousId", "messageId", "timestamp", "sentAt",
+		"event", "groupId", "previousId", "context", "integrations", "writeKey"} {
+		f[i] = ev.get(key)
+	}
 	var sets []field
 	t := f[0]
 	switch {
@@ -102,7 +108,41 @@ func normalize(raw []byte, typ string, bc batchContext, received time.Time) (spo
 	if !f[10].Exists() && bc.integrations.IsObject() {
 		sets = append(sets, field{"integrations", bc.integrations.Raw})
 	}
-	return spool.Item{ID: id, Data: rebuild(raw, sets, f[11].Exists()), Ref: "messageId " + id}, nil
+	return spool.Item{ID: id, Data: ev.rebuild(len(raw), sets, f[11].Exists()), Ref: "messageId " + id}, nil
+}
+
+// pair is one top-level key and its value.
+type pair struct {
+	key string // unescaped
+	raw string // the key as written, quotes included
+	val gjson.Result
+}
+
+// object is an event's top-level keys in order; a key given twice keeps
+// its first value (as gjson, and so the engine, reads it).
+type object []pair
+
+func topLevel(raw []byte, buf []pair) object {
+	gjson.ParseBytes(raw).ForEach(func(k, v gjson.Result) bool {
+		name := k.String()
+		for _, p := range buf {
+			if p.key == name {
+				return true
+			}
+		}
+		buf = append(buf, pair{name, k.Raw, v})
+		return true
+	})
+	return object(buf)
+}
+
+func (o object) get(key string) gjson.Result {
+	for _, p := range o {
+		if p.key == key {
+			return p.val
+		}
+	}
+	return gjson.Result{}
 }
 
 // named says whether an id field holds something: a non-empty string or a
@@ -115,35 +155,30 @@ func parseTime(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
 }
 
-// rebuild writes the object raw with the fields set: an existing key keeps
-// its place with the new value, a new one is added at the end; a key given
-// twice keeps its first value (as gjson, and so the engine, reads it);
-// writeKey is left out when dropKey.
-func rebuild(raw []byte, sets []field, dropKey bool) []byte {
-	out := make([]byte, 0, len(raw)+160)
+// rebuild writes the object with the fields set: an existing key keeps its
+// place with the new value, a new one is added at the end; writeKey is
+// left out when dropKey. size is the original's, to size the output.
+func (o object) rebuild(size int, sets []field, dropKey bool) []byte {
+	out := make([]byte, 0, size+160)
 	out = append(out, '{')
-	seen := make(map[string]bool, 16)
 	used := make([]bool, len(sets))
-	gjson.ParseBytes(raw).ForEach(func(k, v gjson.Result) bool {
-		name := k.String()
-		if seen[name] || dropKey && name == "writeKey" {
-			return true
+	for _, p := range o {
+		if dropKey && p.key == "writeKey" {
+			continue
 		}
-		seen[name] = true
-		val := v.Raw
+		val := p.val.Raw
 		for i, s := range sets {
-			if s.key == name && !used[i] {
+			if s.key == p.key && !used[i] {
 				val, used[i] = s.raw, true
 			}
 		}
 		if len(out) > 1 {
 			out = append(out, ',')
 		}
-		out = append(out, k.Raw...)
+		out = append(out, p.raw...)
 		out = append(out, ':')
 		out = append(out, val...)
-		return true
-	})
+	}
 	for i, s := range sets {
 		if used[i] {
 			continue
