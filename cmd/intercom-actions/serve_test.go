@@ -319,3 +319,44 @@ func TestDeadLetterCommands(t *testing.T) {
 		return len(st.Contacts) == 1 && len(st.Contacts[0].CompanyIDs) == 1
 	})
 }
+
+// TestServeLogsJSONAndNeverTheToken: --log-format json writes one JSON
+// object a line; with -v (every retry and failure logged) the Intercom
+// token and the events' traits appear nowhere.
+func TestServeLogsJSONAndNeverTheToken(t *testing.T) {
+	sim := intercomtest.NewServer(intercomtest.Options{Token: "s3cret-token", Window: time.Second, Faults: intercomtest.Faults{Burst429: 1}})
+	defer sim.Close()
+	p := startEnv(t, "", []string{"INTERCOM_ACCESS_TOKEN=s3cret-token"},
+		"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--api-base", sim.URL(), "--log-format", "json", "-v")
+	var base string
+	waitFor(t, 30*time.Second, "the listening line", func() bool {
+		for _, line := range strings.Split(p.stderr.String(), "\n") {
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "serve: listening" {
+				base = rec.Addr
+				return true
+			}
+		}
+		return false
+	})
+	post(t, base+"/v1/identify", `{"userId":"u1","traits":{"email":"secret-trait@example.com","name":"Private Name"}}`)
+	waitFor(t, 20*time.Second, "the contact", func() bool { return len(sim.State().Contacts) == 1 })
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(30 * time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	log := p.stderr.String()
+	for i, line := range strings.Split(strings.TrimSpace(log), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("line %d is not JSON: %s", i+1, line)
+		}
+	}
+	if !strings.Contains(log, `"msg":"intercom: retrying"`) {
+		t.Errorf("no retry was logged with -v:\n%s", log)
+	}
+	for _, secret := range []string{"s3cret-token", "Private Name"} {
+		if strings.Contains(log, secret) {
+			t.Errorf("the log holds %q:\n%s", secret, log)
+		}
+	}
+}
