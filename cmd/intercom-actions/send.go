@@ -58,7 +58,8 @@ dead-lettered); 'send --resume' with the same files then continues without
 sending a settled event again, after a stop or a kill. A second signal
 aborts at once: a request cut off mid-flight is dead-lettered with
 "outcome":"unknown" (Intercom may have applied it), never as a plain
-failure. Events read from standard input cannot be read again: a stop
+failure; sending the dead letters again leaves those out unless
+--include-unknown says to send them too. Events read from standard input cannot be read again: a stop
 dead-letters those not sent.
 
 Token: INTERCOM_ACCESS_TOKEN, else the one saved by 'intercom-actions auth
@@ -94,6 +95,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	resume := fs.Bool("resume", false, "continue a stopped or killed run from its checkpoint: events already settled are not sent again")
 	cpPath := fs.String("checkpoint", "send-checkpoint.ndjson", "file recording how far each input file is settled, for --resume")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "after SIGINT or SIGTERM, how long the requests in flight may take before they are cut off")
+	includeUnknown := fs.Bool("include-unknown", false, "re-send dead letters whose outcome is unknown (Intercom may have applied them); without it they stay dead letters")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
@@ -190,6 +192,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		defer closeFn()
 		ls := dispatch.NewLineSource(label, r)
+		ls.IncludeUnknown = *includeUnknown
 		if checkpointed {
 			src = append(src, checkpoint.NewSource(ls, p.Path, cp, p.Mark))
 		} else {

@@ -35,6 +35,8 @@ func reasonOf(err error) string {
 	switch {
 	case err == nil:
 		return "no error"
+	case errors.Is(err, ErrOutcomeUnknown) && strings.Contains(err.Error(), "in an earlier run"):
+		return "outcome unknown in an earlier run: not sent again"
 	case errors.Is(err, ErrOutcomeUnknown):
 		return "outcome unknown (cut off by the stop)"
 	case errors.Is(err, errNotSent), errors.Is(err, errNotSentWaiting):

@@ -258,3 +258,33 @@ func TestStopSettlesWaitingActions(t *testing.T) {
 		t.Errorf("dead letters:\n%s\nwant one starting\n%s", dl.String(), want)
 	}
 }
+
+// TestOutcomeUnknownDeadLettersAreNotResentByDefault: sending a dead-letter
+// file again re-sends the failures, not the actions whose outcome is
+// unknown (they stay dead letters, still marked unknown), unless asked.
+func TestOutcomeUnknownDeadLettersAreNotResentByDefault(t *testing.T) {
+	file := `{"event":{"type":"track","userId":"u1","event":"A","timestamp":1700000000},"ref":"in:1","rule":"Track Event","action":"track_event","error":"outcome unknown: cut off","outcome":"unknown","time":"2026-01-02T03:04:05Z"}
+{"event":{"type":"track","userId":"u1","event":"B","timestamp":1700000000},"ref":"in:2","rule":"Track Event","action":"track_event","error":"intercom: 500","time":"2026-01-02T03:04:05Z"}
+`
+	for _, include := range []bool{false, true} {
+		fake := &fakeIntercom{contacts: map[string]bool{"u1": true}}
+		var dl bytes.Buffer
+		d := newDispatcher(t, fake, &dl, time.Minute)
+		src := NewLineSource("dead.ndjson", strings.NewReader(file))
+		src.IncludeUnknown = include
+		sum, err := d.Run(context.Background(), src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if include {
+			if sum.Sent != 2 || dl.Len() != 0 {
+				t.Errorf("include: %+v\n%s", sum, dl.String())
+			}
+			continue
+		}
+		want := `{"event":{"type":"track","userId":"u1","event":"A","timestamp":1700000000},"ref":"in:1 (via dead.ndjson:1)","rule":"Track Event","error":"outcome unknown in an earlier run, so not sent again: Intercom may have applied it (outcome unknown: cut off); re-send it on purpose with --include-unknown","outcome":"unknown","time":"2026-01-02T03:04:05Z"}` + "\n"
+		if sum.Sent != 1 || dl.String() != want || len(fake.log) != 1 || fake.log[0] != "track_event u1" {
+			t.Errorf("%+v; sent %v; dead letters:\n%s\nwant\n%s", sum, fake.log, dl.String(), want)
+		}
+	}
+}
