@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +25,6 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/dispatch"
 	"github.com/intercom-actions/intercom-actions/engine/ingest"
-	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/intercom/auth"
 	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
 	"github.com/intercom-actions/intercom-actions/engine/metrics"
@@ -153,11 +153,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		defer sim.Close()
 		*conn.apiBase = sim.URL()
 	}
-	conn.logger = log
-	conn.onUnreachable = func(err error) {
-		base, _ := conn.baseURL()
-		log.Warn("cannot reach Intercom; retrying", "base", base, "reason", intercom.Unreachable(err))
-	}
+	conn.logger = log // the client warns at once when Intercom cannot be reached
 	client, err := conn.client()
 	if err != nil {
 		fmt.Fprintf(stderr, "serve: %v\n", err)
@@ -307,8 +303,14 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		"events_settled", sum.Events, "sent", sum.Sent, "skipped", sum.Skipped, "failed", sum.Failed,
 		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown,
 		"left_in_spool", left, "calls", client.Stats().Calls)
-	for reason, f := range sum.Failures {
-		log.Info("serve: failures", "reason", reason, "count", f.Count, "example_ref", f.Ref, "example", f.Example)
+	reasons := make([]string, 0, len(sum.Failures))
+	for r := range sum.Failures {
+		reasons = append(reasons, r)
+	}
+	sort.Slice(reasons, func(i, j int) bool { return sum.Failures[reasons[i]].Count > sum.Failures[reasons[j]].Count })
+	for _, r := range reasons {
+		f := sum.Failures[r]
+		log.Info("serve: failures", "reason", r, "count", f.Count, "example_ref", f.Ref, "example", f.Example)
 	}
 	if closeErr != nil {
 		log.Error("serve: closing the spool", "error", closeErr)
