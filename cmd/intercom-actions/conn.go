@@ -22,6 +22,9 @@ type connFlags struct {
 	tokenFile string
 	version   string
 	logger    *slog.Logger // the client's debug log (retries, waits, cache misses), if any
+	// onUnreachable, if set, hears at once when Intercom cannot be reached
+	// (see rest.Config.OnUnreachable).
+	onUnreachable func(error)
 }
 
 func addConnFlags(fs *flag.FlagSet) *connFlags {
@@ -98,7 +101,7 @@ func (c *connFlags) client() (*rest.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rest.New(rest.Config{BaseURL: base, TokenSource: ts, Logger: c.logger, Version: c.version})
+	return rest.New(rest.Config{BaseURL: base, TokenSource: ts, Logger: c.logger, Version: c.version, OnUnreachable: c.onUnreachable})
 }
 
 // tokenSource finds the access token: INTERCOM_ACCESS_TOKEN, else the

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -13,16 +11,6 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
-
-// writeFile writes a file in a fresh temporary folder and returns its path.
-func writeFile(t *testing.T, name, data string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 const (
 	trackSignedUp = `{"type":"track","event":"Signed Up","userId":"u1","timestamp":"2024-01-01T00:00:00Z","properties":{"plan":"pro"}}`
@@ -42,8 +30,8 @@ const (
 // TestFlagsAfterFileNames: `plan events.ndjson --rules x.yaml` used to plan
 // with the defaults and then fail to open a file named --rules.
 func TestFlagsAfterFileNames(t *testing.T) {
-	events := writeFile(t, "events.ndjson", trackSignedUp+"\n")
-	rulesFile := writeFile(t, "r.yaml", "rules:\n  - name: Mine\n    action: track_event\n")
+	events := writeFile(t, t.TempDir(), "events.ndjson", trackSignedUp+"\n")
+	rulesFile := writeFile(t, t.TempDir(), "r.yaml", "rules:\n  - name: Mine\n    action: track_event\n")
 	code, out, errOut := runCLI(t, "", "plan", events, "--rules", rulesFile)
 	want := `{"line":1,"rule":"Mine","action":"track_event","fields":{"created_at":1704067200,"event_name":"Signed Up","metadata":{"plan":"pro"},"user_id":"u1"}}` + "\n"
 	if code != 0 || out != want {
@@ -118,7 +106,7 @@ func TestPlanPrettyIsAJSONStream(t *testing.T) {
 // embedded defaults: a rule named like a default one replaces it in its
 // place, the others are added.
 func TestRulesWithDefaults(t *testing.T) {
-	rulesFile := writeFile(t, "pro.yaml", proOnly)
+	rulesFile := writeFile(t, t.TempDir(), "pro.yaml", proOnly)
 	code, out, errOut := runCLI(t, "", "check", "--with-defaults", rulesFile)
 	want := `ok: 4 rules (4 enabled)
 layered on the defaults; replaced: Track Event
@@ -161,7 +149,7 @@ func TestDefaultsCommand(t *testing.T) {
 	if code != 0 || out != string(want) || errOut != "" {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, errOut, out)
 	}
-	saved := writeFile(t, "rules.yaml", out)
+	saved := writeFile(t, t.TempDir(), "rules.yaml", out)
 	if code, out, errOut := runCLI(t, "", "check", saved); code != 0 || !strings.HasPrefix(out, "ok: 3 rules (3 enabled)\n") {
 		t.Errorf("check of the printed defaults: exit %d\n%s%s", code, out, errOut)
 	}

@@ -61,6 +61,16 @@ func (p *progress) setFunc(f func() string) {
 	p.mu.Unlock()
 }
 
+// clear blanks the status line so that a message can be printed; the next
+// redraw brings it back.
+func (p *progress) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.stopped {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
 // stop ends the redraws and clears the line; it may be called twice.
 func (p *progress) stop() {
 	p.mu.Lock()

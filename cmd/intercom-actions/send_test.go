@@ -42,7 +42,7 @@ func TestSendSampleEventsToSimulator(t *testing.T) {
 	defer sim.Close()
 	t.Setenv("INTERCOM_ACCESS_TOKEN", "tok")
 	dl := filepath.Join(t.TempDir(), "dead.ndjson")
-	code, out, errOut := runCLI(t, "", "send", "--api-base", sim.URL(), "--dead-letter", dl, "testdata/events/sample.ndjson")
+	code, out, errOut := runCLI(t, "", "send", "--api-base", sim.URL(), "--dead-letter", dl, "--checkpoint", filepath.Join(t.TempDir(), "cp"), "testdata/events/sample.ndjson")
 	if code != 0 || out != "" {
 		dead, _ := os.ReadFile(dl)
 		t.Fatalf("exit %d, stdout %q, stderr:\n%s\ndead letters:\n%s", code, out, errOut, dead)
@@ -107,7 +107,7 @@ not json
 	if code, _, errOut := runCLI(t, `{"type":"identify","userId":"ghost","traits":{"email":"ghost@example.com"}}`, "send", "--api-base", sim.URL(), "--dead-letter", filepath.Join(dir, "d2.ndjson")); code != 0 {
 		t.Fatalf("identify: exit %d\n%s", code, errOut)
 	}
-	code, _, errOut = runCLI(t, "", "send", "--api-base", sim.URL(), "--dead-letter", filepath.Join(dir, "d3.ndjson"), dl)
+	code, _, errOut = runCLI(t, "", "send", "--api-base", sim.URL(), "--dead-letter", filepath.Join(dir, "d3.ndjson"), "--checkpoint", filepath.Join(dir, "cp"), dl)
 	if code != 1 || !strings.Contains(errOut, "send: 2 events: 1 sent, 0 skipped (no rule matched), 1 failed") {
 		t.Errorf("re-send: exit %d\n%s", code, errOut)
 	}
@@ -214,7 +214,7 @@ func TestSendStopsOnUnauthorized(t *testing.T) {
 	dl := filepath.Join(t.TempDir(), "dead.ndjson")
 	code, _, errOut := runCLI(t, events.String(), "send", "--api-base", sim.URL(), "--dead-letter", dl, "--concurrency", "1")
 	const msg = "  check the token (INTERCOM_ACCESS_TOKEN, --token-file, or 'intercom-actions auth status') and --region; " +
-		"the events read but not sent are in the dead letters; the rest of the input was not read\n"
+		"the events read but not sent are in the dead letters or, with a checkpoint, left for --resume\n"
 	if code != 1 || !strings.Contains(errOut, ": intercom refused the access token: intercom: 401 unauthorized: Access Token Invalid (request sim-000000000001)\n"+msg) {
 		t.Errorf("exit %d, stderr:\n%s", code, errOut)
 	}
@@ -223,5 +223,66 @@ func TestSendStopsOnUnauthorized(t *testing.T) {
 	}
 	if strings.Contains(errOut, "wrong") {
 		t.Errorf("the token was printed:\n%s", errOut)
+	}
+}
+
+// TestSendSummaryGroupsFailuresByReason: the summary lists the failures by
+// reason, most frequent first, with a count and the first as an example;
+// -v prints each failure as it happens.
+func TestSendSummaryGroupsFailuresByReason(t *testing.T) {
+	sim := intercomtest.NewServer(intercomtest.Options{})
+	defer sim.Close()
+	t.Setenv("INTERCOM_ACCESS_TOKEN", "")
+	// One contact's events go one after another, so the example is the first.
+	events := `{"type":"group","userId":"ghost","groupId":"g1"}
+{"type":"group","userId":"ghost","groupId":"g2"}
+not json
+{"type":"track","userId":"u1"}
+{"type":"group","userId":"ghost","groupId":"g3"}
+`
+	for _, verbose := range []bool{false, true} {
+		args := []string{"send", "--api-base", sim.URL(), "--dead-letter", filepath.Join(t.TempDir(), "dl"), "--contact-wait", "1ms"}
+		if verbose {
+			args = append(args, "-v")
+		}
+		code, _, errOut := runCLI(t, events, args...)
+		want := `failures by reason:
+  3 × rule "Identify Company": contact not found
+      e.g. stdin:1: rule "Identify Company": identify_company: contact not found (external_id "ghost"); no identify for this contact succeeded within 1ms
+  1 × invalid event: not valid JSON
+      e.g. stdin:3: invalid event: not valid JSON: invalid character 'o' in literal null (expecting 'u') (at byte 2)
+  1 × rule "Track Event": field event_name: required, but event is missing or empty
+      e.g. stdin:4: rule "Track Event": field event_name: required, but event is missing or empty
+`
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("-v=%v: exit %d; stderr:\n%s\nwant it to hold:\n%s", verbose, code, errOut, want)
+		}
+		each := "send: stdin:5: rule \"Identify Company\": identify_company: contact not found (external_id \"ghost\"); no identify for this contact succeeded within 1ms\n"
+		if strings.Contains(errOut, each) != verbose {
+			t.Errorf("-v=%v: printing each failure is %v; stderr:\n%s", verbose, !verbose, errOut)
+		}
+	}
+}
+
+// TestSendCheckpointGuards: a checkpoint of an unfinished run is not
+// silently started over, and --resume with no checkpoint does not send
+// everything again.
+func TestSendCheckpointGuards(t *testing.T) {
+	dir := t.TempDir()
+	events := writeFile(t, dir, "events.ndjson", workload(10))
+	cp := filepath.Join(dir, "cp.ndjson")
+	code, _, errOut := runCLI(t, "", "send", "--resume", "--checkpoint", cp, "--api-base", "http://127.0.0.1:1", events)
+	if want := "send: --resume: there is no checkpoint " + cp + " to resume from (it is written where send ran, or where --checkpoint says)\n"; code != 2 || errOut != want {
+		t.Errorf("resume without a checkpoint: exit %d, stderr %q", code, errOut)
+	}
+	abs, _ := filepath.Abs(events)
+	writeFile(t, dir, "cp.ndjson", `{"input":"`+abs+`","line":4}`+"\n")
+	code, _, errOut = runCLI(t, "", "send", "--checkpoint", cp, "--api-base", "http://127.0.0.1:1", events)
+	if want := "send: " + cp + " holds the checkpoint of a run that did not finish (" + abs + ", settled up to line 4): add --resume to continue it, or remove the file to start again\n"; code != 2 || errOut != want {
+		t.Errorf("a new run over an unfinished checkpoint: exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = runCLI(t, "", "send", "--resume", "--api-base", "http://127.0.0.1:1")
+	if code != 2 || errOut != "send: --resume needs input files (standard input cannot be read again)\n" {
+		t.Errorf("resume of stdin: exit %d, stderr %q", code, errOut)
 	}
 }

@@ -26,9 +26,12 @@ var ErrCompanyNotFound = errors.New("company not found")
 
 // Result is what executing one action did.
 type Result struct {
-	Calls     int    // HTTP requests sent for the action, retries included
-	ContactID string // Intercom id of the contact acted on, when known
-	CompanyID string // Intercom id of the company, when one was acted on
+	Calls int // HTTP requests sent for the action, retries included
+	// Undelivered are the Calls that failed before reaching Intercom
+	// (connection refused, DNS, TLS), so cannot have changed anything.
+	Undelivered int
+	ContactID   string // Intercom id of the contact acted on, when known
+	CompanyID   string // Intercom id of the company, when one was acted on
 	// Warnings say what the call sequence left out, e.g. a custom
 	// attribute the workspace does not have (see Executor.Attributes).
 	Warnings []string
@@ -110,6 +113,7 @@ func (e Executor) Execute(ctx context.Context, a Action) (Result, error) {
 		err = a.Kind.run(ctx, c, a.Fields)
 	}
 	c.Result.Calls = tally.Calls()
+	c.Result.Undelivered = tally.Undelivered()
 	if err != nil {
 		return c.Result, fmt.Errorf("%s: %w", a.Kind.Name, err)
 	}

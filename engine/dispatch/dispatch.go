@@ -16,6 +16,16 @@
 // it is retried as soon as an identify for that contact succeeds, and is
 // dead-lettered with "contact not found" only when none succeeds within
 // ContactWait (or by the end of the input).
+//
+// Stopping: Stop ends a run gracefully. Reading stops, the events being
+// sent are finished, and every other event read is settled: a source that
+// can deliver an event again (Event.Redeliverable: a checkpointed file, a
+// spool) gets it back unsettled; any other event is dead-lettered as not
+// sent. Cancelling Run's context aborts: requests in flight are cut off,
+// and an action cut off after a request was sent is dead-lettered as
+// "outcome unknown" (ErrOutcomeUnknown), never as a plain failure whose
+// replay could apply it twice. Event.Done tells a source when each event
+// is settled, so it can checkpoint.
 package dispatch
 
 import (
@@ -33,12 +43,6 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
 
-// ErrUnauthorized is the cause of a run stopped because Intercom refused
-// the access token (401): every further call would fail the same way, so
-// nothing more is sent; what was not sent is dead-lettered with this
-// reason. Run's error wraps it and the *intercom.APIError.
-var ErrUnauthorized = errors.New("intercom refused the access token")
-
 // Executor runs one planned action; action.Executor (over the REST client)
 // is the real one.
 type Executor interface {
@@ -53,12 +57,38 @@ type Event struct {
 	// Err is set when the source could not read this event whole (Raw is
 	// then its start); it is dead-lettered with this error and not evaluated.
 	Err error
+	// Redeliverable says the source can give this event again after a stop
+	// (it keeps a checkpoint or a spool): a stopped run then leaves the event
+	// unsettled rather than dead-lettering it unsent (Summary.Unsettled).
+	Redeliverable bool
+	// Done, if set, is called once when the event is settled: sent, skipped
+	// (no rule matched) or dead-lettered, "outcome unknown" included. It is
+	// not called for an event a stopped run leaves unsettled. It may be
+	// called from any worker goroutine, out of read order.
+	Done func()
 }
 
-// Source yields events; Next returns io.EOF after the last one.
+// Source yields events; Next returns io.EOF after the last one. Next
+// should return when ctx is done; Run stops waiting for a Next that does
+// not, and drops what it returns.
 type Source interface {
 	Next(ctx context.Context) (Event, error)
 }
+
+// ErrStopped is Run's error after Stop: the run ended before its input did.
+var ErrStopped = errors.New("the run was stopped")
+
+// ErrUnauthorized is the cause of a run stopped because Intercom refused
+// the access token (401): every further call would fail the same way, so
+// the run stops at once as Stop does, and what was read but not sent is
+// dead-lettered with this reason (or left for a source that can deliver it
+// again). Run's error wraps it and the *intercom.APIError.
+var ErrUnauthorized = errors.New("intercom refused the access token")
+
+// ErrOutcomeUnknown marks an action cut off after a request was sent:
+// Intercom may or may not have applied it. Its dead letter has outcome
+// "unknown".
+var ErrOutcomeUnknown = errors.New("outcome unknown")
 
 // Config configures a Dispatcher.
 type Config struct {
@@ -100,28 +130,43 @@ type Result struct {
 	Sent    int      // actions sent
 	Calls   int      // Intercom calls spent, retries included
 	Errors  []string // why actions failed (also in the dead-letter output)
+	Unknown int      // actions cut off mid-request: outcome unknown
 }
 
 // Summary counts a run.
 type Summary struct {
 	Read         int // events taken from the source
-	Events       int // events done: Sent + Skipped + Failed, equal to Read at the end
+	Events       int // events settled: Sent + Skipped + Failed; Read - Unsettled at the end
 	Sent         int // events fully sent
 	Skipped      int // events no rule matched
 	Failed       int // events with something dead-lettered
+	Unsettled    int // events a stopped run left for their source to deliver again
 	Actions      int // actions planned
 	ActionsSent  int
 	DeadLettered int // dead-letter records written (an event or one action each)
+	Unknown      int // actions cut off mid-request by an abort: outcome unknown
 	Waited       int // actions that waited for their contact's identify
 	Calls        int
 	PerAction    map[string]ActionCount
-	Elapsed      time.Duration
+	// Failures groups the dead letters by reason (see Reason).
+	Failures map[string]*Failure
+	Elapsed  time.Duration
 }
 
-// ActionCount is the sent actions and calls of one action kind.
+// Failure counts the dead letters of one reason, with the first as an
+// example.
+type Failure struct {
+	Count   int
+	Ref     string // where the first was read, e.g. "events.ndjson:12"
+	Example string // its full error
+}
+
+// ActionCount is the sent and failed actions and the calls of one action
+// kind.
 type ActionCount struct {
-	Sent  int
-	Calls int
+	Sent   int
+	Failed int // dead-lettered, outcome unknown included
+	Calls  int
 }
 
 // Dispatcher sends events to Intercom. Create it with New.
@@ -131,10 +176,13 @@ type Dispatcher struct {
 
 	turn int // the reader's round-robin worker for events naming no contact
 
+	stop     chan struct{} // closed by Stop
+	stopOnce sync.Once
+	cause    error // why the run stopped by itself (ErrUnauthorized); guarded by mu
+
 	mu      sync.Mutex
 	sum     Summary
-	workers []*worker               // of the current Run, for announcing identified contacts
-	stop    context.CancelCauseFunc // of the current Run: stops it (on a 401)
+	workers []*worker // of the current Run, for announcing identified contacts
 }
 
 // New checks cfg and fills in defaults.
@@ -148,20 +196,67 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.ContactWait <= 0 {
 		cfg.ContactWait = 30 * time.Second
 	}
-	return &Dispatcher{cfg: cfg, seed: maphash.MakeSeed()}, nil
+	return &Dispatcher{cfg: cfg, seed: maphash.MakeSeed(), stop: make(chan struct{})}, nil
+}
+
+// Stop ends the current Run gracefully: it stops reading, lets the events
+// being sent finish (bound that by cancelling Run's context, which aborts),
+// leaves the events it read but did not start unsettled for a source that
+// can redeliver them and dead-letters the others as not sent, and then Run
+// returns ErrStopped. A stopped Dispatcher stays stopped: a later Run
+// returns at once. Stop may be called from any goroutine, more than once.
+func (d *Dispatcher) Stop() {
+	d.stopOnce.Do(func() { close(d.stop) })
+}
+
+func (d *Dispatcher) stopped() bool {
+	select {
+	case <-d.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// stopIfUnauthorized stops the run when err is a 401: Intercom refuses the
+// token, and every further call would fail the same way.
+func (d *Dispatcher) stopIfUnauthorized(err error) {
+	var ae *intercom.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+		return
+	}
+	d.mu.Lock()
+	if d.cause == nil {
+		d.cause = fmt.Errorf("%w: %w", ErrUnauthorized, ae)
+	}
+	d.mu.Unlock()
+	d.Stop()
+}
+
+// stopCause is why the run stopped by itself, or nil.
+func (d *Dispatcher) stopCause() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cause
+}
+
+// notSent is the dead-letter reason of an action a stopped run did not
+// send: with the cause when the run stopped by itself.
+func (d *Dispatcher) notSent() error {
+	if cause := d.stopCause(); cause != nil {
+		return fmt.Errorf("not sent: the run was stopped (%w)", cause)
+	}
+	return errNotSent
 }
 
 // Run reads src to its end, sends every event and returns the summary.
 // A Dispatcher runs one Run at a time.
-// It returns early, with ctx's error, if ctx is cancelled; an error from
-// src ends the run after the events already read are done. A 401 from
-// Intercom stops it at once, with an error wrapping ErrUnauthorized: no
-// more is read or sent, and the events read but not sent are dead-lettered
-// with that reason.
+// After Stop it returns ErrStopped once the events being sent are done
+// (see Stop). Cancelling ctx aborts: requests in flight are cut off (see
+// ErrOutcomeUnknown) and Run returns ctx's error. An error from src ends
+// the run after the events already read are done.
 func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 	start := time.Now()
-	ctx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
 	workers := make([]*worker, d.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range workers {
@@ -173,97 +268,114 @@ func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 		}(workers[i])
 	}
 	d.mu.Lock()
-	d.workers, d.stop = workers, stop
+	d.workers = workers
 	d.mu.Unlock()
+
+	// A goroutine reads, so that a stop does not wait for a Next blocked in
+	// a read (standard input, a spool waiting for events). readCtx ends it.
+	readCtx, endRead := context.WithCancel(ctx)
+	defer endRead()
+	type read struct {
+		ev  Event
+		err error
+	}
+	reads := make(chan read)
+	go func() {
+		for {
+			ev, err := src.Next(readCtx)
+			select {
+			case reads <- read{ev, err}:
+			case <-readCtx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
 	var readErr error
-	for {
-		if ctx.Err() != nil { // stopped (a 401): read no more
-			readErr = context.Cause(ctx)
+	interrupted := func() bool { // a stop or an abort ends the reading
+		if ctx.Err() != nil {
+			readErr = ctx.Err()
+			return true
+		}
+		if d.stopped() {
+			readErr = ErrStopped
+			return true
+		}
+		return false
+	}
+reading:
+	for !interrupted() {
+		var r read
+		select {
+		case r = <-reads:
+		case <-d.stop:
+			continue // interrupted() says so
+		case <-ctx.Done():
+			continue
+		}
+		if errors.Is(r.err, io.EOF) {
 			break
 		}
-		ev, err := src.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			readErr = err
+		if r.err != nil {
+			if !interrupted() { // a read cut short by the stop is no error of src
+				readErr = r.err
+			}
 			break
 		}
 		d.count(func(s *Summary) { s.Read++ })
-		p := d.plan(ev)
+		p := d.plan(r.ev)
 		w := workers[d.route(p)]
 		select {
 		case w.in <- p:
 		case <-ctx.Done():
-			readErr = context.Cause(ctx)
-			(&worker{d: d}).interrupted(ev, readErr)
-		}
-		if readErr != nil {
-			break
+			(&worker{d: d}).leave(p.ev)
+			break reading
+		case <-d.stop:
+			(&worker{d: d}).leave(p.ev)
+			break reading
 		}
 	}
+	endRead()
 	for _, w := range workers {
 		close(w.in)
 	}
 	wg.Wait()
 	d.mu.Lock()
-	d.workers, d.stop = nil, nil
+	d.workers = nil
 	d.mu.Unlock()
-	// Only now can no identify follow: give the waiting actions their last try.
-	for _, w := range workers {
-		wg.Add(1)
-		go func(w *worker) {
-			defer wg.Done()
-			w.flush(ctx)
-		}(w)
+	if readErr == nil {
+		interrupted() // a stop or abort after the last read ends this run too
 	}
-	wg.Wait()
+	if readErr == ErrStopped || ctx.Err() != nil {
+		// Stopped: no identify will come in this run. What waits is settled
+		// without another try (see leaveParked).
+		for _, w := range workers {
+			w.leaveParked()
+		}
+	} else {
+		// Only now can no identify follow: give the waiting actions their last try.
+		for _, w := range workers {
+			wg.Add(1)
+			go func(w *worker) {
+				defer wg.Done()
+				w.flush(ctx)
+			}(w)
+		}
+		wg.Wait()
+	}
+	if cause := d.stopCause(); cause != nil {
+		readErr = cause // however the reader noticed, the run stopped for this
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.sum.Elapsed = time.Since(start)
-	if cause := context.Cause(ctx); errors.Is(cause, ErrUnauthorized) {
-		readErr = cause // however the reader noticed, the run stopped for this
-	}
 	if err := d.cfg.DeadLetter.Flush(); err != nil && readErr == nil {
 		readErr = err
 	}
 	return d.sum, readErr
-}
-
-// stopIfUnauthorized stops the current Run when err is a 401: Intercom
-// refuses the token, and every further call would fail the same way.
-func (d *Dispatcher) stopIfUnauthorized(err error) {
-	var ae *intercom.APIError
-	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
-		return
-	}
-	d.mu.Lock()
-	stop := d.stop
-	d.mu.Unlock()
-	if stop != nil {
-		stop(fmt.Errorf("%w: %w", ErrUnauthorized, ae))
-	}
-}
-
-// whyStopped adds to the error of an action cut short by a stopped run (a
-// call in flight when another worker met a 401) why the run stopped.
-func whyStopped(ctx context.Context, err error) error {
-	if err == nil || ctx.Err() == nil || !errors.Is(err, context.Canceled) {
-		return err
-	}
-	if cause := context.Cause(ctx); !errors.Is(cause, context.Canceled) {
-		return fmt.Errorf("%w (the run was stopped: %w)", err, cause)
-	}
-	return err
-}
-
-// notSent is the error of an action not sent because the run stopped, or
-// nil while it goes on.
-func notSent(ctx context.Context) error {
-	if ctx.Err() == nil {
-		return nil
-	}
-	return fmt.Errorf("not sent: the run was stopped (%w)", context.Cause(ctx))
 }
 
 // Process sends one event synchronously, for embedding the dispatcher as
@@ -345,6 +457,14 @@ func (w *worker) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		// A stop or an abort goes before the next event: what is queued is
+		// not started. (select alone would pick among ready cases at random.)
+		if w.d.stopped() || ctx.Err() != nil {
+			for p := range w.in { // until Run closes it, after its last read
+				w.leave(p.ev)
+			}
+			return // Run settles the parked actions once every worker is done
+		}
 		next, ok := w.nextDeadline()
 		if ok {
 			timer.Reset(time.Until(next))
@@ -358,22 +478,13 @@ func (w *worker) run(ctx context.Context) {
 			if !open {
 				return // Run flushes the parked actions once every worker is done
 			}
-			if ctx.Err() != nil {
-				w.interrupted(p.ev, context.Cause(ctx))
-				continue
-			}
 			w.handle(ctx, p)
 		case keys := <-w.wake:
 			w.retryParked(ctx, keys)
 		case <-timeout:
 			w.expire(ctx, time.Now())
+		case <-w.d.stop:
 		case <-ctx.Done():
-			// Nothing more is sent; what was queued goes to the dead letters,
-			// so that sending them again picks up where this run stopped.
-			for p := range w.in {
-				w.interrupted(p.ev, context.Cause(ctx))
-			}
-			return
 		}
 		if ok && !timer.Stop() {
 			select {
@@ -390,7 +501,7 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 	res := &Result{Ref: ev.Ref}
 	if ev.Err != nil {
 		w.deadLetter(res, ev, ev.Only, "", ev.Err)
-		w.done(res)
+		w.done(res, ev)
 		return res
 	}
 	var ruleErrs engine.RuleErrors
@@ -403,27 +514,36 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 		}
 	case p.err != nil:
 		w.deadLetter(res, ev, "", "", p.err)
-		w.done(res)
+		w.done(res, ev)
 		return res
 	}
 	res.Actions = len(p.actions)
 	pending := new(int)
 	*pending = 1 // held until every action is started
-	for _, a := range p.actions {
-		if err := notSent(ctx); err != nil {
-			w.deadLetter(res, ev, a.Rule, a.Kind.Name, err)
-			continue
+	// Actions an abort cut off before any of their requests reached Intercom
+	// (none sent, or all refused before they got there) were not started.
+	var unstarted []action.Action
+	for i, a := range p.actions {
+		if ctx.Err() != nil || w.d.stopCause() != nil { // aborted, or Intercom refuses the token
+			unstarted = p.actions[i:]
+			break
 		}
 		out, err := w.d.cfg.Executor.Execute(ctx, a)
 		res.Calls += out.Calls
-		w.d.stopIfUnauthorized(err)
-		err = whyStopped(ctx, err)
+		if err != nil {
+			w.d.stopIfUnauthorized(err)
+		}
 		switch {
 		case err == nil:
 			w.sent(res, a, out.Calls)
 			if a.Kind.Identifies {
 				w.identified(ctx, identifiedKeys(a, out))
 			}
+		case cutOff(ctx, err) && out.Calls == out.Undelivered:
+			unstarted = p.actions[i:]
+		case cutOff(ctx, err):
+			w.deadLetter(res, ev, a.Rule, a.Kind.Name, outcomeUnknown(err))
+			unstarted = p.actions[i+1:]
 		case errors.Is(err, action.ErrContactNotFound) && w.in != nil:
 			*pending++
 			w.parked = append(w.parked, &parked{res: res, ev: ev, action: a, keys: a.Contact().Keys(),
@@ -432,13 +552,41 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 		default:
 			w.deadLetter(res, ev, a.Rule, a.Kind.Name, err)
 		}
+		if unstarted != nil {
+			break
+		}
+	}
+	if len(unstarted) > 0 && untouched(res) && *pending == 1 {
+		// Aborted before anything of the event was sent: it was not started.
+		w.leave(ev)
+		return res
+	}
+	for _, a := range unstarted {
+		w.deadLetter(res, ev, a.Rule, a.Kind.Name, w.d.notSent())
 	}
 	*pending--
 	if *pending == 0 {
-		w.done(res)
+		w.done(res, ev)
 	}
 	return res
 }
+
+// errNotSent is the dead-letter reason of an action a stopped run did not
+// send, in an event whose other actions it did.
+var errNotSent = errors.New("not sent: the run was stopped")
+
+// cutOff says whether err is the abort of ctx cutting a call short.
+func cutOff(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+}
+
+// outcomeUnknown is the error of an action cut off after it sent a request.
+func outcomeUnknown(err error) error {
+	return fmt.Errorf("%w: cut off by the stop after a request was sent, so Intercom may have applied it; check before sending it again (%v)", ErrOutcomeUnknown, err)
+}
+
+// untouched says whether nothing of an event was sent or dead-lettered.
+func untouched(res *Result) bool { return res.Sent == 0 && len(res.Errors) == 0 }
 
 // identifiedKeys are the keys an identifying action announces: its
 // contact's, and the Intercom id it acted on.
@@ -505,17 +653,18 @@ func sharesKey(a, b []string) bool {
 
 // retry sends a parked action again; final means no more waiting.
 func (w *worker) retry(ctx context.Context, p *parked, final bool) {
-	var out action.Result
-	err := notSent(ctx)
-	if err == nil {
-		out, err = w.d.cfg.Executor.Execute(ctx, p.action)
-		w.d.stopIfUnauthorized(err)
-		err = whyStopped(ctx, err)
-	}
+	out, err := w.d.cfg.Executor.Execute(ctx, p.action)
 	p.res.Calls += out.Calls
+	if err != nil {
+		w.d.stopIfUnauthorized(err)
+	}
 	switch {
 	case err == nil:
 		w.sent(p.res, p.action, out.Calls)
+	case cutOff(ctx, err) && out.Calls == out.Undelivered:
+		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name, errNotSentWaiting)
+	case cutOff(ctx, err):
+		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name, outcomeUnknown(err))
 	case errors.Is(err, action.ErrContactNotFound) && !final:
 		w.parked = append(w.parked, p)
 		return
@@ -527,7 +676,7 @@ func (w *worker) retry(ctx context.Context, p *parked, final bool) {
 	}
 	*p.pending--
 	if *p.pending == 0 {
-		w.done(p.res)
+		w.done(p.res, p.ev)
 	}
 }
 
@@ -557,11 +706,48 @@ func (w *worker) flush(ctx context.Context) {
 	}
 }
 
-// interrupted dead-letters an event the run stopped before sending.
-func (w *worker) interrupted(ev Event, cause error) {
+// errNotSentWaiting is the dead-letter reason of a waiting action a
+// stopped run settles.
+var errNotSentWaiting = errors.New("not sent: the run was stopped while it waited for its contact's identify")
+
+// leaveParked settles the actions still waiting when a run is stopped: no
+// identify can come in this run. An event none of whose actions was sent
+// or dead-lettered is left whole (see leave); otherwise each waiting action
+// is dead-lettered with its rule, so that sending the dead letters again
+// sends just it.
+func (w *worker) leaveParked() {
+	due := w.parked
+	w.parked = nil
+	left := map[*Result]bool{}
+	for _, p := range due {
+		// An event's waiting actions are all in its worker's list, so an
+		// event still untouched has nothing open but them.
+		if untouched(p.res) {
+			if !left[p.res] {
+				left[p.res] = true
+				w.leave(p.ev)
+			}
+			continue
+		}
+		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name, errNotSentWaiting)
+		*p.pending--
+		if *p.pending == 0 {
+			w.done(p.res, p.ev)
+		}
+	}
+}
+
+// leave handles an event a stopped run will not send: unsettled, for the
+// source to deliver again, if it can; else dead-lettered as not sent, so
+// nothing read is lost.
+func (w *worker) leave(ev Event) {
+	if ev.Redeliverable {
+		w.d.count(func(s *Summary) { s.Unsettled++ })
+		return
+	}
 	res := &Result{Ref: ev.Ref}
-	w.deadLetter(res, ev, ev.Only, "", fmt.Errorf("not sent: the run was stopped (%w)", cause))
-	w.done(res)
+	w.deadLetter(res, ev, ev.Only, "", w.d.notSent())
+	w.done(res, ev)
 }
 
 func (w *worker) sent(res *Result, a action.Action, calls int) {
@@ -579,11 +765,39 @@ func (w *worker) sent(res *Result, a action.Action, calls int) {
 }
 
 func (w *worker) deadLetter(res *Result, ev Event, rule, action string, err error) {
-	res.Errors = append(res.Errors, errorText(rule, err))
+	text := errorText(rule, err)
+	res.Errors = append(res.Errors, text)
+	unknown := errors.Is(err, ErrOutcomeUnknown)
+	if unknown {
+		res.Unknown++
+	}
 	if dlErr := w.d.cfg.DeadLetter.Write(ev, rule, action, err); dlErr != nil {
 		res.Errors = append(res.Errors, "dead-letter write failed: "+dlErr.Error())
 	}
-	w.d.count(func(s *Summary) { s.DeadLettered++ })
+	reason := Reason(rule, err)
+	w.d.count(func(s *Summary) {
+		s.DeadLettered++
+		if action != "" {
+			if s.PerAction == nil {
+				s.PerAction = map[string]ActionCount{}
+			}
+			c := s.PerAction[action]
+			c.Failed++
+			s.PerAction[action] = c
+		}
+		if unknown {
+			s.Unknown++
+		}
+		if s.Failures == nil {
+			s.Failures = map[string]*Failure{}
+		}
+		f := s.Failures[reason]
+		if f == nil {
+			f = &Failure{Ref: ev.Ref, Example: text}
+			s.Failures[reason] = f
+		}
+		f.Count++
+	})
 }
 
 func errorText(rule string, err error) string {
@@ -593,8 +807,8 @@ func errorText(rule string, err error) string {
 	return fmt.Sprintf("rule %q: %v", rule, err)
 }
 
-// done records a finished event.
-func (w *worker) done(res *Result) {
+// done records a settled event and tells its source.
+func (w *worker) done(res *Result, ev Event) {
 	switch {
 	case len(res.Errors) > 0:
 		res.Status = Failed
@@ -616,6 +830,9 @@ func (w *worker) done(res *Result) {
 			s.Failed++
 		}
 	})
+	if ev.Done != nil {
+		ev.Done()
+	}
 	if w.d.cfg.OnResult != nil {
 		w.d.cfg.OnResult(*res)
 	}

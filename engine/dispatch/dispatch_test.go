@@ -274,49 +274,6 @@ func mustAtoi(t *testing.T, s string) int {
 	return n
 }
 
-// slowIntercom takes a while per action, so a run can be stopped midway.
-type slowIntercom struct{ started chan struct{} }
-
-func (s *slowIntercom) Execute(ctx context.Context, a action.Action) (action.Result, error) {
-	select {
-	case s.started <- struct{}{}:
-	default:
-	}
-	select {
-	case <-time.After(20 * time.Millisecond):
-		return action.Result{Calls: 1}, nil
-	case <-ctx.Done():
-		return action.Result{}, ctx.Err()
-	}
-}
-
-// TestStoppedRunLosesNothing cancels a run midway: every event is either
-// sent or in the dead letters, none silently dropped.
-func TestStoppedRunLosesNothing(t *testing.T) {
-	slow := &slowIntercom{started: make(chan struct{}, 1)}
-	var dl bytes.Buffer
-	d := newDispatcher(t, slow, &dl, time.Minute)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		<-slow.started
-		for d.Summary().Sent == 0 { // stop once some events are through
-			time.Sleep(time.Millisecond)
-		}
-		cancel()
-	}()
-	sum, err := d.Run(ctx, NewLineSource("in", strings.NewReader(workload(500))))
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("err = %v, want context.Canceled", err)
-	}
-	lines := strings.Count(dl.String(), "\n")
-	if sum.Sent == 0 || sum.Sent == 500 || sum.Sent+sum.Failed != sum.Read || sum.Events != sum.Read || lines != sum.DeadLettered || sum.Failed != lines {
-		t.Errorf("summary %+v with %d dead-letter lines: every event read must be sent or dead-lettered", sum, lines)
-	}
-	if !strings.Contains(dl.String(), `"error":"not sent: the run was stopped (context canceled)"`) {
-		t.Errorf("dead letters lack the reason:\n%s", firstLines(dl.String(), 3))
-	}
-}
-
 // emailIntercom knows contacts by external id and by email once identified.
 type emailIntercom struct {
 	mu    sync.Mutex

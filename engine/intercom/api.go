@@ -104,13 +104,21 @@ type Cached struct {
 // Tally counts the HTTP requests sent on behalf of one caller, retries
 // included. Put one in a context with WithTally; API implementations add to
 // it.
-type Tally struct{ n atomic.Int64 }
+type Tally struct{ n, undelivered atomic.Int64 }
 
 // Add counts n more requests.
 func (t *Tally) Add(n int) { t.n.Add(int64(n)) }
 
 // Calls returns the requests counted.
 func (t *Tally) Calls() int { return int(t.n.Load()) }
+
+// AddUndelivered counts n of the requests as never delivered: they failed
+// before reaching the server (see Unreachable), so they cannot have
+// changed anything.
+func (t *Tally) AddUndelivered(n int) { t.undelivered.Add(int64(n)) }
+
+// Undelivered returns the requests counted by AddUndelivered.
+func (t *Tally) Undelivered() int { return int(t.undelivered.Load()) }
 
 type tallyKey struct{}
 

@@ -149,9 +149,20 @@ type Config struct {
 	// (default 100,000; negative disables the cache).
 	CacheSize int
 	// Logger receives debug logs of retries and of stale cache entries
-	// (contact ids only, never tokens or traits). Default: discard.
+	// (contact ids only, never tokens or traits), and a warning when the API
+	// cannot be reached. Default: discard.
 	Logger *slog.Logger
+	// OnUnreachable, if set, is called at once when a request cannot reach
+	// the API at all (connection refused, DNS, TLS: see
+	// intercom.Unreachable), and then at most every UnreachableEvery while
+	// that goes on, so a caller can say so before the retries run out. It
+	// must not block.
+	OnUnreachable func(err error)
 }
+
+// UnreachableEvery is how often a continuing failure to reach the API is
+// reported (logged and passed to Config.OnUnreachable).
+const UnreachableEvery = 10 * time.Second
 
 // Client calls the Intercom REST API. It is safe for concurrent use.
 type Client struct {
@@ -165,6 +176,9 @@ type Client struct {
 	log        *slog.Logger
 	limit      limiter
 	cache      *cache
+
+	onUnreachable func(error)
+	lastWarned    atomic.Int64 // Unix ns of the last unreachable report
 
 	calls, retries, rateLimited atomic.Int64
 	endpoints                   map[string]*atomic.Int64 // fixed at New; read-only
@@ -225,7 +239,9 @@ func New(cfg Config) (*Client, error) {
 		maxBackoff: cfg.MaxBackoff,
 		log:        cfg.Logger,
 		endpoints:  make(map[string]*atomic.Int64, len(endpointKeys)),
-		other:      map[string]int64{},
+
+		onUnreachable: cfg.OnUnreachable,
+		other:         map[string]int64{},
 	}
 	if c.version == "" {
 		c.version = DefaultVersion
@@ -430,6 +446,9 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 				return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, ctx.Err())
 			}
 			err = fmt.Errorf("intercom: %s: %w", cl.endpoint, err)
+			if c.reportUnreachable(ctx, err) && tally != nil {
+				tally.AddUndelivered(1)
+			}
 			if !Retryable(err) || attempt >= c.maxRetries {
 				return rep, err
 			}
@@ -510,6 +529,25 @@ func (c *Client) send(ctx context.Context, cl call, u string, body []byte) (int,
 }
 
 func (c *Client) now() time.Time { return time.Now() }
+
+// reportUnreachable warns, at once and then every UnreachableEvery, when
+// err says the API could not be reached at all, and says whether it did.
+func (c *Client) reportUnreachable(ctx context.Context, err error) bool {
+	why := intercom.Unreachable(err)
+	if why == "" {
+		return false
+	}
+	now := c.now().UnixNano()
+	last := c.lastWarned.Load()
+	if last != 0 && now-last < int64(UnreachableEvery) || !c.lastWarned.CompareAndSwap(last, now) {
+		return true
+	}
+	c.log.WarnContext(ctx, "intercom: cannot reach the API", "base", c.base.String(), "reason", why, "error", err)
+	if c.onUnreachable != nil {
+		c.onUnreachable(err)
+	}
+	return true
+}
 
 // backoff is the wait before retry attempt+1: exponential from MinBackoff,
 // capped at MaxBackoff, with full jitter (uniform between MinBackoff and the

@@ -9,6 +9,11 @@ import (
 	"time"
 )
 
+// probes is how many requests may go before any answer told the limit: a
+// few, so one slow answer does not hold everything up, and far fewer than
+// any limit Intercom sets (hundreds per window).
+const probes = 4
+
 // limiter paces requests by the X-RateLimit-* headers of the answers, so
 // that the window's budget is spent before it resets and few requests meet
 // a 429, however many requests are in flight.
@@ -22,7 +27,7 @@ import (
 // clients sharing the budget see each other's use before they spend it.
 //
 // What is not known is not spent blindly: before any answer has told the
-// limit, one request goes alone to learn it; once a window is over, the
+// limit, a few requests (probes) go to learn it; once a window is over, the
 // next one is taken to hold the limit, and at most that many requests are
 // in flight until an answer tells its real state. A server that sends no
 // rate-limit headers is not paced at all.
@@ -65,7 +70,7 @@ func (l *limiter) acquire(ctx context.Context) error {
 				}
 			}
 		case l.noHeaders:
-		case l.limit > 0 && l.inflight >= l.limit, l.limit == 0 && l.inflight > 0:
+		case l.limit > 0 && l.inflight >= l.limit, l.limit == 0 && l.inflight >= probes:
 			// A new window of l.limit, or no limit learned yet: wait for an
 			// answer to tell the state.
 			untilAnswer = l.wake()
@@ -150,4 +155,17 @@ func rateHeaders(h http.Header) (limit, remaining int, reset time.Time, ok bool)
 		return 0, 0, time.Time{}, false
 	}
 	return limit, remaining, time.Unix(r, 0), true
+}
+
+// RateLimit returns the rate-limit budget the last answers told: what is
+// left in the current window and the window's limit; known is false when
+// no answer of the current window has said.
+func (c *Client) RateLimit() (remaining, limit int, known bool) {
+	l := &c.limit
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.known || !time.Now().Before(l.reset) {
+		return 0, 0, false
+	}
+	return l.remaining, l.limit, true
 }

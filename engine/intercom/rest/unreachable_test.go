@@ -1,0 +1,79 @@
+package rest
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
+)
+
+// unreachableClient is a client of base that records OnUnreachable calls.
+func unreachableClient(t *testing.T, base string) (*Client, func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var got []string
+	c, err := New(Config{
+		BaseURL:     base,
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: testToken}),
+		MinBackoff:  time.Millisecond, MaxBackoff: 2 * time.Millisecond, MaxRetries: 5,
+		OnUnreachable: func(err error) {
+			mu.Lock()
+			got = append(got, intercom.Unreachable(err))
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), got...)
+	}
+}
+
+// TestRefusedConnectionIsReportedAtOnce: a port nobody listens on (a
+// mistyped --api-base) is reported on the first failed request, once for
+// the retries that follow, not after the retries run out.
+func TestRefusedConnectionIsReportedAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	c, reports := unreachableClient(t, "http://"+addr)
+	var tally intercom.Tally
+	_, err = c.Me(intercom.WithTally(context.Background(), &tally))
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("err = %v, want connection refused", err)
+	}
+	if got := reports(); len(got) != 1 || got[0] != "connection refused" {
+		t.Errorf("reports %q, want one \"connection refused\" for 6 tries", got)
+	}
+	if st := c.Stats(); st.Calls != 6 || tally.Calls() != 6 || tally.Undelivered() != 6 {
+		t.Errorf("%d calls, tally %d, %d undelivered; want 6 each (refused connections are retried, and never reached the server)", st.Calls, tally.Calls(), tally.Undelivered())
+	}
+}
+
+// TestTLSToAPlainServerIsReported: an https URL to a plain-HTTP server
+// fails at once, with a reason that says what to look at.
+func TestTLSToAPlainServerIsReported(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	c, reports := unreachableClient(t, strings.Replace(srv.URL, "http://", "https://", 1))
+	if _, err := c.Me(context.Background()); err == nil {
+		t.Fatal("no error")
+	}
+	if got := reports(); len(got) != 1 || got[0] != "TLS handshake failed (is it an https URL to an http server?)" {
+		t.Errorf("reports %q", got)
+	}
+}
