@@ -444,12 +444,11 @@ func (d *Dispatcher) route(p *planned) int {
 
 // worker handles its events one at a time, so per-contact order holds.
 type worker struct {
-	d      *Dispatcher
-	in     chan *planned
+	d       *Dispatcher
+	in      chan *planned
 	wake    chan []string // contact keys identified by other workers
 	waiting waiting       // actions waiting for their contact's identify
 }
-
 
 func (w *worker) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)

@@ -56,7 +56,9 @@ func TestWaitingIsASetByKeyAndDeadline(t *testing.T) {
 		case 5, 6:
 			keys := []string{fmt.Sprintf("user:%d", rng.IntN(50)), fmt.Sprintf("email:%d", rng.IntN(50))}
 			got := w.takeKeys(keys)
-			want := takeModel(func(p *parked) bool { return slices.ContainsFunc(p.keys, func(k string) bool { return slices.Contains(keys, k) }) })
+			want := takeModel(func(p *parked) bool {
+				return slices.ContainsFunc(p.keys, func(k string) bool { return slices.Contains(keys, k) })
+			})
 			if names(got) != names(want) {
 				t.Fatalf("step %d: takeKeys(%v) = %s, want %s", i, keys, names(got), names(want))
 			}
