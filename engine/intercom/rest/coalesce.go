@@ -13,8 +13,8 @@ import (
 // meanwhile merge into one body (later values win per field, custom
 // attributes per key), sent once the first has answered. N group calls of
 // one company at the same time — a backfill sends one per member — cost at
-// most two calls, and the company ends as if all had been sent in the order
-// they came.
+// most two calls (one when they are all the same), and the company ends as
+// if all had been sent in the order they came.
 type upserts struct {
 	mu        sync.Mutex
 	companies map[string]*upsertState
@@ -75,7 +75,11 @@ func (u *upserts) upsert(ctx context.Context, body intercom.CompanyBody,
 	if prev != r {
 		<-prev.done // it always ends: its request is bounded by its context and the client's timeout
 	}
-	r.co, r.err = send(ctx, r.body)
+	if prev != r && prev.err == nil && prev.body.Digest() == r.body.Digest() {
+		r.co = prev.co // the company is already so: nothing to send
+	} else {
+		r.co, r.err = send(ctx, r.body)
+	}
 
 	u.mu.Lock()
 	s.flying = nil

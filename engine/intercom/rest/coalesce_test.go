@@ -82,3 +82,33 @@ func digestOf(raw []byte) string {
 	h := sha256.Sum256(raw)
 	return string(h[:16])
 }
+
+// TestConcurrentIdenticalUpsertsCostOneCall: upserts of a company that
+// equal the one in flight send nothing more.
+func TestConcurrentIdenticalUpsertsCostOneCall(t *testing.T) {
+	s := newSim(t, intercomtest.Options{Faults: intercomtest.Faults{SlowRate: 1, SlowDelay: 200 * time.Millisecond}})
+	c := newClient(t, s)
+	body := intercom.CompanyBody{CompanyID: "acme", Name: "Acme", Plan: "pro"}
+	first := make(chan error, 1)
+	go func() { _, err := c.UpsertCompany(context.Background(), body); first <- err }()
+	for len(s.Requests()) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if co, err := c.UpsertCompany(context.Background(), body); err != nil || co.ID != companyID(1) {
+				t.Errorf("upsert: %+v, %v", co, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Requests()); n != 1 {
+		t.Errorf("%d upserts sent, want 1", n)
+	}
+}
