@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -223,81 +221,6 @@ func cleanState(t *testing.T, events string) string {
 		t.Fatalf("clean run: exit %d\n%s", code, errOut)
 	}
 	return canonical(t, sim.State())
-}
-
-// dedupIntercom fronts a simulator with Intercom's documented
-// de-duplication of data events: a POST /events identical to one already
-// stored (same user, event name, created_at and metadata: here, the same
-// body) is answered 202 and not stored again. Intercom does this; the
-// simulator does not (yet), and a run that is killed re-sends the events
-// it had in flight, as any at-least-once sender must.
-type dedupIntercom struct {
-	sim *intercomtest.Server
-	srv *httptest.Server
-
-	mu      sync.Mutex
-	stored  map[string]bool
-	ignored int
-}
-
-func newDedupIntercom(t *testing.T, opts intercomtest.Options) *dedupIntercom {
-	t.Helper()
-	d := &dedupIntercom{sim: intercomtest.NewHandler(opts), stored: map[string]bool{}}
-	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(func() { d.srv.Close(); d.sim.Close() })
-	return d
-}
-
-func (d *dedupIntercom) URL() string { return d.srv.URL }
-
-func (d *dedupIntercom) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/events" {
-		d.sim.ServeHTTP(w, r)
-		return
-	}
-	body, _ := readAll(r)
-	key := string(body)
-	d.mu.Lock()
-	dup := d.stored[key]
-	if dup {
-		d.ignored++
-	}
-	d.mu.Unlock()
-	if dup {
-		w.WriteHeader(http.StatusAccepted)
-		return
-	}
-	rec := httptest.NewRecorder()
-	r.Body = http.NoBody
-	r2 := r.Clone(r.Context())
-	r2.Body = nopCloser{bytes.NewReader(body)}
-	d.sim.ServeHTTP(rec, r2)
-	if rec.Code/100 == 2 {
-		d.mu.Lock()
-		d.stored[key] = true
-		d.mu.Unlock()
-	}
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(rec.Code)
-	w.Write(rec.Body.Bytes())
-}
-
-func (d *dedupIntercom) duplicatesIgnored() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.ignored
-}
-
-type nopCloser struct{ *bytes.Reader }
-
-func (nopCloser) Close() error { return nil }
-
-func readAll(r *http.Request) ([]byte, error) {
-	var b bytes.Buffer
-	_, err := b.ReadFrom(r.Body)
-	return b.Bytes(), err
 }
 
 func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

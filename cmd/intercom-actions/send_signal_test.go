@@ -135,28 +135,29 @@ func TestSendResumesAfterSIGKILL(t *testing.T) {
 	want := cleanState(t, events)
 	dir := t.TempDir()
 	writeFile(t, dir, "events.ndjson", events)
-	ic := newDedupIntercom(t, intercomtest.Options{Faults: intercomtest.Faults{SlowRate: 1, SlowDelay: 2 * time.Millisecond}})
+	ic := intercomtest.NewServer(intercomtest.Options{Faults: intercomtest.Faults{SlowRate: 1, SlowDelay: 2 * time.Millisecond}})
+	defer ic.Close()
 	args := []string{"send", "--api-base", ic.URL(), "--concurrency", "4", "events.ndjson"}
 	p := start(t, dir, args...)
 	// Kill it while data events are being sent.
-	waitFor(t, 20*time.Second, "100 data events", func() bool { return len(ic.sim.State().Events) >= 100 || !p.running() })
+	waitFor(t, 20*time.Second, "100 data events", func() bool { return len(ic.State().Events) >= 100 || !p.running() })
 	p.signal(syscall.SIGKILL)
 	p.wait(10 * time.Second)
-	sentBefore := len(ic.sim.Requests())
+	sentBefore := len(ic.Requests())
 
-	ic.sim.SetFaults(intercomtest.Faults{})
+	ic.SetFaults(intercomtest.Faults{})
 	resumed := start(t, dir, append([]string{"send", "--resume"}, args[1:]...)...)
 	if code := resumed.wait(60 * time.Second); code != 0 {
 		t.Fatalf("resume: exit %d\n%s", code, resumed.stderr.String())
 	}
-	if got := canonical(t, ic.sim.State()); got != want {
+	if got := canonical(t, ic.State()); got != want {
 		t.Errorf("state after kill and resume differs from a clean run's")
 	}
 	t.Logf("%d requests before the kill; %d data events re-sent by the resume and ignored as duplicates; resume: %s",
-		sentBefore, ic.duplicatesIgnored(), firstLine(resumed.stderr.String()))
+		sentBefore, ic.DuplicateEvents(), firstLine(resumed.stderr.String()))
 	// In flight at the kill: at most 4 (--concurrency), plus any settled in
 	// the instant before it whose journal write had not happened yet.
-	if d := ic.duplicatesIgnored(); d > 8 {
+	if d := ic.DuplicateEvents(); d > 8 {
 		t.Errorf("%d data events re-sent: more than were in flight", d)
 	}
 }

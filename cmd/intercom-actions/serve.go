@@ -149,7 +149,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if useSim {
-		sim = intercomtest.NewServer(intercomtest.Options{})
+		sim = intercomtest.NewServer(intercomtest.Options{MaxRequests: 10000}) // a long-running serve keeps only the latest requests
 		defer sim.Close()
 		*conn.apiBase = sim.URL()
 	}

@@ -79,7 +79,8 @@ func (c *loadClient) run(t *testing.T, bodies []string) {
 func TestServeSurvivesSIGKILL(t *testing.T) {
 	events := workload(3000)
 	want := cleanState(t, events)
-	ic := newDedupIntercom(t, intercomtest.Options{})
+	ic := intercomtest.NewServer(intercomtest.Options{})
+	defer ic.Close()
 	dir := t.TempDir()
 	args := []string{"--data-dir", dir, "--api-base", ic.URL(), "--concurrency", "4"}
 	s := startServe(t, nil, args...)
@@ -92,27 +93,27 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 		when func() bool
 	}{
 		{"10 batches acknowledged", func() bool { return client.acked.Load() >= 10 }},
-		{"100 data events", func() bool { return len(ic.sim.State().Events) >= 100 }},
-		{"500 data events", func() bool { return len(ic.sim.State().Events) >= 500 }},
+		{"100 data events", func() bool { return len(ic.State().Events) >= 100 }},
+		{"500 data events", func() bool { return len(ic.State().Events) >= 500 }},
 	}
 	for kill, k := range kills {
 		waitFor(t, 60*time.Second, k.what, k.when)
 		s.signal(syscall.SIGKILL)
 		s.wait(10 * time.Second)
-		t.Logf("kill %d (%s): %d of %d batches acknowledged; Intercom has %d requests", kill+1, k.what, client.acked.Load(), len(bodies), len(ic.sim.Requests()))
+		t.Logf("kill %d (%s): %d of %d batches acknowledged; Intercom has %d requests", kill+1, k.what, client.acked.Load(), len(bodies), len(ic.Requests()))
 		s = startServe(t, nil, args...)
 		client.base.Store(s.base)
 	}
 	<-client.done
-	waitFor(t, 60*time.Second, "Intercom to hold every event", func() bool { return canonical(t, ic.sim.State()) == want })
+	waitFor(t, 60*time.Second, "Intercom to hold every event", func() bool { return canonical(t, ic.State()) == want })
 	_, metrics := get(t, s.base+"/metrics")
 	if !strings.Contains(metrics, "intercom_actions_spool_depth 0") || !strings.Contains(metrics, "intercom_actions_dead_letters_total 0") {
 		t.Errorf("metrics:\n%s", grepLines(metrics, "spool_depth", "dead_letters"))
 	}
 	// A settle is committed before its worker takes the next event, so a
 	// kill can bring back only the events in flight: 4 (--concurrency) a kill.
-	t.Logf("%d data events re-sent after a kill and ignored as duplicates by Intercom", ic.duplicatesIgnored())
-	if d := ic.duplicatesIgnored(); d > 3*4 {
+	t.Logf("%d data events re-sent after a kill and ignored as duplicates by Intercom", ic.DuplicateEvents())
+	if d := ic.DuplicateEvents(); d > 3*4 {
 		t.Errorf("%d data events sent twice: more than were in flight at the kills", d)
 	}
 	s.stop(t)

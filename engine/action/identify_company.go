@@ -2,7 +2,6 @@ package action
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,9 +87,9 @@ func runIdentifyCompany(ctx context.Context, c *Call, a *IdentifyCompany) error 
 	// Group calls repeat the same traits often (analytics.js sends one per
 	// page load), and a group retried after its contact's identify has
 	// already saved the company: skip an upsert identical to the last one.
-	key, sum := intercom.CompanyKey(a.CompanyID), digest(body)
+	// (The API remembers the digest of the last body it sent.)
 	companyID, companySrc := "", fromSearch
-	if e, ok := c.cached(key); ok && sum != "" && e.Digest == sum {
+	if e, ok := c.cached(intercom.CompanyKey(a.CompanyID)); ok && e.Digest != "" && e.Digest == body.Digest() {
 		companyID, companySrc = e.ID, fromCache
 	} else {
 		co, err := c.API.UpsertCompany(ctx, body)
@@ -98,7 +97,6 @@ func runIdentifyCompany(ctx context.Context, c *Call, a *IdentifyCompany) error 
 			return fmt.Errorf("upsert company: %w", err)
 		}
 		companyID = co.ID
-		c.API.Remember(key, intercom.Cached{ID: co.ID, Digest: sum})
 	}
 	c.Result.CompanyID = companyID
 	if a.ContactID == "" && a.ExternalID == "" && a.Email == "" {
@@ -125,14 +123,4 @@ func runIdentifyCompany(ctx context.Context, c *Call, a *IdentifyCompany) error 
 		return fmt.Errorf("%w: %w", notFound("", "contact_id", a.ContactID, "external_id", a.ExternalID, "email", a.Email), err)
 	}
 	return err
-}
-
-// digest identifies a request body.
-func digest(body intercom.CompanyBody) string {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return ""
-	}
-	h := sha256.Sum256(b)
-	return string(h[:16])
 }

@@ -100,6 +100,10 @@ type Config struct {
 	// ContactWait bounds how long an action whose contact does not exist
 	// yet waits for that contact's identify; default 30s.
 	ContactWait time.Duration
+	// MaxWaiting bounds how many actions wait for their contact at once
+	// (each holds its event); past it, the one that has waited longest
+	// gets its last try early. Default 100,000.
+	MaxWaiting int
 	// DeadLetter receives what finally failed; nil discards (the failures
 	// are still counted and reported through OnResult).
 	DeadLetter *DeadLetterWriter
@@ -203,6 +207,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	if cfg.ContactWait <= 0 {
 		cfg.ContactWait = 30 * time.Second
+	}
+	if cfg.MaxWaiting <= 0 {
+		cfg.MaxWaiting = 100_000
 	}
 	return &Dispatcher{cfg: cfg, seed: maphash.MakeSeed(), stop: make(chan struct{})}, nil
 }
@@ -445,20 +452,10 @@ func (d *Dispatcher) route(p *planned) int {
 
 // worker handles its events one at a time, so per-contact order holds.
 type worker struct {
-	d      *Dispatcher
-	in     chan *planned
-	wake   chan []string // contact keys identified by other workers
-	parked []*parked
-}
-
-// parked is an action waiting for its contact to be identified.
-type parked struct {
-	res      *Result
-	ev       Event
-	action   action.Action
-	keys     []string // the contact it waits for (action.Contact.Keys)
-	deadline time.Time
-	pending  *int // actions of the event still open; the event is done at 0
+	d       *Dispatcher
+	in      chan *planned
+	wake    chan []string // contact keys identified by other workers
+	waiting waiting       // actions waiting for their contact's identify
 }
 
 func (w *worker) run(ctx context.Context) {
@@ -473,7 +470,7 @@ func (w *worker) run(ctx context.Context) {
 			}
 			return // Run settles the parked actions once every worker is done
 		}
-		next, ok := w.nextDeadline()
+		next, ok := w.waiting.next()
 		if ok {
 			timer.Reset(time.Until(next))
 		}
@@ -559,7 +556,7 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 			unstarted = p.actions[i+1:]
 		case errors.Is(err, action.ErrContactNotFound) && w.in != nil:
 			*pending++
-			w.parked = append(w.parked, &parked{res: res, ev: ev, action: a, keys: a.Contact().Keys(),
+			w.park(ctx, &parked{res: res, ev: ev, action: a, keys: a.Contact().Keys(),
 				deadline: time.Now().Add(w.d.cfg.ContactWait), pending: pending})
 			w.d.count(func(s *Summary) { s.Waited++ })
 		default:
@@ -633,35 +630,22 @@ func (w *worker) identified(ctx context.Context, keys []string) {
 
 // retryParked retries the actions waiting for any of the contact keys.
 func (w *worker) retryParked(ctx context.Context, keys []string) {
-	for _, p := range w.take(func(p *parked) bool { return sharesKey(p.keys, keys) }) {
+	for _, p := range w.waiting.takeKeys(keys) {
 		w.retry(ctx, p, false)
 	}
 }
 
-// take removes and returns the parked actions for which due is true.
-func (w *worker) take(due func(*parked) bool) []*parked {
-	var out []*parked
-	kept := w.parked[:0]
-	for _, p := range w.parked {
-		if due(p) {
-			out = append(out, p)
-		} else {
-			kept = append(kept, p)
-		}
+// park makes an action wait for its contact. Past the worker's share of
+// MaxWaiting, the action that has waited longest gets its last try at
+// once instead, so memory stays bounded however many contacts are missing.
+func (w *worker) park(ctx context.Context, p *parked) {
+	limit := (w.d.cfg.MaxWaiting + w.d.cfg.Concurrency - 1) / w.d.cfg.Concurrency
+	for w.waiting.len() >= limit {
+		oldest := w.waiting.takeOldest()
+		oldest.cut = true
+		w.retry(ctx, oldest, true)
 	}
-	w.parked = kept
-	return out
-}
-
-func sharesKey(a, b []string) bool {
-	for _, x := range a {
-		for _, y := range b {
-			if x == y {
-				return true
-			}
-		}
-	}
-	return false
+	w.waiting.add(p)
 }
 
 // retry sends a parked action again; final means no more waiting.
@@ -679,8 +663,11 @@ func (w *worker) retry(ctx context.Context, p *parked, final bool) {
 	case cutOff(ctx, err):
 		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name, outcomeUnknown(err))
 	case errors.Is(err, action.ErrContactNotFound) && !final:
-		w.parked = append(w.parked, p)
+		w.waiting.add(p)
 		return
+	case errors.Is(err, action.ErrContactNotFound) && p.cut:
+		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name,
+			fmt.Errorf("%w; no identify for this contact came before %d other actions were waiting (MaxWaiting)", err, w.d.cfg.MaxWaiting))
 	case errors.Is(err, action.ErrContactNotFound):
 		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name,
 			fmt.Errorf("%w; no identify for this contact succeeded within %s", err, w.d.cfg.ContactWait))
@@ -693,28 +680,16 @@ func (w *worker) retry(ctx context.Context, p *parked, final bool) {
 	}
 }
 
-func (w *worker) nextDeadline() (time.Time, bool) {
-	var next time.Time
-	for _, p := range w.parked {
-		if next.IsZero() || p.deadline.Before(next) {
-			next = p.deadline
-		}
-	}
-	return next, !next.IsZero()
-}
-
 // expire gives the actions whose wait is over one last try.
 func (w *worker) expire(ctx context.Context, now time.Time) {
-	for _, p := range w.take(func(p *parked) bool { return !p.deadline.After(now) }) {
+	for _, p := range w.waiting.takeDue(now) {
 		w.retry(ctx, p, true)
 	}
 }
 
 // flush ends the waits at the end of the input: no identify can follow.
 func (w *worker) flush(ctx context.Context) {
-	due := w.parked
-	w.parked = nil
-	for _, p := range due {
+	for _, p := range w.waiting.takeAll() {
 		w.retry(ctx, p, true)
 	}
 }
@@ -729,8 +704,7 @@ var errNotSentWaiting = errors.New("not sent: the run was stopped while it waite
 // is dead-lettered with its rule, so that sending the dead letters again
 // sends just it.
 func (w *worker) leaveParked() {
-	due := w.parked
-	w.parked = nil
+	due := w.waiting.takeAll()
 	left := map[*Result]bool{}
 	for _, p := range due {
 		// An event's waiting actions are all in its worker's list, so an

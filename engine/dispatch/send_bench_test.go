@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"strconv"
@@ -114,4 +115,52 @@ func benchRateLimited(b *testing.B, limit int, window time.Duration, windows int
 	}
 	b.ReportMetric(float64(st.RateLimited)/float64(st.Calls), "share-429")
 	b.ReportMetric(float64(sum.Failed), "failed-events")
+}
+
+// BenchmarkSendCompanies measures Intercom calls per user on the issue's
+// mixed workload: each user an identify, a group and two tracks, five
+// users to a company. "same" gives every member the company's traits;
+// "backfill" gives each member's group its own plan, as a backfill sends
+// them, with Intercom's latency (20 ms a call) so that the members' upserts
+// overlap and coalesce. Run with -benchtime=20000x (5,000 users).
+func BenchmarkSendCompanies(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		plans   int // distinct plans among a company's members
+		latency time.Duration
+	}{{"same", 1, 0}, {"backfill", 5, 20 * time.Millisecond}} {
+		b.Run(tc.name, func(b *testing.B) {
+			opts := intercomtest.Options{Token: "tok", RateLimit: 1 << 30, MaxRequests: 1000}
+			if tc.latency > 0 {
+				opts.Faults = intercomtest.Faults{SlowRate: 1, SlowDelay: tc.latency}
+			}
+			sim := intercomtest.NewServer(opts)
+			defer sim.Close()
+			d, client := simDispatcher(b, sim, rest.Config{}, 16, nil)
+			users := max(b.N/4, 5)
+			var in strings.Builder
+			for step := range 4 {
+				for u := range users {
+					switch step {
+					case 0:
+						fmt.Fprintf(&in, `{"type":"identify","userId":"u%d","traits":{"email":"u%d@example.com","name":"User %d"},"timestamp":"2024-01-01T00:00:00Z"}`+"\n", u, u, u)
+					case 1:
+						fmt.Fprintf(&in, `{"type":"group","userId":"u%d","groupId":"g%d","traits":{"name":"Company %d","plan":"plan-%d"}}`+"\n", u, u/5, u/5, u%tc.plans)
+					default:
+						fmt.Fprintf(&in, `{"type":"track","userId":"u%d","event":"Step %d","timestamp":"2024-01-01T00:00:0%dZ"}`+"\n", u, step, step)
+					}
+				}
+			}
+			b.ResetTimer()
+			sum, err := d.Run(context.Background(), NewLineSource("bench", strings.NewReader(in.String())))
+			b.StopTimer()
+			if err != nil || sum.Failed > 0 {
+				b.Fatalf("%+v, %v", sum, err)
+			}
+			st := client.Stats()
+			b.ReportMetric(float64(st.Calls)/float64(users), "calls/user")
+			b.ReportMetric(float64(st.Endpoints["POST /companies"])/float64(users/5), "upserts/company")
+			b.ReportMetric(float64(sum.Events)/sum.Elapsed.Seconds(), "events/s")
+		})
+	}
 }

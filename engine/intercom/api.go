@@ -69,10 +69,9 @@ type API interface {
 	// CreateDataAttribute creates a custom attribute (POST /data_attributes).
 	CreateDataAttribute(ctx context.Context, body DataAttributeBody) (*DataAttribute, error)
 
-	// Cached returns what earlier answers taught about key.
+	// Cached returns what earlier answers taught about key; for a company,
+	// also the digest of the last body sent (see CompanyBody.Digest).
 	Cached(key CacheKey) (Cached, bool)
-	// Remember stores c under key (e.g. the digest of a company body sent).
-	Remember(key CacheKey, c Cached)
 	// Forget drops every key that maps to the Intercom id (a contact or
 	// company found gone).
 	Forget(id string)

@@ -1,6 +1,9 @@
 package intercom
 
-import "encoding/json"
+import (
+	"crypto/sha256"
+	"encoding/json"
+)
 
 // Request bodies list their fields in alphabetical order of the JSON
 // names, so a body's bytes depend only on what is set: golden transcripts
@@ -33,6 +36,18 @@ type CompanyBody struct {
 	RemoteCreatedAt  *int64      `json:"remote_created_at,omitempty"`
 	Size             *int64      `json:"size,omitempty"`
 	Website          string      `json:"website,omitempty"`
+}
+
+// Digest identifies the body: equal bodies have equal digests. A client
+// remembers the digest of the last body it sent for a company, so that an
+// identical upsert can be skipped.
+func (b CompanyBody) Digest() string {
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return ""
+	}
+	h := sha256.Sum256(raw)
+	return string(h[:16])
 }
 
 // EventBody is the body of POST /events: the contact is named by ID,

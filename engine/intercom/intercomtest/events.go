@@ -94,6 +94,7 @@ func createEvent(s *Server, c *call) (int, any, *apiError) {
 	}
 	key := ev.dedupKey()
 	if st.eventKeys[key] {
+		st.duplicates++
 		return http.StatusAccepted, nil, nil // a duplicate: ignored
 	}
 	st.eventKeys[key] = true

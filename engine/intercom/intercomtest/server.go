@@ -273,6 +273,15 @@ func (s *Server) Reset() {
 	s.ctl.Unlock()
 }
 
+// DuplicateEvents counts the data events ignored as duplicates of stored
+// ones (Intercom's de-duplication), since the last Reset: how many events
+// a sender sent twice.
+func (s *Server) DuplicateEvents() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.duplicates
+}
+
 // State returns a deep copy of the simulated workspace.
 func (s *Server) State() State {
 	s.mu.Lock()

@@ -313,6 +313,7 @@ type store struct {
 	companyKeys map[string]string   // company_id → Intercom id
 	events      []Event
 	eventKeys   map[string]bool // Event.dedupKey of every stored event
+	duplicates  int             // data events ignored as duplicates
 	contactSeq  uint64
 	companySeq  uint64
 

@@ -103,9 +103,18 @@ func (c *Client) MergeContacts(ctx context.Context, leadID, userID string) (*int
 }
 
 // UpsertCompany creates or updates the company with body's company_id
-// (POST /companies).
+// (POST /companies). Upserts of one company that come while another is in
+// flight are merged into one (see upserts), and the client remembers the
+// digest of the last body sent (intercom.Cached.Digest under
+// intercom.CompanyKey), so that a caller can skip an identical upsert.
 func (c *Client) UpsertCompany(ctx context.Context, body intercom.CompanyBody) (*intercom.Company, error) {
-	return c.company(ctx, call{http.MethodPost, "/companies", epUpsertCompany, body, nil})
+	return c.upserts.upsert(ctx, body, func(ctx context.Context, b intercom.CompanyBody) (*intercom.Company, error) {
+		co, err := c.company(ctx, call{http.MethodPost, "/companies", epUpsertCompany, b, nil})
+		if err == nil {
+			c.cache.put(intercom.CompanyKey(b.CompanyID), intercom.Cached{ID: co.ID, Digest: b.Digest()})
+		}
+		return co, err
+	})
 }
 
 // FindCompany retrieves the company with your company_id
@@ -233,9 +242,6 @@ func (c *Client) Me(ctx context.Context) (*intercom.Me, error) {
 
 // Cached returns what earlier answers taught the client about key.
 func (c *Client) Cached(key intercom.CacheKey) (intercom.Cached, bool) { return c.cache.get(key) }
-
-// Remember stores v under key.
-func (c *Client) Remember(key intercom.CacheKey, v intercom.Cached) { c.cache.put(key, v) }
 
 // Forget drops every cache key that maps to the Intercom id.
 func (c *Client) Forget(id string) { c.cache.forgetID(id) }

@@ -1,0 +1,114 @@
+package rest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+)
+
+// TestConcurrentUpsertsOfOneCompanyCoalesce: while one upsert of a company
+// is in flight (the simulator answers slowly), nine more of it come, each
+// with its own plan and custom attribute. They are merged into one second
+// upsert: two calls in all, every caller gets the company, and the company
+// ends with every attribute and the plan of the merged body.
+func TestConcurrentUpsertsOfOneCompanyCoalesce(t *testing.T) {
+	s := newSim(t, intercomtest.Options{Faults: intercomtest.Faults{SlowRate: 1, SlowDelay: 300 * time.Millisecond}})
+	c := newClient(t, s)
+	ctx := context.Background()
+	upsert := func(i int) (*intercom.Company, error) {
+		return c.UpsertCompany(ctx, intercom.CompanyBody{
+			CompanyID: "acme", Plan: fmt.Sprintf("plan-%d", i),
+			CustomAttributes: intercom.Object{{Key: fmt.Sprintf("seen_by_%d", i), Raw: "true"}},
+		})
+	}
+	first := make(chan error, 1)
+	go func() { _, err := upsert(0); first <- err }()
+	for len(s.Requests()) == 0 { // the first is in flight
+		time.Sleep(time.Millisecond)
+	}
+	var wg sync.WaitGroup
+	ids := make([]string, 10)
+	for i := 1; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			co, err := upsert(i)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids[i] = co.ID
+		}()
+	}
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	reqs := s.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d upserts sent, want 2:\n%v", len(reqs), s.Transcript())
+	}
+	for i := 1; i < 10; i++ {
+		if ids[i] != companyID(1) {
+			t.Errorf("caller %d got company %q", i, ids[i])
+		}
+	}
+	var merged struct {
+		Plan             string         `json:"plan"`
+		CustomAttributes map[string]any `json:"custom_attributes"`
+	}
+	if err := json.Unmarshal(reqs[1].Body, &merged); err != nil {
+		t.Fatal(err)
+	}
+	co := s.State().Companies[0]
+	if len(merged.CustomAttributes) != 9 || len(co.CustomAttributes) != 10 || co.Plan != merged.Plan {
+		t.Errorf("merged body %s; company %+v", reqs[1].Body, co)
+	}
+	// The client remembers what it sent last: the merged body.
+	if e, ok := c.Cached(intercom.CompanyKey("acme")); !ok || e.Digest != digestOf(reqs[1].Body) {
+		t.Errorf("cached %+v, want the merged body's digest", e)
+	}
+}
+
+// digestOf is CompanyBody.Digest of a body as sent.
+func digestOf(raw []byte) string {
+	h := sha256.Sum256(raw)
+	return string(h[:16])
+}
+
+// TestConcurrentIdenticalUpsertsCostOneCall: upserts of a company that
+// equal the one in flight send nothing more.
+func TestConcurrentIdenticalUpsertsCostOneCall(t *testing.T) {
+	s := newSim(t, intercomtest.Options{Faults: intercomtest.Faults{SlowRate: 1, SlowDelay: 200 * time.Millisecond}})
+	c := newClient(t, s)
+	body := intercom.CompanyBody{CompanyID: "acme", Name: "Acme", Plan: "pro"}
+	first := make(chan error, 1)
+	go func() { _, err := c.UpsertCompany(context.Background(), body); first <- err }()
+	for len(s.Requests()) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if co, err := c.UpsertCompany(context.Background(), body); err != nil || co.ID != companyID(1) {
+				t.Errorf("upsert: %+v, %v", co, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Requests()); n != 1 {
+		t.Errorf("%d upserts sent, want 1", n)
+	}
+}
