@@ -55,8 +55,8 @@ import (
 
 // Config configures a Processor. Rules and TokenSource are required.
 type Config struct {
-	// Rules are the compiled rules (Compile, CompileFiles, CompileBytes,
-	// CompileDefaults, or engine.Compile).
+	// Rules are the compiled rules (Rules.Compile, CompileFiles,
+	// CompileBytes, CompileDefaults, or engine.Compile).
 	Rules *engine.Engine
 	// TokenSource gives Intercom's bearer token, e.g.
 	// oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}) for a
@@ -102,7 +102,7 @@ const (
 
 // Result is what happened to one event.
 type Result struct {
-	Status  Status
+	Status  Status // Sent, Skipped or Failed
 	Actions int // actions the rules planned
 	Sent    int // actions sent
 	Calls   int // requests to Intercom, retries included
