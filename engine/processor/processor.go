@@ -103,9 +103,9 @@ const (
 // Result is what happened to one event.
 type Result struct {
 	Status  Status // Sent, Skipped or Failed
-	Actions int // actions the rules planned
-	Sent    int // actions sent
-	Calls   int // requests to Intercom, retries included
+	Actions int    // actions the rules planned
+	Sent    int    // actions sent
+	Calls   int    // requests to Intercom, retries included
 	// Err is nil unless Status is Failed; then an errors.Join of each
 	// failure (one per failed rule), for errors.Is and errors.As: see the
 	// package doc. Its text has one line per failure.
