@@ -76,5 +76,6 @@ require (
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
-// The plugin is built from this source tree, not a published version.
+// The plugin is built from this source tree, not a published version. When
+// the root module's requirements change, run `go mod tidy` here too.
 replace github.com/intercom-actions/intercom-actions => ../..
