@@ -98,7 +98,8 @@ type EventError struct{ Reason string }
 func (e *EventError) Error() string { return "invalid event: " + e.Reason }
 
 // RuleError is one rule that failed on an event: its trigger failed to run,
-// or a required field could not be mapped. Other rules are not affected.
+// or a required field could not be mapped (or, in a dispatch.Result, its
+// action could not be sent). Other rules are not affected.
 type RuleError struct {
 	Rule string
 	Err  error
@@ -111,6 +112,16 @@ func (e *RuleError) Unwrap() error { return e.Err }
 
 // RuleErrors is every rule that failed on one event.
 type RuleErrors []*RuleError
+
+// Unwrap returns the rules' errors, so that errors.Is and errors.As look
+// into each.
+func (l RuleErrors) Unwrap() []error {
+	errs := make([]error, len(l))
+	for i, e := range l {
+		errs[i] = e
+	}
+	return errs
+}
 
 func (l RuleErrors) Error() string {
 	msgs := make([]string, len(l))

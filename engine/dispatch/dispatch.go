@@ -135,6 +135,14 @@ type Result struct {
 	Calls   int      // Intercom calls spent, retries included
 	Errors  []string // why actions failed (also in the dead-letter output)
 	Unknown int      // actions cut off mid-request: outcome unknown
+	// Err is Errors as errors, for errors.Is and errors.As: nil unless
+	// something was dead-lettered, else an errors.Join of each failure in
+	// the order of Errors (its text is Errors joined by newlines). A
+	// failure of one rule is an *engine.RuleError naming it (wrapping, say,
+	// an *intercom.APIError, action.ErrContactNotFound or ErrOutcomeUnknown);
+	// the rules whose trigger or fields failed on the event are one
+	// engine.RuleErrors; an unusable event is an *engine.EventError.
+	Err error
 }
 
 // Summary counts a run.
@@ -504,10 +512,15 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 	var ruleErrs engine.RuleErrors
 	switch {
 	case errors.As(p.err, &ruleErrs):
+		var failed engine.RuleErrors // of the rules sent; one error in res.Err
 		for _, re := range ruleErrs {
 			if ev.Only == "" || ev.Only == re.Rule {
-				w.deadLetter(res, ev, re.Rule, "", re.Err)
+				w.deadLetterAs(res, ev, re.Rule, "", re.Err, nil)
+				failed = append(failed, re)
 			}
+		}
+		if len(failed) > 0 {
+			res.Err = joinErr(res.Err, failed)
 		}
 	case p.err != nil:
 		w.deadLetter(res, ev, "", "", p.err)
@@ -739,14 +752,28 @@ func (w *worker) sent(res *Result, a action.Action, calls int) {
 }
 
 func (w *worker) deadLetter(res *Result, ev Event, rule, action string, err error) {
+	typed := err
+	if rule != "" {
+		typed = &engine.RuleError{Rule: rule, Err: err} // its text is errorText's
+	}
+	w.deadLetterAs(res, ev, rule, action, err, typed)
+}
+
+// deadLetterAs is deadLetter adding typed to res.Err (nil: nothing, the
+// caller adds it).
+func (w *worker) deadLetterAs(res *Result, ev Event, rule, action string, err, typed error) {
 	text := errorText(rule, err)
 	res.Errors = append(res.Errors, text)
+	if typed != nil {
+		res.Err = joinErr(res.Err, typed)
+	}
 	unknown := errors.Is(err, ErrOutcomeUnknown)
 	if unknown {
 		res.Unknown++
 	}
 	if dlErr := w.d.cfg.DeadLetter.Write(ev, rule, action, err); dlErr != nil {
 		res.Errors = append(res.Errors, "dead-letter write failed: "+dlErr.Error())
+		res.Err = joinErr(res.Err, fmt.Errorf("dead-letter write failed: %w", dlErr))
 	}
 	reason := Reason(rule, err)
 	w.d.count(func(s *Summary) {
@@ -772,6 +799,16 @@ func (w *worker) deadLetter(res *Result, ev Event, rule, action string, err erro
 		}
 		f.Count++
 	})
+}
+
+// joinErr adds err to Result.Err, keeping it one flat errors.Join (Err
+// is only ever made here, so it is nil or such a join).
+func joinErr(joined, err error) error {
+	var errs []error
+	if joined != nil {
+		errs = joined.(interface{ Unwrap() []error }).Unwrap()
+	}
+	return errors.Join(append(errs[:len(errs):len(errs)], err)...)
 }
 
 func errorText(rule string, err error) string {

@@ -1,0 +1,81 @@
+package processor
+
+import (
+	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/rules"
+	"github.com/intercom-actions/intercom-actions/rules/defaults"
+	"github.com/intercom-actions/intercom-actions/rules/presets"
+)
+
+// Rules chooses the rules to compile, as the command line's --rules,
+// --with-defaults and --preset do. The zero Rules is the embedded default
+// rules (Segment's presets).
+type Rules struct {
+	// Files are rule files and folders (every *.yaml and *.yml in a
+	// folder, in name order).
+	Files []string
+	// Sources are rule files held in memory; each Name is used in errors.
+	Sources []rules.Source
+	// WithDefaults layers Files and Sources on the embedded defaults: a
+	// rule named like a default rule replaces it, the others are added.
+	// Without Files or Sources the defaults are used anyway.
+	WithDefaults bool
+	// Presets names embedded opt-in presets to add (see rules/presets),
+	// e.g. "classic-company".
+	Presets []string
+}
+
+// Compile reads and compiles the rules. Every problem of syntax or
+// meaning across all the files comes back at once as a rules.ErrorList,
+// each as `file:line:col: rule "R": field "f": message`; a file that
+// cannot be read is reported as it is.
+func (r Rules) Compile() (*engine.Engine, error) {
+	var srcs []rules.Source
+	var err error
+	own := len(r.Files) > 0 || len(r.Sources) > 0
+	if len(r.Files) > 0 {
+		if srcs, err = rules.Read(r.Files...); err != nil {
+			return nil, err
+		}
+	}
+	srcs = append(srcs, r.Sources...)
+	if !own {
+		if srcs, err = rules.ReadFS(defaults.FS, "."); err != nil {
+			return nil, err
+		}
+	}
+	extra, err := presets.Sources(r.Presets...)
+	if err != nil {
+		return nil, err
+	}
+	set, err := rules.ParseAll(append(srcs, extra...)...)
+	if set == nil {
+		return nil, err
+	}
+	if r.WithDefaults && own {
+		base, err := defaults.Load()
+		if base == nil {
+			return nil, err
+		}
+		set, _ = rules.Overlay(base, set)
+	}
+	return engine.Compile(set)
+}
+
+// CompileFiles compiles the rule files and folders at paths: rules.Load
+// and engine.Compile, with every problem in one rules.ErrorList.
+func CompileFiles(paths ...string) (*engine.Engine, error) {
+	return Rules{Files: paths}.Compile()
+}
+
+// CompileBytes compiles the rule file src; name is used in errors
+// ("name:line:col: ...").
+func CompileBytes(name string, src []byte) (*engine.Engine, error) {
+	return Rules{Sources: []rules.Source{{Name: name, Data: src}}}.Compile()
+}
+
+// CompileDefaults compiles the embedded default rules (Segment's presets),
+// with the presets named added.
+func CompileDefaults(presetNames ...string) (*engine.Engine, error) {
+	return Rules{Presets: presetNames}.Compile()
+}
