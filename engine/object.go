@@ -43,7 +43,8 @@ func (o *object) eval(doc *event.Doc) (gjson.Result, []string) {
 	var out intercom.Object
 	var warnings []string
 	if o.base != nil {
-		r, _ := o.base.eval(doc)
+		v, _ := o.base.eval(doc)
+		r := v.Result
 		switch {
 		case r.IsObject():
 			r.ForEach(func(k, v gjson.Result) bool {
@@ -60,7 +61,8 @@ func (o *object) eval(doc *event.Doc) (gjson.Result, []string) {
 		}
 	}
 	for _, e := range o.entries {
-		r, _ := e.value.eval(doc)
+		v, _ := e.value.eval(doc)
+		r := v.Result
 		switch {
 		case isEmpty(r):
 		case o.sep != "" && r.IsObject():

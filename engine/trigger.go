@@ -137,7 +137,7 @@ func order(params ...any) (result any, err error) {
 // get is the function every rewritten variable chain calls.
 func get(params ...any) (any, error) {
 	e := params[0].(*env)
-	r := e.doc.Get(params[1].(*event.Path))
+	r := e.doc.Get(params[1].(*event.Path)).Result
 	if err := e.charge(len(r.Raw) + 1); err != nil {
 		return nil, err
 	}

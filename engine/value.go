@@ -40,18 +40,19 @@ type value struct {
 
 // eval produces the value for one event, with warnings about what it left
 // out. A missing Result means no value: the field is left out.
-func (v *value) eval(doc *event.Doc) (gjson.Result, []string) {
+func (v *value) eval(doc *event.Doc) (event.Value, []string) {
 	switch v.kind {
 	case literalValue:
-		return v.literal, nil
+		return event.ValueOf(v.literal), nil
 	case templateValue:
-		return v.template.eval(doc), nil
+		return event.ValueOf(v.template.eval(doc)), nil
 	case objectValue:
-		return v.object.eval(doc)
+		r, warnings := v.object.eval(doc)
+		return event.ValueOf(r), warnings
 	}
 	r := doc.Get(v.path)
-	if v.hasDefault && isEmpty(r) {
-		return v.fallback, nil
+	if v.hasDefault && isEmpty(r.Result) {
+		return event.ValueOf(v.fallback), nil
 	}
 	return r, nil
 }
@@ -82,7 +83,7 @@ func (t *template) eval(doc *event.Doc) gjson.Result {
 	first := true
 	for i, p := range t.paths {
 		r := doc.Get(p)
-		if isEmpty(r) {
+		if isEmpty(r.Result) {
 			continue
 		}
 		if !first {

@@ -174,15 +174,15 @@ func looksNumeric(s string) bool {
 }
 
 // toFlatObject keeps the flat values of an object, in the event's order.
-// It walks the members' JSON text without decoding them (event.EachMember):
-// only their first byte says what they are.
-func toFlatObject(f *Field, v gjson.Result) (intercom.Object, []string, error) {
+// It walks the members' JSON text without decoding them, from the event's
+// index when it has one: only their first byte says what they are.
+func toFlatObject(f *Field, v event.Value) (intercom.Object, []string, error) {
 	if !v.IsObject() {
-		return nil, nil, fmt.Errorf("expected an object, got %s", describe(v))
+		return nil, nil, fmt.Errorf("expected an object, got %s", describe(v.Result))
 	}
 	out := make(intercom.Object, 0, 16)
 	var warnings []string
-	event.EachMember(v.Raw, func(k, raw string) bool {
+	v.EachMember(func(k, raw string) bool {
 		switch raw[0] {
 		case '"':
 			if raw != `""` {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/intercom-actions/intercom-actions/engine/event"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
 
@@ -56,9 +57,9 @@ type Field struct {
 	Doc      string   // one line for the reference
 
 	// assign converts a value and stores it in a fields struct.
-	assign func(fields any, v gjson.Result) (ok bool, warnings []string, err error)
+	assign func(fields any, v event.Value) (ok bool, warnings []string, err error)
 	// check converts a value into a scratch struct (for literals at compile time).
-	check func(v gjson.Result) (warnings []string, err error)
+	check func(v event.Value) (warnings []string, err error)
 	// appendJSON appends the field's value from a fields struct, if set.
 	appendJSON func(b []byte, fields any) ([]byte, bool)
 }
@@ -67,8 +68,8 @@ type Field struct {
 // field's action). ok is false when the field is left out: v is missing,
 // null or "", or it cannot be converted (then err says why). Warnings
 // report parts of v that were dropped.
-func (f *Field) Assign(fields any, v gjson.Result) (ok bool, warnings []string, err error) {
-	if isEmpty(v) {
+func (f *Field) Assign(fields any, v event.Value) (ok bool, warnings []string, err error) {
+	if isEmpty(v.Result) {
 		return false, nil, nil
 	}
 	return f.assign(fields, v)
@@ -80,7 +81,7 @@ func (f *Field) Check(v gjson.Result) (warnings []string, err error) {
 	if isEmpty(v) {
 		return nil, nil
 	}
-	return f.check(v)
+	return f.check(event.ValueOf(v))
 }
 
 // FieldOf is a Field bound to the fields struct T of one action. Its
@@ -102,10 +103,10 @@ func (f FieldOf[T]) Doc(doc string) FieldOf[T] { f.Field.Doc = doc; return f }
 
 // bind makes a field of type t whose converted values of Go type V are
 // stored by set and read back by get (ok false when unset).
-func bind[T, V any](name string, t Type, conv func(*Field, gjson.Result) (V, []string, error),
+func bind[T, V any](name string, t Type, conv func(*Field, event.Value) (V, []string, error),
 	set func(*T, V), appendV func([]byte, *T) ([]byte, bool)) FieldOf[T] {
 	f := &Field{Name: name, Type: t}
-	f.assign = func(fields any, v gjson.Result) (bool, []string, error) {
+	f.assign = func(fields any, v event.Value) (bool, []string, error) {
 		out, warnings, err := conv(f, v)
 		if err != nil {
 			return false, warnings, err
@@ -113,7 +114,7 @@ func bind[T, V any](name string, t Type, conv func(*Field, gjson.Result) (V, []s
 		set(fields.(*T), out)
 		return true, warnings, nil
 	}
-	f.check = func(v gjson.Result) ([]string, error) {
+	f.check = func(v event.Value) ([]string, error) {
 		_, warnings, err := conv(f, v)
 		return warnings, err
 	}
@@ -128,8 +129,8 @@ func StringField[T any](name string, at func(*T) *string) FieldOf[T] {
 
 // EnumField declares a text field that must be one of values.
 func EnumField[T any](name string, at func(*T) *string, values ...string) FieldOf[T] {
-	f := bind(name, TypeEnum, func(_ *Field, v gjson.Result) (string, []string, error) {
-		s, err := toEnum(v, values)
+	f := bind(name, TypeEnum, func(_ *Field, v event.Value) (string, []string, error) {
+		s, err := toEnum(v.Result, values)
 		return s, nil, err
 	}, func(t *T, v string) { *at(t) = v }, appendStr(at))
 	f.Enum = values
@@ -182,16 +183,16 @@ func MetadataField[T any](name string, at func(*T) *intercom.Object) FieldOf[T] 
 // required field then fails, as when it is missing).
 func StringsField[T any](name string, at func(*T) *[]string) FieldOf[T] {
 	f := &Field{Name: name, Type: TypeStrings}
-	f.assign = func(fields any, v gjson.Result) (bool, []string, error) {
-		out, warnings, err := toStrings(f, v)
+	f.assign = func(fields any, v event.Value) (bool, []string, error) {
+		out, warnings, err := toStrings(f, v.Result)
 		if err != nil || len(out) == 0 {
 			return false, warnings, err
 		}
 		*at(fields.(*T)) = out
 		return true, warnings, nil
 	}
-	f.check = func(v gjson.Result) ([]string, error) {
-		_, warnings, err := toStrings(f, v)
+	f.check = func(v event.Value) ([]string, error) {
+		_, warnings, err := toStrings(f, v.Result)
 		return warnings, err
 	}
 	f.appendJSON = func(b []byte, fields any) ([]byte, bool) {
@@ -212,9 +213,9 @@ func StringsField[T any](name string, at func(*T) *[]string) FieldOf[T] {
 }
 
 // plain adapts a conversion that gives no warnings.
-func plain[V any](conv func(gjson.Result) (V, error)) func(*Field, gjson.Result) (V, []string, error) {
-	return func(_ *Field, v gjson.Result) (V, []string, error) {
-		out, err := conv(v)
+func plain[V any](conv func(gjson.Result) (V, error)) func(*Field, event.Value) (V, []string, error) {
+	return func(_ *Field, v event.Value) (V, []string, error) {
+		out, err := conv(v.Result)
 		return out, nil, err
 	}
 }

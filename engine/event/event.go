@@ -82,28 +82,59 @@ func (d *Doc) Top(name string) gjson.Result {
 	return gjson.Result{}
 }
 
-// Get returns the value at p, or a Result whose Exists() is false.
-func (d *Doc) Get(p *Path) gjson.Result {
+// Value is a value found in a Doc: gjson's Result and, for an object
+// whose members the Doc indexed (traits, properties, ...), those members,
+// so that walking them needs no second scan.
+type Value struct {
+	gjson.Result
+	members []member
+}
+
+// ValueOf wraps a Result that did not come from a Doc (a literal, a
+// built object); its members are found by scanning its JSON text.
+func ValueOf(r gjson.Result) Value { return Value{Result: r} }
+
+// EachMember calls fn with each key (unescaped) and value (its JSON text)
+// of an object value, in order, until fn returns false. It returns false
+// if v is not an object.
+func (v Value) EachMember(fn func(key, raw string) bool) bool {
+	if v.members == nil {
+		return EachMember(v.Raw, fn)
+	}
+	for _, m := range v.members {
+		if !fn(m.key, m.raw) {
+			break
+		}
+	}
+	return true
+}
+
+// Get returns the value at p, or a Value whose Exists() is false.
+func (d *Doc) Get(p *Path) Value {
 	if p.full {
-		return gjson.Get(d.json, p.src)
+		return Value{Result: gjson.Get(d.json, p.src)}
 	}
 	m := d.find(d.top, p.top)
 	switch {
 	case m == nil:
-		return gjson.Result{}
+		return Value{}
 	case p.rest == "":
-		return gjson.Parse(m.raw)
+		v := Value{Result: gjson.Parse(m.raw)}
+		if m.nsub > 0 {
+			v.members = d.sub[m.sub : m.sub+m.nsub]
+		}
+		return v
 	case p.second == "" || m.nsub == 0:
-		return gjson.Get(m.raw, p.rest)
+		return Value{Result: gjson.Get(m.raw, p.rest)}
 	}
 	m = d.find(d.sub[m.sub:m.sub+m.nsub], p.second)
 	switch {
 	case m == nil:
-		return gjson.Result{}
+		return Value{}
 	case p.rest2 == "":
-		return gjson.Parse(m.raw)
+		return Value{Result: gjson.Parse(m.raw)}
 	}
-	return gjson.Get(m.raw, p.rest2)
+	return Value{Result: gjson.Get(m.raw, p.rest2)}
 }
 
 // find returns the first member called key (the first of a repeated key

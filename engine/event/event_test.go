@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -99,7 +100,8 @@ func FuzzReset(f *testing.F) {
 }
 
 // FuzzGet holds Doc.Get, with its two-level index, to gjson.Get over the
-// whole event: the same value for any object and any path.
+// whole event: the same value for any object and any path; and the
+// members a Value walks from the index to those a scan of its text finds.
 func FuzzGet(f *testing.F) {
 	for _, tc := range [][2]string{
 		{`{"type":"track","properties":{"plan":"pro","a.b":1,"items":[{"sku":"x"}],"plan":"dup"},"k\"q":"e"}`, "properties.plan"},
@@ -111,6 +113,7 @@ func FuzzGet(f *testing.F) {
 		{`{"p":{"q":{"r":{"s":true}}}}`, "p.q.r.s"},
 		{`{"p":{"n":null}}`, "p.n"},
 		{`{"p":{"s":"\u00e9\n"}}`, "p.s"},
+		{`{"traits":{"a":1,"b":{"c":"}"},"k\u0065y":[2]},"x":{}}`, "traits"},
 	} {
 		f.Add(tc[0], tc[1])
 	}
@@ -126,6 +129,12 @@ func FuzzGet(f *testing.F) {
 		got, want := d.Get(p), gjson.Get(js, path)
 		if got.Type != want.Type || got.Raw != want.Raw || got.Str != want.Str || got.Exists() != want.Exists() {
 			t.Fatalf("Get(%q) on %s = %s %q, gjson gives %s %q", path, js, got.Type, got.Raw, want.Type, want.Raw)
+		}
+		var indexed, scanned []string
+		okIndexed := got.EachMember(func(k, raw string) bool { indexed = append(indexed, k, raw); return true })
+		okScanned := EachMember(got.Raw, func(k, raw string) bool { scanned = append(scanned, k, raw); return true })
+		if okIndexed != okScanned || !slices.Equal(indexed, scanned) {
+			t.Fatalf("Get(%q) on %s: members %v (%v), a scan of its text gives %v (%v)", path, js, indexed, okIndexed, scanned, okScanned)
 		}
 	})
 }
