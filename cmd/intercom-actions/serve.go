@@ -104,12 +104,20 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	dedupWindow := fs.Duration("dedup-window", spool.DefaultDedupWindow, "how long a messageId is remembered to drop duplicates")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	verbose := fs.Bool("v", false, "debug logs: each retry, wait and failure (ids only, never tokens or traits)")
+	forwardKafka := fs.String("forward-kafka", "", "Kafka brokers (host:port, comma-separated) to write accepted events to, keyed by userId (else anonymousId), instead of the spool; 'consume' sends them (see --forward-topic)")
+	forwardTopic := fs.String("forward-topic", "", "the topic of --forward-kafka")
+	kf := addKafkaFlags(fs, "kafka-")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "serve: unexpected argument %q (serve takes flags only)\n", fs.Arg(0))
 		return 2
+	}
+	if *forwardKafka != "" || *forwardTopic != "" {
+		return runServeForward(serveForward{brokers: *forwardKafka, topic: *forwardTopic, kafka: kf, addr: *addr,
+			writeKeys: writeKeys, writeKeysFile: *writeKeysFile, secretFile: *secretFile, shutdownTimeout: *shutdownTimeout,
+			logFormat: *logFormat, verbose: *verbose}, stderr)
 	}
 	maxBytes, err := parseSize(*spoolMax)
 	if err != nil {

@@ -91,7 +91,7 @@ var SASLMechanisms = []string{"plain", "scram-sha-256", "scram-sha-512"}
 // scram-sha-256 or scram-sha-512, any case) for user and pass.
 func SASLMechanism(name, user, pass string) (sasl.Mechanism, error) {
 	if user == "" || pass == "" {
-		return nil, errors.New("sasl: a user and a password are needed")
+		return nil, errors.New("a user and a password are needed")
 	}
 	switch strings.ToLower(name) {
 	case "plain":
@@ -101,7 +101,7 @@ func SASLMechanism(name, user, pass string) (sasl.Mechanism, error) {
 	case "scram-sha-512":
 		return scram.Auth{User: user, Pass: pass}.AsSha512Mechanism(), nil
 	}
-	return nil, fmt.Errorf("sasl mechanism %q: want one of %s", name, strings.Join(SASLMechanisms, ", "))
+	return nil, fmt.Errorf("%q: want one of %s", name, strings.Join(SASLMechanisms, ", "))
 }
 
 // ping checks that a broker answers, so that a wrong address, TLS setting

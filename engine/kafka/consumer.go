@@ -361,6 +361,9 @@ func (c *Consumer) assigned(ctx context.Context, cl *kgo.Client, added map[strin
 		}
 	}
 	c.mu.Unlock()
+	if len(list(added)) == 0 {
+		return
+	}
 	c.loadSkips(ctx, cl, added)
 	c.log.Info("consume: partitions assigned", "added", list(added), "owned", strings.Join(c.Owned(), ","))
 	c.assignment(ctx, cl)
@@ -396,11 +399,13 @@ func (c *Consumer) loadSkips(ctx context.Context, cl *kgo.Client, added map[stri
 func (c *Consumer) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
 	c.dropOwned(revoked)
 	ts := c.existing(revoked)
-	if len(revoked) > 0 {
+	if len(list(revoked)) > 0 {
 		c.log.Info("consume: partitions revoked", "revoked", list(revoked), "in_flight", c.inFlight(ts))
 	}
 	c.release(ts, true, c.cfg.RevokeTimeout)
-	c.assignment(ctx, cl)
+	if len(list(revoked)) > 0 {
+		c.assignment(ctx, cl)
+	}
 }
 
 // lost is the group's callback for partitions lost without a revoke (the
