@@ -269,10 +269,14 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	case <-runDone:
 	}
 	<-runDone
+	if runErr != nil && !errors.Is(runErr, dispatch.ErrStopped) && !errors.Is(runErr, context.Canceled) && !errors.Is(runErr, dispatch.ErrUnauthorized) {
+		log.Error("consume: failed", "error", runErr)
+		return 1
+	}
 	log.Info("consume: stopped",
 		"events_settled", sum.Events, "sent", sum.Sent, "skipped", sum.Skipped, "failed", sum.Failed,
 		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown,
-		"left_uncommitted", sum.Unsettled, "calls", client.Stats().Calls)
+		"left_uncommitted", sum.Unsettled, "already_settled", c.Already(), "calls", client.Stats().Calls)
 	reasons := make([]string, 0, len(sum.Failures))
 	for r := range sum.Failures {
 		reasons = append(reasons, r)
@@ -285,9 +289,6 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	switch {
 	case errors.Is(runErr, dispatch.ErrUnauthorized):
 		log.Error("consume: Intercom refused the access token; what was fetched and not sent stays uncommitted for the next start", "error", runErr)
-		return 1
-	case runErr != nil && !errors.Is(runErr, dispatch.ErrStopped) && !errors.Is(runErr, context.Canceled):
-		log.Error("consume: failed", "error", runErr)
 		return 1
 	case forced.Load():
 		return exitInterrupted

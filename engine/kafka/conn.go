@@ -14,6 +14,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -106,13 +107,20 @@ func SASLMechanism(name, user, pass string) (sasl.Mechanism, error) {
 
 // ping checks that a broker answers, so that a wrong address, TLS setting
 // or password is said at once rather than retried for ever.
-func ping(ctx context.Context, cl *kgo.Client, brokers []string) error {
+func ping(ctx context.Context, cl *kgo.Client, conn Conn) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	if err := cl.Ping(ctx); err != nil {
-		return fmt.Errorf("cannot reach the Kafka brokers %s: %w", strings.Join(brokers, ","), err)
+	err := cl.Ping(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case conn.SASL != nil && errors.Is(err, io.EOF):
+		// Brokers close the connection on a failed authentication.
+		return fmt.Errorf("cannot reach the Kafka brokers %s: %w (the connection was closed: check the SASL mechanism, user and password)", strings.Join(conn.Brokers, ","), err)
+	case conn.TLS == nil && errors.Is(err, io.EOF):
+		return fmt.Errorf("cannot reach the Kafka brokers %s: %w (the connection was closed: do they want TLS?)", strings.Join(conn.Brokers, ","), err)
 	}
-	return nil
+	return fmt.Errorf("cannot reach the Kafka brokers %s: %w", strings.Join(conn.Brokers, ","), err)
 }
 
 // Key is the record key of an event: its userId, else its anonymousId

@@ -196,6 +196,15 @@ func (c *Consumer) Summary() dispatch.Summary {
 	return sum
 }
 
+// Already returns the number of records not sent again because an
+// earlier owner of their partition had settled them after its last commit
+// (named in the commit's metadata).
+func (c *Consumer) Already() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.already
+}
+
 // Owned returns the partitions this member owns, as "topic/partition".
 func (c *Consumer) Owned() []string {
 	c.mu.Lock()
@@ -218,7 +227,7 @@ func (c *Consumer) Owned() []string {
 func (c *Consumer) Run(ctx context.Context) (dispatch.Summary, error) {
 	defer c.cl.Close()
 	c.runCtx = ctx
-	if err := ping(ctx, c.cl, c.cfg.Conn.Brokers); err != nil {
+	if err := ping(ctx, c.cl, c.cfg.Conn); err != nil {
 		return dispatch.Summary{}, err
 	}
 	if err := c.checkTopics(ctx); err != nil {
@@ -400,7 +409,7 @@ func (c *Consumer) revoked(ctx context.Context, cl *kgo.Client, revoked map[stri
 	c.dropOwned(revoked)
 	ts := c.existing(revoked)
 	if len(list(revoked)) > 0 {
-		c.log.Info("consume: partitions revoked", "revoked", list(revoked), "in_flight", c.inFlight(ts))
+		c.log.Info("consume: partitions revoked", "revoked", list(revoked), "owned", strings.Join(c.Owned(), ","), "in_flight", c.inFlight(ts))
 	}
 	c.release(ts, true, c.cfg.RevokeTimeout)
 	if len(list(revoked)) > 0 {

@@ -30,7 +30,7 @@ func NewForwarder(ctx context.Context, conn Conn, topic string) (*Forwarder, err
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	if err := ping(ctx, cl, conn.Brokers); err != nil {
+	if err := ping(ctx, cl, conn); err != nil {
 		cl.Close()
 		return nil, err
 	}
