@@ -14,11 +14,11 @@ import (
 // kafkaFlags are the TLS and SASL flags of commands that talk to Kafka,
 // named as Kafka's own tools name them (serve prefixes them with kafka-).
 type kafkaFlags struct {
-	tls                                  *bool
-	tlsCA, tlsCert, tlsKey, tlsName      *string
-	saslMechanism, saslUser              *string
-	saslPassFile                         *string
-	prefix                               string
+	tls                             *bool
+	tlsCA, tlsCert, tlsKey, tlsName *string
+	saslMechanism, saslUser         *string
+	saslPassFile                    *string
+	prefix                          string
 }
 
 // saslPasswordEnv holds the SASL password when no file is given: a
