@@ -47,8 +47,8 @@ type Config struct {
 	// partition: past it the partition's fetching pauses (default 1000).
 	MaxBuffered int
 	// RevokeTimeout bounds how long a revoked partition's events being
-	// sent may take before they are cut off (default 20s; keep it under
-	// RebalanceTimeout).
+	// sent may take before they are cut off (default: two thirds of
+	// RebalanceTimeout); it must be shorter than RebalanceTimeout.
 	RevokeTimeout time.Duration
 	// SessionTimeout, RebalanceTimeout and HeartbeatInterval are the group's
 	// (Kafka's defaults 45s, 60s and 3s when zero).
@@ -128,10 +128,16 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 		cfg.MaxBuffered = 1000
 	}
 	if cfg.RevokeTimeout <= 0 {
-		cfg.RevokeTimeout = 20 * time.Second
+		cfg.RevokeTimeout = 40 * time.Second // two thirds of Kafka's default rebalance timeout
+		if cfg.RebalanceTimeout > 0 {
+			cfg.RevokeTimeout = cfg.RebalanceTimeout * 2 / 3
+		}
 	}
 	if cfg.FetchMaxWait <= 0 {
 		cfg.FetchMaxWait = time.Second
+	}
+	if cfg.RebalanceTimeout > 0 && cfg.RevokeTimeout >= cfg.RebalanceTimeout {
+		return nil, fmt.Errorf("kafka: the revoke timeout (%s) must be shorter than the rebalance timeout (%s): a member still finishing a revoke when the rebalance times out is dropped from the group", cfg.RevokeTimeout, cfg.RebalanceTimeout)
 	}
 	c := &Consumer{cfg: cfg, log: cfg.Conn.Log, stop: make(chan struct{}), parts: map[tp]*partition{}, owned: map[tp]bool{}, skips: map[tp]map[int64]bool{}}
 	if c.log == nil {
@@ -310,6 +316,16 @@ func (c *Consumer) checkTopics(ctx context.Context) error {
 			continue
 		}
 		c.topicIDs[d.ID] = t
+	}
+	if t := c.cfg.DeadLetterTopic; t != "" {
+		// Writing to a topic that does not exist would wait for it for ever.
+		dl, err := kadm.NewClient(c.cl).ListTopics(ctx, t)
+		if err != nil {
+			return fmt.Errorf("listing the topics: %w", err)
+		}
+		if d, ok := dl[t]; !ok || d.Err != nil {
+			missing = append(missing, t+" (the dead-letter topic)")
+		}
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("no such topic on the brokers %s: %s", strings.Join(c.cfg.Conn.Brokers, ","), strings.Join(missing, ", "))

@@ -201,3 +201,56 @@ not json {
 		t.Errorf("dead letters tried: %v", tried)
 	}
 }
+
+// TestUnauthorizedStops: when Intercom refuses the token, the consumer
+// stops (every partition would fail the same way) with
+// dispatch.ErrUnauthorized; the events whose action met the 401 are
+// dead-lettered, and the others are not committed: they come again once
+// the token is fixed.
+func TestUnauthorizedStops(t *testing.T) {
+	cluster := newCluster(t, 2)
+	commits := watchCommits(cluster)
+	produce(t, cluster, "events", workload(4))
+	sim := intercomtest.NewServer(intercomtest.Options{Token: "the-right-token"})
+	defer sim.Close()
+	m := runMember(t, memberConfig(t, cluster, action.Executor{API: simClient(t, sim)}, newSettled()))
+	select {
+	case <-m.done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the consumer did not stop by itself")
+	}
+	if !errors.Is(m.err, dispatch.ErrUnauthorized) {
+		t.Errorf("Run: %v, want ErrUnauthorized", m.err)
+	}
+	// Only the events whose action met the 401 are dead-lettered (and so
+	// settled, and committed); the others stay in Kafka, uncommitted.
+	committed := int64(0)
+	for _, off := range commits.last() {
+		committed += off
+	}
+	for reason := range m.sum.Failures {
+		if !strings.Contains(reason, "intercom 401") {
+			t.Errorf("dead-lettered for %q", reason)
+		}
+	}
+	if committed > int64(m.sum.Events) || m.sum.Events != m.sum.Failed || committed >= 20 {
+		t.Errorf("committed %d of 20 events; %d settled, %d of them dead-lettered", committed, m.sum.Events, m.sum.Failed)
+	}
+}
+
+// TestMissingTopic: a topic the brokers do not have is said at once.
+func TestMissingTopic(t *testing.T) {
+	cluster := newCluster(t, 1)
+	cfg := memberConfig(t, cluster, action.Executor{}, newSettled())
+	cfg.Topics = []string{"events", "evnts"}
+	cfg.DeadLetterTopic = "deadd"
+	c, err := NewConsumer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Run(context.Background())
+	want := "no such topic on the brokers " + strings.Join(cluster.ListenAddrs(), ",") + ": evnts, deadd (the dead-letter topic)"
+	if err == nil || err.Error() != want {
+		t.Errorf("Run: %v\nwant: %s", err, want)
+	}
+}

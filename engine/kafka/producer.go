@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -26,7 +27,9 @@ func NewForwarder(ctx context.Context, conn Conn, topic string) (*Forwarder, err
 	if topic == "" {
 		return nil, errors.New("kafka: a topic is needed")
 	}
-	cl, err := kgo.NewClient(append(conn.opts(), kgo.DefaultProduceTopic(topic))...)
+	// A broker that does not answer makes a request fail (503: the client
+	// sends it again later) rather than hang.
+	cl, err := kgo.NewClient(append(conn.opts(), kgo.DefaultProduceTopic(topic), kgo.RecordDeliveryTimeout(15*time.Second))...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
