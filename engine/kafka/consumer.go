@@ -633,6 +633,11 @@ func (c *Consumer) block(ref string) {
 
 // assignment tells OnAssignment what this member owns now.
 func (c *Consumer) assignment(ctx context.Context, cl *kgo.Client) {
+	select {
+	case <-c.stop: // leaving the group: no share to set
+		return
+	default:
+	}
 	if c.cfg.OnAssignment == nil {
 		return
 	}
