@@ -302,3 +302,39 @@ func atoi(s string) int64 {
 	fmt.Sscan(s, &n)
 	return n
 }
+
+// TestConsumeStopMidStream: SIGTERM while events are being sent lets the
+// requests in flight finish, commits what is settled (naming in the
+// commit's metadata what settled after the first unsettled event), and
+// exits 0; the next process sends the rest, and no event is sent twice.
+func TestConsumeStopMidStream(t *testing.T) {
+	events := workload(1000)
+	want := cleanState(t, events)
+	c := newKafka(t, 4)
+	produceEvents(t, c, events)
+	sim := intercomtest.NewServer(intercomtest.Options{Faults: intercomtest.Faults{SlowRate: 1, SlowDelay: 5 * time.Millisecond}})
+	defer sim.Close()
+	dir := t.TempDir()
+	a := start(t, dir, consumeArgs(c, sim.URL())...)
+	waitFor(t, 20*time.Second, "the first process to be halfway", func() bool { return len(sim.Requests()) > 500 })
+	a.signal(syscall.SIGTERM)
+	if code := a.wait(15 * time.Second); code != 0 {
+		t.Fatalf("first process: exit %d\n%s", code, a.stderr.String())
+	}
+	if lag(t, c, "g") <= 0 {
+		t.Fatal("the stop came too late to test anything")
+	}
+	b := start(t, dir, consumeArgs(c, sim.URL())...)
+	waitFor(t, 30*time.Second, "every event to be committed", func() bool { return lag(t, c, "g") == 0 })
+	b.signal(syscall.SIGTERM)
+	if code := b.wait(10 * time.Second); code != 0 {
+		t.Errorf("second process: exit %d\n%s", code, b.stderr.String())
+	}
+	t.Logf("second process: %s", regexp.MustCompile(`already_settled=\d+`).FindString(b.stderr.String()))
+	if n := settledCount(t, a) + settledCount(t, b); n != 1000 {
+		t.Errorf("events settled by the two processes: %d, want 1000 (each once)\n%s\n%s", n, a.stderr.String(), b.stderr.String())
+	}
+	if got := canonical(t, sim.State()); got != want {
+		t.Errorf("Intercom's state differs from a clean run's:\n%s", got)
+	}
+}
