@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 
 // binary returns the path of the intercom-actions binary, building it on
 // first use.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		if binDir, buildErr = os.MkdirTemp("", "intercom-actions-test"); buildErr != nil {
@@ -74,7 +74,7 @@ func (s *syncBuffer) String() string {
 
 // proc is a running intercom-actions process.
 type proc struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	stdout syncBuffer
 	stderr syncBuffer
@@ -85,13 +85,13 @@ type proc struct {
 // start runs the binary with args in dir (the test's working directory if
 // empty), with no Intercom token and a fresh home; the test's end kills it
 // if it still runs.
-func start(t *testing.T, dir string, args ...string) *proc {
+func start(t testing.TB, dir string, args ...string) *proc {
 	t.Helper()
 	return startEnv(t, dir, nil, args...)
 }
 
 // startEnv is start with more environment variables.
-func startEnv(t *testing.T, dir string, env []string, args ...string) *proc {
+func startEnv(t testing.TB, dir string, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, cmd: exec.Command(binary(t), args...), done: make(chan struct{})}
 	p.cmd.Dir = dir
@@ -140,7 +140,7 @@ func (p *proc) wait(limit time.Duration) int {
 }
 
 // waitFor polls cond until it holds; it fails the test after limit.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {

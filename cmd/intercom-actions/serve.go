@@ -71,6 +71,12 @@ Limits as Segment's: 32 KB an event, 500 KB a batch (400 beyond). A
 messageId seen within --dedup-window is dispatched once. Past --spool-max
 of events not yet sent, requests are answered 503 with Retry-After.
 
+Scaling out: with --forward-kafka BROKERS --forward-topic T, serve only
+takes events: each request is answered once its events are in the topic
+(keyed by userId, else anonymousId), and 'intercom-actions consume'
+processes send them; TLS and SASL as consume's flags, prefixed kafka-
+(--kafka-tls, --kafka-sasl-mechanism, ...). No spool, no simulator.
+
 Stopping: the first SIGINT or SIGTERM stops taking events, lets the
 requests to Intercom in flight finish (--shutdown-timeout) and keeps
 everything else in the spool for the next start; a second signal aborts
@@ -82,6 +88,7 @@ Examples:
   curl -s -u my-write-key: http://127.0.0.1:8088/v1/track -d '{"userId":"u1","event":"Signed Up"}'
   curl -s http://127.0.0.1:8088/_sim/state
   INTERCOM_ACCESS_TOKEN=... intercom-actions serve --addr :8088 --region eu --write-key $KEY --log-format json
+  intercom-actions serve --addr :8088 --forward-kafka b1:9092,b2:9092 --forward-topic events
 `
 
 func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -104,12 +111,20 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	dedupWindow := fs.Duration("dedup-window", spool.DefaultDedupWindow, "how long a messageId is remembered to drop duplicates")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	verbose := fs.Bool("v", false, "debug logs: each retry, wait and failure (ids only, never tokens or traits)")
+	forwardKafka := fs.String("forward-kafka", "", "Kafka brokers (host:port, comma-separated) to write accepted events to, keyed by userId (else anonymousId), instead of the spool; 'consume' sends them (see --forward-topic)")
+	forwardTopic := fs.String("forward-topic", "", "the topic of --forward-kafka")
+	kf := addKafkaFlags(fs, "kafka-")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "serve: unexpected argument %q (serve takes flags only)\n", fs.Arg(0))
 		return 2
+	}
+	if *forwardKafka != "" || *forwardTopic != "" {
+		return runServeForward(serveForward{brokers: *forwardKafka, topic: *forwardTopic, kafka: kf, addr: *addr,
+			writeKeys: writeKeys, writeKeysFile: *writeKeysFile, secretFile: *secretFile, shutdownTimeout: *shutdownTimeout,
+			logFormat: *logFormat, verbose: *verbose}, stderr)
 	}
 	maxBytes, err := parseSize(*spoolMax)
 	if err != nil {

@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -403,11 +404,21 @@ func (d *Dispatcher) Process(ctx context.Context, ev Event) Result {
 	return *res
 }
 
-// Summary returns the counts so far.
+// Summary returns the counts so far: a copy, safe to read while the run
+// goes on.
 func (d *Dispatcher) Summary() Summary {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.sum
+	s := d.sum
+	s.PerAction = maps.Clone(d.sum.PerAction)
+	if d.sum.Failures != nil {
+		s.Failures = make(map[string]*Failure, len(d.sum.Failures))
+		for r, f := range d.sum.Failures {
+			c := *f
+			s.Failures[r] = &c
+		}
+	}
+	return s
 }
 
 // planned is an event evaluated where it was read, ready for its worker.

@@ -44,7 +44,27 @@ type limiter struct {
 	next      time.Time     // earliest next admission when pacing
 	noHeaders bool          // the last answer had no rate-limit headers
 	answered  chan struct{} // closed (and replaced) at every answer, to wake waiters
+
+	share    float64 // this client's part of each window's limit; 0 or 1: all of it
+	own      int     // requests this client sent in the current window
+	unplaced int     // requests sent since the last window ended, before the next is known
 }
+
+// setShare sets the part of each window's limit this client keeps to.
+func (l *limiter) setShare(share float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.share = share
+}
+
+// ownBudget is what the share leaves this client in the current window;
+// the caller holds mu and l.share is set.
+func (l *limiter) ownBudget() int {
+	return int(float64(l.limit)*l.share) - l.own
+}
+
+// shared says whether the client keeps to a share; the caller holds mu.
+func (l *limiter) shared() bool { return l.share > 0 && l.share < 1 }
 
 // acquire waits until a request may be sent. Every acquire must be
 // followed by one release.
@@ -54,12 +74,18 @@ func (l *limiter) acquire(ctx context.Context) error {
 		now := time.Now()
 		if l.known && !now.Before(l.reset) {
 			l.known = false // the window is over; the next one is not known yet
+			// The requests still in flight may land in the next window.
+			l.unplaced = l.inflight
 		}
 		var wait time.Duration
 		var untilAnswer chan struct{}
 		switch {
 		case l.known:
-			switch left := l.remaining - l.inflight; {
+			left := l.remaining - l.inflight
+			if l.shared() {
+				left = min(left, l.ownBudget())
+			}
+			switch {
 			case left <= 0:
 				wait = l.reset.Sub(now)
 			case left <= l.paceBelow():
@@ -70,7 +96,8 @@ func (l *limiter) acquire(ctx context.Context) error {
 				}
 			}
 		case l.noHeaders:
-		case l.limit > 0 && l.inflight >= l.limit, l.limit == 0 && l.inflight >= probes:
+		case l.shared() && l.limit > 0 && l.unplaced >= max(int(float64(l.limit)*l.share), 1),
+			l.limit > 0 && l.inflight >= l.limit, l.limit == 0 && l.inflight >= probes:
 			// A new window of l.limit, or no limit learned yet: wait for an
 			// answer to tell the state.
 			untilAnswer = l.wake()
@@ -78,6 +105,11 @@ func (l *limiter) acquire(ctx context.Context) error {
 		if wait <= 0 && untilAnswer == nil {
 			l.inflight++
 			l.peak = max(l.peak, l.inflight)
+			if l.known {
+				l.own++
+			} else {
+				l.unplaced++
+			}
 			l.mu.Unlock()
 			return nil
 		}
@@ -130,6 +162,7 @@ func (l *limiter) release(h http.Header, now time.Time) {
 	case !l.known || reset.After(l.reset): // a new window
 		l.known, l.reset, l.next = true, reset, time.Time{}
 		l.remaining = remaining
+		l.own, l.unplaced = l.unplaced, 0
 	case reset.Equal(l.reset):
 		l.remaining = min(l.remaining, remaining)
 	default:
@@ -155,6 +188,20 @@ func rateHeaders(h http.Header) (limit, remaining int, reset time.Time, ok bool)
 		return 0, 0, time.Time{}, false
 	}
 	return limit, remaining, time.Unix(r, 0), true
+}
+
+// SetRateShare makes the client keep to share (0 < share <= 1) of each
+// rate-limit window's limit, besides following the X-RateLimit headers:
+// give each of N processes sending with one token 1/N, so that together
+// they spend the whole budget and do not meet 429s at the end of each
+// window. 1 (the default) lets the client use all that the headers say is
+// left. It may be called at any time (a Kafka consumer sets its part of
+// the partitions after each rebalance).
+func (c *Client) SetRateShare(share float64) {
+	if share <= 0 || share > 1 {
+		share = 1
+	}
+	c.limit.setShare(share)
 }
 
 // RateLimit returns the rate-limit budget the last answers told: what is

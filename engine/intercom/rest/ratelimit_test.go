@@ -207,6 +207,38 @@ func TestRateLimiterSharedBudget(t *testing.T) {
 	}
 }
 
+// TestRateLimiterShares: four processes sharing one token, each keeping to
+// a quarter of the limit (SetRateShare, as consume does with its part of
+// the partitions), meet (almost) no 429 and together spend at least 90%
+// of the budget; following the headers alone, the clients collide at the
+// end of every window (about one 429 per extra client per window).
+func TestRateLimiterShares(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 3 s")
+	}
+	const limit, windows, clients = 167, 3, 4 // 167 per window: Intercom's 1,000 a minute
+	s := newSim(t, intercomtest.Options{RateLimit: limit, Window: time.Second})
+	var cs []*Client
+	for range clients {
+		c := newClient(t, s)
+		c.SetRateShare(1.0 / clients)
+		cs = append(cs, c)
+	}
+	if _, err := cs[0].CreateContact(context.Background(), user("u-1", "")); err != nil {
+		t.Fatal(err)
+	}
+	ok, limited := runLoad(t, s, cs, 16, windows)
+	total := ok + limited
+	t.Logf("four clients with a quarter each, 16 workers each: %d ok and %d 429 in %d windows of %d (%.1f%% of the limit; %.2f%% 429)",
+		ok, limited, windows, limit, 100*float64(ok)/(limit*windows), 100*float64(limited)/float64(total))
+	if float64(ok) < 0.9*limit*windows {
+		t.Errorf("%d requests in %d windows: under 90%% of %d per window", ok, windows, limit)
+	}
+	if float64(limited) >= 0.01*float64(total) {
+		t.Errorf("%d of %d answers were 429 (want under 1%%)", limited, total)
+	}
+}
+
 // runLoad sends events with workers goroutines per client for the given
 // number of whole rate windows (1 s each, aligned to the second) and
 // returns the answers by class.
