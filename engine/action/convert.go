@@ -198,7 +198,7 @@ func toFlatObject(f *Field, v event.Value) (intercom.Object, []string, error) {
 			if raw[0] == '[' {
 				kind = "array"
 			}
-			warnings = append(warnings, f.Name+": dropped "+strconv.Quote(k)+" ("+kind+"; Intercom takes only flat values)")
+			warnings = append(warnings, f.Name+": dropped "+quote(k)+" ("+kind+"; Intercom takes only flat values)")
 		default: // a number, true or false
 			out = append(out, intercom.Member{Key: k, Raw: raw})
 		}
@@ -208,6 +208,17 @@ func toFlatObject(f *Field, v event.Value) (intercom.Object, []string, error) {
 		return nil, warnings, nil // nothing left to send: the field is left out, not {}
 	}
 	return out, warnings, nil
+}
+
+// quote is strconv.Quote, without its work for the usual key: printable
+// ASCII with no quote or backslash (warnings on every event use it).
+func quote(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return strconv.Quote(s)
+		}
+	}
+	return `"` + s + `"`
 }
 
 // richObject recognises Intercom's metadata objects: a rich link

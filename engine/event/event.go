@@ -119,7 +119,7 @@ func (d *Doc) Get(p *Path) Value {
 	case m == nil:
 		return Value{}
 	case p.rest == "":
-		v := Value{Result: gjson.Parse(m.raw)}
+		v := Value{Result: parse(m.raw)}
 		if m.nsub > 0 {
 			v.members = d.sub[m.sub : m.sub+m.nsub]
 		}
@@ -132,9 +132,23 @@ func (d *Doc) Get(p *Path) Value {
 	case m == nil:
 		return Value{}
 	case p.rest2 == "":
-		return Value{Result: gjson.Parse(m.raw)}
+		return Value{Result: parse(m.raw)}
 	}
 	return Value{Result: gjson.Get(m.raw, p.rest2)}
+}
+
+// parse is gjson.Parse for a value the scan has validated: a string
+// without escapes, an object or an array needs no second look.
+func parse(raw string) gjson.Result {
+	switch raw[0] {
+	case '"':
+		if str := raw[1 : len(raw)-1]; strings.IndexByte(str, '\\') < 0 {
+			return gjson.Result{Type: gjson.String, Raw: raw, Str: str}
+		}
+	case '{', '[':
+		return gjson.Result{Type: gjson.JSON, Raw: raw}
+	}
+	return gjson.Parse(raw)
 }
 
 // find returns the first member called key (the first of a repeated key

@@ -79,11 +79,12 @@ func scanKey(s string, i int) (key string, next int, ok bool) {
 		return "", i, false
 	}
 	ks := i
-	if i, ok = scanString(s, i); !ok {
+	var escaped bool
+	if i, ok, escaped = scanString(s, i); !ok {
 		return "", i, false
 	}
 	key = s[ks+1 : i-1]
-	if strings.IndexByte(key, '\\') >= 0 {
+	if escaped {
 		key = unquote(s[ks:i])
 	}
 	i = skipSpace(s, i)
@@ -145,7 +146,8 @@ func scanValue(s string, i, depth int) (int, bool) {
 	}
 	switch c := s[i]; {
 	case c == '"':
-		return scanString(s, i)
+		i, ok, _ := scanString(s, i)
+		return i, ok
 	case c == '{':
 		return scanContainer(s, i, depth, '}', true)
 	case c == '[':
@@ -176,7 +178,7 @@ func scanContainer(s string, i, depth int, end byte, object bool) (int, bool) {
 			if i >= len(s) || s[i] != '"' {
 				return i, false
 			}
-			if i, ok = scanString(s, i); !ok {
+			if i, ok, _ = scanString(s, i); !ok {
 				return i, false
 			}
 			i = skipSpace(s, i)
@@ -203,8 +205,9 @@ func scanContainer(s string, i, depth int, end byte, object bool) (int, bool) {
 	}
 }
 
-// scanString validates the string starting at the quote s[i].
-func scanString(s string, i int) (int, bool) {
+// scanString validates the string starting at the quote s[i]; escaped
+// says whether it holds an escape sequence.
+func scanString(s string, i int) (end int, ok, escaped bool) {
 	i++
 	for i < len(s) {
 		// The common case: a run of plain bytes, eight at a time.
@@ -219,32 +222,33 @@ func scanString(s string, i int) (int, bool) {
 		}
 		switch s[i] {
 		case '"':
-			return i + 1, true
+			return i + 1, true, escaped
 		case '\\':
 			if i+1 >= len(s) {
-				return i, false
+				return i, false, false
 			}
+			escaped = true
 			switch s[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i+6 > len(s) {
-					return i, false
+					return i, false, false
 				}
 				for _, h := range []byte(s[i+2 : i+6]) {
 					if !isHex(h) {
-						return i, false
+						return i, false, false
 					}
 				}
 				i += 6
 			default:
-				return i, false
+				return i, false, false
 			}
 		default: // a control character
-			return i, false
+			return i, false, false
 		}
 	}
-	return i, false
+	return i, false, false
 }
 
 // plain8 reports whether s[i:i+8] holds no quote, backslash or control
