@@ -11,11 +11,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -237,7 +235,7 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, abort := context.WithCancel(context.Background())
 	defer abort()
-	var forced atomic.Bool
+	var forced bool
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -253,19 +251,7 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		log.Info("consume: stopping: no more records are fetched; the requests to Intercom in flight may finish; a second signal aborts them",
 			"signal", signalName(sig), "shutdown_timeout", shutdownTimeout.String())
 		c.Stop()
-		timer := time.NewTimer(*shutdownTimeout)
-		defer timer.Stop()
-		select {
-		case <-runDone:
-		case sig := <-sigs:
-			log.Warn("consume: aborting: the requests in flight are cut off", "signal", signalName(sig))
-			forced.Store(true)
-			abort()
-		case <-timer.C:
-			log.Warn("consume: the requests in flight did not finish within the shutdown timeout: cutting them off", "shutdown_timeout", shutdownTimeout.String())
-			forced.Store(true)
-			abort()
-		}
+		forced = finishOrAbort(log, "consume", runDone, sigs, *shutdownTimeout, abort)
 	case <-runDone:
 	}
 	<-runDone
@@ -277,20 +263,12 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		"events_settled", sum.Events, "sent", sum.Sent, "skipped", sum.Skipped, "failed", sum.Failed,
 		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown,
 		"left_uncommitted", sum.Unsettled, "already_settled", c.Already(), "calls", client.Stats().Calls)
-	reasons := make([]string, 0, len(sum.Failures))
-	for r := range sum.Failures {
-		reasons = append(reasons, r)
-	}
-	sort.Slice(reasons, func(i, j int) bool { return sum.Failures[reasons[i]].Count > sum.Failures[reasons[j]].Count })
-	for _, r := range reasons {
-		f := sum.Failures[r]
-		log.Info("consume: failures", "reason", r, "count", f.Count, "example_ref", f.Ref, "example", f.Example)
-	}
+	logFailures(log, "consume", sum)
 	switch {
 	case errors.Is(runErr, dispatch.ErrUnauthorized):
 		log.Error("consume: Intercom refused the access token; what was fetched and not sent stays uncommitted for the next start", "error", runErr)
 		return 1
-	case forced.Load():
+	case forced:
 		return exitInterrupted
 	}
 	return 0

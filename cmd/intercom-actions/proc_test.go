@@ -161,31 +161,10 @@ func (p *proc) running() bool {
 	}
 }
 
-// workload makes n events for n/5 users — identify, group, two tracks and
-// a second identify that renames — in that order per user, the users
-// interleaved as in a real stream.
+// workload is n events (n/5 users in 50 companies) of
+// intercomtest.Workload, as NDJSON.
 func workload(n int) string {
-	users := n / 5
-	var b strings.Builder
-	for step := 0; step < 5; step++ {
-		for u := 0; u < users; u++ {
-			ts := fmt.Sprintf("2024-01-01T00:%02d:%02dZ", step, u%60)
-			switch step {
-			case 0:
-				fmt.Fprintf(&b, `{"type":"identify","userId":"u%d","traits":{"email":"u%d@example.com","name":"User %d"},"timestamp":%q}`, u, u, u, ts)
-			case 1:
-				fmt.Fprintf(&b, `{"type":"group","userId":"u%d","groupId":"g%d","traits":{"name":"Company %d","plan":"pro"}}`, u, u%50, u%50)
-			case 2:
-				fmt.Fprintf(&b, `{"type":"track","userId":"u%d","event":"Signed Up","timestamp":%q,"properties":{"plan":"pro","seats":%d}}`, u, ts, u%7)
-			case 3:
-				fmt.Fprintf(&b, `{"type":"track","userId":"u%d","event":"Order Completed","timestamp":%q,"properties":{"revenue":%d.5,"currency":"EUR"}}`, u, ts, u%100)
-			case 4:
-				fmt.Fprintf(&b, `{"type":"identify","userId":"u%d","traits":{"email":"u%d@example.com","name":"User %d (renamed)"},"timestamp":%q}`, u, u, u, ts)
-			}
-			b.WriteByte('\n')
-		}
-	}
-	return b.String()
+	return strings.Join(intercomtest.Workload(n/5, 50), "\n") + "\n"
 }
 
 // writeFile writes data to name in dir and returns its path.

@@ -14,7 +14,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -271,17 +270,17 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	var forced atomic.Bool
+	var forced bool
 	select {
 	case sig := <-sigs:
 		log.Info("serve: stopping: no more events are taken; the requests to Intercom in flight may finish; a second signal aborts them",
 			"signal", signalName(sig), "shutdown_timeout", shutdownTimeout.String())
 	case err := <-serveErr:
 		log.Error("serve: the HTTP server failed", "error", err)
-		forced.Store(true)
+		forced = true
 	case <-runDone:
 		log.Error("serve: dispatch ended", "error", runErr)
-		forced.Store(true)
+		forced = true
 	}
 	stopping.Store(true)
 	d.Stop()
@@ -293,18 +292,8 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		defer cancel()
 		srv.Shutdown(shut)
 	}()
-	timer := time.NewTimer(*shutdownTimeout)
-	defer timer.Stop()
-	select {
-	case <-runDone:
-	case sig := <-sigs:
-		log.Warn("serve: aborting: the requests in flight are cut off", "signal", signalName(sig))
-		forced.Store(true)
-		abort()
-	case <-timer.C:
-		log.Warn("serve: the requests in flight did not finish within the shutdown timeout: cutting them off", "shutdown_timeout", shutdownTimeout.String())
-		forced.Store(true)
-		abort()
+	if finishOrAbort(log, "serve", runDone, sigs, *shutdownTimeout, abort) {
+		forced = true
 	}
 	<-runDone
 	srv.Close()
@@ -318,15 +307,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		"events_settled", sum.Events, "sent", sum.Sent, "skipped", sum.Skipped, "failed", sum.Failed,
 		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown,
 		"left_in_spool", left, "calls", client.Stats().Calls)
-	reasons := make([]string, 0, len(sum.Failures))
-	for r := range sum.Failures {
-		reasons = append(reasons, r)
-	}
-	sort.Slice(reasons, func(i, j int) bool { return sum.Failures[reasons[i]].Count > sum.Failures[reasons[j]].Count })
-	for _, r := range reasons {
-		f := sum.Failures[r]
-		log.Info("serve: failures", "reason", r, "count", f.Count, "example_ref", f.Ref, "example", f.Example)
-	}
+	logFailures(log, "serve", sum)
 	if closeErr != nil {
 		log.Error("serve: closing the spool", "error", closeErr)
 		return 1
@@ -335,7 +316,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		log.Error("serve: dispatch failed", "error", runErr)
 		return 1
 	}
-	if forced.Load() {
+	if forced {
 		return exitInterrupted
 	}
 	return 0

@@ -82,30 +82,10 @@ func readTopic(t testing.TB, c *kfake.Cluster, topic string, want int) []*kgo.Re
 	return out
 }
 
-// workload makes events for users users: an identify, a group, two tracks
-// and an identify that renames, in that order per user, the users
-// interleaved as in a real stream.
+// workload is intercomtest.Workload for users users in 7 companies, as
+// NDJSON.
 func workload(users int) string {
-	var b strings.Builder
-	for step := range 5 {
-		for u := range users {
-			ts := fmt.Sprintf("2024-01-01T00:%02d:%02dZ", step, u%60)
-			switch step {
-			case 0:
-				fmt.Fprintf(&b, `{"type":"identify","userId":"u%d","traits":{"email":"u%d@example.com","name":"User %d"},"timestamp":%q}`, u, u, u, ts)
-			case 1:
-				fmt.Fprintf(&b, `{"type":"group","userId":"u%d","groupId":"g%d","traits":{"name":"Company %d","plan":"pro"}}`, u, u%7, u%7)
-			case 2:
-				fmt.Fprintf(&b, `{"type":"track","userId":"u%d","event":"Signed Up","timestamp":%q,"properties":{"plan":"pro","seats":%d}}`, u, ts, u%7)
-			case 3:
-				fmt.Fprintf(&b, `{"type":"track","userId":"u%d","event":"Order Completed","timestamp":%q,"properties":{"revenue":%d.5,"currency":"EUR"}}`, u, ts, u%100)
-			case 4:
-				fmt.Fprintf(&b, `{"type":"identify","userId":"u%d","traits":{"email":"u%d@example.com","name":"User %d (renamed)"},"timestamp":%q}`, u, u, u, ts)
-			}
-			b.WriteByte('\n')
-		}
-	}
-	return b.String()
+	return strings.Join(intercomtest.Workload(users, 7), "\n") + "\n"
 }
 
 func testEngine(t testing.TB) *engine.Engine {

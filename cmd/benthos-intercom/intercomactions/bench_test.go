@@ -11,30 +11,10 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
 )
 
-// workload is n events, about n/5 users: each user's identify, group, two
-// tracks and a second identify, in that order, user after user in each
-// step (as engine/dispatch's BenchmarkSend).
+// workload is n events of intercomtest.Workload (n/5 users, rounded up, in 50
+// companies), as engine/dispatch's BenchmarkSend sends.
 func workload(n int) []string {
-	users := max(n/5, 1)
-	var out []string
-	for step := 0; step < 5; step++ {
-		for u := 0; u < users; u++ {
-			ts := fmt.Sprintf("2024-01-01T00:%02d:%02dZ", step, u%60)
-			switch step {
-			case 0:
-				out = append(out, fmt.Sprintf(`{"type":"identify","userId":"u%d","traits":{"email":"u%d@example.com","name":"User %d"},"timestamp":%q}`, u, u, u, ts))
-			case 1:
-				out = append(out, fmt.Sprintf(`{"type":"group","userId":"u%d","groupId":"g%d","traits":{"name":"Company %d","employees":%d,"plan":"pro"}}`, u, u%50, u%50, u%50+1))
-			case 2:
-				out = append(out, fmt.Sprintf(`{"type":"track","userId":"u%d","event":"Signed Up","timestamp":%q,"properties":{"plan":"pro","seats":%d}}`, u, ts, u%7))
-			case 3:
-				out = append(out, fmt.Sprintf(`{"type":"track","userId":"u%d","event":"Order Completed","timestamp":%q,"properties":{"revenue":%d.5,"currency":"EUR"}}`, u, ts, u%100))
-			case 4:
-				out = append(out, fmt.Sprintf(`{"type":"identify","userId":"u%d","traits":{"email":"u%d@example.com","name":"User %d (renamed)"},"timestamp":%q}`, u, u, u, ts))
-			}
-		}
-	}
-	return out[:n]
+	return intercomtest.Workload((n+4)/5, 50)[:n]
 }
 
 // BenchmarkPipeline runs b.N events through a Benthos stream: an

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/intercom-actions/intercom-actions/engine/dispatch"
+)
+
+// finishOrAbort waits for done after a graceful stop has begun: a second
+// signal on sigs, or timeout passing first, cuts the requests in flight
+// off (abort). It reports whether it had to. name prefixes the log lines.
+func finishOrAbort(log *slog.Logger, name string, done <-chan struct{}, sigs <-chan os.Signal, timeout time.Duration, abort func()) (aborted bool) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return false
+	case sig := <-sigs:
+		log.Warn(name+": aborting: the requests in flight are cut off", "signal", signalName(sig))
+	case <-timer.C:
+		log.Warn(name+": the requests in flight did not finish within the shutdown timeout: cutting them off", "shutdown_timeout", timeout.String())
+	}
+	abort()
+	return true
+}
+
+// logFailures logs each reason events failed for, the most frequent
+// first, with its count and an example.
+func logFailures(log *slog.Logger, name string, sum dispatch.Summary) {
+	reasons := make([]string, 0, len(sum.Failures))
+	for r := range sum.Failures {
+		reasons = append(reasons, r)
+	}
+	sort.Slice(reasons, func(i, j int) bool { return sum.Failures[reasons[i]].Count > sum.Failures[reasons[j]].Count })
+	for _, r := range reasons {
+		f := sum.Failures[r]
+		log.Info(name+": failures", "reason", r, "count", f.Count, "example_ref", f.Ref, "example", f.Example)
+	}
+}
