@@ -52,6 +52,8 @@ type Executor interface {
 
 // Event is one input event and where it came from.
 type Event struct {
+	// Raw is the event's JSON. It must not change until the event is
+	// settled: its planned actions refer to it rather than to a copy.
 	Raw  []byte
 	Ref  string // e.g. "events.ndjson:12", for messages and dead letters
 	Only string // when set, only this rule's action is sent (a dead-letter re-run)
@@ -434,7 +436,7 @@ func (d *Dispatcher) plan(ev Event) *planned {
 	if ev.Err != nil {
 		return p // unread: handle dead-letters it
 	}
-	p.actions, p.err = d.cfg.Engine.Evaluate(ev.Raw)
+	p.actions, p.err = d.cfg.Engine.EvaluateNoCopy(ev.Raw)
 	if ev.Only != "" {
 		kept := p.actions[:0]
 		for _, a := range p.actions {
