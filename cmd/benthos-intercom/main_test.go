@@ -62,7 +62,7 @@ func TestExampleAsAPersonRunsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"error":"rule \"Identify Company\": identify_company: contact not found (external_id \"nobody\"); no identify for this contact succeeded within 30s","event":{"groupId":"acme-co","type":"group","userId":"nobody"},"reason":"rule \"Identify Company\": contact not found"}` + "\n"
+	want := `{"error":"rule \"Identify Company\": identify_company: contact not found (external_id \"nobody\"); no identify for this contact came before the end of the input","event":{"groupId":"acme-co","type":"group","userId":"nobody"},"reason":"rule \"Identify Company\": contact not found"}` + "\n"
 	if string(dead) != want {
 		t.Errorf("dead letters:\n%s\nwant:\n%s", dead, want)
 	}

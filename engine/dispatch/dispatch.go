@@ -678,6 +678,9 @@ func (w *worker) retry(ctx context.Context, p *parked, final bool) {
 	case errors.Is(err, action.ErrContactNotFound) && !final:
 		w.waiting.add(p)
 		return
+	case errors.Is(err, action.ErrContactNotFound) && p.end:
+		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name,
+			fmt.Errorf("%w; no identify for this contact came before the end of the input", err))
 	case errors.Is(err, action.ErrContactNotFound) && p.cut:
 		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name,
 			fmt.Errorf("%w; no identify for this contact came before %d other actions were waiting (MaxWaiting)", err, w.d.cfg.MaxWaiting))
@@ -703,6 +706,7 @@ func (w *worker) expire(ctx context.Context, now time.Time) {
 // flush ends the waits at the end of the input: no identify can follow.
 func (w *worker) flush(ctx context.Context) {
 	for _, p := range w.waiting.takeAll() {
+		p.end = true
 		w.retry(ctx, p, true)
 	}
 }

@@ -100,7 +100,7 @@ func TestGroupForUnknownUserIsDeadLetteredNotDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"event":` + groupU1 + `,"ref":"in:1","rule":"Identify Company","action":"identify_company","error":"contact not found (external_id \"u1\"); no identify for this contact succeeded within 1m0s","time":"2026-01-02T03:04:05Z"}` + "\n"
+	want := `{"event":` + groupU1 + `,"ref":"in:1","rule":"Identify Company","action":"identify_company","error":"contact not found (external_id \"u1\"); no identify for this contact came before the end of the input","time":"2026-01-02T03:04:05Z"}` + "\n"
 	if dl.String() != want {
 		t.Errorf("dead letter:\n%s\nwant:\n%s", dl.String(), want)
 	}

@@ -162,7 +162,7 @@ func TestResultErrors(t *testing.T) {
 		t.Errorf("an array: %+v (%v)", r, r.Err)
 	}
 	if r := results[2]; r.Status != Failed || r.Sent != 0 || r.Actions != 1 ||
-		r.Err.Error() != `rule "Identify Company": identify_company: contact not found (external_id "nobody"); no identify for this contact succeeded within 30s` {
+		r.Err.Error() != `rule "Identify Company": identify_company: contact not found (external_id "nobody"); no identify for this contact came before the end of the input` {
 		t.Errorf("group for nobody: %+v (%v)", r, r.Err)
 	}
 	var apiErr *intercom.APIError

@@ -207,7 +207,7 @@ intercom_actions:
 		{"sent", "", ""},
 		{"sent", "", ""},
 		{"sent", "", ""},
-		{"failed", `rule "Identify Company": identify_company: contact not found (external_id "nobody"); no identify for this contact succeeded within 30s`,
+		{"failed", `rule "Identify Company": identify_company: contact not found (external_id "nobody"); no identify for this contact came before the end of the input`,
 			`rule "Identify Company": contact not found`},
 		{"failed", `invalid event: not valid JSON: invalid character 'o' in literal null (expecting 'u') (at byte 2)`, `invalid event: not valid JSON`},
 		{"skipped", "", ""},
@@ -348,7 +348,7 @@ output:
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"error":"rule \"Identify Company\": identify_company: contact not found (external_id \"u9\"); no identify for this contact succeeded within 30s","event":{"groupId":"acme","type":"group","userId":"u9"},"reason":"rule \"Identify Company\": contact not found"}` + "\n"
+	want := `{"error":"rule \"Identify Company\": identify_company: contact not found (external_id \"u9\"); no identify for this contact came before the end of the input","event":{"groupId":"acme","type":"group","userId":"u9"},"reason":"rule \"Identify Company\": contact not found"}` + "\n"
 	if string(data) != want {
 		t.Errorf("dead letters:\n%s\nwant:\n%s", data, want)
 	}
