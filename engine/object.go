@@ -53,7 +53,7 @@ func (o *object) eval(doc *event.Doc) (gjson.Result, []string) {
 				}
 				return true
 			})
-		case isEmpty(r):
+		case event.IsEmpty(r):
 		case len(o.entries) == 0:
 			return r, nil // not an object: the conversion says so
 		default:
@@ -64,7 +64,7 @@ func (o *object) eval(doc *event.Doc) (gjson.Result, []string) {
 		v, _ := e.value.eval(doc)
 		r := v.Result
 		switch {
-		case isEmpty(r):
+		case event.IsEmpty(r):
 		case o.sep != "" && r.IsObject():
 			// The key's own object replaces what the path gave under it.
 			prefix := e.key + o.sep
@@ -88,7 +88,7 @@ func (o *object) eval(doc *event.Doc) (gjson.Result, []string) {
 
 // add adds key: v to out, flattening v when the object says to.
 func (o *object) add(out *intercom.Object, key string, v gjson.Result, depth int, warnings *[]string) {
-	if isEmpty(v) {
+	if event.IsEmpty(v) {
 		return
 	}
 	if o.sep != "" && v.IsObject() && depth < maxFlattenDepth {

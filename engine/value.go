@@ -51,7 +51,7 @@ func (v *value) eval(doc *event.Doc) (event.Value, []string) {
 		return event.ValueOf(r), warnings
 	}
 	r := doc.Get(v.path)
-	if v.hasDefault && isEmpty(r.Result) {
+	if v.hasDefault && event.IsEmpty(r.Result) {
 		return event.ValueOf(v.fallback), nil
 	}
 	return r, nil
@@ -83,7 +83,7 @@ func (t *template) eval(doc *event.Doc) gjson.Result {
 	first := true
 	for i, p := range t.paths {
 		r := doc.Get(p)
-		if isEmpty(r.Result) {
+		if event.IsEmpty(r.Result) {
 			continue
 		}
 		if !first {
@@ -98,11 +98,6 @@ func (t *template) eval(doc *event.Doc) gjson.Result {
 		return gjson.Result{}
 	}
 	return gjson.Result{Type: gjson.String, Str: b.String()}
-}
-
-// isEmpty reports whether r counts as no value: missing, null or "".
-func isEmpty(r gjson.Result) bool {
-	return !r.Exists() || r.Type == gjson.Null || (r.Type == gjson.String && r.Str == "")
 }
 
 // compilePathValue compiles a gjson path.

@@ -16,11 +16,6 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
 
-// isEmpty reports whether v counts as no value: missing, null or "".
-func isEmpty(v gjson.Result) bool {
-	return !v.Exists() || v.Type == gjson.Null || (v.Type == gjson.String && v.Str == "")
-}
-
 func describe(v gjson.Result) string {
 	switch v.Type {
 	case gjson.String:

@@ -69,7 +69,7 @@ type Field struct {
 // null or "", or it cannot be converted (then err says why). Warnings
 // report parts of v that were dropped.
 func (f *Field) Assign(fields any, v event.Value) (ok bool, warnings []string, err error) {
-	if isEmpty(v.Result) {
+	if event.IsEmpty(v.Result) {
 		return false, nil, nil
 	}
 	return f.assign(fields, v)
@@ -78,7 +78,7 @@ func (f *Field) Assign(fields any, v event.Value) (ok bool, warnings []string, e
 // Check reports whether v converts cleanly for the field: the error, or
 // the warnings, it would give.
 func (f *Field) Check(v gjson.Result) (warnings []string, err error) {
-	if isEmpty(v) {
+	if event.IsEmpty(v) {
 		return nil, nil
 	}
 	return f.check(event.ValueOf(v))

@@ -90,6 +90,13 @@ type Value struct {
 	members []member
 }
 
+// IsEmpty reports whether r counts as no value: missing, null or "". A
+// field, a template placeholder or an object key with such a value is
+// left out, and a path's default takes its place.
+func IsEmpty(r gjson.Result) bool {
+	return !r.Exists() || r.Type == gjson.Null || (r.Type == gjson.String && r.Str == "")
+}
+
 // ValueOf wraps a Result that did not come from a Doc (a literal, a
 // built object); its members are found by scanning its JSON text.
 func ValueOf(r gjson.Result) Value { return Value{Result: r} }
