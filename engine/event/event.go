@@ -74,10 +74,8 @@ func (d *Doc) reset(s string, raw []byte) error {
 // Top returns the value of the top-level key name (the first one if
 // repeated, as gjson paths do).
 func (d *Doc) Top(name string) gjson.Result {
-	for i := range d.top {
-		if d.top[i].key == name {
-			return gjson.Parse(d.top[i].raw)
-		}
+	if m := d.find(d.top, name); m != nil {
+		return parse(m.raw)
 	}
 	return gjson.Result{}
 }
