@@ -53,5 +53,5 @@ func runAddNote(ctx context.Context, c *Call, a *AddNote) error {
 	case src == fromCache:
 		return stale(fmt.Errorf("add note to contact %s: %w", id, err), src, id)
 	}
-	return fmt.Errorf("%w: add note: %w", notFound("", "contact_id", a.ContactID, "external_id", a.ExternalID, "email", a.Email), err)
+	return a.ContactRef.notFound(fmt.Errorf("add note: %w", err))
 }
