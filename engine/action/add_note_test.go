@@ -50,4 +50,10 @@ func TestAddNote(t *testing.T) {
 	if !errors.Is(err, ErrContactNotFound) || err.Error() != `add_note: contact not found (external_id "u-9")` {
 		t.Errorf("unknown contact: err = %v", err)
 	}
+	// A contact_id Intercom does not know: the note's own 404 says so.
+	_, err = execute(c, note(Contact{ID: contactID(9)}, "x", ""))
+	const wantGone = `add_note: contact not found (contact_id "65c000000000000000000009"): add note: intercom: 404 not_found: User Not Found (request sim-000000000009)`
+	if !errors.Is(err, ErrContactNotFound) || err.Error() != wantGone {
+		t.Errorf("unknown contact_id: err = %v\nwant %s", err, wantGone)
+	}
 }
