@@ -278,12 +278,6 @@ func (r *Result) Notes() []Note {
 	return []Note{{Line: r.Line, Error: r.Err.Error()}}
 }
 
-// WritePretty writes a result as `plan --pretty` does (AppendPretty).
-func WritePretty(w io.Writer, r *Result) error {
-	_, err := w.Write(AppendPretty(nil, r))
-	return err
-}
-
 // WriteJSON writes each planned action of r as one JSON line (AppendJSON).
 func WriteJSON(w io.Writer, r *Result) error {
 	_, err := w.Write(AppendJSON(nil, r))
