@@ -173,35 +173,42 @@ func (c *compiler) value(f *action.Field, m *rules.Mapping) (*value, bool) {
 	if m.Map != nil || m.Except != nil || m.Flatten != nil {
 		return c.object(f, m)
 	}
+	if m.Template != nil && f.Type.IsObject() {
+		c.errorf(m.Template.Pos, f.Name, "a template makes text; %s needs an object (use a path or {value: {...}})", f.Name)
+		return nil, false
+	}
+	return c.single(f.Name, m, func(lit *rules.Literal) (gjson.Result, bool) { return c.literal(f, lit) })
+}
+
+// single compiles a path (with its default), a constant or a template:
+// a field's value, or one key's in a map. name names it in errors; lit
+// checks a constant (a default or a value) and converts it.
+func (c *compiler) single(name string, m *rules.Mapping, lit func(*rules.Literal) (gjson.Result, bool)) (*value, bool) {
 	switch {
 	case m.Path != nil:
 		v, err := compilePathValue(m.Path.Value)
 		if err != nil {
-			c.errorf(m.Path.Pos, f.Name, "%v", err)
+			c.errorf(m.Path.Pos, name, "%v", err)
 			return nil, false
 		}
 		if m.Default != nil {
-			res, good := c.literal(f, m.Default)
+			r, good := lit(m.Default)
 			if !good {
 				return nil, false
 			}
-			v.fallback, v.hasDefault = res, true
+			v.fallback, v.hasDefault = r, true
 		}
 		return v, true
 	case m.Value != nil:
-		res, good := c.literal(f, m.Value)
+		r, good := lit(m.Value)
 		if !good {
 			return nil, false
 		}
-		return &value{kind: literalValue, literal: res, source: res.Raw}, true
+		return &value{kind: literalValue, literal: r, source: r.Raw}, true
 	case m.Template != nil:
-		if f.Type.IsObject() {
-			c.errorf(m.Template.Pos, f.Name, "a template makes text; %s needs an object (use a path or {value: {...}})", f.Name)
-			return nil, false
-		}
 		t, err := compileTemplate(m.Template.Value)
 		if err != nil {
-			c.errorf(m.Template.Pos, f.Name, "template: %v", err)
+			c.errorf(m.Template.Pos, name, "template: %v", err)
 			return nil, false
 		}
 		return &value{kind: templateValue, template: t, source: m.Template.Value}, true
@@ -281,33 +288,7 @@ func (c *compiler) entry(f *action.Field, name string, e *rules.Mapping) (*value
 		}
 		return r, true
 	}
-	switch {
-	case e.Path != nil:
-		v, err := compilePathValue(e.Path.Value)
-		if err != nil {
-			c.errorf(e.Path.Pos, name, "%v", err)
-			return nil, false
-		}
-		if e.Default != nil {
-			r, good := fits(e.Default)
-			if !good {
-				return nil, false
-			}
-			v.fallback, v.hasDefault = r, true
-		}
-		return v, true
-	case e.Value != nil:
-		r, good := fits(e.Value)
-		return &value{kind: literalValue, literal: r, source: r.Raw}, good
-	case e.Template != nil:
-		t, err := compileTemplate(e.Template.Value)
-		if err != nil {
-			c.errorf(e.Template.Pos, name, "template: %v", err)
-			return nil, false
-		}
-		return &value{kind: templateValue, template: t, source: e.Template.Value}, true
-	}
-	return nil, false
+	return c.single(name, e, fits)
 }
 
 // typeName names a field type in messages.
