@@ -144,13 +144,13 @@ func (rn Runner) Run(path string) (Outcome, error) {
 	return o, nil
 }
 
-// engine reads and compiles the case's rule files, or gives the runner's
-// (default) rules; a rules.ErrorList lists every problem of syntax and
-// meaning.
-func (rn Runner) engine(ar *txtar.Archive) (*engine.Engine, error) {
+// engine reads the case's options, and compiles its rule files or gives
+// the runner's (default) rules; a rules.ErrorList lists every problem of
+// syntax and meaning.
+func (rn Runner) engine(ar *txtar.Archive) (*engine.Engine, caseOptions, error) {
 	opts, err := readOptions(ar)
 	if err != nil {
-		return nil, err
+		return nil, opts, err
 	}
 	var srcs []rules.Source
 	for _, f := range ar.Files {
@@ -160,23 +160,24 @@ func (rn Runner) engine(ar *txtar.Archive) (*engine.Engine, error) {
 	}
 	switch {
 	case len(srcs) == 0 && rn.Engine != nil && len(opts.presets) > 0:
-		return nil, errors.New("options: presets join the case's rule files or the defaults; this case has none and the runner was given its own rules")
+		return nil, opts, errors.New("options: presets join the case's rule files or the defaults; this case has none and the runner was given its own rules")
 	case len(srcs) == 0 && rn.Engine != nil:
-		return rn.Engine, nil
+		return rn.Engine, opts, nil
 	case len(srcs) == 0:
 		if srcs, err = rules.ReadFS(defaults.FS, "."); err != nil {
-			return nil, err
+			return nil, opts, err
 		}
 	}
 	extra, err := presets.Sources(opts.presets...)
 	if err != nil {
-		return nil, fmt.Errorf("options: %w", err)
+		return nil, opts, fmt.Errorf("options: %w", err)
 	}
 	set, err := rules.ParseAll(append(srcs, extra...)...)
 	if set == nil {
-		return nil, err
+		return nil, opts, err
 	}
-	return engine.Compile(set)
+	eng, err := engine.Compile(set)
+	return eng, opts, err
 }
 
 // Output computes what the want section of ar should hold.
@@ -185,7 +186,7 @@ func (rn Runner) Output(ar *txtar.Archive) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("no `-- %s --` section", EventsFile)
 	}
-	eng, err := rn.engine(ar)
+	eng, _, err := rn.engine(ar)
 	var out bytes.Buffer
 	var list rules.ErrorList
 	switch {

@@ -54,16 +54,12 @@ func (rn Runner) Send(ar *txtar.Archive) (Sent, error) {
 	if !ok {
 		return Sent{}, fmt.Errorf("no `-- %s --` section", EventsFile)
 	}
-	eng, err := rn.engine(ar)
+	eng, opts, err := rn.engine(ar)
 	var list rules.ErrorList
 	switch {
 	case errors.As(err, &list):
 		return Sent{Transcript: []byte("rules failed to load:\n" + err.Error() + "\n")}, nil
 	case err != nil:
-		return Sent{}, err
-	}
-	opts, err := readOptions(ar)
-	if err != nil {
 		return Sent{}, err
 	}
 	sim := intercomtest.NewServer(intercomtest.Options{Token: transcriptToken, DataAttributes: opts.workspace})
