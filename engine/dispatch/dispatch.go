@@ -644,7 +644,7 @@ func (w *worker) identified(ctx context.Context, keys []string) {
 // retryParked retries the actions waiting for any of the contact keys.
 func (w *worker) retryParked(ctx context.Context, keys []string) {
 	for _, p := range w.waiting.takeKeys(keys) {
-		w.retry(ctx, p, false)
+		w.retry(ctx, p, "")
 	}
 }
 
@@ -654,15 +654,15 @@ func (w *worker) retryParked(ctx context.Context, keys []string) {
 func (w *worker) park(ctx context.Context, p *parked) {
 	limit := (w.d.cfg.MaxWaiting + w.d.cfg.Concurrency - 1) / w.d.cfg.Concurrency
 	for w.waiting.len() >= limit {
-		oldest := w.waiting.takeOldest()
-		oldest.cut = true
-		w.retry(ctx, oldest, true)
+		w.retry(ctx, w.waiting.takeOldest(),
+			fmt.Sprintf("came before %d other actions were waiting (MaxWaiting)", w.d.cfg.MaxWaiting))
 	}
 	w.waiting.add(p)
 }
 
-// retry sends a parked action again; final means no more waiting.
-func (w *worker) retry(ctx context.Context, p *parked, final bool) {
+// retry sends a parked action again. ended, unless "", says why its wait
+// is over ("no identify for this contact <ended>"): it is not parked again.
+func (w *worker) retry(ctx context.Context, p *parked, ended string) {
 	out, err := w.d.cfg.Executor.Execute(ctx, p.action)
 	p.res.Calls += out.Calls
 	if err != nil {
@@ -675,18 +675,12 @@ func (w *worker) retry(ctx context.Context, p *parked, final bool) {
 		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name, errNotSentWaiting)
 	case cutOff(ctx, err):
 		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name, outcomeUnknown(err))
-	case errors.Is(err, action.ErrContactNotFound) && !final:
+	case errors.Is(err, action.ErrContactNotFound) && ended == "":
 		w.waiting.add(p)
 		return
-	case errors.Is(err, action.ErrContactNotFound) && p.end:
-		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name,
-			fmt.Errorf("%w; no identify for this contact came before the end of the input", err))
-	case errors.Is(err, action.ErrContactNotFound) && p.cut:
-		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name,
-			fmt.Errorf("%w; no identify for this contact came before %d other actions were waiting (MaxWaiting)", err, w.d.cfg.MaxWaiting))
 	case errors.Is(err, action.ErrContactNotFound):
 		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name,
-			fmt.Errorf("%w; no identify for this contact succeeded within %s", err, w.d.cfg.ContactWait))
+			fmt.Errorf("%w; no identify for this contact %s", err, ended))
 	default:
 		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name, err)
 	}
@@ -699,15 +693,14 @@ func (w *worker) retry(ctx context.Context, p *parked, final bool) {
 // expire gives the actions whose wait is over one last try.
 func (w *worker) expire(ctx context.Context, now time.Time) {
 	for _, p := range w.waiting.takeDue(now) {
-		w.retry(ctx, p, true)
+		w.retry(ctx, p, "succeeded within "+w.d.cfg.ContactWait.String())
 	}
 }
 
 // flush ends the waits at the end of the input: no identify can follow.
 func (w *worker) flush(ctx context.Context) {
 	for _, p := range w.waiting.takeAll() {
-		p.end = true
-		w.retry(ctx, p, true)
+		w.retry(ctx, p, "came before the end of the input")
 	}
 }
 

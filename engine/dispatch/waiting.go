@@ -19,8 +19,6 @@ type parked struct {
 
 	seq  uint64 // order of parking: actions are retried in it
 	gone bool   // taken out: the index and the heap drop it lazily
-	cut  bool   // its wait was cut short (MaxWaiting)
-	end  bool   // its wait ended with the input
 }
 
 // waiting holds one worker's parked actions, indexed by contact key and by
