@@ -52,8 +52,10 @@ type Executor interface {
 
 // Event is one input event and where it came from.
 type Event struct {
-	// Raw is the event's JSON. It must not change until the event is
-	// settled: its planned actions refer to it rather than to a copy.
+	// Raw is the event's JSON, handed over to the dispatcher: it must not
+	// change afterwards, even once the event is settled. The planned
+	// actions refer to it rather than to a copy, and so may what outlives
+	// them (the client's cache of attribute names, a coalesced upsert).
 	Raw  []byte
 	Ref  string // e.g. "events.ndjson:12", for messages and dead letters
 	Only string // when set, only this rule's action is sent (a dead-letter re-run)

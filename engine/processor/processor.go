@@ -33,6 +33,7 @@
 package processor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -326,7 +327,10 @@ func (s *batchSource) Next(ctx context.Context) (dispatch.Event, error) {
 	}
 	i := s.next
 	s.next++
-	return dispatch.Event{Raw: s.events[i], Ref: strconv.Itoa(i), Redeliverable: true}, nil
+	// A copy: the dispatcher keeps referring to an event's bytes after it
+	// is settled (see dispatch.Event.Raw), and the caller may reuse its
+	// buffers once the call returns.
+	return dispatch.Event{Raw: bytes.Clone(s.events[i]), Ref: strconv.Itoa(i), Redeliverable: true}, nil
 }
 
 // boundedExecutor bounds the actions in flight across all of a

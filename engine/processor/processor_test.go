@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/dispatch"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
@@ -464,5 +465,46 @@ func TestRulesCompile(t *testing.T) {
 	}
 	if _, err := CompileDefaults("nope"); err == nil || !strings.HasPrefix(err.Error(), `unknown preset "nope"`) {
 		t.Errorf("unknown preset: %v", err)
+	}
+}
+
+// The caller may reuse its buffers once a call returns: what the processor
+// keeps from an event (here the attribute names the client learned) must
+// not change with them. u2's event overwrites u1's buffer, "tier" with
+// "xxxx"; u3's "tier" (in a buffer of its own) must still be known, so
+// each attribute is created once.
+func TestCallerMayReuseItsBuffers(t *testing.T) {
+	sim := intercomtest.NewServer(intercomtest.Options{})
+	defer sim.Close()
+	eng, err := CompileBytes("rules.yaml", []byte(`rules:
+  - name: Users
+    action: identify_contact
+    fields:
+      role: {value: user}
+      custom_attributes: traits
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProcessor(t, Config{Rules: eng, BaseURL: sim.URL(), Attributes: action.CreateAttributes})
+	buf := []byte(`{"type":"identify","userId":"u1","traits":{"tier":"gold"}}`)
+	send := func(ev []byte) {
+		t.Helper()
+		if res, err := p.Process(context.Background(), ev); err != nil || res.Status != Sent {
+			t.Fatalf("%s: %+v, %v", ev, res, err)
+		}
+	}
+	send(buf)
+	copy(buf, `{"type":"identify","userId":"u2","traits":{"xxxx":"gold"}}`)
+	send(buf)
+	send([]byte(`{"type":"identify","userId":"u3","traits":{"tier":"gold"}}`))
+	var created []string
+	for _, r := range sim.Requests() {
+		if r.Method == http.MethodPost && r.Path == "/data_attributes" {
+			created = append(created, string(r.Body))
+		}
+	}
+	if len(created) != 2 {
+		t.Errorf("POST /data_attributes %d times, want 2 (tier and xxxx): %v", len(created), created)
 	}
 }
