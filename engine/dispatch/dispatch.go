@@ -403,9 +403,7 @@ reading:
 // whose contact is not found is dead-lettered at once.
 func (d *Dispatcher) Process(ctx context.Context, ev Event) Result {
 	w := &worker{d: d}
-	res := w.handle(ctx, d.plan(ev))
-	w.flush(ctx)
-	return *res
+	return *w.handle(ctx, d.plan(ev)) // a worker without input parks nothing
 }
 
 // Summary returns the counts so far: a copy, safe to read while the run
