@@ -303,11 +303,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	closeErr := sp.Close()
 	left := spoolDepth(*dataDir)
-	log.Info("serve: stopped",
-		"events_settled", sum.Events, "sent", sum.Sent, "skipped", sum.Skipped, "failed", sum.Failed,
-		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown,
-		"left_in_spool", left, "calls", client.Stats().Calls)
-	logFailures(log, "serve", sum)
+	logStopped(log, "serve", sum, "left_in_spool", left, "calls", client.Stats().Calls)
 	if closeErr != nil {
 		log.Error("serve: closing the spool", "error", closeErr)
 		return 1

@@ -27,9 +27,13 @@ func finishOrAbort(log *slog.Logger, name string, done <-chan struct{}, sigs <-c
 	return true
 }
 
-// logFailures logs each reason events failed for, the most frequent
-// first, with its count and an example.
-func logFailures(log *slog.Logger, name string, sum dispatch.Summary) {
+// logStopped logs the summary of a service's run as it stops, extra
+// attributes after the counts; then each reason events failed for, the
+// most frequent first, with its count and an example.
+func logStopped(log *slog.Logger, name string, sum dispatch.Summary, extra ...any) {
+	attrs := []any{"events_settled", sum.Events, "sent", sum.Sent, "skipped", sum.Skipped, "failed", sum.Failed,
+		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown}
+	log.Info(name+": stopped", append(attrs, extra...)...)
 	reasons := make([]string, 0, len(sum.Failures))
 	for r := range sum.Failures {
 		reasons = append(reasons, r)
