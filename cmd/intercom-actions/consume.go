@@ -259,11 +259,7 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		log.Error("consume: failed", "error", runErr)
 		return 1
 	}
-	log.Info("consume: stopped",
-		"events_settled", sum.Events, "sent", sum.Sent, "skipped", sum.Skipped, "failed", sum.Failed,
-		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown,
-		"left_uncommitted", sum.Unsettled, "already_settled", c.Already(), "calls", client.Stats().Calls)
-	logFailures(log, "consume", sum)
+	logStopped(log, "consume", sum, "left_uncommitted", sum.Unsettled, "already_settled", c.Already(), "calls", client.Stats().Calls)
 	switch {
 	case errors.Is(runErr, dispatch.ErrUnauthorized):
 		log.Error("consume: Intercom refused the access token; what was fetched and not sent stays uncommitted for the next start", "error", runErr)

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"syscall"
 	"time"
 
@@ -52,15 +49,7 @@ func runPlayground(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	srv := &http.Server{Handler: playground.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "playground on http://%s/ (Ctrl-C stops it)\n", ln.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdown)
-	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := serveUntilSignal(srv, ln, os.Interrupt, syscall.SIGTERM); err != nil {
 		fmt.Fprintf(stderr, "playground: %v\n", err)
 		return 1
 	}

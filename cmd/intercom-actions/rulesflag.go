@@ -7,8 +7,7 @@ import (
 	"strings"
 
 	"github.com/intercom-actions/intercom-actions/engine"
-	"github.com/intercom-actions/intercom-actions/rules"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
+	"github.com/intercom-actions/intercom-actions/engine/processor"
 	"github.com/intercom-actions/intercom-actions/rules/presets"
 )
 
@@ -57,34 +56,9 @@ func (r *rulesFlags) engine(cmd string, stderr io.Writer) (*engine.Engine, bool)
 // them; withDefaults layers the files and presets on the defaults, and
 // replaced names the default rules they replace. A rules.ErrorList holds
 // every problem, of syntax and of meaning, across all of them (a rule name
-// used twice included).
+// used twice included). It is processor.Rules, as the library gives it.
 func compileRules(paths []string, withDefaults bool, presetNames []string) (eng *engine.Engine, replaced []string, err error) {
-	var srcs []rules.Source
-	if len(paths) == 0 {
-		srcs, err = rules.ReadFS(defaults.FS, ".")
-	} else {
-		srcs, err = rules.Read(paths...)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	extra, err := presets.Sources(presetNames...)
-	if err != nil {
-		return nil, nil, err
-	}
-	set, err := rules.ParseAll(append(srcs, extra...)...)
-	if set == nil {
-		return nil, nil, err
-	}
-	if withDefaults && len(paths) > 0 {
-		base, err := defaults.Load()
-		if base == nil {
-			return nil, nil, err
-		}
-		set, replaced = rules.Overlay(base, set)
-	}
-	eng, err = engine.Compile(set)
-	return eng, replaced, err
+	return processor.Rules{Files: paths, WithDefaults: withDefaults, Presets: presetNames}.CompileReplacing()
 }
 
 // loadEngine compiles the rule files at paths (the defaults when there

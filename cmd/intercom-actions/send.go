@@ -521,6 +521,16 @@ func writeFailures(w io.Writer, failures map[string]*dispatch.Failure) {
 	if len(failures) == 0 {
 		return
 	}
+	fmt.Fprintln(w, "failures by reason:")
+	for _, r := range mostFrequent(failures) {
+		f := failures[r]
+		fmt.Fprintf(w, "  %d × %s\n      e.g. %s: %s\n", f.Count, r, f.Ref, f.Example)
+	}
+}
+
+// mostFrequent orders the reasons of failures by count, the most frequent
+// first; reasons of equal count by name.
+func mostFrequent(failures map[string]*dispatch.Failure) []string {
 	reasons := make([]string, 0, len(failures))
 	for r := range failures {
 		reasons = append(reasons, r)
@@ -532,11 +542,7 @@ func writeFailures(w io.Writer, failures map[string]*dispatch.Failure) {
 		}
 		return reasons[i] < reasons[j]
 	})
-	fmt.Fprintln(w, "failures by reason:")
-	for _, r := range reasons {
-		f := failures[r]
-		fmt.Fprintf(w, "  %d × %s\n      e.g. %s: %s\n", f.Count, r, f.Ref, f.Example)
-	}
+	return reasons
 }
 
 func ratio(a int64, b int) string {

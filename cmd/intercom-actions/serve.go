@@ -130,21 +130,11 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "serve: --spool-max: %v\n", err)
 		return 2
 	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	var handler slog.Handler
-	switch *logFormat {
-	case "text":
-		handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
-	case "json":
-		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
-	default:
-		fmt.Fprintf(stderr, "serve: --log-format %q: want text or json\n", *logFormat)
+	log, handler, err := newLogger(*logFormat, *verbose, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
 		return 2
 	}
-	log := slog.New(handler)
 	keys, secret, err := serveSecrets(writeKeys, *writeKeysFile, *secretFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "serve: %v\n", err)
@@ -303,11 +293,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	closeErr := sp.Close()
 	left := spoolDepth(*dataDir)
-	log.Info("serve: stopped",
-		"events_settled", sum.Events, "sent", sum.Sent, "skipped", sum.Skipped, "failed", sum.Failed,
-		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown,
-		"left_in_spool", left, "calls", client.Stats().Calls)
-	logFailures(log, "serve", sum)
+	logStopped(log, "serve", sum, "left_in_spool", left, "calls", client.Stats().Calls)
 	if closeErr != nil {
 		log.Error("serve: closing the spool", "error", closeErr)
 		return 1

@@ -63,7 +63,17 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "Intercom simulator on http://%s (state: http://%s/_sim/state); Ctrl-C stops it\n", ln.Addr(), ln.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	if err := serveUntilSignal(srv, ln, os.Interrupt); err != nil {
+		fmt.Fprintf(stderr, "simulate: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// serveUntilSignal serves srv on ln until one of sigs comes, then shuts it
+// down, giving the requests in flight 5 s to finish.
+func serveUntilSignal(srv *http.Server, ln net.Listener, sigs ...os.Signal) error {
+	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
 	defer stop()
 	go func() {
 		<-ctx.Done()
@@ -71,9 +81,8 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		defer cancel()
 		srv.Shutdown(shutdown)
 	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		fmt.Fprintf(stderr, "simulate: %v\n", err)
-		return 1
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
 	}
-	return 0
+	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"log/slog"
 	"os"
-	"sort"
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/dispatch"
@@ -27,15 +26,14 @@ func finishOrAbort(log *slog.Logger, name string, done <-chan struct{}, sigs <-c
 	return true
 }
 
-// logFailures logs each reason events failed for, the most frequent
-// first, with its count and an example.
-func logFailures(log *slog.Logger, name string, sum dispatch.Summary) {
-	reasons := make([]string, 0, len(sum.Failures))
-	for r := range sum.Failures {
-		reasons = append(reasons, r)
-	}
-	sort.Slice(reasons, func(i, j int) bool { return sum.Failures[reasons[i]].Count > sum.Failures[reasons[j]].Count })
-	for _, r := range reasons {
+// logStopped logs the summary of a service's run as it stops, extra
+// attributes after the counts; then each reason events failed for, the
+// most frequent first (mostFrequent), with its count and an example.
+func logStopped(log *slog.Logger, name string, sum dispatch.Summary, extra ...any) {
+	attrs := []any{"events_settled", sum.Events, "sent", sum.Sent, "skipped", sum.Skipped, "failed", sum.Failed,
+		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown}
+	log.Info(name+": stopped", append(attrs, extra...)...)
+	for _, r := range mostFrequent(sum.Failures) {
 		f := sum.Failures[r]
 		log.Info(name+": failures", "reason", r, "count", f.Count, "example_ref", f.Ref, "example", f.Example)
 	}

@@ -195,7 +195,8 @@ func (c *Consumer) Stop() { c.stopOnce.Do(func() { close(c.stop) }) }
 func (c *Consumer) Summary() dispatch.Summary {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	sum := cloneSummary(c.done)
+	var sum dispatch.Summary
+	addSummary(&sum, c.done)
 	for _, p := range c.parts {
 		addSummary(&sum, p.d.Summary())
 	}

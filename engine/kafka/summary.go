@@ -1,28 +1,10 @@
 package kafka
 
-import (
-	"maps"
-
-	"github.com/intercom-actions/intercom-actions/engine/dispatch"
-)
-
-// cloneSummary copies s, maps included.
-func cloneSummary(s dispatch.Summary) dispatch.Summary {
-	out := s
-	out.PerAction = maps.Clone(s.PerAction)
-	out.Failures = nil
-	for r, f := range s.Failures {
-		if out.Failures == nil {
-			out.Failures = map[string]*dispatch.Failure{}
-		}
-		cp := *f
-		out.Failures[r] = &cp
-	}
-	return out
-}
+import "github.com/intercom-actions/intercom-actions/engine/dispatch"
 
 // addSummary adds the counts of s to sum (the summaries of several
-// partitions' dispatchers make the consumer's).
+// partitions' dispatchers make the consumer's), copying its maps: adding
+// to a zero Summary makes a copy that shares nothing with s.
 func addSummary(sum *dispatch.Summary, s dispatch.Summary) {
 	sum.Read += s.Read
 	sum.Events += s.Events

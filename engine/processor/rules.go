@@ -30,36 +30,44 @@ type Rules struct {
 // each as `file:line:col: rule "R": field "f": message`; a file that
 // cannot be read is reported as it is.
 func (r Rules) Compile() (*engine.Engine, error) {
+	eng, _, err := r.CompileReplacing()
+	return eng, err
+}
+
+// CompileReplacing is Compile, and also names the default rules that
+// Files and Sources replace (by name) when WithDefaults layers them on the
+// defaults; none otherwise.
+func (r Rules) CompileReplacing() (eng *engine.Engine, replaced []string, err error) {
 	var srcs []rules.Source
-	var err error
 	own := len(r.Files) > 0 || len(r.Sources) > 0
 	if len(r.Files) > 0 {
 		if srcs, err = rules.Read(r.Files...); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	srcs = append(srcs, r.Sources...)
 	if !own {
 		if srcs, err = rules.ReadFS(defaults.FS, "."); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	extra, err := presets.Sources(r.Presets...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	set, err := rules.ParseAll(append(srcs, extra...)...)
 	if set == nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if r.WithDefaults && own {
 		base, err := defaults.Load()
 		if base == nil {
-			return nil, err
+			return nil, nil, err
 		}
-		set, _ = rules.Overlay(base, set)
+		set, replaced = rules.Overlay(base, set)
 	}
-	return engine.Compile(set)
+	eng, err = engine.Compile(set)
+	return eng, replaced, err
 }
 
 // CompileFiles compiles the rule files and folders at paths: rules.Load

@@ -3,6 +3,7 @@ package spool
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -68,7 +69,7 @@ func (src *Source) fill() error {
 	return src.s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketEvents).Cursor()
 		for k, v := c.Seek(u64(src.next)); k != nil && len(src.buf) < readBatch; k, v = c.Next() {
-			seq := beUint(k)
+			seq := binary.BigEndian.Uint64(k)
 			src.next = seq + 1
 			rec, err := decodeRecord(v)
 			ev := dispatch.Event{Ref: rec.ref, Only: rec.only, Redeliverable: true}
@@ -91,12 +92,4 @@ func (src *Source) fill() error {
 		}
 		return nil
 	})
-}
-
-func beUint(b []byte) uint64 {
-	var v uint64
-	for _, c := range b {
-		v = v<<8 | uint64(c)
-	}
-	return v
 }

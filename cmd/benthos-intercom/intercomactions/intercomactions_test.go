@@ -310,6 +310,7 @@ input:
     paths: [%q]
     scanner: {lines: {}}
 pipeline:
+  threads: 1 # one message a batch: u1's identify is sent before its track
   processors:
     - intercom_actions:
         rules: [%q]
