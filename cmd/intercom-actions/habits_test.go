@@ -199,6 +199,8 @@ func TestBadFlagValuesAreRefused(t *testing.T) {
 		{[]string{"send", "--concurrency", "lots"}, `invalid value "lots" for flag -concurrency: not a whole number`},
 		{[]string{"send", "--contact-wait", "-5s"}, `invalid value "-5s" for flag -contact-wait: must not be negative`},
 		{[]string{"send", "--contact-wait", "30"}, `invalid value "30" for flag -contact-wait: not a duration (such as 30s, 5m or 1h)`},
+		{[]string{"serve", "--concurrency", "0"}, `invalid value "0" for flag -concurrency: must be at least 1`},
+		{[]string{"serve", "--shutdown-timeout", "-1s"}, `invalid value "-1s" for flag -shutdown-timeout: must not be negative`},
 		{[]string{"simulate", "--error-rate", "5"}, `invalid value "5" for flag -error-rate: must be a fraction from 0 to 1, such as 0.05`},
 		{[]string{"simulate", "--rate-limit", "-1"}, `invalid value "-1" for flag -rate-limit: must be at least 0`},
 		{[]string{"simulate", "--window", "0s"}, `invalid value "0s" for flag -window: must be at least 1ms`},

@@ -61,14 +61,6 @@ func compileRules(paths []string, withDefaults bool, presetNames []string) (eng 
 	return processor.Rules{Files: paths, WithDefaults: withDefaults, Presets: presetNames}.CompileReplacing()
 }
 
-// loadEngine compiles the rule files at paths (the defaults when there
-// are none) for command cmd, reporting every problem on stderr; ok is false
-// when there were any. Commands with flags use addRulesFlags instead.
-func loadEngine(cmd string, paths []string, stderr io.Writer) (*engine.Engine, bool) {
-	r := rulesFlags{paths: paths}
-	return r.engine(cmd, stderr)
-}
-
 // addPresetFlag defines --preset alone, for a command that takes rule
 // files as arguments (check).
 func addPresetFlag(fs *flag.FlagSet) *listFlag {

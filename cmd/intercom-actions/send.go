@@ -39,9 +39,10 @@ failures grouped by reason; a progress line is shown while it runs on a
 terminal; -v prints each failure as it happens. A server that cannot be
 reached (connection refused, DNS, TLS) is reported at once.
 
-Ordering and retries: events of the same contact (userId, else email, else
-anonymousId) are sent one after another, in input order; different
-contacts go in parallel (--concurrency). 429s wait for X-RateLimit-Reset;
+Ordering and retries: events of the same contact (the external_id, else
+email, else Intercom id their first action names: userId, else email,
+with the default rules) are sent one after another, in input order;
+different contacts go in parallel (--concurrency). 429s wait for X-RateLimit-Reset;
 408, 5xx, timeouts and dropped connections are retried with exponential
 backoff and jitter; 400/401/403/404/422 are not retried, and a 401 (Intercom
 refuses the token) stops the run at once. A group or track for a contact

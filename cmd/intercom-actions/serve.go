@@ -94,14 +94,13 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", serveUsage, stderr, stdout)
 	addr := fs.String("addr", "127.0.0.1:8088", "address to listen on")
 	dataDir := fs.String("data-dir", defaultDataDir(), "where the spool and the dead letters are kept")
-	var rulePaths listFlag
-	fs.Var(&rulePaths, "rules", "rule file or folder (repeatable; default: the embedded defaults)")
+	rulesFlag := addRulesFlags(fs)
 	mode := fs.String("intercom", "", "where actions go: api (Intercom's REST API: needs a token) or sim (an in-process simulator); default: api with a token or --api-base, else sim")
 	conn := addConnFlags(fs)
 	conn.addTokenFileFlag(fs)
-	concurrency := fs.Int("concurrency", 8, "actions in flight at once (contacts sent in parallel)")
-	contactWait := fs.Duration("contact-wait", 30*time.Second, "how long a group or track waits for its contact's identify")
-	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "after SIGINT or SIGTERM, how long the requests in flight may take before they are cut off")
+	concurrency := intFlag(fs, "concurrency", 8, 1, "actions in flight at once (contacts sent in parallel)")
+	contactWait := durationFlag(fs, "contact-wait", 30*time.Second, 0, "how long a group or track waits for its contact's identify")
+	shutdownTimeout := durationFlag(fs, "shutdown-timeout", 30*time.Second, 0, "after SIGINT or SIGTERM, how long the requests in flight may take before they are cut off")
 	var writeKeys listFlag
 	fs.Var(&writeKeys, "write-key", "a write key to accept (repeatable; also INTERCOM_ACTIONS_WRITE_KEYS, comma-separated)")
 	writeKeysFile := fs.String("write-keys-file", "", "file of write keys to accept, one a line")
@@ -140,7 +139,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "serve: %v\n", err)
 		return 2
 	}
-	eng, ok := loadEngine("serve", rulePaths, stderr)
+	eng, ok := rulesFlag.engine("serve", stderr)
 	if !ok {
 		return 1
 	}
@@ -231,7 +230,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		log.Warn("no admin socket: deadletter commands need serve stopped", "error", adminErr)
 	}
 
-	log.Info("serve: listening", "addr", base, "data_dir", *dataDir, "spool_events", sp.Depth(), "rules", rulesLabel(rulePaths))
+	log.Info("serve: listening", "addr", base, "data_dir", *dataDir, "spool_events", sp.Depth(), "rules", rulesLabel(rulesFlag.paths))
 	if sim != nil {
 		log.Info("serve: no Intercom token: actions go to an in-process Intercom simulator (--intercom sim); nothing reaches Intercom",
 			"sim_state", base+"/_sim/state")
