@@ -137,24 +137,28 @@ var eventTypes = []string{"identify", "track", "group", "page", "screen", "alias
 // Evaluate checks every rule against one event and returns the actions of
 // the rules that match, in rule order. The error is an *EventError when the
 // event is unusable, or RuleErrors when some rules failed; in the latter
-// case the actions of the other rules are still returned.
+// case the actions of the other rules are still returned. The actions do
+// not refer to raw's memory: the caller may reuse raw once it returns.
 func (e *Engine) Evaluate(raw []byte) ([]action.Action, error) {
-	return e.evaluate(raw, (*event.Doc).Reset)
+	actions, err := e.evaluate(raw)
+	action.Detach(actions, raw) // copies what the actions keep, not the event
+	return actions, err
 }
 
-// EvaluateNoCopy is Evaluate without the copy of raw that Evaluate makes:
-// the actions it returns may refer to raw's memory, so raw must not change
-// while they are in use. It is for callers that own the buffer, such as the
-// planner, which writes each batch's actions before it reuses the batch.
+// EvaluateNoCopy is Evaluate for callers that own the buffer: the actions
+// it returns may refer to raw's memory, so raw must not change while they
+// are in use. The planner, which writes each batch's actions before it
+// reuses the batch, and the dispatcher, whose sources hand over a buffer
+// per event, use it.
 func (e *Engine) EvaluateNoCopy(raw []byte) ([]action.Action, error) {
-	return e.evaluate(raw, (*event.Doc).ResetNoCopy)
+	return e.evaluate(raw)
 }
 
-func (e *Engine) evaluate(raw []byte, reset func(*event.Doc, []byte) error) ([]action.Action, error) {
+func (e *Engine) evaluate(raw []byte) ([]action.Action, error) {
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
 	doc := &s.doc
-	if err := reset(doc, raw); err != nil {
+	if err := doc.ResetNoCopy(raw); err != nil {
 		return nil, &EventError{Reason: err.Error()}
 	}
 	t := doc.Top("type")

@@ -107,3 +107,42 @@ func TestEvaluateConcurrently(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestEvaluateCallerMayReuseTheEvent: Evaluate's actions own what they
+// keep, so the caller may overwrite its buffer once Evaluate returns (the
+// actions equal those planned from an untouched copy). The events cover
+// each default rule, escaped strings and a dropped-value warning.
+func TestEvaluateCallerMayReuseTheEvent(t *testing.T) {
+	eng := defaultEngine(t)
+	events := []string{
+		`{"type":"identify","userId":"u\"1","traits":{"email":"a@example.com","name":"Ann","plan":"pro","tags":["x"],"seen":true}}`,
+		`{"type":"group","userId":"u1","groupId":"g1","traits":{"name":"Acme","plan":"team","employees":12,"tier":"gold"}}`,
+		`{"type":"track","userId":"u1","event":"Order.Done","timestamp":"2024-01-01T00:00:00Z","properties":{"revenue":9.5,"currency":"eur","sku":"s-1","variant":{"color":"red"},"note":"caf\u00e9"}}`,
+	}
+	for _, kind := range []string{"track", "identify", "group"} {
+		raw, err := os.ReadFile(filepath.Join("..", "testdata", "events", "realistic", kind+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, string(raw))
+	}
+	for _, ev := range events {
+		want, err := eng.EvaluateNoCopy([]byte(ev))
+		if err != nil || len(want) != 1 {
+			t.Fatalf("%s: %v, %d actions", ev, err, len(want))
+		}
+		wantJSON, _ := json.Marshal(want)
+
+		buf := []byte(ev)
+		got, err := eng.Evaluate(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range buf {
+			buf[i] = '#'
+		}
+		if gotJSON, _ := json.Marshal(got); string(gotJSON) != string(wantJSON) {
+			t.Errorf("after the caller overwrote its buffer:\n got %s\nwant %s", gotJSON, wantJSON)
+		}
+	}
+}

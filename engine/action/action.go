@@ -17,8 +17,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // Kind is one registered Intercom action: the type-erased form of its Spec.
@@ -39,6 +41,8 @@ type Kind struct {
 	finish  func(fields any, warn func(string)) error
 	contact func(fields any) Contact
 	run     func(ctx context.Context, c *Call, fields any) error
+	slots   []slot                          // where fields hold strings; see Detach
+	pointer func(fields any) unsafe.Pointer // fields' *T
 }
 
 // Spec declares an action whose planned fields are the struct T. Fields are
@@ -78,6 +82,8 @@ func Register[T any](s Spec[T]) *Kind {
 		newFn:      func() any { return new(T) },
 		contact:    func(f any) Contact { return s.Contact(f.(*T)) },
 		run:        func(ctx context.Context, c *Call, f any) error { return s.Run(ctx, c, f.(*T)) },
+		slots:      slotsOf(reflect.TypeFor[T](), reflect.TypeFor[T]().String()),
+		pointer:    func(f any) unsafe.Pointer { return unsafe.Pointer(f.(*T)) },
 	}
 	if s.Finish != nil {
 		k.finish = func(f any, warn func(string)) error { return s.Finish(f.(*T), warn) }
