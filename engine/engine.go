@@ -216,10 +216,8 @@ func plan(r *rule, s *scratch) (action.Action, error) {
 	a := action.Action{Rule: r.name, Kind: r.kind, Fields: r.kind.New()}
 	s.warnings = s.warnings[:0]
 	for _, m := range r.fields {
-		v, warnings := m.value.eval(&s.doc)
-		s.warnings = append(s.warnings, warnings...)
-		ok, warnings, err := m.field.Assign(a.Fields, v)
-		s.warnings = append(s.warnings, warnings...)
+		v := m.value.eval(&s.doc, s.warn)
+		ok, err := m.field.Assign(a.Fields, v, s.warn)
 		switch {
 		case err != nil && m.field.Required:
 			return a, fmt.Errorf("field %s (%s): %v", m.field.Name, m.value.source, err)

@@ -39,29 +39,28 @@ type entry struct {
 // the conversion, which drops them with a warning.
 const maxFlattenDepth = 8
 
-func (o *object) eval(doc *event.Doc) (gjson.Result, []string) {
+func (o *object) eval(doc *event.Doc, warn func(string)) gjson.Result {
 	var out intercom.Object
-	var warnings []string
 	if o.base != nil {
-		v, _ := o.base.eval(doc)
+		v := o.base.eval(doc, discard)
 		r := v.Result
 		switch {
 		case r.IsObject():
 			r.ForEach(func(k, v gjson.Result) bool {
 				if !o.except[k.Str] {
-					o.add(&out, k.Str, v, 0, &warnings)
+					o.add(&out, k.Str, v, 0, warn)
 				}
 				return true
 			})
 		case event.IsEmpty(r):
 		case len(o.entries) == 0:
-			return r, nil // not an object: the conversion says so
+			return r // not an object: the conversion says so
 		default:
-			warnings = append(warnings, fmt.Sprintf("%s: %s is not an object; only the keys of map are sent", o.field, o.base.source))
+			warn(fmt.Sprintf("%s: %s is not an object; only the keys of map are sent", o.field, o.base.source))
 		}
 	}
 	for _, e := range o.entries {
-		v, _ := e.value.eval(doc)
+		v := e.value.eval(doc, discard)
 		r := v.Result
 		switch {
 		case event.IsEmpty(r):
@@ -75,31 +74,31 @@ func (o *object) eval(doc *event.Doc) (gjson.Result, []string) {
 				}
 			}
 			out = kept
-			o.add(&out, e.key, r, 0, &warnings)
+			o.add(&out, e.key, r, 0, warn)
 		default:
 			out.Set(e.key, rawJSON(r))
 		}
 	}
 	if len(out) == 0 {
-		return gjson.Result{}, warnings
+		return gjson.Result{}
 	}
-	return gjson.Parse(string(out.AppendJSON(nil))), warnings
+	return gjson.Parse(string(out.AppendJSON(nil)))
 }
 
 // add adds key: v to out, flattening v when the object says to.
-func (o *object) add(out *intercom.Object, key string, v gjson.Result, depth int, warnings *[]string) {
+func (o *object) add(out *intercom.Object, key string, v gjson.Result, depth int, warn func(string)) {
 	if event.IsEmpty(v) {
 		return
 	}
 	if o.sep != "" && v.IsObject() && depth < maxFlattenDepth {
 		v.ForEach(func(k, x gjson.Result) bool {
-			o.add(out, key+o.sep+k.Str, x, depth+1, warnings)
+			o.add(out, key+o.sep+k.Str, x, depth+1, warn)
 			return true
 		})
 		return
 	}
 	if _, dup := out.Get(key); dup {
-		*warnings = append(*warnings, fmt.Sprintf("%s: %q given twice after flattening (kept the first)", o.field, key))
+		warn(fmt.Sprintf("%s: %q given twice after flattening (kept the first)", o.field, key))
 		return
 	}
 	*out = append(*out, intercom.Member{Key: key, Raw: rawJSON(v)})

@@ -38,24 +38,26 @@ type value struct {
 	source     string // the value as written, for messages
 }
 
-// eval produces the value for one event, with warnings about what it left
-// out. A missing Result means no value: the field is left out.
-func (v *value) eval(doc *event.Doc) (event.Value, []string) {
+// eval produces the value for one event, telling warn what it left out.
+// A missing Result means no value: the field is left out.
+func (v *value) eval(doc *event.Doc, warn func(string)) event.Value {
 	switch v.kind {
 	case literalValue:
-		return event.ValueOf(v.literal), nil
+		return event.ValueOf(v.literal)
 	case templateValue:
-		return event.ValueOf(v.template.eval(doc)), nil
+		return event.ValueOf(v.template.eval(doc))
 	case objectValue:
-		r, warnings := v.object.eval(doc)
-		return event.ValueOf(r), warnings
+		return event.ValueOf(v.object.eval(doc, warn))
 	}
 	r := doc.Get(v.path)
 	if v.hasDefault && event.IsEmpty(r.Result) {
-		return event.ValueOf(v.fallback), nil
+		return event.ValueOf(v.fallback)
 	}
-	return r, nil
+	return r
 }
+
+// discard is a warn func for values whose warnings are not reported.
+func discard(string) {}
 
 // template is text with {{path}} placeholders. The text between two
 // placeholders is split in three: closing brackets that end the left one's

@@ -171,12 +171,15 @@ func looksNumeric(s string) bool {
 // toFlatObject keeps the flat values of an object, in the event's order.
 // It walks the members' JSON text without decoding them, from the event's
 // index when it has one: only their first byte says what they are.
-func toFlatObject(f *Field, v event.Value) (intercom.Object, []string, error) {
+func toFlatObject(f *Field, v event.Value, warn func(string)) (intercom.Object, error) {
 	if !v.IsObject() {
-		return nil, nil, fmt.Errorf("expected an object, got %s", describe(v.Result))
+		return nil, fmt.Errorf("expected an object, got %s", describe(v.Result))
 	}
-	out := make(intercom.Object, 0, 16)
-	var warnings []string
+	n := v.Len()
+	if n < 0 {
+		n = 8 // not indexed: a literal or a deeper object
+	}
+	out := make(intercom.Object, 0, n)
 	v.EachMember(func(k, raw string) bool {
 		switch raw[0] {
 		case '"':
@@ -189,31 +192,33 @@ func toFlatObject(f *Field, v event.Value) (intercom.Object, []string, error) {
 				out = append(out, intercom.Member{Key: k, Raw: raw})
 				return true
 			}
-			kind := "nested object"
+			why := "nested object; Intercom takes only flat values"
 			if raw[0] == '[' {
-				kind = "array"
+				why = "array; Intercom takes only flat values"
 			}
-			warnings = append(warnings, f.Name+": dropped "+quote(k)+" ("+kind+"; Intercom takes only flat values)")
+			warn(dropped(f.Name, k, why))
 		default: // a number, true or false
 			out = append(out, intercom.Member{Key: k, Raw: raw})
 		}
 		return true
 	})
 	if len(out) == 0 {
-		return nil, warnings, nil // nothing left to send: the field is left out, not {}
+		return nil, nil // nothing left to send: the field is left out, not {}
 	}
-	return out, warnings, nil
+	return out, nil
 }
 
-// quote is strconv.Quote, without its work for the usual key: printable
-// ASCII with no quote or backslash (warnings on every event use it).
-func quote(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			return strconv.Quote(s)
+// dropped is the warning that field left out key, and why. It is written
+// for every event whose object holds a nested value, so the usual key
+// (printable ASCII, no quote or backslash) is quoted in the same
+// concatenation, without strconv.Quote.
+func dropped(field, key, why string) string {
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return field + ": dropped " + strconv.Quote(key) + " (" + why + ")"
 		}
 	}
-	return `"` + s + `"`
+	return field + `: dropped "` + key + `" (` + why + ")"
 }
 
 // richObject recognises Intercom's metadata objects: a rich link
@@ -241,18 +246,18 @@ func richObject(v gjson.Result) bool {
 // numbers and booleans become their JSON text, nulls, empty or blank
 // strings and repeats are left out, and objects and lists inside the list
 // are dropped with a warning.
-func toStrings(f *Field, v gjson.Result) ([]string, []string, error) {
+func toStrings(f *Field, v gjson.Result, warn func(string)) ([]string, error) {
 	if !v.IsArray() {
 		s, err := toString(v)
 		if err != nil {
-			return nil, nil, fmt.Errorf("expected a string or a list of strings, got %s", describe(v))
+			return nil, fmt.Errorf("expected a string or a list of strings, got %s", describe(v))
 		}
 		if strings.TrimSpace(s) == "" {
-			return nil, nil, nil
+			return nil, nil
 		}
-		return []string{s}, nil, nil
+		return []string{s}, nil
 	}
-	var out, warnings []string
+	var out []string
 	i := 0
 	v.ForEach(func(_, item gjson.Result) bool {
 		switch item.Type {
@@ -261,10 +266,10 @@ func toStrings(f *Field, v gjson.Result) ([]string, []string, error) {
 				out = append(out, s)
 			}
 		case gjson.JSON:
-			warnings = append(warnings, fmt.Sprintf("%s: dropped item %d (%s; expected text)", f.Name, i, describe(item)))
+			warn(fmt.Sprintf("%s: dropped item %d (%s; expected text)", f.Name, i, describe(item)))
 		}
 		i++
 		return true
 	})
-	return out, warnings, nil
+	return out, nil
 }

@@ -5,11 +5,13 @@ import (
 	"testing"
 )
 
-// TestQuote holds quote to strconv.Quote, the form the warnings had before.
-func TestQuote(t *testing.T) {
+// TestDropped holds dropped's quoting of the key to strconv.Quote, the form
+// the warnings had before it quoted the usual key itself.
+func TestDropped(t *testing.T) {
 	for _, s := range []string{"", "products", "a b", `say "hi"`, `back\slash`, "tab\t", "é", "\x7f", "日本", "\xff"} {
-		if got, want := quote(s), strconv.Quote(s); got != want {
-			t.Errorf("quote(%q) = %s, want %s", s, got, want)
+		want := "metadata: dropped " + strconv.Quote(s) + " (array)"
+		if got := dropped("metadata", s, "array"); got != want {
+			t.Errorf("dropped(%q) = %s, want %s", s, got, want)
 		}
 	}
 }

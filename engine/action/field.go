@@ -57,22 +57,22 @@ type Field struct {
 	Doc      string   // one line for the reference
 
 	// assign converts a value and stores it in a fields struct.
-	assign func(fields any, v event.Value) (ok bool, warnings []string, err error)
-	// check converts a value into a scratch struct (for literals at compile time).
-	check func(v event.Value) (warnings []string, err error)
+	assign func(fields any, v event.Value, warn func(string)) (ok bool, err error)
+	// check converts a value without storing it (for literals at compile time).
+	check func(v event.Value, warn func(string)) error
 	// appendJSON appends the field's value from a fields struct, if set.
 	appendJSON func(b []byte, fields any) ([]byte, bool)
 }
 
 // Assign converts v for the field and stores it in fields (a *T of the
 // field's action). ok is false when the field is left out: v is missing,
-// null or "", or it cannot be converted (then err says why). Warnings
-// report parts of v that were dropped.
-func (f *Field) Assign(fields any, v event.Value) (ok bool, warnings []string, err error) {
+// null or "", or it cannot be converted (then err says why). warn is told
+// of parts of v that were dropped.
+func (f *Field) Assign(fields any, v event.Value, warn func(string)) (ok bool, err error) {
 	if event.IsEmpty(v.Result) {
-		return false, nil, nil
+		return false, nil
 	}
-	return f.assign(fields, v)
+	return f.assign(fields, v, warn)
 }
 
 // Check reports whether v converts cleanly for the field: the error, or
@@ -81,7 +81,8 @@ func (f *Field) Check(v gjson.Result) (warnings []string, err error) {
 	if event.IsEmpty(v) {
 		return nil, nil
 	}
-	return f.check(event.ValueOf(v))
+	err = f.check(event.ValueOf(v), func(w string) { warnings = append(warnings, w) })
+	return warnings, err
 }
 
 // FieldOf is a Field bound to the fields struct T of one action. Its
@@ -103,20 +104,20 @@ func (f FieldOf[T]) Doc(doc string) FieldOf[T] { f.Field.Doc = doc; return f }
 
 // bind makes a field of type t whose converted values of Go type V are
 // stored by set and read back by get (ok false when unset).
-func bind[T, V any](name string, t Type, conv func(*Field, event.Value) (V, []string, error),
+func bind[T, V any](name string, t Type, conv func(*Field, event.Value, func(string)) (V, error),
 	set func(*T, V), appendV func([]byte, *T) ([]byte, bool)) FieldOf[T] {
 	f := &Field{Name: name, Type: t}
-	f.assign = func(fields any, v event.Value) (bool, []string, error) {
-		out, warnings, err := conv(f, v)
+	f.assign = func(fields any, v event.Value, warn func(string)) (bool, error) {
+		out, err := conv(f, v, warn)
 		if err != nil {
-			return false, warnings, err
+			return false, err
 		}
 		set(fields.(*T), out)
-		return true, warnings, nil
+		return true, nil
 	}
-	f.check = func(v event.Value) ([]string, error) {
-		_, warnings, err := conv(f, v)
-		return warnings, err
+	f.check = func(v event.Value, warn func(string)) error {
+		_, err := conv(f, v, warn)
+		return err
 	}
 	f.appendJSON = func(b []byte, fields any) ([]byte, bool) { return appendV(b, fields.(*T)) }
 	return FieldOf[T]{f}
@@ -129,9 +130,8 @@ func StringField[T any](name string, at func(*T) *string) FieldOf[T] {
 
 // EnumField declares a text field that must be one of values.
 func EnumField[T any](name string, at func(*T) *string, values ...string) FieldOf[T] {
-	f := bind(name, TypeEnum, func(_ *Field, v event.Value) (string, []string, error) {
-		s, err := toEnum(v.Result, values)
-		return s, nil, err
+	f := bind(name, TypeEnum, func(_ *Field, v event.Value, _ func(string)) (string, error) {
+		return toEnum(v.Result, values)
 	}, func(t *T, v string) { *at(t) = v }, appendStr(at))
 	f.Enum = values
 	return f
@@ -183,17 +183,17 @@ func MetadataField[T any](name string, at func(*T) *intercom.Object) FieldOf[T] 
 // required field then fails, as when it is missing).
 func StringsField[T any](name string, at func(*T) *[]string) FieldOf[T] {
 	f := &Field{Name: name, Type: TypeStrings}
-	f.assign = func(fields any, v event.Value) (bool, []string, error) {
-		out, warnings, err := toStrings(f, v.Result)
+	f.assign = func(fields any, v event.Value, warn func(string)) (bool, error) {
+		out, err := toStrings(f, v.Result, warn)
 		if err != nil || len(out) == 0 {
-			return false, warnings, err
+			return false, err
 		}
 		*at(fields.(*T)) = out
-		return true, warnings, nil
+		return true, nil
 	}
-	f.check = func(v event.Value) ([]string, error) {
-		_, warnings, err := toStrings(f, v.Result)
-		return warnings, err
+	f.check = func(v event.Value, warn func(string)) error {
+		_, err := toStrings(f, v.Result, warn)
+		return err
 	}
 	f.appendJSON = func(b []byte, fields any) ([]byte, bool) {
 		list := *at(fields.(*T))
@@ -213,10 +213,9 @@ func StringsField[T any](name string, at func(*T) *[]string) FieldOf[T] {
 }
 
 // plain adapts a conversion that gives no warnings.
-func plain[V any](conv func(gjson.Result) (V, error)) func(*Field, event.Value) (V, []string, error) {
-	return func(_ *Field, v event.Value) (V, []string, error) {
-		out, err := conv(v.Result)
-		return out, nil, err
+func plain[V any](conv func(gjson.Result) (V, error)) func(*Field, event.Value, func(string)) (V, error) {
+	return func(_ *Field, v event.Value, _ func(string)) (V, error) {
+		return conv(v.Result)
 	}
 }
 

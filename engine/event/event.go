@@ -114,6 +114,16 @@ func (v Value) EachMember(fn func(key, raw string) bool) bool {
 	return true
 }
 
+// Len returns the number of members of an object value the Doc indexed
+// (traits, properties, ...), or -1 when it does not know them without a
+// scan.
+func (v Value) Len() int {
+	if v.members == nil {
+		return -1
+	}
+	return len(v.members)
+}
+
 // Get returns the value at p, or a Value whose Exists() is false.
 func (d *Doc) Get(p *Path) Value {
 	if p.full {

@@ -1,6 +1,9 @@
 package event
 
-import "strings"
+import (
+	"math/bits"
+	"strings"
+)
 
 // EachMember calls fn with each key (unescaped) and value (its JSON text)
 // of the JSON object obj, in order, until fn returns false. It is made for
@@ -61,7 +64,11 @@ func EachMember(obj string, fn func(key, raw string) bool) bool {
 func skipString(s string, i int) int {
 	i++
 	for i < len(s) {
-		for i+8 <= len(s) && plain8(s, i) {
+		for i+8 <= len(s) {
+			if m := special8(s, i); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
 		if i >= len(s) {

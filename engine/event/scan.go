@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"strings"
 	"unsafe"
 
@@ -210,8 +211,15 @@ func scanContainer(s string, i, depth int, end byte, object bool) (int, bool) {
 func scanString(s string, i int) (end int, ok, escaped bool) {
 	i++
 	for i < len(s) {
-		// The common case: a run of plain bytes, eight at a time.
-		for i+8 <= len(s) && plain8(s, i) {
+		// Eight bytes at a time: a plain run is skipped whole, and the
+		// first byte that needs a look is found from the mask, not by
+		// stepping through the bytes before it.
+		for i+8 <= len(s) {
+			m := special8(s, i)
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto look
+			}
 			i += 8
 		}
 		for i < len(s) && plain[s[i]] {
@@ -220,6 +228,7 @@ func scanString(s string, i int) (end int, ok, escaped bool) {
 		if i >= len(s) {
 			break
 		}
+	look:
 		switch s[i] {
 		case '"':
 			return i + 1, true, escaped
@@ -251,14 +260,16 @@ func scanString(s string, i int) (end int, ok, escaped bool) {
 	return i, false, false
 }
 
-// plain8 reports whether s[i:i+8] holds no quote, backslash or control
-// character, testing all eight bytes at once (SWAR). The caller ensures
-// i+8 <= len(s).
-func plain8(s string, i int) bool {
+// special8 marks, with its high bit, each byte of s[i:i+8] that is a
+// quote, a backslash or a control character, testing all eight at once
+// (SWAR). Bytes after the first marked one may be marked falsely (a borrow
+// carries into them), so only the lowest mark is exact: where the first
+// such byte is. The caller ensures i+8 <= len(s).
+func special8(s string, i int) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
 	control := (x - ones*0x20) &^ x & highs // a byte below 0x20
-	return hasZeroByte(x^(ones*'"'))|hasZeroByte(x^(ones*'\\'))|control == 0
+	return hasZeroByte(x^(ones*'"')) | hasZeroByte(x^(ones*'\\')) | control
 }
 
 // hasZeroByte is non-zero when some byte of v is zero.

@@ -36,6 +36,16 @@ func BenchmarkReset(b *testing.B) {
 			}
 		}
 	})
+	b.Run("Doc.ResetNoCopy", func(b *testing.B) {
+		var d Doc
+		b.SetBytes(int64(len(ev)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := d.ResetNoCopy(ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("gjson.ValidBytes", func(b *testing.B) {
 		b.SetBytes(int64(len(ev)))
 		for b.Loop() {
