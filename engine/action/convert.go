@@ -134,6 +134,9 @@ func toUnixSeconds(v gjson.Result) (int64, error) {
 				break
 			}
 		}
+		if sec, ok := rfc3339Seconds(s); ok {
+			return sec, nil
+		}
 		for _, layout := range timeLayouts {
 			if t, err := time.Parse(layout, s); err == nil {
 				return t.Unix(), nil
@@ -150,6 +153,97 @@ func toUnixSeconds(v gjson.Result) (int64, error) {
 		num /= 1000
 	}
 	return int64(num), nil
+}
+
+// rfc3339Seconds reads the usual form of a Segment timestamp,
+// 2006-01-02T15:04:05[.999999999](Z|±07:00), as Unix seconds, without
+// time.Parse's general machinery. It gives exactly what time.Parse with
+// time.RFC3339Nano gives (FuzzRFC3339Seconds holds it to that), and ok
+// false for anything else, which the layouts then try.
+func rfc3339Seconds(s string) (sec int64, ok bool) {
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return 0, false
+	}
+	year, ok1 := digitsAt(s, 0, 4)
+	month, ok2 := digitsAt(s, 5, 2)
+	day, ok3 := digitsAt(s, 8, 2)
+	hour, ok4 := digitsAt(s, 11, 2)
+	minute, ok5 := digitsAt(s, 14, 2)
+	second, ok6 := digitsAt(s, 17, 2)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 ||
+		day > daysIn(month, year) || hour > 23 || minute > 59 || second > 59 {
+		return 0, false
+	}
+	rest := s[19:]
+	if rest[0] == '.' { // the fraction: Unix seconds leave it out
+		n := 1
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		if n == 1 || n > 10 {
+			return 0, false
+		}
+		rest = rest[n:]
+	}
+	var offset int64
+	switch {
+	case rest == "Z":
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		oh, ok1 := digitsAt(rest, 1, 2)
+		om, ok2 := digitsAt(rest, 4, 2)
+		if !ok1 || !ok2 || oh > 23 || om > 59 {
+			return 0, false
+		}
+		offset = oh*3600 + om*60
+		if rest[0] == '-' {
+			offset = -offset
+		}
+	default:
+		return 0, false
+	}
+	return daysSinceEpoch(year, month, day)*86400 + hour*3600 + minute*60 + second - offset, true
+}
+
+// digitsAt reads the n decimal digits at s[i:].
+func digitsAt(s string, i, n int) (int64, bool) {
+	var v int64
+	for _, c := range []byte(s[i : i+n]) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	return v, true
+}
+
+// daysIn is the number of days of month in year (proleptic Gregorian).
+func daysIn(month, year int64) int64 {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysSinceEpoch counts the days from 1970-01-01 to a date of years 0
+// to 9999 (Howard Hinnant's days_from_civil).
+func daysSinceEpoch(year, month, day int64) int64 {
+	if month <= 2 {
+		year--
+	}
+	era := year / 400
+	if year < 0 {
+		era = (year - 399) / 400
+	}
+	yoe := year - era*400
+	doy := (153*((month+9)%12)+2)/5 + day - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
 }
 
 // looksNumeric reports whether s is made of digits, with at most a sign,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -69,10 +70,9 @@ func finishTrackEvent(a *TrackEvent, warn func(string)) error {
 	}
 	a.EventName = eventName.Replace(a.EventName)
 
-	meta := a.Metadata
-	for _, k := range []string{"revenue", "currency", "email"} {
-		meta.Delete(k)
-	}
+	meta := slices.DeleteFunc(a.Metadata, func(m intercom.Member) bool {
+		return m.Key == "revenue" || m.Key == "currency" || m.Key == "email"
+	})
 	if a.Revenue != "" {
 		cur := a.Currency
 		if cur == "" {
