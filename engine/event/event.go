@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"unsafe"
 
@@ -22,17 +23,41 @@ import (
 // A Doc is not safe for concurrent use; the engine uses one per evaluation.
 type Doc struct {
 	json string
-	top  []member
-	sub  []member // the members of top-level objects; see member.sub
+	index
 }
 
+// index is what the scan records of an event: where its members are.
+type index struct {
+	top  []member
+	sub  []member // the members of top-level objects; see member.sub
+	keys []string // the keys that hold escapes, unescaped; see span
+}
+
+// member is one member of the event or of one of its top-level objects,
+// as offsets into the event's text: the index holds no pointers, so
+// recording it costs the garbage collector nothing.
 type member struct {
-	key string // unescaped
-	raw string // the value's JSON text
-	// sub and nsub locate the members of an object value in Doc.sub
+	key span // the key's text, without its quotes
+	raw span // the value's JSON text
+	// sub and nsub locate the members of an object value in index.sub
 	// (top-level members only; nsub is 0 for other values).
 	sub, nsub int32
 }
+
+// span is the text json[start:end] of an event. A key that holds escapes
+// has start -1-n instead: its unescaped text is index.keys[n].
+type span struct{ start, end int32 }
+
+// key returns m's key, unescaped.
+func (d *Doc) key(m *member) string {
+	if m.key.start < 0 {
+		return d.keys[-1-m.key.start]
+	}
+	return d.json[m.key.start:m.key.end]
+}
+
+// raw returns the JSON text of m's value.
+func (d *Doc) raw(m *member) string { return d.json[m.raw.start:m.raw.end] }
 
 // Parse validates raw as a JSON object and returns its Doc. The Doc keeps a
 // private copy of raw, so the caller may reuse its buffer.
@@ -59,15 +84,18 @@ func (d *Doc) ResetNoCopy(raw []byte) error {
 
 func (d *Doc) reset(s string, raw []byte) error {
 	d.json = ""
-	top, sub, ok := scanObject(s, d.top[:0], d.sub[:0])
-	d.top, d.sub = top[:0], sub[:0]
-	if !ok {
+	d.top, d.sub, d.keys = d.top[:0], d.sub[:0], d.keys[:0]
+	if len(s) > math.MaxInt32 {
+		return errors.New("larger than 2 GiB")
+	}
+	if !d.scanObject(s) {
+		d.top, d.sub, d.keys = d.top[:0], d.sub[:0], d.keys[:0]
 		if gjson.Valid(s) {
 			return fmt.Errorf("a JSON %s, not an object", kindName(gjson.Parse(s)))
 		}
 		return invalidJSON(raw)
 	}
-	d.json, d.top, d.sub = s, top, sub
+	d.json = s
 	return nil
 }
 
@@ -75,7 +103,7 @@ func (d *Doc) reset(s string, raw []byte) error {
 // repeated, as gjson paths do).
 func (d *Doc) Top(name string) gjson.Result {
 	if m := d.find(d.top, name); m != nil {
-		return parse(m.raw)
+		return parse(d.raw(m))
 	}
 	return gjson.Result{}
 }
@@ -85,6 +113,7 @@ func (d *Doc) Top(name string) gjson.Result {
 // so that walking them needs no second scan.
 type Value struct {
 	gjson.Result
+	doc     *Doc
 	members []member
 }
 
@@ -106,8 +135,9 @@ func (v Value) EachMember(fn func(key, raw string) bool) bool {
 	if v.members == nil {
 		return EachMember(v.Raw, fn)
 	}
-	for _, m := range v.members {
-		if !fn(m.key, m.raw) {
+	for i := range v.members {
+		m := &v.members[i]
+		if !fn(v.doc.key(m), v.doc.raw(m)) {
 			break
 		}
 	}
@@ -134,22 +164,22 @@ func (d *Doc) Get(p *Path) Value {
 	case m == nil:
 		return Value{}
 	case p.rest == "":
-		v := Value{Result: parse(m.raw)}
+		v := Value{Result: parse(d.raw(m))}
 		if m.nsub > 0 {
-			v.members = d.sub[m.sub : m.sub+m.nsub]
+			v.doc, v.members = d, d.sub[m.sub:m.sub+m.nsub]
 		}
 		return v
 	case p.second == "" || m.nsub == 0:
-		return Value{Result: gjson.Get(m.raw, p.rest)}
+		return Value{Result: gjson.Get(d.raw(m), p.rest)}
 	}
 	m = d.find(d.sub[m.sub:m.sub+m.nsub], p.second)
 	switch {
 	case m == nil:
 		return Value{}
 	case p.rest2 == "":
-		return Value{Result: parse(m.raw)}
+		return Value{Result: parse(d.raw(m))}
 	}
-	return Value{Result: gjson.Get(m.raw, p.rest2)}
+	return Value{Result: gjson.Get(d.raw(m), p.rest2)}
 }
 
 // parse is gjson.Parse for a value the scan has validated: a string
@@ -170,7 +200,7 @@ func parse(raw string) gjson.Result {
 // wins, as in gjson).
 func (d *Doc) find(members []member, key string) *member {
 	for i := range members {
-		if members[i].key == key {
+		if d.key(&members[i]) == key {
 			return &members[i]
 		}
 	}

@@ -25,112 +25,114 @@ var plain = func() (t [256]bool) {
 }()
 
 // scanObject validates s as one JSON object (with optional surrounding
-// white space) and appends its members to top. The members of a member
-// whose value is itself an object (traits, properties, context) are
-// appended to sub, and that member records where they are: the second
-// level is indexed in the same pass, so a path such as properties.plan, or
-// all of properties, needs no second scan.
-func scanObject(s string, top, sub []member) ([]member, []member, bool) {
+// white space) and records its members in x.top. The members of a member
+// whose value is itself an object (traits, properties, context) go to
+// x.sub, and that member records where they are: the second level is
+// indexed in the same pass, so a path such as properties.plan, or all of
+// properties, needs no second scan. The caller ensures len(s) fits in an
+// int32.
+func (x *index) scanObject(s string) bool {
 	i := skipSpace(s, 0)
 	if i >= len(s) || s[i] != '{' {
-		return top, sub, false
+		return false
 	}
 	i = skipSpace(s, i+1)
 	if i < len(s) && s[i] == '}' {
-		return top, sub, skipSpace(s, i+1) == len(s)
+		return skipSpace(s, i+1) == len(s)
 	}
 	for {
-		key, next, ok := scanKey(s, i)
+		key, next, ok := x.scanKey(s, i)
 		if !ok {
-			return top, sub, false
+			return false
 		}
 		i = next
-		vs := i
 		m := member{key: key}
 		if i < len(s) && s[i] == '{' {
-			m.sub = int32(len(sub))
-			if i, sub, ok = scanMembers(s, i, sub); !ok {
-				return top, sub, false
+			m.sub = int32(len(x.sub))
+			if i, ok = x.scanMembers(s, i); !ok {
+				return false
 			}
-			m.nsub = int32(len(sub)) - m.sub
+			m.nsub = int32(len(x.sub)) - m.sub
 		} else if i, ok = scanValue(s, i, 1); !ok {
-			return top, sub, false
+			return false
 		}
-		m.raw = s[vs:i]
-		top = append(top, m)
+		m.raw = span{int32(next), int32(i)}
+		x.top = append(x.top, m)
 		i = skipSpace(s, i)
 		if i >= len(s) {
-			return top, sub, false
+			return false
 		}
 		switch s[i] {
 		case ',':
 			i = skipSpace(s, i+1)
 		case '}':
-			return top, sub, skipSpace(s, i+1) == len(s)
+			return skipSpace(s, i+1) == len(s)
 		default:
-			return top, sub, false
+			return false
 		}
 	}
 }
 
 // scanKey reads the key at s[i] and the colon after it; next is where the
-// value starts.
-func scanKey(s string, i int) (key string, next int, ok bool) {
+// value starts. A key that holds escapes is unescaped into x.keys.
+func (x *index) scanKey(s string, i int) (key span, next int, ok bool) {
 	if i >= len(s) || s[i] != '"' {
-		return "", i, false
+		return span{}, i, false
 	}
 	ks := i
 	var escaped bool
 	if i, ok, escaped = scanString(s, i); !ok {
-		return "", i, false
+		return span{}, i, false
 	}
-	key = s[ks+1 : i-1]
+	key = span{int32(ks + 1), int32(i - 1)}
 	if escaped {
-		key = unquote(s[ks:i])
+		x.keys = append(x.keys, unquote(s[ks:i]))
+		key.start = int32(-len(x.keys))
 	}
 	i = skipSpace(s, i)
 	if i >= len(s) || s[i] != ':' {
-		return "", i, false
+		return span{}, i, false
 	}
 	return key, skipSpace(s, i+1), true
 }
 
 // scanMembers validates the second-level object starting at s[i] and
-// appends its members to sub.
-func scanMembers(s string, i int, sub []member) (int, []member, bool) {
+// records its members in x.sub.
+func (x *index) scanMembers(s string, i int) (int, bool) {
 	i = skipSpace(s, i+1)
 	if i < len(s) && s[i] == '}' {
-		return i + 1, sub, true
+		return i + 1, true
 	}
 	for {
-		key, next, ok := scanKey(s, i)
+		key, next, ok := x.scanKey(s, i)
 		if !ok {
-			return next, sub, false
+			return next, false
 		}
-		vs := next
 		if i, ok = scanValue(s, next, 2); !ok {
-			return i, sub, false
+			return i, false
 		}
-		sub = append(sub, member{key: key, raw: s[vs:i]})
+		x.sub = append(x.sub, member{key: key, raw: span{int32(next), int32(i)}})
 		i = skipSpace(s, i)
 		if i >= len(s) {
-			return i, sub, false
+			return i, false
 		}
 		switch s[i] {
 		case ',':
 			i = skipSpace(s, i+1)
 		case '}':
-			return i + 1, sub, true
+			return i + 1, true
 		default:
-			return i, sub, false
+			return i, false
 		}
 	}
 }
 
 func skipSpace(s string, i int) int {
 	for i < len(s) {
-		switch s[i] {
-		case ' ', '\t', '\n', '\r':
+		switch c := s[i]; {
+		case c > ' ': // compact JSON: the usual case, in one comparison
+			return i
+		case c == ' ', c == '\t', c == '\n', c == '\r':
 			i++
 		default:
 			return i
