@@ -24,6 +24,7 @@ import (
 type Doc struct {
 	json string
 	index
+	lastTop int // 1 + the index in top of the member findTop found last; 0 for none
 }
 
 // index is what the scan records of an event: where its members are.
@@ -45,7 +46,8 @@ type member struct {
 }
 
 // span is the text json[start:end] of an event. A key that holds escapes
-// has start -1-n instead: its unescaped text is index.keys[n].
+// is the span {-1-n, -2-n} instead (end < start): its unescaped text is
+// index.keys[n].
 type span struct{ start, end int32 }
 
 // key returns m's key, unescaped.
@@ -83,7 +85,7 @@ func (d *Doc) ResetNoCopy(raw []byte) error {
 }
 
 func (d *Doc) reset(s string, raw []byte) error {
-	d.json = ""
+	d.json, d.lastTop = "", 0
 	d.top, d.sub, d.keys = d.top[:0], d.sub[:0], d.keys[:0]
 	if len(s) > math.MaxInt32 {
 		return errors.New("larger than 2 GiB")
@@ -102,7 +104,7 @@ func (d *Doc) reset(s string, raw []byte) error {
 // Top returns the value of the top-level key name (the first one if
 // repeated, as gjson paths do).
 func (d *Doc) Top(name string) gjson.Result {
-	if m := d.find(d.top, name); m != nil {
+	if m := d.findTop(name); m != nil {
 		return parse(d.raw(m))
 	}
 	return gjson.Result{}
@@ -159,7 +161,7 @@ func (d *Doc) Get(p *Path) Value {
 	if p.full {
 		return Value{Result: gjson.Get(d.json, p.src)}
 	}
-	m := d.find(d.top, p.top)
+	m := d.findTop(p.top)
 	switch {
 	case m == nil:
 		return Value{}
@@ -172,14 +174,15 @@ func (d *Doc) Get(p *Path) Value {
 	case p.second == "" || m.nsub == 0:
 		return Value{Result: gjson.Get(d.raw(m), p.rest)}
 	}
-	m = d.find(d.sub[m.sub:m.sub+m.nsub], p.second)
-	switch {
-	case m == nil:
+	sub := d.sub[m.sub : m.sub+m.nsub]
+	i := d.find(sub, p.second)
+	if i < 0 {
 		return Value{}
-	case p.rest2 == "":
-		return Value{Result: parse(d.raw(m))}
 	}
-	return Value{Result: gjson.Get(d.raw(m), p.rest2)}
+	if p.rest2 == "" {
+		return Value{Result: parse(d.raw(&sub[i]))}
+	}
+	return Value{Result: gjson.Get(d.raw(&sub[i]), p.rest2)}
 }
 
 // parse is gjson.Parse for a value the scan has validated: a string
@@ -196,15 +199,42 @@ func parse(raw string) gjson.Result {
 	return gjson.Parse(raw)
 }
 
-// find returns the first member called key (the first of a repeated key
-// wins, as in gjson).
-func (d *Doc) find(members []member, key string) *member {
+// findTop is find over the top level. It remembers what it found last:
+// the fields of a rule often read one object in turn (properties.email,
+// properties, properties.revenue, ...).
+func (d *Doc) findTop(key string) *member {
+	if i := d.lastTop - 1; i >= 0 && d.has(&d.top[i], key) {
+		return &d.top[i]
+	}
+	i := d.find(d.top, key)
+	if i < 0 {
+		return nil
+	}
+	d.lastTop = i + 1
+	return &d.top[i]
+}
+
+// find returns the index of the first member called key (the first of a
+// repeated key wins, as in gjson), or -1.
+func (d *Doc) find(members []member, key string) int {
 	for i := range members {
-		if d.key(&members[i]) == key {
-			return &members[i]
+		if d.has(&members[i], key) {
+			return i
 		}
 	}
-	return nil
+	return -1
+}
+
+// has reports whether m's key is key. The usual key is compared only when
+// the lengths agree, without making a string of every key on the way.
+func (d *Doc) has(m *member, key string) bool {
+	switch l := m.key.end - m.key.start; {
+	case l == int32(len(key)):
+		return d.json[m.key.start:m.key.end] == key
+	case l < 0:
+		return d.keys[-1-m.key.start] == key
+	}
+	return false
 }
 
 // invalidJSON explains why raw is not valid JSON, with the byte offset

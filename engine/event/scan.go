@@ -87,7 +87,7 @@ func (x *index) scanKey(s string, i int) (key span, next int, ok bool) {
 	key = span{int32(ks + 1), int32(i - 1)}
 	if escaped {
 		x.keys = append(x.keys, unquote(s[ks:i]))
-		key.start = int32(-len(x.keys))
+		key = span{int32(-len(x.keys)), int32(-len(x.keys) - 1)}
 	}
 	i = skipSpace(s, i)
 	if i >= len(s) || s[i] != ':' {
