@@ -14,31 +14,15 @@ import (
 
 // Detach makes every string held by actions (their fields and warnings)
 // that lies in src's memory a copy, so that src may change once Detach
-// returns. The copies share one new buffer; strings from elsewhere (rule
-// literals, converted values) are left as they are.
+// returns. The copies share a buffer, made at about a quarter of src;
+// strings from elsewhere (rule literals, converted values) are left as they
+// are, and with none in src nothing is allocated.
 func Detach(actions []Action, src []byte) {
 	if len(actions) == 0 || len(src) == 0 {
 		return
 	}
 	lo := uintptr(unsafe.Pointer(unsafe.SliceData(src)))
-	v := visitor{lo: lo, hi: lo + uintptr(len(src))}
-	v.actions(actions) // count
-	if v.n == 0 {
-		return
-	}
-	v.buf = make([]byte, 0, v.n)
-	v.actions(actions) // copy
-}
-
-// visitor counts the bytes of the strings in [lo, hi), or, once buf is
-// made, copies them into buf.
-type visitor struct {
-	lo, hi uintptr
-	n      int
-	buf    []byte
-}
-
-func (v *visitor) actions(actions []Action) {
+	v := visitor{lo: lo, hi: lo + uintptr(len(src)), size: max(len(src)/4, 64)}
 	for i := range actions {
 		a := &actions[i]
 		if a.Kind != nil && a.Fields != nil && len(a.Kind.slots) > 0 {
@@ -50,17 +34,23 @@ func (v *visitor) actions(actions []Action) {
 	}
 }
 
+// visitor copies the strings in [lo, hi) into buf.
+type visitor struct {
+	lo, hi uintptr
+	buf    []byte // the copies
+	size   int    // buf's first capacity
+}
+
 func (v *visitor) string(s *string) {
 	p := uintptr(unsafe.Pointer(unsafe.StringData(*s)))
 	if len(*s) == 0 || p < v.lo || p >= v.hi {
 		return
 	}
 	if v.buf == nil {
-		v.n += len(*s)
-		return
+		v.buf = make([]byte, 0, v.size)
 	}
 	start := len(v.buf)
-	v.buf = append(v.buf, *s...) // within capacity: buf never moves
+	v.buf = append(v.buf, *s...) // if buf moves, the copies made so far keep the old array
 	*s = unsafe.String(&v.buf[start], len(*s))
 }
 
