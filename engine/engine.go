@@ -37,6 +37,7 @@ type Engine struct {
 // an action allocates only what the action keeps.
 type scratch struct {
 	doc      event.Doc
+	value    event.Value // the field being planned: passed on by pointer, not copied
 	warnings []string
 	warn     func(string)
 }
@@ -216,8 +217,8 @@ func plan(r *rule, s *scratch) (action.Action, error) {
 	a := action.Action{Rule: r.name, Kind: r.kind, Fields: r.kind.New()}
 	s.warnings = s.warnings[:0]
 	for _, m := range r.fields {
-		v := m.value.eval(&s.doc, s.warn)
-		ok, err := m.field.Assign(a.Fields, v, s.warn)
+		s.value = m.value.eval(&s.doc, s.warn)
+		ok, err := m.field.Assign(a.Fields, &s.value, s.warn)
 		switch {
 		case err != nil && m.field.Required:
 			return a, fmt.Errorf("field %s (%s): %v", m.field.Name, m.value.source, err)

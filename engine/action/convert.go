@@ -265,7 +265,7 @@ func looksNumeric(s string) bool {
 // toFlatObject keeps the flat values of an object, in the event's order.
 // It walks the members' JSON text without decoding them, from the event's
 // index when it has one: only their first byte says what they are.
-func toFlatObject(f *Field, v event.Value, warn func(string)) (intercom.Object, error) {
+func toFlatObject(f *Field, v *event.Value, warn func(string)) (intercom.Object, error) {
 	if !v.IsObject() {
 		return nil, fmt.Errorf("expected an object, got %s", describe(v.Result))
 	}

@@ -57,9 +57,9 @@ type Field struct {
 	Doc      string   // one line for the reference
 
 	// assign converts a value and stores it in a fields struct.
-	assign func(fields any, v event.Value, warn func(string)) (ok bool, err error)
+	assign func(fields any, v *event.Value, warn func(string)) (ok bool, err error)
 	// check converts a value without storing it (for literals at compile time).
-	check func(v event.Value, warn func(string)) error
+	check func(v *event.Value, warn func(string)) error
 	// appendJSON appends the field's value from a fields struct, if set.
 	appendJSON func(b []byte, fields any) ([]byte, bool)
 }
@@ -68,7 +68,7 @@ type Field struct {
 // field's action). ok is false when the field is left out: v is missing,
 // null or "", or it cannot be converted (then err says why). warn is told
 // of parts of v that were dropped.
-func (f *Field) Assign(fields any, v event.Value, warn func(string)) (ok bool, err error) {
+func (f *Field) Assign(fields any, v *event.Value, warn func(string)) (ok bool, err error) {
 	if event.IsEmpty(v.Result) {
 		return false, nil
 	}
@@ -81,7 +81,8 @@ func (f *Field) Check(v gjson.Result) (warnings []string, err error) {
 	if event.IsEmpty(v) {
 		return nil, nil
 	}
-	err = f.check(event.ValueOf(v), func(w string) { warnings = append(warnings, w) })
+	ev := event.ValueOf(v)
+	err = f.check(&ev, func(w string) { warnings = append(warnings, w) })
 	return warnings, err
 }
 
@@ -104,10 +105,10 @@ func (f FieldOf[T]) Doc(doc string) FieldOf[T] { f.Field.Doc = doc; return f }
 
 // bind makes a field of type t whose converted values of Go type V are
 // stored by set and read back by get (ok false when unset).
-func bind[T, V any](name string, t Type, conv func(*Field, event.Value, func(string)) (V, error),
+func bind[T, V any](name string, t Type, conv func(*Field, *event.Value, func(string)) (V, error),
 	set func(*T, V), appendV func([]byte, *T) ([]byte, bool)) FieldOf[T] {
 	f := &Field{Name: name, Type: t}
-	f.assign = func(fields any, v event.Value, warn func(string)) (bool, error) {
+	f.assign = func(fields any, v *event.Value, warn func(string)) (bool, error) {
 		out, err := conv(f, v, warn)
 		if err != nil {
 			return false, err
@@ -115,7 +116,7 @@ func bind[T, V any](name string, t Type, conv func(*Field, event.Value, func(str
 		set(fields.(*T), out)
 		return true, nil
 	}
-	f.check = func(v event.Value, warn func(string)) error {
+	f.check = func(v *event.Value, warn func(string)) error {
 		_, err := conv(f, v, warn)
 		return err
 	}
@@ -130,7 +131,7 @@ func StringField[T any](name string, at func(*T) *string) FieldOf[T] {
 
 // EnumField declares a text field that must be one of values.
 func EnumField[T any](name string, at func(*T) *string, values ...string) FieldOf[T] {
-	f := bind(name, TypeEnum, func(_ *Field, v event.Value, _ func(string)) (string, error) {
+	f := bind(name, TypeEnum, func(_ *Field, v *event.Value, _ func(string)) (string, error) {
 		return toEnum(v.Result, values)
 	}, func(t *T, v string) { *at(t) = v }, appendStr(at))
 	f.Enum = values
@@ -183,7 +184,7 @@ func MetadataField[T any](name string, at func(*T) *intercom.Object) FieldOf[T] 
 // required field then fails, as when it is missing).
 func StringsField[T any](name string, at func(*T) *[]string) FieldOf[T] {
 	f := &Field{Name: name, Type: TypeStrings}
-	f.assign = func(fields any, v event.Value, warn func(string)) (bool, error) {
+	f.assign = func(fields any, v *event.Value, warn func(string)) (bool, error) {
 		out, err := toStrings(f, v.Result, warn)
 		if err != nil || len(out) == 0 {
 			return false, err
@@ -191,7 +192,7 @@ func StringsField[T any](name string, at func(*T) *[]string) FieldOf[T] {
 		*at(fields.(*T)) = out
 		return true, nil
 	}
-	f.check = func(v event.Value, warn func(string)) error {
+	f.check = func(v *event.Value, warn func(string)) error {
 		_, err := toStrings(f, v.Result, warn)
 		return err
 	}
@@ -213,8 +214,8 @@ func StringsField[T any](name string, at func(*T) *[]string) FieldOf[T] {
 }
 
 // plain adapts a conversion that gives no warnings.
-func plain[V any](conv func(gjson.Result) (V, error)) func(*Field, event.Value, func(string)) (V, error) {
-	return func(_ *Field, v event.Value, _ func(string)) (V, error) {
+func plain[V any](conv func(gjson.Result) (V, error)) func(*Field, *event.Value, func(string)) (V, error) {
+	return func(_ *Field, v *event.Value, _ func(string)) (V, error) {
 		return conv(v.Result)
 	}
 }

@@ -133,7 +133,7 @@ func ValueOf(r gjson.Result) Value { return Value{Result: r} }
 // EachMember calls fn with each key (unescaped) and value (its JSON text)
 // of an object value, in order, until fn returns false. It returns false
 // if v is not an object.
-func (v Value) EachMember(fn func(key, raw string) bool) bool {
+func (v *Value) EachMember(fn func(key, raw string) bool) bool {
 	if v.members == nil {
 		return EachMember(v.Raw, fn)
 	}
@@ -149,7 +149,7 @@ func (v Value) EachMember(fn func(key, raw string) bool) bool {
 // Len returns the number of members of an object value the Doc indexed
 // (traits, properties, ...), or -1 when it does not know them without a
 // scan.
-func (v Value) Len() int {
+func (v *Value) Len() int {
 	if v.members == nil {
 		return -1
 	}
