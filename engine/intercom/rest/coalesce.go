@@ -18,6 +18,12 @@ import (
 type upserts struct {
 	mu        sync.Mutex
 	companies map[string]*upsertState
+
+	// For tests (export_test.go), set before the first upsert: off sends
+	// every upsert on its own; joined, if set, is called each time an
+	// upsert joins the round waiting for the one in flight.
+	off    bool
+	joined func(companyID string)
 }
 
 // upsertState is one company's upsert in flight and the round that waits
@@ -39,6 +45,9 @@ type round struct {
 // company that come while another is in flight.
 func (u *upserts) upsert(ctx context.Context, body intercom.CompanyBody,
 	send func(context.Context, intercom.CompanyBody) (*intercom.Company, error)) (*intercom.Company, error) {
+	if u.off {
+		return send(ctx, body)
+	}
 	u.mu.Lock()
 	if u.companies == nil {
 		u.companies = map[string]*upsertState{}
@@ -63,6 +72,9 @@ func (u *upserts) upsert(ctx context.Context, body intercom.CompanyBody,
 	}
 	prev := s.flying
 	u.mu.Unlock()
+	if prev != r && u.joined != nil {
+		u.joined(body.CompanyID)
+	}
 
 	if !lead {
 		select {
