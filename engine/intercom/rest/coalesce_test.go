@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,5 +112,55 @@ func TestConcurrentIdenticalUpsertsCostOneCall(t *testing.T) {
 	}
 	if n := len(s.Requests()); n != 1 {
 		t.Errorf("%d upserts sent, want 1", n)
+	}
+}
+
+// TestRefusedMergedUpsertFailsOnlyItsCulprit: two upserts of a company
+// merge while a third is in flight, and one of them carries a custom
+// attribute the workspace lacks, so Intercom refuses the merged body whole.
+// Only that upsert fails, with Intercom's answer about its attribute; the
+// other is saved, as if each had been sent on its own.
+func TestRefusedMergedUpsertFailsOnlyItsCulprit(t *testing.T) {
+	s := newSim(t, intercomtest.Options{DataAttributes: []string{"seen_by_1", "seen_by_3"}})
+	hold := &HoldFirst{Method: "POST", Path: "/companies", Held: make(chan struct{}), Release: make(chan struct{})}
+	c := newClient(t, s, func(cfg *Config) { cfg.HTTPClient = &http.Client{Transport: hold} })
+	joined := make(chan string, 2)
+	OnUpsertJoined(c, func(id string) { joined <- id })
+	upsert := func(i int) error {
+		_, err := c.UpsertCompany(context.Background(), intercom.CompanyBody{
+			CompanyID: "acme", Plan: fmt.Sprintf("plan-%d", i),
+			CustomAttributes: intercom.Object{{Key: fmt.Sprintf("seen_by_%d", i), Raw: "true"}},
+		})
+		return err
+	}
+	errs := make([]chan error, 4)
+	for i := 1; i <= 3; i++ { // one after the other: the later plan wins
+		errs[i] = make(chan error, 1)
+		go func() { errs[i] <- upsert(i) }()
+		if i == 1 {
+			<-hold.Held // the first is in flight
+		} else {
+			<-joined
+		}
+	}
+	close(hold.Release)
+	want := map[int]string{2: "Custom attribute 'seen_by_2' does not exist"}
+	for i := 1; i <= 3; i++ {
+		err := <-errs[i]
+		if w := want[i]; w == "" && err != nil || w != "" && (err == nil || !strings.Contains(err.Error(), w)) {
+			t.Errorf("upsert %d: %v, want %q", i, err, w)
+		}
+	}
+	// The first; the merged body, refused; then each of its two alone.
+	var statuses []int
+	for _, r := range s.Requests() {
+		statuses = append(statuses, r.Status)
+	}
+	if fmt.Sprint(statuses) != "[200 400 400 200]" {
+		t.Errorf("answers %v, want [200 400 400 200]:\n%s", statuses, s.Transcript())
+	}
+	co := s.State().Companies[0]
+	if co.Plan != "plan-3" || len(co.CustomAttributes) != 2 || co.CustomAttributes["seen_by_3"] != true {
+		t.Errorf("company %+v; requests:\n%s", co, s.Transcript())
 	}
 }
