@@ -164,3 +164,64 @@ func TestRefusedMergedUpsertFailsOnlyItsCulprit(t *testing.T) {
 		t.Errorf("company %+v; requests:\n%s", co, s.Transcript())
 	}
 }
+
+// holdPath is an http.RoundTripper that holds every request for path
+// until release is closed, telling arrived of each.
+type holdPath struct {
+	path    string
+	arrived chan struct{}
+	release chan struct{}
+}
+
+func (h *holdPath) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Path == h.path {
+		h.arrived <- struct{}{}
+		<-h.release
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestUpsertsWaitingForTheRateLimiterCoalesce: an upsert that waits for
+// the rate limiter (no request may go: the first ones are out, and none
+// has answered to tell the limit) counts as in flight, so the upserts of
+// its company that come meanwhile merge into one round: when the limiter
+// lets them go, two calls are sent for three upserts.
+func TestUpsertsWaitingForTheRateLimiterCoalesce(t *testing.T) {
+	s := newSim(t, intercomtest.Options{})
+	hold := &holdPath{path: "/me", arrived: make(chan struct{}), release: make(chan struct{})}
+	c := newClient(t, s, func(cfg *Config) { cfg.HTTPClient = &http.Client{Transport: hold} })
+	joined := make(chan string, 2)
+	OnUpsertJoined(c, func(id string) { joined <- id })
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range probes { // all the limiter lets go before an answer tells the limit
+		wg.Go(func() {
+			if _, err := c.Me(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+		<-hold.arrived
+	}
+	for i := range 3 {
+		wg.Go(func() {
+			if _, err := c.UpsertCompany(ctx, intercom.CompanyBody{CompanyID: "acme", Plan: fmt.Sprintf("plan-%d", i)}); err != nil {
+				t.Error(err)
+			}
+		})
+		if i > 0 {
+			select {
+			case <-joined:
+			case <-time.After(10 * time.Second): // not to hang should it never come
+				t.Fatalf("upsert %d did not join the one waiting for the limiter", i)
+			}
+		}
+	}
+	if n := len(s.Requests()); n != 0 {
+		t.Fatalf("%d requests reached Intercom while the limiter held them", n)
+	}
+	close(hold.release)
+	wg.Wait()
+	if n := c.Stats().Endpoints["POST /companies"]; n != 2 {
+		t.Errorf("%d upserts sent, want 2:\n%s", n, s.Transcript())
+	}
+}
