@@ -44,6 +44,7 @@ type round struct {
 	co    *intercom.Company
 	err   error
 	each  []outcome // set when Intercom refused the merged body: each part's own
+	cut   bool      // the leader's context ended while it sent: not the others'
 }
 
 // outcome is the answer to one upsert.
@@ -65,7 +66,9 @@ func (r *round) result(i int) (*intercom.Company, error) {
 }
 
 // upsert sends body through send, merged with the upserts of the same
-// company that come while another is in flight.
+// company that come while another is in flight. The callers' contexts may
+// differ: should the one that sends a merged round be cancelled, the
+// others send their upserts again.
 func (u *upserts) upsert(ctx context.Context, body intercom.CompanyBody,
 	send func(context.Context, intercom.CompanyBody) (*intercom.Company, error)) (*intercom.Company, error) {
 	if u.off {
@@ -105,6 +108,9 @@ func (u *upserts) upsert(ctx context.Context, body intercom.CompanyBody,
 	if !lead {
 		select {
 		case <-r.done:
+			if _, err := r.result(part); err != nil && r.cut && ctx.Err() == nil {
+				return u.upsert(ctx, body, send) // the leader was cancelled, not this caller: send it again
+			}
 			return r.result(part)
 		case <-ctx.Done():
 			return nil, ctx.Err() // the round still carries this body: the outcome is unknown
@@ -127,6 +133,7 @@ func (u *upserts) upsert(ctx context.Context, body intercom.CompanyBody,
 				r.each[i].co, r.each[i].err = send(ctx, b)
 			}
 		}
+		r.cut = ctx.Err() != nil
 	}
 
 	u.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -223,5 +224,48 @@ func TestUpsertsWaitingForTheRateLimiterCoalesce(t *testing.T) {
 	wg.Wait()
 	if n := c.Stats().Endpoints["POST /companies"]; n != 2 {
 		t.Errorf("%d upserts sent, want 2:\n%s", n, s.Transcript())
+	}
+}
+
+// TestMergedUpsertOutlivesItsLeadersCancellation: callers with contexts
+// of their own (pipeline threads, batches) share a client. When the caller
+// that leads a merged round is cancelled, the others merged into it are
+// not: their upserts are sent again without it, and succeed.
+func TestMergedUpsertOutlivesItsLeadersCancellation(t *testing.T) {
+	s := newSim(t, intercomtest.Options{})
+	hold := &HoldFirst{Method: "POST", Path: "/companies", Held: make(chan struct{}), Release: make(chan struct{})}
+	c := newClient(t, s, func(cfg *Config) { cfg.HTTPClient = &http.Client{Transport: hold} })
+	joined := make(chan string, 2)
+	OnUpsertJoined(c, func(id string) { joined <- id })
+	upsert := func(ctx context.Context, i int) chan error {
+		errc := make(chan error, 1)
+		go func() {
+			_, err := c.UpsertCompany(ctx, intercom.CompanyBody{
+				CompanyID: "acme", CustomAttributes: intercom.Object{{Key: fmt.Sprintf("seen_by_%d", i), Raw: "true"}},
+			})
+			errc <- err
+		}()
+		return errc
+	}
+	first := upsert(context.Background(), 1)
+	<-hold.Held
+	leaderCtx, cancel := context.WithCancel(context.Background())
+	leader := upsert(leaderCtx, 2) // leads the round waiting for the first
+	<-joined
+	merged := upsert(context.Background(), 3)
+	<-joined
+	cancel()
+	close(hold.Release)
+	if err := <-first; err != nil {
+		t.Errorf("first: %v", err)
+	}
+	if err := <-leader; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled leader: %v, want context.Canceled", err)
+	}
+	if err := <-merged; err != nil {
+		t.Errorf("merged into the cancelled leader's round: %v, want it sent", err)
+	}
+	if co := s.State().Companies[0]; co.CustomAttributes["seen_by_3"] != true {
+		t.Errorf("company %+v", co)
 	}
 }
