@@ -81,8 +81,6 @@ type batch struct {
 	done    chan struct{} // closed when the batch is evaluated
 }
 
-var batches = sync.Pool{New: func() any { return new(batch) }}
-
 // RunWith evaluates every non-blank line of r, batches of lines on several
 // cores, and calls fn with each result in input order, on the calling
 // goroutine. A result (its Event, Actions and Output) is valid until fn
@@ -97,7 +95,12 @@ func RunWith(eng *engine.Engine, r io.Reader, opts Options, fn func(*Result) err
 	stop := make(chan struct{})
 	order := make(chan *batch, 2*workers) // batches in input order, for the caller
 	work := make(chan *batch, 2*workers)  // the same batches, for the workers
-	go read(r, order, work, stop)
+	// The run's batches are made once and reused until it ends, not left to
+	// a sync.Pool, which the collector empties: every new arena is memory
+	// the process must fault in (tens of µs a page on some VMs). At most
+	// 2*workers+2 are in use at once: order's, the caller's, the reader's.
+	free := make(chan *batch, 2*workers+2)
+	go read(r, order, work, free, stop)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -126,7 +129,10 @@ func RunWith(eng *engine.Engine, r io.Reader, opts Options, fn func(*Result) err
 		}
 		err := b.readErr
 		b.reset()
-		batches.Put(b)
+		select {
+		case free <- b:
+		default: // cannot happen (see free); should it, the batch is garbage
+		}
 		if err != nil {
 			return sum, err
 		}
@@ -151,12 +157,17 @@ func (s *Summary) count(res *Result) {
 
 // read fills batches from r and hands each to both the workers and the
 // caller, until the input ends, a read fails or stop closes.
-func read(r io.Reader, order, work chan<- *batch, stop <-chan struct{}) {
+func read(r io.Reader, order, work chan<- *batch, free chan *batch, stop <-chan struct{}) {
 	defer close(order)
 	defer close(work)
 	rd := ndjson.NewReader(r)
 	for {
-		b := batches.Get().(*batch)
+		var b *batch
+		select {
+		case b = <-free:
+		default:
+			b = new(batch)
+		}
 		b.done = make(chan struct{})
 		for len(b.results) < batchLines && len(b.arena) < batchBytes {
 			line, err := rd.Next()
@@ -176,7 +187,6 @@ func read(r io.Reader, order, work chan<- *batch, stop <-chan struct{}) {
 		}
 		last := b.readErr != nil || len(b.results) < batchLines && len(b.arena) < batchBytes
 		if len(b.results) == 0 && b.readErr == nil {
-			batches.Put(b)
 			return
 		}
 		select {
