@@ -157,7 +157,7 @@ func (s *Summary) count(res *Result) {
 
 // read fills batches from r and hands each to both the workers and the
 // caller, until the input ends, a read fails or stop closes.
-func read(r io.Reader, order, work chan<- *batch, free chan *batch, stop <-chan struct{}) {
+func read(r io.Reader, order, work chan<- *batch, free <-chan *batch, stop <-chan struct{}) {
 	defer close(order)
 	defer close(work)
 	rd := ndjson.NewReader(r)
