@@ -7,10 +7,13 @@
 // they number lines, and treat over-long lines, the same way. A line longer
 // than the limit does not stop the input: it is skipped without being held
 // in memory whole, and reported as a [Line] whose Err is a [*TooLongError].
+//
+// Lines come one at a time ([Reader.Next]) or a read's worth at a time into
+// a buffer the caller owns ([Reader.Fill]), so that a caller that hands
+// batches of lines to other goroutines need not copy them.
 package ndjson
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -27,12 +30,17 @@ const MaxLine = 4 << 20
 // enough to show it or dead-letter it, and to tell which event it was.
 const PrefixLen = 1 << 10
 
+// BufferSize is the size of the buffer a read fills, unless the caller's
+// buffer is larger: about sixty realistic events.
+const BufferSize = 64 << 10
+
 // Line is one non-blank line of the input.
 type Line struct {
 	// Number is the 1-based line number in the input; blank lines count.
 	Number int
 	// Bytes is the line with surrounding white space (including the CR of
-	// a CRLF line end) trimmed. It is valid until the next call to Next.
+	// a CRLF line end) trimmed. From Next, it is valid until the next call
+	// to Next; from Fill, it lies in the buffer Fill returned.
 	// When Err is set, it holds only the first PrefixLen bytes of the line,
 	// less its leading white space.
 	Bytes []byte
@@ -59,18 +67,23 @@ type Reader struct {
 	// end ("\n" or "\r\n"; at the end of the input, none or "\r"); 0 means
 	// the package's MaxLine. A longer line is read up to its line end while
 	// only its start is kept (at most MaxLine bytes are held), and returned
-	// with a *TooLongError. Set it before the first call to Next.
+	// with a *TooLongError. Set it before the first read.
 	MaxLine int
 
-	br  *bufio.Reader
-	buf []byte // a line longer than br's buffer, or the start of a too-long one
-	num int    // lines read so far
-	err error  // sticky: io.EOF or the read error
+	r     io.Reader
+	carry []byte // read past the last line handed out: the start of the next buffer
+	num   int    // lines handed out or skipped so far
+	err   error  // sticky, once carry is used up: io.EOF or the read error
+
+	// Next's own buffer, its lines and the next one to hand out.
+	own   []byte
+	lines []Line
+	at    int
 }
 
 // NewReader returns a Reader that reads r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 64<<10)}
+	return &Reader{r: r}
 }
 
 // Next returns the next non-blank line. It returns io.EOF after the last
@@ -79,19 +92,164 @@ func NewReader(r io.Reader) *Reader {
 // A line longer than the limit is not an error of Next: it comes back as
 // a Line with Err set, and the following call reads the next line.
 func (r *Reader) Next() (Line, error) {
-	for {
-		raw, n, err := r.readLine()
+	if r.at == len(r.lines) {
+		var err error
+		r.own, r.lines, err = r.Fill(r.own, r.lines[:0])
+		r.at = 0
 		if err != nil {
 			return Line{}, err
 		}
-		r.num++
-		if limit := r.limit(); n > limit {
-			return Line{Number: r.num, Bytes: prefix(raw[:min(len(raw), n)]), Err: &TooLongError{Len: n, Max: limit}}, nil
+	}
+	r.at++
+	return r.lines[r.at-1], nil
+}
+
+// Fill reads the next non-blank lines into buf, reusing its memory, and
+// appends them to lines. It returns at least one line, or an error: io.EOF
+// after the last line, or the read error, which names the line it stopped
+// in. The lines are those whole in the input's last read: from a file,
+// about cap(buf) bytes of them (BufferSize for a nil buf); from a pipe,
+// what has come so far, without waiting for more. The part of a line the
+// read cut off is kept for the next call; buf grows only for a line longer
+// than it. The lines' Bytes lie in the returned buffer, which the Reader
+// no longer touches: the caller may keep it as long as it likes, and give
+// it back to a later Fill.
+func (r *Reader) Fill(buf []byte, lines []Line) ([]byte, []Line, error) {
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, BufferSize)
+	}
+	buf = append(buf[:0], r.carry...)
+	r.carry = r.carry[:0]
+	first := len(lines)
+	start := 0   // where the line being scanned starts
+	scanned := 0 // buf[start:scanned] has no line end: a long line's reads are searched once
+	for {
+		// Hand out every whole line in buf.
+		for {
+			i := bytes.IndexByte(buf[scanned:], '\n')
+			if i < 0 {
+				scanned = len(buf)
+				break
+			}
+			end := scanned + i
+			lines = r.appendLine(lines, buf[start:end], end-start, end > start && buf[end-1] == '\r')
+			start, scanned = end+1, end+1
 		}
-		if line := bytes.TrimSpace(raw); len(line) > 0 {
-			return Line{Number: r.num, Bytes: line}, nil
+		if len(lines) > first || r.err != nil {
+			break
+		}
+		// No whole line yet: make room, then read.
+		if start > 0 {
+			buf = buf[:copy(buf, buf[start:])]
+			start, scanned = 0, scanned-start
+		}
+		if len(buf) > r.held() {
+			return r.skipLong(buf, lines)
+		}
+		if free := cap(buf) - len(buf); free < cap(buf)/4 && cap(buf) < r.held()+BufferSize {
+			grown := make([]byte, len(buf), min(2*cap(buf), r.held()+BufferSize))
+			buf = grown[:copy(grown, buf)]
+		}
+		buf = r.read(buf)
+	}
+	if len(lines) > first {
+		// What follows the last whole line waits for the next call, even
+		// after the end of the input: that call makes it the last line.
+		r.carry = append(r.carry, buf[start:]...)
+		return buf[:start], lines, nil
+	}
+	// Nothing whole before the end of the input: the rest is the last line.
+	// After a failed read, it is lost.
+	if r.err == io.EOF && start < len(buf) {
+		raw := buf[start:]
+		n := len(raw)
+		if raw[n-1] == '\r' {
+			n-- // a CRLF cut short
+		}
+		if lines = r.appendLine(lines, raw, n, false); len(lines) > first {
+			return buf, lines, nil
 		}
 	}
+	return buf[:0], lines, r.readErr()
+}
+
+// readErr is Fill's error once the input is used up: io.EOF, or the read
+// error with the line it stopped in.
+func (r *Reader) readErr() error {
+	if r.err == io.EOF {
+		return io.EOF
+	}
+	return fmt.Errorf("line %d: %w", r.num+1, r.err)
+}
+
+// read reads once into buf's free space, setting r.err at the end of the
+// input or when the read fails.
+func (r *Reader) read(buf []byte) []byte {
+	for tries := 0; tries < 100; tries++ {
+		n, err := r.r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			r.err = err
+			return buf
+		}
+		if n > 0 {
+			return buf
+		}
+	}
+	r.err = io.ErrNoProgress
+	return buf
+}
+
+// appendLine numbers the line raw (n bytes long without its line end; cr
+// tells a CRLF end) and appends it unless it is blank.
+func (r *Reader) appendLine(lines []Line, raw []byte, n int, cr bool) []Line {
+	r.num++
+	if cr {
+		n--
+	}
+	if limit := r.limit(); n > limit {
+		return append(lines, Line{Number: r.num, Bytes: prefix(raw[:min(n, len(raw))]), Err: &TooLongError{Len: n, Max: limit}})
+	}
+	if line := bytes.TrimSpace(raw[:n]); len(line) > 0 {
+		return append(lines, Line{Number: r.num, Bytes: line})
+	}
+	return lines
+}
+
+// skipLong reads on to the end of the line that starts buf and is longer
+// than the limit, keeping only its prefix, and returns it as a Line with
+// a *TooLongError. What follows the line's end is kept for the next call.
+func (r *Reader) skipLong(buf []byte, lines []Line) ([]byte, []Line, error) {
+	n := len(buf) // the line's length so far
+	last := buf[n-1]
+	keep := min(n, PrefixLen)
+	for r.err == nil {
+		buf = r.read(buf[:keep])
+		read := buf[keep:]
+		if i := bytes.IndexByte(read, '\n'); i >= 0 {
+			if i > 0 {
+				last = read[i-1]
+			}
+			r.carry = append(r.carry, read[i+1:]...)
+			n += i
+			return buf[:keep], r.appendLine(lines, buf[:keep], n, last == '\r'), nil
+		}
+		if len(read) > 0 {
+			n += len(read)
+			last = read[len(read)-1]
+		}
+	}
+	if r.err == io.EOF {
+		return buf[:keep], r.appendLine(lines, buf[:keep], n, last == '\r'), nil
+	}
+	return buf[:0], lines, r.readErr()
+}
+
+// held is how much of a line without a line end is held before it counts
+// as too long: the limit and a CRLF (a line this long may still be within
+// the limit), and at least a prefix's worth.
+func (r *Reader) held() int {
+	return max(r.limit()+len("\r\n"), PrefixLen)
 }
 
 // limit is the longest line accepted.
@@ -100,69 +258,6 @@ func (r *Reader) limit() int {
 		return r.MaxLine
 	}
 	return MaxLine
-}
-
-// readLine reads one line, its line end included. It returns the line, or
-// at least its first limit+2 bytes when it is longer, and its length without
-// the line end.
-func (r *Reader) readLine() (raw []byte, n int, err error) {
-	if r.err != nil {
-		return nil, 0, r.err
-	}
-	frag, err := r.br.ReadSlice('\n')
-	if err == nil { // the common case: the whole line is in br's buffer
-		n = len(frag) - 1
-		if n > 0 && frag[n-1] == '\r' {
-			n--
-		}
-		return frag, n, nil
-	}
-	raw, n = frag, len(frag)
-	var last2 [2]byte // the last two bytes read, to find a "\r\n" split across reads
-	if err == bufio.ErrBufferFull {
-		keep := r.limit() + len("\r\n") // a line this long may still be within the limit
-		r.buf = append(r.buf[:0], frag[:min(len(frag), keep)]...)
-		for err == bufio.ErrBufferFull {
-			last2 = tail2(last2, frag)
-			frag, err = r.br.ReadSlice('\n')
-			n += len(frag)
-			if room := keep - len(r.buf); room > 0 {
-				r.buf = append(r.buf, frag[:min(len(frag), room)]...)
-			}
-		}
-		raw = r.buf
-	}
-	last2 = tail2(last2, frag)
-	switch {
-	case err == io.EOF && n == 0:
-		r.err = io.EOF
-		return nil, 0, io.EOF
-	case err == io.EOF:
-		r.err = io.EOF // a last line without a line end; do not read again
-		if last2[1] == '\r' {
-			n-- // a CRLF cut short
-		}
-	case err != nil:
-		r.err = fmt.Errorf("line %d: %w", r.num+1, err)
-		return nil, 0, r.err
-	case last2 == [2]byte{'\r', '\n'}:
-		n -= 2
-	default:
-		n--
-	}
-	return raw, n, nil
-}
-
-// tail2 returns the last two bytes of what was read, given the last two
-// before frag.
-func tail2(last2 [2]byte, frag []byte) [2]byte {
-	switch len(frag) {
-	case 0:
-		return last2
-	case 1:
-		return [2]byte{last2[1], frag[0]}
-	}
-	return [2]byte{frag[len(frag)-2], frag[len(frag)-1]}
 }
 
 // prefix returns the start of a too-long line: at most PrefixLen bytes,

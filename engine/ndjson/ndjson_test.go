@@ -7,8 +7,10 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // readAll reads every line of in, with the given limit (0: the default),
@@ -147,7 +149,7 @@ func TestLongLineDoesNotStopTheInput(t *testing.T) {
 	if l := lines[2]; l.Number != 4 || l.text != `{"n":2}` || l.Err != nil {
 		t.Errorf("last line: %v", l)
 	}
-	if c := cap(rd.buf); c >= 2*MaxLine {
+	if c := cap(rd.own); c >= 2*MaxLine {
 		t.Errorf("the reader kept %d bytes of the 10 MB line", c)
 	}
 }
@@ -237,7 +239,9 @@ func TestEOFSticks(t *testing.T) {
 	}
 }
 
-// FuzzReader compares the Reader with splitting the whole input at "\n".
+// FuzzReader compares the Reader, line by line and buffer by buffer, with
+// splitting the whole input at "\n", whatever sizes the input's reads come
+// in.
 func FuzzReader(f *testing.F) {
 	for _, s := range []string{"", "\n", "a\r\nb", " \n\r\n", "0123456789ab\ncd\r\n", "\r\n\r", "é\n\u00a0x\u00a0\n", "  éééé\n", "0000\r"} {
 		f.Add(s, 4)
@@ -247,44 +251,139 @@ func FuzzReader(f *testing.F) {
 		if limit < 0 || limit > 1<<20 {
 			return
 		}
-		max := limit
-		if max == 0 {
-			max = MaxLine
-		}
-		rd := NewReader(strings.NewReader(in))
-		rd.MaxLine = limit
-		got := readLines(t, rd)
-		var want []line
-		for i, text := range strings.SplitAfter(in, "\n") {
-			text = strings.TrimSuffix(strings.TrimSuffix(text, "\n"), "\r")
-			switch {
-			case len(text) > max:
-				want = append(want, line{Line{Number: i + 1, Err: &TooLongError{Len: len(text), Max: max}}, text})
-			case strings.TrimSpace(text) != "":
-				want = append(want, line{Line{Number: i + 1}, string(bytes.TrimSpace([]byte(text)))})
-			}
-		}
-		if len(got) != len(want) {
-			t.Fatalf("input %q, limit %d:\ngot  %v\nwant %v", in, limit, got, want)
-		}
-		for i, g := range got {
-			w := want[i]
-			if g.Number != w.Number || fmt.Sprint(g.Err) != fmt.Sprint(w.Err) {
-				t.Fatalf("input %q, limit %d: line %d is %v, want %v", in, limit, i, g, w)
-			}
-			if w.Err == nil && g.text != w.text {
-				t.Fatalf("input %q, limit %d: line %d is %q, want %q", in, limit, i, g.text, w.text)
-			}
-			// The prefix of a long line: its start, less leading white space
-			// and at most a cut rune.
-			start := strings.TrimLeftFunc(w.text, unicode.IsSpace)
-			cut := strings.TrimLeftFunc(w.text[:min(len(w.text), PrefixLen)], unicode.IsSpace)
-			if w.Err != nil && (!strings.HasPrefix(start, g.text) || len(g.text) > len(cut) || len(g.text) < len(cut)-(utf8.UTFMax-1) ||
-				utf8.ValidString(start) && !utf8.ValidString(g.text)) {
-				t.Fatalf("input %q, limit %d: line %d has the prefix %q", in, limit, i, g.text)
-			}
+		want := split(in, limit)
+		for name, src := range map[string]func() io.Reader{
+			"whole":    func() io.Reader { return strings.NewReader(in) },
+			"one byte": func() io.Reader { return iotest.OneByteReader(strings.NewReader(in)) },
+			"halves":   func() io.Reader { return iotest.HalfReader(strings.NewReader(in)) },
+		} {
+			rd := NewReader(src())
+			rd.MaxLine = limit
+			compareLines(t, fmt.Sprintf("Next, %s reads, input %q, limit %d", name, in, limit), readLines(t, rd), want)
+			rd = NewReader(src())
+			rd.MaxLine = limit
+			compareLines(t, fmt.Sprintf("Fill, %s reads, input %q, limit %d", name, in, limit), fillLines(t, rd), want)
 		}
 	})
+}
+
+// split is what the Reader should make of in: the reference.
+func split(in string, limit int) []line {
+	max := limit
+	if max == 0 {
+		max = MaxLine
+	}
+	var want []line
+	for i, text := range strings.SplitAfter(in, "\n") {
+		text = strings.TrimSuffix(strings.TrimSuffix(text, "\n"), "\r")
+		switch {
+		case len(text) > max:
+			want = append(want, line{Line{Number: i + 1, Err: &TooLongError{Len: len(text), Max: max}}, text})
+		case strings.TrimSpace(text) != "":
+			want = append(want, line{Line{Number: i + 1}, string(bytes.TrimSpace([]byte(text)))})
+		}
+	}
+	return want
+}
+
+// compareLines fails the test unless got is want, a too-long line's text
+// being its prefix.
+func compareLines(t *testing.T, what string, got, want []line) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s:\ngot  %v\nwant %v", what, got, want)
+	}
+	for i, g := range got {
+		w := want[i]
+		if g.Number != w.Number || fmt.Sprint(g.Err) != fmt.Sprint(w.Err) {
+			t.Fatalf("%s: line %d is %v, want %v", what, i, g, w)
+		}
+		if w.Err == nil && g.text != w.text {
+			t.Fatalf("%s: line %d is %q, want %q", what, i, g.text, w.text)
+		}
+		// The prefix of a long line: its start, less leading white space
+		// and at most a cut rune.
+		start := strings.TrimLeftFunc(w.text, unicode.IsSpace)
+		cut := strings.TrimLeftFunc(w.text[:min(len(w.text), PrefixLen)], unicode.IsSpace)
+		if w.Err != nil && (!strings.HasPrefix(start, g.text) || len(g.text) > len(cut) || len(g.text) < len(cut)-(utf8.UTFMax-1) ||
+			utf8.ValidString(start) && !utf8.ValidString(g.text)) {
+			t.Fatalf("%s: line %d has the prefix %q", what, i, g.text)
+		}
+	}
+}
+
+// fillLines reads every line with Fill, into a small buffer of its own each
+// time (it grows as lines need), and copies the lines' bytes only at the
+// end: a buffer Fill returned must not change after.
+func fillLines(t *testing.T, rd *Reader) []line {
+	t.Helper()
+	var lines []Line
+	for {
+		buf, got, err := rd.Fill(make([]byte, 0, 8), lines)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == len(lines) {
+			t.Fatalf("Fill returned no line and no error")
+		}
+		for _, l := range got[len(lines):] {
+			if len(l.Bytes) > 0 && !inside(l.Bytes, buf) {
+				t.Fatalf("line %d is not in the buffer Fill returned", l.Number)
+			}
+		}
+		lines = got
+	}
+	out := make([]line, len(lines))
+	for i, l := range lines {
+		out[i] = line{l, string(l.Bytes)}
+	}
+	return out
+}
+
+// inside reports whether b lies within buf's bytes.
+func inside(b, buf []byte) bool {
+	if len(buf) == 0 {
+		return false
+	}
+	start := uintptr(unsafe.Pointer(&buf[0]))
+	p := uintptr(unsafe.Pointer(&b[0]))
+	return p >= start && p+uintptr(len(b)) <= start+uintptr(len(buf))
+}
+
+// TestFillDoesNotWaitForMore: a pipe's reader (a terminal, `tail -f`) gets
+// the lines that came, without Fill reading again and so waiting for more.
+func TestFillDoesNotWaitForMore(t *testing.T) {
+	src := &countingReader{chunks: []string{"{\"a\":1}\n{\"b\"", ":2}\n"}}
+	rd := NewReader(src)
+	buf, lines, err := rd.Fill(nil, nil)
+	if err != nil || len(lines) != 1 || string(lines[0].Bytes) != `{"a":1}` || src.reads != 1 {
+		t.Fatalf("first Fill: %v %v, %d reads; want one line after one read", err, lines, src.reads)
+	}
+	if _, lines, err = rd.Fill(buf, lines[:0]); err != nil || len(lines) != 1 || string(lines[0].Bytes) != `{"b":2}` || lines[0].Number != 2 || src.reads != 2 {
+		t.Fatalf("second Fill: %v %v, %d reads; want line 2 after a second read", err, lines, src.reads)
+	}
+}
+
+// countingReader returns its chunks one read at a time, then io.EOF.
+type countingReader struct {
+	chunks []string
+	reads  int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.reads++
+	if len(c.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.chunks[0])
+	c.chunks[0] = c.chunks[0][n:]
+	if c.chunks[0] == "" {
+		c.chunks = c.chunks[1:]
+	}
+	return n, nil
 }
 
 type line struct {

@@ -63,17 +63,12 @@ type Options struct {
 	Render func(dst []byte, r *Result) []byte
 }
 
-// batchLines and batchBytes bound a batch of lines: enough to make
-// handing it to a worker cheap, small enough to keep every core busy.
-const (
-	batchLines = 256
-	batchBytes = 256 << 10
-)
-
-// batch is a run of input lines, their results and their rendered output.
+// batch is one read's worth of input lines (ndjson.Reader.Fill: about
+// ndjson.BufferSize bytes from a file), their results and their rendered
+// output. The lines stay in the buffer they were read into.
 type batch struct {
-	arena   []byte // the lines' bytes, one after another
-	ends    []int  // arena offset where each line ends
+	buf     []byte // the input read, the lines' bytes among it
+	lines   []ndjson.Line
 	results []Result
 	out     []byte // rendered output, one result after another
 	outEnds []int
@@ -144,14 +139,18 @@ func RunWith(eng *engine.Engine, r io.Reader, opts Options, fn func(*Result) err
 func (s *Summary) count(res *Result) {
 	s.Events++
 	s.Actions += len(res.Actions)
-	var ruleErrs engine.RuleErrors
+	if res.Err == nil {
+		if len(res.Actions) == 0 {
+			s.Skipped++
+		}
+		return
+	}
+	var ruleErrs engine.RuleErrors // escapes to errors.As: not made for a good event
 	switch {
 	case errors.As(res.Err, &ruleErrs):
 		s.RuleErrors += len(ruleErrs)
-	case res.Err != nil:
+	default:
 		s.BadEvents++
-	case len(res.Actions) == 0:
-		s.Skipped++
 	}
 }
 
@@ -169,25 +168,20 @@ func read(r io.Reader, order, work chan<- *batch, free <-chan *batch, stop <-cha
 			b = new(batch)
 		}
 		b.done = make(chan struct{})
-		for len(b.results) < batchLines && len(b.arena) < batchBytes {
-			line, err := rd.Next()
-			if err != nil {
-				if err != io.EOF {
-					b.readErr = err
-				}
-				break
-			}
-			res := Result{Line: line.Number}
+		var err error
+		b.buf, b.lines, err = rd.Fill(b.buf, b.lines)
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			b.readErr = err
+		}
+		for _, line := range b.lines {
+			res := Result{Line: line.Number, Event: line.Bytes}
 			if line.Err != nil {
 				res.Err = &engine.EventError{Reason: line.Err.Error()}
 			}
-			b.arena = append(b.arena, line.Bytes...)
-			b.ends = append(b.ends, len(b.arena))
 			b.results = append(b.results, res)
-		}
-		last := b.readErr != nil || len(b.results) < batchLines && len(b.arena) < batchBytes
-		if len(b.results) == 0 && b.readErr == nil {
-			return
 		}
 		select {
 		case order <- b:
@@ -199,7 +193,7 @@ func read(r io.Reader, order, work chan<- *batch, free <-chan *batch, stop <-cha
 		case <-stop:
 			return
 		}
-		if last {
+		if err != nil {
 			return
 		}
 	}
@@ -207,11 +201,8 @@ func read(r io.Reader, order, work chan<- *batch, free <-chan *batch, stop <-cha
 
 // evaluate plans every line of the batch and renders its results.
 func (b *batch) evaluate(eng *engine.Engine, render func([]byte, *Result) []byte) {
-	start := 0
 	for i := range b.results {
 		res := &b.results[i]
-		res.Event = b.arena[start:b.ends[i]:b.ends[i]]
-		start = b.ends[i]
 		if res.Err == nil {
 			// The batch outlives the actions: the caller is done with them
 			// before the batch is reused.
@@ -222,7 +213,7 @@ func (b *batch) evaluate(eng *engine.Engine, render func([]byte, *Result) []byte
 			b.outEnds = append(b.outEnds, len(b.out))
 		}
 	}
-	start = 0
+	start := 0
 	for i := range b.outEnds {
 		b.results[i].Output = b.out[start:b.outEnds[i]]
 		start = b.outEnds[i]
@@ -232,7 +223,7 @@ func (b *batch) evaluate(eng *engine.Engine, render func([]byte, *Result) []byte
 // reset empties the batch for reuse, keeping its memory.
 func (b *batch) reset() {
 	clear(b.results) // let the actions go
-	b.arena, b.ends, b.results = b.arena[:0], b.ends[:0], b.results[:0]
+	b.buf, b.lines, b.results = b.buf[:0], b.lines[:0], b.results[:0]
 	b.out, b.outEnds, b.readErr = b.out[:0], b.outEnds[:0], nil
 }
 
