@@ -14,7 +14,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -37,7 +36,8 @@ type Engine struct {
 // an action allocates only what the action keeps.
 type scratch struct {
 	doc      event.Doc
-	value    event.Value // the field being planned: passed on by pointer, not copied
+	value    event.Value     // the field being planned: passed on by pointer, not copied
+	actions  []action.Action // the event's, before they are copied out
 	warnings []string
 	warn     func(string)
 }
@@ -141,7 +141,7 @@ var eventTypes = []string{"identify", "track", "group", "page", "screen", "alias
 // case the actions of the other rules are still returned. The actions do
 // not refer to raw's memory: the caller may reuse raw once it returns.
 func (e *Engine) Evaluate(raw []byte) ([]action.Action, error) {
-	actions, err := e.evaluate(raw)
+	actions, err := e.evaluate(raw, nil)
 	action.Detach(actions, raw) // copies what the actions keep, not the event
 	return actions, err
 }
@@ -152,10 +152,20 @@ func (e *Engine) Evaluate(raw []byte) ([]action.Action, error) {
 // reuses the batch, and the dispatcher, whose sources hand over a buffer
 // per event, use it.
 func (e *Engine) EvaluateNoCopy(raw []byte) ([]action.Action, error) {
-	return e.evaluate(raw)
+	return e.evaluate(raw, nil)
 }
 
-func (e *Engine) evaluate(raw []byte) ([]action.Action, error) {
+// EvaluateIn is EvaluateNoCopy with the actions' memory taken from mem:
+// once mem has grown to the needs of a batch of events, evaluating them
+// allocates almost nothing. The actions are valid until mem.Reset, and
+// while raw is unchanged. The planner keeps an arena per batch of lines.
+func (e *Engine) EvaluateIn(mem *action.Arena, raw []byte) ([]action.Action, error) {
+	return e.evaluate(raw, mem)
+}
+
+// evaluate plans the actions of raw, taking their memory from mem (nil:
+// the heap).
+func (e *Engine) evaluate(raw []byte, mem *action.Arena) ([]action.Action, error) {
 	s := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(s)
 	doc := &s.doc
@@ -172,7 +182,7 @@ func (e *Engine) evaluate(raw []byte) ([]action.Action, error) {
 		return nil, &EventError{Reason: fmt.Sprintf("unknown type %q (expected one of %s)", t.Str, strings.Join(eventTypes, ", "))}
 	}
 
-	var actions []action.Action
+	actions := s.actions[:0]
 	var errs RuleErrors
 	for _, r := range e.rules {
 		if !r.trigger.canMatch(t.Str) {
@@ -189,17 +199,23 @@ func (e *Engine) evaluate(raw []byte) ([]action.Action, error) {
 		if !match {
 			continue
 		}
-		a, err := plan(r, s)
+		a, err := plan(r, s, mem)
 		if err != nil {
 			errs = append(errs, &RuleError{Rule: r.name, Err: err})
 			continue
 		}
 		actions = append(actions, a)
 	}
-	if len(errs) > 0 {
-		return actions, errs
+	s.actions = actions
+	var out []action.Action
+	if len(actions) > 0 {
+		out = mem.Actions(actions)
+		clear(actions) // the scratch keeps no action alive
 	}
-	return actions, nil
+	if len(errs) > 0 {
+		return out, errs
+	}
+	return out, nil
 }
 
 func known(t string) bool {
@@ -213,12 +229,12 @@ func known(t string) bool {
 
 // plan evaluates and converts every field of r into the action's fields
 // struct, then applies the action's finishing step.
-func plan(r *rule, s *scratch) (action.Action, error) {
-	a := action.Action{Rule: r.name, Kind: r.kind, Fields: r.kind.New()}
+func plan(r *rule, s *scratch, mem *action.Arena) (action.Action, error) {
+	a := action.Action{Rule: r.name, Kind: r.kind, Fields: r.kind.NewIn(mem)}
 	s.warnings = s.warnings[:0]
 	for _, m := range r.fields {
 		s.value = m.value.eval(&s.doc, s.warn)
-		ok, err := m.field.Assign(a.Fields, &s.value, s.warn)
+		ok, err := m.field.Assign(a.Fields, &s.value, s.warn, mem)
 		switch {
 		case err != nil && m.field.Required:
 			return a, fmt.Errorf("field %s (%s): %v", m.field.Name, m.value.source, err)
@@ -230,7 +246,7 @@ func plan(r *rule, s *scratch) (action.Action, error) {
 	}
 	err := r.kind.Finish(a.Fields, s.warn)
 	if len(s.warnings) > 0 {
-		a.Warnings = slices.Clone(s.warnings)
+		a.Warnings = mem.Strings(s.warnings)
 	}
 	return a, err
 }

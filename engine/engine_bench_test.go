@@ -13,6 +13,7 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/tidwall/gjson"
 
+	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/event"
 	"github.com/intercom-actions/intercom-actions/rules"
 	"github.com/intercom-actions/intercom-actions/rules/defaults"
@@ -188,6 +189,21 @@ func BenchmarkEvaluateWorkload(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			if _, err := eng.EvaluateNoCopy(events[i%len(events)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("EvaluateIn", func(b *testing.B) { // an arena reset every 64 events, as the planner's batches
+		b.SetBytes(size / int64(len(events)))
+		b.ReportAllocs()
+		var mem action.Arena
+		i := 0
+		for b.Loop() {
+			if i%64 == 0 {
+				mem.Reset()
+			}
+			if _, err := eng.EvaluateIn(&mem, events[i%len(events)]); err != nil {
 				b.Fatal(err)
 			}
 			i++

@@ -3,12 +3,15 @@ package engine
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/rules"
 	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
@@ -143,6 +146,90 @@ func TestEvaluateCallerMayReuseTheEvent(t *testing.T) {
 		}
 		if gotJSON, _ := json.Marshal(got); string(gotJSON) != string(wantJSON) {
 			t.Errorf("after the caller overwrote its buffer:\n got %s\nwant %s", gotJSON, wantJSON)
+		}
+	}
+}
+
+// arenaEvents cover every field type of the default rules, escaped
+// strings, warnings, a revenue and more custom attributes than an arena
+// chunk holds.
+func arenaEvents(t *testing.T) []string {
+	many := make([]string, 300)
+	for i := range many {
+		many[i] = fmt.Sprintf(`"k%d":%d`, i, i)
+	}
+	events := []string{
+		`{"type":"identify","userId":"u\"1","traits":{"email":"a@example.com","name":"Ann","plan":"pro","tags":["x"],"seen":true,"createdAt":"2024-01-01T00:00:00Z","unsubscribed":true}}`,
+		`{"type":"identify","userId":"u2","traits":{"email":"b@example.com",` + strings.Join(many, ",") + `}}`,
+		`{"type":"group","userId":"u1","groupId":"g1","traits":{"name":"Acme","plan":"team","employees":12,"tier":"gold","createdAt":1700000000}}`,
+		`{"type":"track","userId":"u1","event":"Order.Done","timestamp":"2024-01-01T00:00:00Z","properties":{"revenue":9.5,"currency":"eur","sku":"s-1","variant":{"color":"red"},"note":"caf\u00e9"}}`,
+		`{"type":"track","userId":"u3","event":"Viewed","timestamp":"2024-01-02T00:00:00Z","properties":{"variant":{"color":"blue"},"size":"m"}}`,
+		`{"type":"page","userId":"u3"}`,
+		`{"type":"track","event":"no user"}`,
+	}
+	for _, kind := range []string{"track", "identify", "group"} {
+		raw, err := os.ReadFile(filepath.Join("..", "testdata", "events", "realistic", kind+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, string(raw))
+	}
+	return events
+}
+
+// TestEvaluateInReusesItsArena: actions planned into an arena are those
+// planned on the heap, while later events are planned into the same arena,
+// and after Reset small events planned where big ones were keep nothing of
+// them.
+func TestEvaluateInReusesItsArena(t *testing.T) {
+	eng := defaultEngine(t)
+	events := arenaEvents(t)
+	want := make([]string, len(events))
+	for i, ev := range events {
+		acts, err := eng.EvaluateNoCopy([]byte(ev))
+		got, _ := json.Marshal(acts)
+		want[i] = fmt.Sprintf("%s %v", got, err)
+	}
+	var mem action.Arena
+	for round := range 3 {
+		order := make([]int, len(events))
+		for i := range order {
+			order[i] = i
+		}
+		if round > 0 { // big events were planned first: now the small ones are
+			slices.Reverse(order)
+		}
+		planned := make([][]action.Action, len(order))
+		errs := make([]error, len(order))
+		for k, i := range order {
+			planned[k], errs[k] = eng.EvaluateIn(&mem, []byte(events[i]))
+		}
+		for k, i := range order {
+			got, _ := json.Marshal(planned[k])
+			if s := fmt.Sprintf("%s %v", got, errs[k]); s != want[i] {
+				t.Errorf("round %d, event %d:\n got %s\nwant %s", round, i, s, want[i])
+			}
+		}
+		mem.Reset()
+	}
+}
+
+// TestEvaluateInAllocatesNothingOnceGrown: with an arena that has grown,
+// planning an identify, a group, or a track whose dropped key was dropped
+// before, allocates nothing.
+func TestEvaluateInAllocatesNothingOnceGrown(t *testing.T) {
+	eng := defaultEngine(t)
+	var mem action.Arena
+	events := arenaEvents(t)
+	for _, ev := range []string{events[len(events)-2], events[len(events)-1], events[4]} {
+		raw := []byte(ev)
+		if n := testing.AllocsPerRun(100, func() {
+			mem.Reset()
+			if _, err := eng.EvaluateIn(&mem, raw); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Errorf("%.60s...: %v allocations per event, want none", ev, n)
 		}
 	}
 }

@@ -37,7 +37,8 @@ type Kind struct {
 	Identifies bool
 
 	byJSON  []*Field // Fields sorted by name: the order of the JSON form
-	newFn   func() any
+	id      int      // registration order: its fields structs' place in an Arena
+	newFn   func(*Arena) any
 	finish  func(fields any, warn func(string)) error
 	contact func(fields any) Contact
 	run     func(ctx context.Context, c *Call, fields any) error
@@ -76,10 +77,12 @@ func Register[T any](s Spec[T]) *Kind {
 	if _, dup := kinds[s.Name]; dup {
 		panic(fmt.Sprintf("action: %q registered twice", s.Name))
 	}
+	id := len(kinds)
 	k := &Kind{
 		Name: s.Name, Title: s.Title, Trigger: s.Trigger, Doc: s.Doc, Calls: s.Calls,
 		Identifies: s.Identifies,
-		newFn:      func() any { return new(T) },
+		id:         id,
+		newFn:      func(a *Arena) any { return newFields[T](a, id) },
 		contact:    func(f any) Contact { return s.Contact(f.(*T)) },
 		run:        func(ctx context.Context, c *Call, f any) error { return s.Run(ctx, c, f.(*T)) },
 		slots:      slotsOf(reflect.TypeFor[T](), reflect.TypeFor[T]().String()),
@@ -147,7 +150,10 @@ func (k *Kind) FieldNames() []string {
 }
 
 // New returns an empty fields struct of the action (a *T of its Spec).
-func (k *Kind) New() any { return k.newFn() }
+func (k *Kind) New() any { return k.newFn(nil) }
+
+// NewIn is New, the struct taken from mem (nil: the heap).
+func (k *Kind) NewIn(mem *Arena) any { return k.newFn(mem) }
 
 // Finish applies the action's finishing step to fields (a *T from New),
 // adding its warnings through warn.

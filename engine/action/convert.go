@@ -265,7 +265,7 @@ func looksNumeric(s string) bool {
 // toFlatObject keeps the flat values of an object, in the event's order.
 // It walks the members' JSON text without decoding them, from the event's
 // index when it has one: only their first byte says what they are.
-func toFlatObject(f *Field, v *event.Value, warn func(string)) (intercom.Object, error) {
+func toFlatObject(f *Field, v *event.Value, warn func(string), mem *Arena) (intercom.Object, error) {
 	if !v.IsObject() {
 		return nil, fmt.Errorf("expected an object, got %s", describe(v.Result))
 	}
@@ -273,7 +273,7 @@ func toFlatObject(f *Field, v *event.Value, warn func(string)) (intercom.Object,
 	if n < 0 {
 		n = 8 // not indexed: a literal or a deeper object
 	}
-	out := make(intercom.Object, 0, n)
+	out := mem.object(n)
 	v.EachMember(func(k, raw string) bool {
 		switch raw[0] {
 		case '"':
@@ -290,7 +290,7 @@ func toFlatObject(f *Field, v *event.Value, warn func(string)) (intercom.Object,
 			if raw[0] == '[' {
 				why = "array; Intercom takes only flat values"
 			}
-			warn(dropped(f.Name, k, why))
+			warn(f.dropped(k, why))
 		default: // a number, true or false
 			out = append(out, intercom.Member{Key: k, Raw: raw})
 		}

@@ -3,6 +3,8 @@ package action
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
+	"sync/atomic"
 
 	"github.com/tidwall/gjson"
 
@@ -56,23 +58,27 @@ type Field struct {
 	Lookup   bool     // finds the contact; not sent as an attribute
 	Doc      string   // one line for the reference
 
-	// assign converts a value and stores it in a fields struct.
-	assign func(fields any, v *event.Value, warn func(string)) (ok bool, err error)
+	// assign converts a value and stores it in a fields struct, taking what
+	// it keeps beyond the value's own text from mem.
+	assign func(fields any, v *event.Value, warn func(string), mem *Arena) (ok bool, err error)
 	// check converts a value without storing it (for literals at compile time).
 	check func(v *event.Value, warn func(string)) error
 	// appendJSON appends the field's value from a fields struct, if set.
 	appendJSON func(b []byte, fields any) ([]byte, bool)
+	// lastDrop is the last warning that the field dropped a key; see dropped.
+	lastDrop atomic.Pointer[drop]
 }
 
 // Assign converts v for the field and stores it in fields (a *T of the
 // field's action). ok is false when the field is left out: v is missing,
 // null or "", or it cannot be converted (then err says why). warn is told
-// of parts of v that were dropped.
-func (f *Field) Assign(fields any, v *event.Value, warn func(string)) (ok bool, err error) {
+// of parts of v that were dropped. What the field keeps beyond v's text
+// (an object's members, a number) comes from mem; nil is the heap.
+func (f *Field) Assign(fields any, v *event.Value, warn func(string), mem *Arena) (ok bool, err error) {
 	if event.IsEmpty(v.Result) {
 		return false, nil
 	}
-	return f.assign(fields, v, warn)
+	return f.assign(fields, v, warn, mem)
 }
 
 // Check reports whether v converts cleanly for the field: the error, or
@@ -105,19 +111,19 @@ func (f FieldOf[T]) Doc(doc string) FieldOf[T] { f.Field.Doc = doc; return f }
 
 // bind makes a field of type t whose converted values of Go type V are
 // stored by set and read back by get (ok false when unset).
-func bind[T, V any](name string, t Type, conv func(*Field, *event.Value, func(string)) (V, error),
-	set func(*T, V), appendV func([]byte, *T) ([]byte, bool)) FieldOf[T] {
+func bind[T, V any](name string, t Type, conv func(*Field, *event.Value, func(string), *Arena) (V, error),
+	set func(*T, V, *Arena), appendV func([]byte, *T) ([]byte, bool)) FieldOf[T] {
 	f := &Field{Name: name, Type: t}
-	f.assign = func(fields any, v *event.Value, warn func(string)) (bool, error) {
-		out, err := conv(f, v, warn)
+	f.assign = func(fields any, v *event.Value, warn func(string), mem *Arena) (bool, error) {
+		out, err := conv(f, v, warn, mem)
 		if err != nil {
 			return false, err
 		}
-		set(fields.(*T), out)
+		set(fields.(*T), out, mem)
 		return true, nil
 	}
 	f.check = func(v *event.Value, warn func(string)) error {
-		_, err := conv(f, v, warn)
+		_, err := conv(f, v, warn, nil)
 		return err
 	}
 	f.appendJSON = func(b []byte, fields any) ([]byte, bool) { return appendV(b, fields.(*T)) }
@@ -126,21 +132,21 @@ func bind[T, V any](name string, t Type, conv func(*Field, *event.Value, func(st
 
 // StringField declares a text field stored at *at(fields); "" is unset.
 func StringField[T any](name string, at func(*T) *string) FieldOf[T] {
-	return bind(name, TypeString, plain(toString), func(t *T, v string) { *at(t) = v }, appendStr(at))
+	return bind(name, TypeString, plain(toString), func(t *T, v string, _ *Arena) { *at(t) = v }, appendStr(at))
 }
 
 // EnumField declares a text field that must be one of values.
 func EnumField[T any](name string, at func(*T) *string, values ...string) FieldOf[T] {
-	f := bind(name, TypeEnum, func(_ *Field, v *event.Value, _ func(string)) (string, error) {
+	f := bind(name, TypeEnum, func(_ *Field, v *event.Value, _ func(string), _ *Arena) (string, error) {
 		return toEnum(v.Result, values)
-	}, func(t *T, v string) { *at(t) = v }, appendStr(at))
+	}, func(t *T, v string, _ *Arena) { *at(t) = v }, appendStr(at))
 	f.Enum = values
 	return f
 }
 
 // NumberField declares a number field, kept as written; "" is unset.
 func NumberField[T any](name string, at func(*T) *json.Number) FieldOf[T] {
-	return bind(name, TypeNumber, plain(toNumber), func(t *T, v json.Number) { *at(t) = v },
+	return bind(name, TypeNumber, plain(toNumber), func(t *T, v json.Number, _ *Arena) { *at(t) = v },
 		func(b []byte, t *T) ([]byte, bool) {
 			n := *at(t)
 			return append(b, n...), n != ""
@@ -149,17 +155,17 @@ func NumberField[T any](name string, at func(*T) *json.Number) FieldOf[T] {
 
 // IntegerField declares a whole-number field; nil is unset.
 func IntegerField[T any](name string, at func(*T) **int64) FieldOf[T] {
-	return bind(name, TypeInteger, plain(toInteger), func(t *T, v int64) { *at(t) = &v }, appendInt(at))
+	return bind(name, TypeInteger, plain(toInteger), func(t *T, v int64, mem *Arena) { *at(t) = mem.int64(v) }, appendInt(at))
 }
 
 // DatetimeField declares a date-time field, stored as Unix seconds; nil is unset.
 func DatetimeField[T any](name string, at func(*T) **int64) FieldOf[T] {
-	return bind(name, TypeDatetime, plain(toUnixSeconds), func(t *T, v int64) { *at(t) = &v }, appendInt(at))
+	return bind(name, TypeDatetime, plain(toUnixSeconds), func(t *T, v int64, mem *Arena) { *at(t) = mem.int64(v) }, appendInt(at))
 }
 
 // BooleanField declares a true/false field; nil is unset.
 func BooleanField[T any](name string, at func(*T) **bool) FieldOf[T] {
-	return bind(name, TypeBoolean, plain(toBool), func(t *T, v bool) { *at(t) = &v },
+	return bind(name, TypeBoolean, plain(toBool), func(t *T, v bool, mem *Arena) { *at(t) = mem.bool(v) },
 		func(b []byte, t *T) ([]byte, bool) {
 			p := *at(t)
 			if p == nil {
@@ -171,12 +177,12 @@ func BooleanField[T any](name string, at func(*T) **bool) FieldOf[T] {
 
 // AttributesField declares a flat-object field (custom attributes); nil is unset.
 func AttributesField[T any](name string, at func(*T) *intercom.Object) FieldOf[T] {
-	return bind(name, TypeAttributes, toFlatObject, func(t *T, v intercom.Object) { *at(t) = v }, appendObject(at))
+	return bind(name, TypeAttributes, toFlatObject, func(t *T, v intercom.Object, _ *Arena) { *at(t) = v }, appendObject(at))
 }
 
 // MetadataField declares an event-metadata field; nil is unset.
 func MetadataField[T any](name string, at func(*T) *intercom.Object) FieldOf[T] {
-	return bind(name, TypeMetadata, toFlatObject, func(t *T, v intercom.Object) { *at(t) = v }, appendObject(at))
+	return bind(name, TypeMetadata, toFlatObject, func(t *T, v intercom.Object, _ *Arena) { *at(t) = v }, appendObject(at))
 }
 
 // StringsField declares a field of one or more texts, given as a string or
@@ -184,7 +190,7 @@ func MetadataField[T any](name string, at func(*T) *intercom.Object) FieldOf[T] 
 // required field then fails, as when it is missing).
 func StringsField[T any](name string, at func(*T) *[]string) FieldOf[T] {
 	f := &Field{Name: name, Type: TypeStrings}
-	f.assign = func(fields any, v *event.Value, warn func(string)) (bool, error) {
+	f.assign = func(fields any, v *event.Value, warn func(string), _ *Arena) (bool, error) {
 		out, err := toStrings(f, v.Result, warn)
 		if err != nil || len(out) == 0 {
 			return false, err
@@ -214,8 +220,8 @@ func StringsField[T any](name string, at func(*T) *[]string) FieldOf[T] {
 }
 
 // plain adapts a conversion that gives no warnings.
-func plain[V any](conv func(gjson.Result) (V, error)) func(*Field, *event.Value, func(string)) (V, error) {
-	return func(_ *Field, v *event.Value, _ func(string)) (V, error) {
+func plain[V any](conv func(gjson.Result) (V, error)) func(*Field, *event.Value, func(string), *Arena) (V, error) {
+	return func(_ *Field, v *event.Value, _ func(string), _ *Arena) (V, error) {
 		return conv(v.Result)
 	}
 }
@@ -276,4 +282,20 @@ func (k *Kind) AppendFields(b []byte, fields any) []byte {
 		}
 	}
 	return append(b, '}')
+}
+
+// drop is a warning that a field dropped the key key, for the reason why.
+type drop struct{ key, why, text string }
+
+// dropped is the warning that the field left out key, and why. The events
+// of one source drop the same keys over and over (a nested "variant" in
+// every product), so the last warning made is given again rather than
+// made anew for every event.
+func (f *Field) dropped(key, why string) string {
+	if d := f.lastDrop.Load(); d != nil && d.key == key && d.why == why {
+		return d.text
+	}
+	d := &drop{key: strings.Clone(key), why: why, text: dropped(f.Name, key, why)} // key may lie in the event
+	f.lastDrop.Store(d)
+	return d.text
 }

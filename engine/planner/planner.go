@@ -70,7 +70,8 @@ type batch struct {
 	buf     []byte // the input read, the lines' bytes among it
 	lines   []ndjson.Line
 	results []Result
-	out     []byte // rendered output, one result after another
+	mem     action.Arena // the results' actions
+	out     []byte       // rendered output, one result after another
 	outEnds []int
 	readErr error         // the read error after the last line, if any
 	done    chan struct{} // closed when the batch is evaluated
@@ -206,7 +207,7 @@ func (b *batch) evaluate(eng *engine.Engine, render func([]byte, *Result) []byte
 		if res.Err == nil {
 			// The batch outlives the actions: the caller is done with them
 			// before the batch is reused.
-			res.Actions, res.Err = eng.EvaluateNoCopy(res.Event)
+			res.Actions, res.Err = eng.EvaluateIn(&b.mem, res.Event)
 		}
 		if render != nil {
 			b.out = render(b.out, res)
@@ -223,6 +224,7 @@ func (b *batch) evaluate(eng *engine.Engine, render func([]byte, *Result) []byte
 // reset empties the batch for reuse, keeping its memory.
 func (b *batch) reset() {
 	clear(b.results) // let the actions go
+	b.mem.Reset()
 	b.buf, b.lines, b.results = b.buf[:0], b.lines[:0], b.results[:0]
 	b.out, b.outEnds, b.readErr = b.out[:0], b.outEnds[:0], nil
 }
