@@ -1,8 +1,9 @@
 package event
 
 import (
-	"math/bits"
 	"strings"
+
+	"github.com/intercom-actions/intercom-actions/engine/internal/swar"
 )
 
 // EachMember calls fn with each key (unescaped) and value (its JSON text)
@@ -65,8 +66,8 @@ func skipString(s string, i int) int {
 	i++
 	for i < len(s) {
 		for i+8 <= len(s) {
-			if m := special8(s, i); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
+			if m := swar.Special(swar.Load(s, i)); m != 0 {
+				i += swar.FirstMarked(m)
 				break
 			}
 			i += 8

@@ -1,12 +1,11 @@
 package event
 
 import (
-	"encoding/binary"
-	"math/bits"
 	"strings"
-	"unsafe"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/intercom-actions/intercom-actions/engine/internal/swar"
 )
 
 // A one-pass JSON validator that also records the top-level members of an
@@ -217,9 +216,9 @@ func scanString(s string, i int) (end int, ok, escaped bool) {
 		// first byte that needs a look is found from the mask, not by
 		// stepping through the bytes before it.
 		for i+8 <= len(s) {
-			m := special8(s, i)
+			m := swar.Special(swar.Load(s, i))
 			if m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
+				i += swar.FirstMarked(m)
 				goto look
 			}
 			i += 8
@@ -260,24 +259,6 @@ func scanString(s string, i int) (end int, ok, escaped bool) {
 		}
 	}
 	return i, false, false
-}
-
-// special8 marks, with its high bit, each byte of s[i:i+8] that is a
-// quote, a backslash or a control character, testing all eight at once
-// (SWAR). Bytes after the first marked one may be marked falsely (a borrow
-// carries into them), so only the lowest mark is exact: where the first
-// such byte is. The caller ensures i+8 <= len(s).
-func special8(s string, i int) uint64 {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
-	control := (x - ones*0x20) &^ x & highs // a byte below 0x20
-	return hasZeroByte(x^(ones*'"')) | hasZeroByte(x^(ones*'\\')) | control
-}
-
-// hasZeroByte is non-zero when some byte of v is zero.
-func hasZeroByte(v uint64) uint64 {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	return (v - ones) &^ v & highs
 }
 
 func isHex(c byte) bool {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/intercom-actions/intercom-actions/engine/internal/swar"
 )
 
 // Object is a flat JSON object that keeps its keys in the event's order:
@@ -97,6 +99,19 @@ func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while they are plain ASCII that needs no
+		// escape; the first byte that needs a look is found from the mask.
+		for i+8 <= len(s) {
+			x := swar.Load(s, i)
+			if m := swar.Special(x) | swar.NonASCII(x); m != 0 {
+				i += swar.FirstMarked(m)
+				break
+			}
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {

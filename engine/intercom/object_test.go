@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -26,6 +27,20 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	} {
 		if got, want := string(AppendString(nil, s)), jsonString(t, s); got != want {
 			t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
+
+// TestAppendStringEveryPlaceInAWord puts each byte that needs a look at
+// every place of the eight-byte words AppendString skips whole, after and
+// before runs of plain bytes.
+func TestAppendStringEveryPlaceInAWord(t *testing.T) {
+	for _, special := range []string{`"`, `\`, "\x00", "\x1f", "\x7f", "é", "\u2028", "\xff", "🎉"} {
+		for at := range 18 {
+			s := strings.Repeat("a", at) + special + strings.Repeat("b", 9) + special
+			if got, want := string(AppendString(nil, s)), jsonString(t, s); got != want {
+				t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
+			}
 		}
 	}
 }
