@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"testing"
@@ -157,5 +158,45 @@ func TestRunWithKeepsOrderAndStops(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("%d goroutines left behind", n-before)
+	}
+}
+
+// TestRunWithMatchesEvaluatingEachLineAlone: batches, their buffers and
+// their actions' arenas are reused through a run; every line's output is
+// still what planning that line alone gives. The events differ in kind,
+// size and fields, so a batch's memory holds other events' before it.
+func TestRunWithMatchesEvaluatingEachLineAlone(t *testing.T) {
+	eng, _ := engine.Compile(mustDefaults(t))
+	var lines []string
+	kinds := rand.New(rand.NewPCG(1, 2)) // so that a batch's slots held other kinds before
+	for i := range 3000 {
+		switch kinds.IntN(5) {
+		case 0:
+			lines = append(lines, fmt.Sprintf(`{"type":"identify","userId":"u%d","traits":{"email":"u%d@example.com","name":"User %d","plan":"p%d","createdAt":%d,"tags":["a","b"]}}`, i, i, i, i%3, 1700000000+i))
+		case 1:
+			lines = append(lines, fmt.Sprintf(`{"type":"group","userId":"u%d","groupId":"g%d","traits":{"name":"Co %d","employees":%d}}`, i, i/7, i/7, i))
+		case 2:
+			lines = append(lines, fmt.Sprintf(`{"type":"track","userId":"u%d","event":"Bought","timestamp":"2024-03-01T10:00:%02dZ","properties":{"revenue":%d.5,"currency":"eur","sku":"s%d","variant":{"c":1}}}`, i, i%60, i, i))
+		case 3:
+			lines = append(lines, fmt.Sprintf(`{"type":"track","userId":"u%d","event":"Viewed %d","timestamp":%d}`, i, i, 1700000000+i))
+		default:
+			lines = append(lines, fmt.Sprintf(`{"type":"track","event":"nobody %d"}`, i)) // a rule error
+		}
+	}
+	want := make([]string, len(lines))
+	for i, l := range lines {
+		acts, err := eng.EvaluateNoCopy([]byte(l))
+		want[i] = string(AppendJSON(nil, &Result{Line: i + 1, Actions: acts, Err: err})) + fmt.Sprint(err)
+	}
+	n := 0
+	_, err := RunWith(eng, strings.NewReader(strings.Join(lines, "\n")), Options{Workers: 2, Render: AppendJSON}, func(r *Result) error {
+		if got := string(r.Output) + fmt.Sprint(r.Err); r.Line != n+1 || got != want[n] {
+			t.Fatalf("line %d:\n got %s\nwant %s", r.Line, got, want[n])
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != len(lines) {
+		t.Fatalf("%d lines, %v", n, err)
 	}
 }
