@@ -68,7 +68,7 @@ type Spec[T any] struct {
 	// MergeKey, if set, says that the first call of actions of this kind
 	// with the same key ("" for none) can be one call carrying them all,
 	// merged in input order: Run then sends that call through c's Merges
-	// (see Merges and Call.merged). Optional.
+	// (see Merges and Call.Merged). Optional.
 	MergeKey func(a *T) string
 }
 

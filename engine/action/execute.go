@@ -160,12 +160,17 @@ func (c *Call) customAttributes(ctx context.Context, model string, obj intercom.
 	})
 }
 
-// merged sends the mergeable call of the action whose Fields are fields
-// through the Executor's Merges: send is given the Fields of the parts to
-// carry and returns one outcome each (see Merges.turn). merged is false
-// when fields is no part (no Merges, or not announced): the action then
-// sends its call on its own.
-func (c *Call) merged(ctx context.Context, fields any, send func(parts []any) []MergeOutcome) (out MergeOutcome, merged bool, err error) {
+// Merged sends, for a Run whose kind declares a MergeKey, the call that
+// the Executor's Merges lets carry the parts of other actions of the kind
+// with the same key (fields is the Run's *T). It waits while a call of the
+// key is in flight; then, if an earlier call carried the part, it returns
+// that call's outcome for it without calling send; else it calls send with
+// the Fields of the parts to carry (the key's parts announced and not yet
+// sent, fields among them, in input order), which returns one outcome
+// each, and returns fields' own. merged is false when fields is no part
+// (no Merges, or the action was not announced): the Run then sends its
+// call on its own. err is ctx's, should it end while the part waits.
+func (c *Call) Merged(ctx context.Context, fields any, send func(parts []any) []MergeOutcome) (out MergeOutcome, merged bool, err error) {
 	return c.merges.turn(ctx, fields, send)
 }
 

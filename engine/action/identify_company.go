@@ -35,7 +35,7 @@ var identifyCompany = Register(Spec[IdentifyCompany]{
 	Title:   "Identify Company",
 	Trigger: `type == "group"`,
 	Doc:     "Create or update a company and attach the contact (user or lead) to it.",
-	Calls:   "`POST /companies` (create-or-update by company_id; skipped when identical to the last one sent) → find the contact (contact_id, cached id, else search) → `POST /contacts/{id}/companies`",
+	Calls:   "`POST /companies` (create-or-update by company_id; one for the group calls of a company still queued when the first of them is sent, their traits merged in input order; skipped when identical to the last one sent) → find the contact (contact_id, cached id, else search) → `POST /contacts/{id}/companies`",
 	Fields: []FieldOf[IdentifyCompany]{
 		StringField("company_id", func(a *IdentifyCompany) *string { return &a.CompanyID }).Required().Default("groupId").Doc("your company id"),
 		StringField("name", func(a *IdentifyCompany) *string { return &a.Name }).Default("traits.name"),
@@ -126,7 +126,7 @@ type companyAnswer struct {
 // upsert with the parts of the company announced with it (see
 // upsertParts), else on its own.
 func (c *Call) upsertCompany(ctx context.Context, a *IdentifyCompany) (companyAnswer, error) {
-	out, merged, err := c.merged(ctx, a, func(parts []any) []MergeOutcome { return c.upsertParts(ctx, parts) })
+	out, merged, err := c.Merged(ctx, a, func(parts []any) []MergeOutcome { return c.upsertParts(ctx, parts) })
 	switch {
 	case err != nil:
 		return companyAnswer{}, err // ctx ended while it waited for the upsert in flight

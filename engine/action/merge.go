@@ -23,7 +23,7 @@ import (
 // one. What a failed call leaves to its parts is the call's to say (see
 // MergeOutcome): a part it did not carry sends its own when it runs.
 //
-// Merges does no I/O: the action's Run sends the calls (see Call.merged).
+// Merges does no I/O: the action's Run sends the calls (see Call.Merged).
 // The zero value is ready to use, and a Merges is safe for concurrent use.
 // Share one between the Executors of one workspace (Executor.Merges).
 type Merges struct {
