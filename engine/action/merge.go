@@ -152,12 +152,7 @@ func (m *Merges) turn(ctx context.Context, fields any, send func(parts []any) []
 			m.mu.Unlock()
 			return MergeOutcome{}, false, nil
 		}
-		q := m.queue(p.key)
-		wait := q.flying
-		if p.carrier != nil {
-			wait = p.carrier
-		}
-		if wait != nil && !wait.finished {
+		if wait := m.blocking(p); wait != nil {
 			m.mu.Unlock()
 			select {
 			case <-wait.done:
@@ -171,17 +166,33 @@ func (m *Merges) turn(ctx context.Context, fields any, send func(parts []any) []
 			out := p.carrier.outcomes[p.index]
 			if !out.Unsent {
 				delete(m.parts, fields)
-				m.tidy(p.key, q)
 				m.mu.Unlock()
 				return out, true, nil
 			}
-			p.carrier, p.alone = nil, true // the call failed to carry it: it goes alone
-			continue
+			p.carrier, p.alone = nil, true // the call failed to carry it: it goes alone,
+			continue                       // after any call of its key in flight
 		}
+		q := m.queue(p.key)
 		call := m.lead(p, q)
 		m.mu.Unlock()
 		return m.send(call, p, q, send), true, nil
 	}
+}
+
+// blocking returns the call p must wait for before its turn: the one that
+// carries it, or else one of its key in flight; nil when none is
+// unfinished. The caller holds m.mu.
+func (m *Merges) blocking(p *mergePart) *mergedCall {
+	wait := p.carrier
+	if wait == nil {
+		if q := m.queues[p.key]; q != nil {
+			wait = q.flying
+		}
+	}
+	if wait != nil && !wait.finished {
+		return wait
+	}
+	return nil
 }
 
 // lead makes the call that p, the first of its key to run, sends: p alone

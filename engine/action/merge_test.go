@@ -361,3 +361,75 @@ func TestMergesSkipIdenticalUpsert(t *testing.T) {
 		t.Errorf("companies: %+v", st.Companies)
 	}
 }
+
+// TestMergesSenderPanicLetsTheOthersGo: should the sender of a merged call
+// panic, the parts it carried are not left waiting for it: each sends its
+// own when it runs.
+func TestMergesSenderPanicLetsTheOthersGo(t *testing.T) {
+	m := &Merges{}
+	a1, a2 := member("acme", "u1", "free"), member("acme", "u2", "pro")
+	m.Announce(a1)
+	m.Announce(a2)
+	func() {
+		defer func() { _ = recover() }()
+		m.turn(context.Background(), a1.Fields, func([]any) []MergeOutcome { panic("boom") })
+	}()
+	var sent string
+	_, merged, err := m.turn(context.Background(), a2.Fields, func(parts []any) []MergeOutcome {
+		sent = users(parts)
+		return make([]MergeOutcome, len(parts))
+	})
+	if sent != "u2" || !merged || err != nil || m.Len() != 0 {
+		t.Errorf("after the panic, u2 sent %q (merged %v, %v); %d parts left", sent, merged, err, m.Len())
+	}
+}
+
+// TestMergesAPartLeftUnsentWaitsForTheCallInFlight: a part whose carrying
+// call failed sends its own when it runs, but not while a later call of
+// its company is in flight: it waits for that call to end first.
+func TestMergesAPartLeftUnsentWaitsForTheCallInFlight(t *testing.T) {
+	m := &Merges{}
+	a1, a2, a3 := member("acme", "u1", "free"), member("acme", "u2", "pro"), member("acme", "u3", "enterprise")
+	m.Announce(a1)
+	m.Announce(a2)
+	m.turn(context.Background(), a1.Fields, func(parts []any) []MergeOutcome {
+		outs := make([]MergeOutcome, len(parts))
+		for i := range outs {
+			outs[i] = MergeOutcome{Err: errors.New("503"), Unsent: true}
+		}
+		return outs
+	})
+	m.Announce(a3)
+	var mu sync.Mutex
+	var log []string
+	record := func(s string) {
+		mu.Lock()
+		log = append(log, s)
+		mu.Unlock()
+	}
+	release := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		m.turn(context.Background(), a3.Fields, func(parts []any) []MergeOutcome {
+			record("u3 sends " + users(parts))
+			<-release
+			record("u3 answered")
+			return make([]MergeOutcome, len(parts))
+		})
+		close(done)
+	}()
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(log) == 1 })
+	go func() {
+		time.Sleep(20 * time.Millisecond) // time for a wrong table to let u2 send
+		close(release)
+	}()
+	m.turn(context.Background(), a2.Fields, func(parts []any) []MergeOutcome {
+		record("u2 sends " + users(parts))
+		return make([]MergeOutcome, len(parts))
+	})
+	<-done
+	want := "u3 sends u3; u3 answered; u2 sends u2"
+	if got := strings.Join(log, "; "); got != want {
+		t.Errorf("calls: %s\nwant %s", got, want)
+	}
+}

@@ -418,7 +418,9 @@ reading:
 
 // Process sends one event synchronously, for embedding the dispatcher as
 // a processor stage. Ordering across calls is the caller's; an action
-// whose contact is not found is dead-lettered at once.
+// whose contact is not found is dead-lettered at once. Its actions are not
+// announced (nothing of them is queued): each sends its own calls, which
+// the REST client still merges with concurrent upserts of a company.
 func (d *Dispatcher) Process(ctx context.Context, ev Event) Result {
 	w := &worker{d: d}
 	return *w.handle(ctx, d.plan(ev)) // a worker without input parks nothing
