@@ -169,7 +169,7 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		Group:  *group,
 		Dispatch: dispatch.Config{
 			Engine:      eng,
-			Executor:    action.Executor{API: client, Log: log, Attributes: attrs},
+			Executor:    action.Executor{API: client, Log: log, Attributes: attrs, Merges: &action.Merges{}},
 			Concurrency: *concurrency,
 			ContactWait: *contactWait,
 			OnResult: func(r dispatch.Result) {

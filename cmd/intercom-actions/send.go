@@ -169,7 +169,9 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if mode != action.SendAttributes {
 			attrs = action.NewAttributes(mode) // one for the run: the workspace is listed once
 		}
-		exec = action.Executor{API: client, Log: logger, Attributes: attrs}
+		// Merges: a backfill's group calls of one company's members, still
+		// queued when the first runs, make one upsert.
+		exec = action.Executor{API: client, Log: logger, Attributes: attrs, Merges: &action.Merges{}}
 	}
 
 	dlFile := &lazyFile{path: *deadLetter}

@@ -174,7 +174,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	met := metrics.New(metrics.Sources{Dispatch: func() dispatch.Summary { return d.Summary() }, Client: client, Spool: sp})
 	d, err = dispatch.New(dispatch.Config{
 		Engine:      eng,
-		Executor:    action.Executor{API: client, Log: log},
+		Executor:    action.Executor{API: client, Log: log, Merges: &action.Merges{}},
 		Concurrency: *concurrency,
 		ContactWait: *contactWait,
 		DeadLetter:  dispatch.NewDeadLetterStore(sp.PutDeadLetter),

@@ -42,8 +42,11 @@ type Kind struct {
 	finish  func(fields any, warn func(string)) error
 	contact func(fields any) Contact
 	run     func(ctx context.Context, c *Call, fields any) error
-	slots   []slot                          // where fields hold strings; see Detach
-	pointer func(fields any) unsafe.Pointer // fields' *T
+	// mergeKey, if set, is the key under which Merges merges the action's
+	// first call with those of others; "" when it does not.
+	mergeKey func(fields any) string
+	slots    []slot                          // where fields hold strings; see Detach
+	pointer  func(fields any) unsafe.Pointer // fields' *T
 }
 
 // Spec declares an action whose planned fields are the struct T. Fields are
@@ -63,6 +66,11 @@ type Spec[T any] struct {
 	Identifies bool
 	// Run is the call sequence. It records the ids it acted on in c.Result.
 	Run func(ctx context.Context, c *Call, a *T) error
+	// MergeKey, if set, says that the first call of actions of this kind
+	// with the same key ("" for none) can be one call carrying them all,
+	// merged in input order: Run then sends that call through c's Merges
+	// (see Merges and Call.Merged). Optional.
+	MergeKey func(a *T) string
 }
 
 var kinds = map[string]*Kind{}
@@ -87,6 +95,9 @@ func Register[T any](s Spec[T]) *Kind {
 		run:        func(ctx context.Context, c *Call, f any) error { return s.Run(ctx, c, f.(*T)) },
 		slots:      slotsOf(reflect.TypeFor[T](), reflect.TypeFor[T]().String()),
 		pointer:    func(f any) unsafe.Pointer { return unsafe.Pointer(f.(*T)) },
+	}
+	if s.MergeKey != nil {
+		k.mergeKey = func(f any) string { return s.MergeKey(f.(*T)) }
 	}
 	if s.Finish != nil {
 		k.finish = func(f any, warn func(string)) error { return s.Finish(f.(*T), warn) }

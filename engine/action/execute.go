@@ -55,6 +55,11 @@ type Executor struct {
 	// creates or drops the missing ones, as its mode says. Share one
 	// across the Executors of a run. Nil sends them as mapped.
 	Attributes *Attributes
+	// Merges, when not nil, merges the first calls of the actions announced
+	// to it (Announce) whose kind declares a merge key: a backfill's
+	// upserts of one company become one. Share one across the Executors of
+	// a run; nil sends every action's calls on its own.
+	Merges *Merges
 
 	sleep func(ctx context.Context, d time.Duration) error // tests replace it
 }
@@ -88,7 +93,8 @@ func (e Executor) Execute(ctx context.Context, a Action) (Result, error) {
 	}
 	var tally intercom.Tally
 	ctx = intercom.WithTally(ctx, &tally)
-	c := &Call{API: e.API, log: e.Log, attrs: e.Attributes, useCache: true,
+	defer e.Merges.Forget(a) // run, a is no part to carry any more, whatever its Run did
+	c := &Call{API: e.API, log: e.Log, attrs: e.Attributes, merges: e.Merges, useCache: true,
 		indexWait: e.IndexWait, indexTries: e.IndexTries, sleep: e.sleep}
 	if c.indexWait <= 0 {
 		c.indexWait = DefaultIndexWait
@@ -120,6 +126,14 @@ func (e Executor) Execute(ctx context.Context, a Action) (Result, error) {
 	return c.Result, nil
 }
 
+// Announce tells the Executor's Merges, if any, of a planned action, in
+// input order, before it runs (see Merges).
+func (e Executor) Announce(a Action) { e.Merges.Announce(a) }
+
+// Forget tells the Executor's Merges, if any, that an announced action
+// will not run.
+func (e Executor) Forget(a Action) { e.Merges.Forget(a) }
+
 // Call is one execution of an action's call sequence: the API, the result
 // it records, and the shared ways of finding contacts.
 type Call struct {
@@ -128,6 +142,7 @@ type Call struct {
 
 	log      *slog.Logger
 	attrs    *Attributes
+	merges   *Merges
 	useCache bool // false on the second run, after a cached id proved gone
 
 	indexWait  time.Duration
@@ -143,6 +158,20 @@ func (c *Call) customAttributes(ctx context.Context, model string, obj intercom.
 	return c.attrs.filter(ctx, c.API, c.log, model, obj, func(w string) {
 		c.Result.Warnings = append(c.Result.Warnings, w)
 	})
+}
+
+// Merged sends, for a Run whose kind declares a MergeKey, the call that
+// the Executor's Merges lets carry the parts of other actions of the kind
+// with the same key (fields is the Run's *T). It waits while a call of the
+// key is in flight; then, if an earlier call carried the part, it returns
+// that call's outcome for it without calling send; else it calls send with
+// the Fields of the parts to carry (the key's parts announced and not yet
+// sent, fields among them, in input order), which returns one outcome
+// each, and returns fields' own. merged is false when fields is no part
+// (no Merges, or the action was not announced): the Run then sends its
+// call on its own. err is ctx's, should it end while the part waits.
+func (c *Call) Merged(ctx context.Context, fields any, send func(parts []any) []MergeOutcome) (out MergeOutcome, merged bool, err error) {
+	return c.merges.turn(ctx, fields, send)
 }
 
 // source says where an id came from.

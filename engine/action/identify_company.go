@@ -35,7 +35,7 @@ var identifyCompany = Register(Spec[IdentifyCompany]{
 	Title:   "Identify Company",
 	Trigger: `type == "group"`,
 	Doc:     "Create or update a company and attach the contact (user or lead) to it.",
-	Calls:   "`POST /companies` (create-or-update by company_id; skipped when identical to the last one sent) → find the contact (contact_id, cached id, else search) → `POST /contacts/{id}/companies`",
+	Calls:   "`POST /companies` (create-or-update by company_id; one for the group calls of a company still queued when the first of them is sent, their traits merged in input order; skipped when identical to the last one sent) → find the contact (contact_id, cached id, else search) → `POST /contacts/{id}/companies`",
 	Fields: []FieldOf[IdentifyCompany]{
 		StringField("company_id", func(a *IdentifyCompany) *string { return &a.CompanyID }).Required().Default("groupId").Doc("your company id"),
 		StringField("name", func(a *IdentifyCompany) *string { return &a.Name }).Default("traits.name"),
@@ -65,6 +65,9 @@ var identifyCompany = Register(Spec[IdentifyCompany]{
 		return Contact{ExternalID: a.ExternalID, Email: a.Email, ID: a.ContactID}
 	},
 	Run: runIdentifyCompany,
+	// A backfill's group calls of one company's members become one upsert
+	// (see Merges); each member's contact is still attached by its own.
+	MergeKey: func(a *IdentifyCompany) string { return a.CompanyID },
 })
 
 // body is the company's request body.
@@ -79,25 +82,11 @@ func (a *IdentifyCompany) body() intercom.CompanyBody {
 // any is named. Running it again is harmless: POST /companies upserts and
 // attaching twice changes nothing.
 func runIdentifyCompany(ctx context.Context, c *Call, a *IdentifyCompany) error {
-	body := a.body()
-	var err error
-	if body.CustomAttributes, err = c.customAttributes(ctx, "company", body.CustomAttributes); err != nil {
+	company, err := c.upsertCompany(ctx, a)
+	if err != nil {
 		return err
 	}
-	// Group calls repeat the same traits often (analytics.js sends one per
-	// page load), and a group retried after its contact's identify has
-	// already saved the company: skip an upsert identical to the last one.
-	// (The API remembers the digest of the last body it sent.)
-	companyID, companySrc := "", fromSearch
-	if e, ok := c.cached(intercom.CompanyKey(a.CompanyID)); ok && e.Digest != "" && e.Digest == body.Digest() {
-		companyID, companySrc = e.ID, fromCache
-	} else {
-		co, err := c.API.UpsertCompany(ctx, body)
-		if err != nil {
-			return fmt.Errorf("upsert company: %w", err)
-		}
-		companyID = co.ID
-	}
+	companyID, companySrc := company.id, company.src
 	c.Result.CompanyID = companyID
 	if a.ContactID == "" && a.ExternalID == "" && a.Email == "" {
 		return nil // the company alone
@@ -123,4 +112,90 @@ func runIdentifyCompany(ctx context.Context, c *Call, a *IdentifyCompany) error 
 		return fmt.Errorf("%w: %w", notFound("", "contact_id", a.ContactID, "external_id", a.ExternalID, "email", a.Email), err)
 	}
 	return err
+}
+
+// companyAnswer is where an upsert left the company: its Intercom id, and
+// whether that came from the cache (the upsert skipped as identical to the
+// last one sent).
+type companyAnswer struct {
+	id  string
+	src source
+}
+
+// upsertCompany saves a's company: through the Executor's Merges, in one
+// upsert with the parts of the company announced with it (see
+// upsertParts), else on its own.
+func (c *Call) upsertCompany(ctx context.Context, a *IdentifyCompany) (companyAnswer, error) {
+	out, merged, err := c.Merged(ctx, a, func(parts []any) []MergeOutcome { return c.upsertParts(ctx, parts) })
+	switch {
+	case err != nil:
+		return companyAnswer{}, err // ctx ended while it waited for the upsert in flight
+	case !merged:
+		return c.upsertBody(ctx, a.body())
+	case out.Err != nil:
+		return companyAnswer{}, out.Err
+	}
+	return out.Answer.(companyAnswer), nil
+}
+
+// upsertParts sends the company parts of identify_company actions (their
+// *IdentifyCompany) as one upsert: their bodies merged in the order given,
+// later values winning. Should Intercom refuse the merged body (a bad
+// value in one part), each part is sent again alone, in order, so that
+// only the one it refuses fails; any other failure leaves the parts to
+// send their own when their actions run (MergeOutcome.Unsent).
+func (c *Call) upsertParts(ctx context.Context, parts []any) []MergeOutcome {
+	bodies := make([]intercom.CompanyBody, len(parts))
+	for i, p := range parts {
+		bodies[i] = p.(*IdentifyCompany).body()
+	}
+	merged := bodies[0]
+	for _, b := range bodies[1:] {
+		merged.Merge(b)
+	}
+	outs := make([]MergeOutcome, len(parts))
+	answer, err := c.upsertBody(ctx, merged)
+	if len(parts) > 1 && refused(err) {
+		for i, b := range bodies {
+			outs[i] = upsertOutcome(c.upsertBody(ctx, b))
+		}
+		return outs
+	}
+	for i := range outs {
+		outs[i] = upsertOutcome(answer, err)
+	}
+	return outs
+}
+
+// upsertOutcome is a part's outcome of an upsert that answered answer or
+// err: a refusal is the part's own; another error leaves it unsent.
+func upsertOutcome(answer companyAnswer, err error) MergeOutcome {
+	return MergeOutcome{Answer: answer, Err: err, Unsent: err != nil && !refused(err)}
+}
+
+// upsertBody sends body (its custom attributes as the Executor's
+// Attributes make them), unless it is identical to the last body the API
+// sent for the company: group calls repeat the same traits often
+// (analytics.js sends one per page load), and a group retried after its
+// contact's identify has already saved the company.
+func (c *Call) upsertBody(ctx context.Context, body intercom.CompanyBody) (companyAnswer, error) {
+	var err error
+	if body.CustomAttributes, err = c.customAttributes(ctx, "company", body.CustomAttributes); err != nil {
+		return companyAnswer{}, err
+	}
+	if e, ok := c.cached(intercom.CompanyKey(body.CompanyID)); ok && e.Digest != "" && e.Digest == body.Digest() {
+		return companyAnswer{id: e.ID, src: fromCache}, nil
+	}
+	co, err := c.API.UpsertCompany(ctx, body)
+	if err != nil {
+		return companyAnswer{}, fmt.Errorf("upsert company: %w", err)
+	}
+	return companyAnswer{id: co.ID, src: fromSearch}, nil
+}
+
+// refused says whether Intercom refused a request's body itself (400,
+// 422): another body may pass.
+func refused(err error) bool {
+	s := intercom.StatusOf(err)
+	return s == http.StatusBadRequest || s == http.StatusUnprocessableEntity
 }

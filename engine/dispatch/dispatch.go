@@ -17,6 +17,12 @@
 // dead-lettered with "contact not found" only when none succeeds within
 // ContactWait (or by the end of the input).
 //
+// Merging: an Executor that also has Announce and Forget methods
+// (action.Executor with Merges) is told of each planned action as its
+// event is read, in input order, and of each announced action a run will
+// not run; it may then let one call carry the parts of several queued
+// actions: the upserts of one company by the group calls of its members.
+//
 // Stopping: Stop ends a run gracefully. Reading stops, the events being
 // sent are finished, and every other event read is settled: a source that
 // can deliver an event again (Event.Redeliverable: a checkpointed file, a
@@ -48,6 +54,15 @@ import (
 // is the real one.
 type Executor interface {
 	Execute(ctx context.Context, a action.Action) (action.Result, error)
+}
+
+// announcer is an Executor that wants to know each planned action before it
+// runs, in input order, and which of them will not run: action.Executor
+// merges the first calls of actions that are still queued (action.Merges),
+// so that a backfill's upserts of one company become one.
+type announcer interface {
+	Announce(action.Action)
+	Forget(action.Action)
 }
 
 // Event is one input event and where it came from.
@@ -190,6 +205,7 @@ type ActionCount struct {
 type Dispatcher struct {
 	cfg  Config
 	seed maphash.Seed
+	ann  announcer // cfg.Executor, when it is one; else nil
 
 	turn int // the reader's round-robin worker for events naming no contact
 
@@ -216,7 +232,8 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.MaxWaiting <= 0 {
 		cfg.MaxWaiting = 100_000
 	}
-	return &Dispatcher{cfg: cfg, seed: maphash.MakeSeed(), stop: make(chan struct{})}, nil
+	ann, _ := cfg.Executor.(announcer)
+	return &Dispatcher{cfg: cfg, seed: maphash.MakeSeed(), ann: ann, stop: make(chan struct{})}, nil
 }
 
 // Stop ends the current Run gracefully: it stops reading, lets the events
@@ -347,14 +364,15 @@ reading:
 		}
 		d.count(func(s *Summary) { s.Read++ })
 		p := d.plan(r.ev)
+		d.announce(p.actions)
 		w := workers[d.route(p)]
 		select {
 		case w.in <- p:
 		case <-ctx.Done():
-			(&worker{d: d}).leave(p.ev)
+			(&worker{d: d}).leave(p)
 			break reading
 		case <-d.stop:
-			(&worker{d: d}).leave(p.ev)
+			(&worker{d: d}).leave(p)
 			break reading
 		}
 	}
@@ -400,7 +418,9 @@ reading:
 
 // Process sends one event synchronously, for embedding the dispatcher as
 // a processor stage. Ordering across calls is the caller's; an action
-// whose contact is not found is dead-lettered at once.
+// whose contact is not found is dead-lettered at once. Its actions are not
+// announced (nothing of them is queued): each sends its own calls, which
+// the REST client still merges with concurrent upserts of a company.
 func (d *Dispatcher) Process(ctx context.Context, ev Event) Result {
 	w := &worker{d: d}
 	return *w.handle(ctx, d.plan(ev)) // a worker without input parks nothing
@@ -449,6 +469,28 @@ func (d *Dispatcher) plan(ev Event) *planned {
 	return p
 }
 
+// announce tells the Executor, if it wants to know, of the actions just
+// planned: before any of them runs, in input order.
+func (d *Dispatcher) announce(actions []action.Action) {
+	if d.ann == nil {
+		return
+	}
+	for _, a := range actions {
+		d.ann.Announce(a)
+	}
+}
+
+// forget tells the Executor, if it wants to know, that announced actions
+// will not run.
+func (d *Dispatcher) forget(actions []action.Action) {
+	if d.ann == nil {
+		return
+	}
+	for _, a := range actions {
+		d.ann.Forget(a)
+	}
+}
+
 // route picks the worker of an event: by the contact of its first action
 // that names one, so that every event of one contact goes to one worker.
 // An event that names no contact (unusable, or no rule matched) goes to
@@ -479,7 +521,7 @@ func (w *worker) run(ctx context.Context) {
 		// not started. (select alone would pick among ready cases at random.)
 		if w.d.stopped() || ctx.Err() != nil {
 			for p := range w.in { // until Run closes it, after its last read
-				w.leave(p.ev)
+				w.leave(p)
 			}
 			return // Run settles the parked actions once every worker is done
 		}
@@ -579,9 +621,10 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 			break
 		}
 	}
+	w.d.forget(unstarted)
 	if len(unstarted) > 0 && untouched(res) && *pending == 1 {
 		// Aborted before anything of the event was sent: it was not started.
-		w.leave(ev)
+		w.leaveEvent(ev)
 		return res
 	}
 	for _, a := range unstarted {
@@ -722,7 +765,7 @@ func (w *worker) leaveParked() {
 		if untouched(p.res) {
 			if !left[p.res] {
 				left[p.res] = true
-				w.leave(p.ev)
+				w.leaveEvent(p.ev)
 			}
 			continue
 		}
@@ -734,10 +777,17 @@ func (w *worker) leaveParked() {
 	}
 }
 
-// leave handles an event a stopped run will not send: unsettled, for the
-// source to deliver again, if it can; else dead-lettered as not sent, so
-// nothing read is lost.
-func (w *worker) leave(ev Event) {
+// leave handles a planned event a stopped run will not start: its actions
+// will not run (see leaveEvent).
+func (w *worker) leave(p *planned) {
+	w.d.forget(p.actions)
+	w.leaveEvent(p.ev)
+}
+
+// leaveEvent handles an event a stopped run will not send: unsettled, for
+// the source to deliver again, if it can; else dead-lettered as not sent,
+// so nothing read is lost.
+func (w *worker) leaveEvent(ev Event) {
 	if ev.Redeliverable {
 		w.d.count(func(s *Summary) { s.Unsettled++ })
 		return

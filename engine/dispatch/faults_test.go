@@ -51,7 +51,8 @@ func sendTo(t *testing.T, events string, opts intercomtest.Options) (intercomtes
 }
 
 // simDispatcher returns a dispatcher with the default rules that sends to
-// sim (whose token is "tok") through a client configured by cfg.
+// sim (whose token is "tok") through a client configured by cfg, merging
+// the upserts of a company still queued as send does (action.Merges).
 func simDispatcher(tb testing.TB, sim *intercomtest.Server, cfg rest.Config, concurrency int, dl io.Writer) (*Dispatcher, *rest.Client) {
 	tb.Helper()
 	cfg.BaseURL = sim.URL()
@@ -69,7 +70,8 @@ func simDispatcher(tb testing.TB, sim *intercomtest.Server, cfg rest.Config, con
 	if dl != nil {
 		dead = NewDeadLetterWriter(dl)
 	}
-	d, err := New(Config{Engine: eng, Executor: action.Executor{API: client}, Concurrency: concurrency, DeadLetter: dead})
+	d, err := New(Config{Engine: eng, Executor: action.Executor{API: client, Merges: &action.Merges{}},
+		Concurrency: concurrency, DeadLetter: dead})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -121,12 +121,13 @@ func benchRateLimited(b *testing.B, limit int, window time.Duration, windows int
 // mixed workload: each user an identify, a group and two tracks, five
 // users to a company. "same" gives every member the company's traits;
 // "backfill" gives each member's group its own plan, with Intercom's
-// latency (20 ms a call). The members' upserts hardly ever overlap here,
-// so nothing is coalesced: each goes to its contact's worker, and the
-// workers, each working through its own queue, are hundreds of
-// milliseconds apart by the time they reach one company's groups.
-// BenchmarkBackfillCompanies (engine/intercom/rest) measures coalescing.
-// Run with -benchtime=20000x (5,000 users).
+// latency (20 ms a call). Each member's group goes to its contact's worker,
+// and the workers are hundreds of milliseconds apart by the time they reach
+// one company's groups, so the members' upserts hardly ever overlap in
+// flight (BenchmarkBackfillCompanies in engine/intercom/rest measures that
+// coalescing); what merges them is that they are still queued when the
+// first of them runs (action.Merges, which simDispatcher turns on as send
+// does). Run with -benchtime=20000x (5,000 users).
 func BenchmarkSendCompanies(b *testing.B) {
 	for _, tc := range []struct {
 		name    string

@@ -50,6 +50,39 @@ func (b CompanyBody) Digest() string {
 	return string(h[:16])
 }
 
+// Merge sets in b every field src sets, as two upserts of the company one
+// after the other leave it: src's values win field by field, custom
+// attributes key by key. b's custom attributes are copied, not changed in
+// place, so a body b was copied from keeps its own.
+func (b *CompanyBody) Merge(src CompanyBody) {
+	set := func(d *string, s string) {
+		if s != "" {
+			*d = s
+		}
+	}
+	set(&b.Name, src.Name)
+	set(&b.Plan, src.Plan)
+	set(&b.Website, src.Website)
+	set(&b.Industry, src.Industry)
+	if src.MonthlySpend != "" {
+		b.MonthlySpend = src.MonthlySpend
+	}
+	if src.RemoteCreatedAt != nil {
+		b.RemoteCreatedAt = src.RemoteCreatedAt
+	}
+	if src.Size != nil {
+		b.Size = src.Size
+	}
+	if len(src.CustomAttributes) > 0 {
+		merged := make(Object, len(b.CustomAttributes), len(b.CustomAttributes)+len(src.CustomAttributes))
+		copy(merged, b.CustomAttributes)
+		for _, m := range src.CustomAttributes {
+			merged.Set(m.Key, m.Raw)
+		}
+		b.CustomAttributes = merged
+	}
+}
+
 // EventBody is the body of POST /events: the contact is named by ID,
 // UserID or Email.
 type EventBody struct {

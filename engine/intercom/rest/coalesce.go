@@ -97,7 +97,7 @@ func (u *upserts) upsert(ctx context.Context, body intercom.CompanyBody,
 		r = s.next
 		part = len(r.parts)
 		r.parts = append(r.parts, body)
-		mergeCompany(&r.body, body)
+		r.body.Merge(body)
 	}
 	prev := s.flying
 	u.mu.Unlock()
@@ -153,35 +153,4 @@ func (u *upserts) upsert(ctx context.Context, body intercom.CompanyBody,
 func refused(err error) bool {
 	s := intercom.StatusOf(err)
 	return s == http.StatusBadRequest || s == http.StatusUnprocessableEntity
-}
-
-// mergeCompany sets in dst every field src sets: later values win, custom
-// attributes key by key.
-func mergeCompany(dst *intercom.CompanyBody, src intercom.CompanyBody) {
-	set := func(d *string, s string) {
-		if s != "" {
-			*d = s
-		}
-	}
-	set(&dst.Name, src.Name)
-	set(&dst.Plan, src.Plan)
-	set(&dst.Website, src.Website)
-	set(&dst.Industry, src.Industry)
-	if src.MonthlySpend != "" {
-		dst.MonthlySpend = src.MonthlySpend
-	}
-	if src.RemoteCreatedAt != nil {
-		dst.RemoteCreatedAt = src.RemoteCreatedAt
-	}
-	if src.Size != nil {
-		dst.Size = src.Size
-	}
-	if len(src.CustomAttributes) > 0 {
-		merged := make(intercom.Object, len(dst.CustomAttributes), len(dst.CustomAttributes)+len(src.CustomAttributes))
-		copy(merged, dst.CustomAttributes)
-		for _, m := range src.CustomAttributes {
-			merged.Set(m.Key, m.Raw)
-		}
-		dst.CustomAttributes = merged
-	}
 }
