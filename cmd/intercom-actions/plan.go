@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,7 @@ func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
+	batchGC()
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	defer out.Flush()
 	var events atomic.Int64
@@ -104,6 +106,17 @@ func add(a, b planner.Summary) planner.Summary {
 	return planner.Summary{
 		Events: a.Events + b.Events, Actions: a.Actions + b.Actions, Skipped: a.Skipped + b.Skipped,
 		BadEvents: a.BadEvents + b.BadEvents, RuleErrors: a.RuleErrors + b.RuleErrors,
+	}
+}
+
+// batchGC tunes the collector for plan, unless GOGC is set: plan keeps
+// little alive and makes little garbage (actions are planned into arenas),
+// so collecting when the heap reaches five times what is live rather than
+// twice saves most of the collector's work for a few MB (8% of plan's time
+// on the shared workload; its peak RSS stays about 20 MB).
+func batchGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
 	}
 }
 
