@@ -66,8 +66,8 @@ type Reader struct {
 	// MaxLine is the longest line accepted, in bytes, not counting its line
 	// end ("\n" or "\r\n"; at the end of the input, none or "\r"); 0 means
 	// the package's MaxLine. A longer line is read up to its line end while
-	// only its start is kept (at most MaxLine bytes are held), and returned
-	// with a *TooLongError. Set it before the first read.
+	// only its start is kept (the buffer grows to about MaxLine bytes at
+	// most), and returned with a *TooLongError. Set it before the first read.
 	MaxLine int
 
 	r     io.Reader
