@@ -218,6 +218,9 @@ func TestEvaluateInReusesItsArena(t *testing.T) {
 // planning an identify, a group, or a track whose dropped key was dropped
 // before, allocates nothing.
 func TestEvaluateInAllocatesNothingOnceGrown(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	eng := defaultEngine(t)
 	var mem action.Arena
 	events := arenaEvents(t)
