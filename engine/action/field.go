@@ -67,6 +67,13 @@ type Field struct {
 	appendJSON func(b []byte, fields any) ([]byte, bool)
 	// lastDrop is the last warning that the field dropped a key; see dropped.
 	lastDrop atomic.Pointer[drop]
+	// key is the field's name as a JSON object key, with its colon.
+	key string
+}
+
+// newField makes the Field name of type t, its converters to be set.
+func newField(name string, t Type) *Field {
+	return &Field{Name: name, Type: t, key: string(appendString(nil, name)) + ":"}
 }
 
 // Assign converts v for the field and stores it in fields (a *T of the
@@ -113,7 +120,7 @@ func (f FieldOf[T]) Doc(doc string) FieldOf[T] { f.Field.Doc = doc; return f }
 // stored by set and read back by get (ok false when unset).
 func bind[T, V any](name string, t Type, conv func(*Field, *event.Value, func(string), *Arena) (V, error),
 	set func(*T, V, *Arena), appendV func([]byte, *T) ([]byte, bool)) FieldOf[T] {
-	f := &Field{Name: name, Type: t}
+	f := newField(name, t)
 	f.assign = func(fields any, v *event.Value, warn func(string), mem *Arena) (bool, error) {
 		out, err := conv(f, v, warn, mem)
 		if err != nil {
@@ -189,7 +196,7 @@ func MetadataField[T any](name string, at func(*T) *intercom.Object) FieldOf[T] 
 // a list; nil is unset. A list with no text in it leaves the field out (a
 // required field then fails, as when it is missing).
 func StringsField[T any](name string, at func(*T) *[]string) FieldOf[T] {
-	f := &Field{Name: name, Type: TypeStrings}
+	f := newField(name, TypeStrings)
 	f.assign = func(fields any, v *event.Value, warn func(string), _ *Arena) (bool, error) {
 		out, err := toStrings(f, v.Result, warn)
 		if err != nil || len(out) == 0 {
@@ -274,8 +281,7 @@ func (k *Kind) AppendFields(b []byte, fields any) []byte {
 		if len(b) > n {
 			b = append(b, ',')
 		}
-		b = appendString(b, f.Name)
-		b = append(b, ':')
+		b = append(b, f.key...)
 		var ok bool
 		if b, ok = f.appendJSON(b, fields); !ok {
 			b = b[:mark]
