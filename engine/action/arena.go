@@ -57,8 +57,8 @@ func (a *Arena) object(n int) intercom.Object {
 	return a.members.take(n)
 }
 
-// int64 returns a pointer to a copy of v.
-func (a *Arena) int64(v int64) *int64 {
+// copyInt64 returns a pointer to a copy of v.
+func (a *Arena) copyInt64(v int64) *int64 {
 	if a == nil {
 		p := new(int64) // not &v: v would then move to the heap on every path
 		*p = v
@@ -69,8 +69,8 @@ func (a *Arena) int64(v int64) *int64 {
 	return p
 }
 
-// bool returns a pointer to a copy of v.
-func (a *Arena) bool(v bool) *bool {
+// copyBool returns a pointer to a copy of v.
+func (a *Arena) copyBool(v bool) *bool {
 	if a == nil {
 		p := new(bool)
 		*p = v

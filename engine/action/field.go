@@ -162,17 +162,17 @@ func NumberField[T any](name string, at func(*T) *json.Number) FieldOf[T] {
 
 // IntegerField declares a whole-number field; nil is unset.
 func IntegerField[T any](name string, at func(*T) **int64) FieldOf[T] {
-	return bind(name, TypeInteger, plain(toInteger), func(t *T, v int64, mem *Arena) { *at(t) = mem.int64(v) }, appendInt(at))
+	return bind(name, TypeInteger, plain(toInteger), func(t *T, v int64, mem *Arena) { *at(t) = mem.copyInt64(v) }, appendInt(at))
 }
 
 // DatetimeField declares a date-time field, stored as Unix seconds; nil is unset.
 func DatetimeField[T any](name string, at func(*T) **int64) FieldOf[T] {
-	return bind(name, TypeDatetime, plain(toUnixSeconds), func(t *T, v int64, mem *Arena) { *at(t) = mem.int64(v) }, appendInt(at))
+	return bind(name, TypeDatetime, plain(toUnixSeconds), func(t *T, v int64, mem *Arena) { *at(t) = mem.copyInt64(v) }, appendInt(at))
 }
 
 // BooleanField declares a true/false field; nil is unset.
 func BooleanField[T any](name string, at func(*T) **bool) FieldOf[T] {
-	return bind(name, TypeBoolean, plain(toBool), func(t *T, v bool, mem *Arena) { *at(t) = mem.bool(v) },
+	return bind(name, TypeBoolean, plain(toBool), func(t *T, v bool, mem *Arena) { *at(t) = mem.copyBool(v) },
 		func(b []byte, t *T) ([]byte, bool) {
 			p := *at(t)
 			if p == nil {
