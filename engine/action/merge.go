@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -195,13 +196,20 @@ func (m *Merges) blocking(p *mergePart) *mergedCall {
 	return nil
 }
 
+// maxMergedParts bounds the parts one call carries, beyond those up to the
+// part that sends it: should Intercom refuse the merged body, its sender
+// sends each part again alone, one after another.
+const maxMergedParts = 100
+
 // lead makes the call that p, the first of its key to run, sends: p alone
-// if an earlier call failed to carry it, else every part waiting. The
+// if an earlier call failed to carry it, else the parts waiting, in order,
+// up to p and up to maxMergedParts (the rest wait for a later call). The
 // caller holds m.mu.
 func (m *Merges) lead(p *mergePart, q *mergeQueue) *mergedCall {
 	carried := []*mergePart{p}
 	if !p.alone {
-		carried, q.waiting = q.waiting, nil
+		n := max(min(len(q.waiting), maxMergedParts), slices.Index(q.waiting, p)+1)
+		carried, q.waiting = q.waiting[:n:n], q.waiting[n:]
 	}
 	call := &mergedCall{parts: make([]any, len(carried)), done: make(chan struct{})}
 	for i, c := range carried {

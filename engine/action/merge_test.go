@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -329,6 +330,44 @@ func TestMergesForget(t *testing.T) {
 	m.Forget(a2) // carried, but it will not run
 	if _, merged, _ := m.turn(context.Background(), a3.Fields, nil); merged || m.Len() != 0 || len(m.queues) != 0 {
 		t.Errorf("after Forget: merged %v, %d parts, %d queues", merged, m.Len(), len(m.queues))
+	}
+}
+
+// TestMergesCallCarriesAtMostMaxParts: a call carries at most
+// maxMergedParts parts, unless its sender comes later in the queue; the
+// parts it leaves wait, in order, for a later call.
+func TestMergesCallCarriesAtMostMaxParts(t *testing.T) {
+	m := &Merges{}
+	var all []Action
+	for i := range 2*maxMergedParts + 60 {
+		a := member("acme", fmt.Sprintf("u%d", i), "free")
+		m.Announce(a)
+		all = append(all, a)
+	}
+	carried := func(a Action) int {
+		n := -1
+		out, merged, err := m.turn(context.Background(), a.Fields, func(parts []any) []MergeOutcome {
+			n = len(parts)
+			return make([]MergeOutcome, len(parts))
+		})
+		if !merged || err != nil || out.Err != nil {
+			t.Fatalf("merged %v, %v, %v", merged, err, out.Err)
+		}
+		return n
+	}
+	for _, step := range []struct {
+		runs int // the index of the part that runs
+		want int // the parts its call carries; -1: none, a call carried it
+	}{
+		{0, maxMergedParts}, // u0 carries u0..u99
+		{50, -1},            // carried by u0's call
+		{maxMergedParts + 150, 2*maxMergedParts - 49}, // u250 runs first: u100..u250, everything before it
+		{2 * maxMergedParts, -1},                      // u200 was carried too
+		{2*maxMergedParts + 51, 9},                    // u251..u259
+	} {
+		if got := carried(all[step.runs]); got != step.want {
+			t.Errorf("u%d's turn: its call carried %d parts, want %d", step.runs, got, step.want)
+		}
 	}
 }
 
