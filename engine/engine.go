@@ -20,7 +20,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/intercom-actions/intercom-actions/engine/action"
-	"github.com/intercom-actions/intercom-actions/engine/event"
+	"github.com/intercom-actions/intercom-actions/engine/internal/event"
 	"github.com/intercom-actions/intercom-actions/rules"
 )
 

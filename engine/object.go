@@ -6,8 +6,8 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/intercom-actions/intercom-actions/engine/event"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/internal/event"
 )
 
 // object builds the value of an object field (custom attributes, event

@@ -16,7 +16,7 @@ import (
 	"github.com/expr-lang/expr/vm/runtime"
 	"github.com/tidwall/gjson"
 
-	"github.com/intercom-actions/intercom-actions/engine/event"
+	"github.com/intercom-actions/intercom-actions/engine/internal/event"
 )
 
 // trigger is a compiled expr-lang condition over an event.

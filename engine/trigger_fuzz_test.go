@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/intercom-actions/intercom-actions/engine/event"
+	"github.com/intercom-actions/intercom-actions/engine/internal/event"
 )
 
 // fuzzDocs are the events fuzzed triggers run against: a plain one, one

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/intercom-actions/intercom-actions/engine/event"
+	"github.com/intercom-actions/intercom-actions/engine/internal/event"
 )
 
 func TestTriggers(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/intercom-actions/intercom-actions/engine/event"
+	"github.com/intercom-actions/intercom-actions/engine/internal/event"
 )
 
 // valueKind says how a field's value is produced.

@@ -3,7 +3,7 @@ package engine
 import (
 	"testing"
 
-	"github.com/intercom-actions/intercom-actions/engine/event"
+	"github.com/intercom-actions/intercom-actions/engine/internal/event"
 )
 
 // TestTemplateDropsMissingParts: a placeholder without a value goes with

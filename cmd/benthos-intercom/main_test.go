@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
 	"github.com/intercom-actions/intercom-actions/engine/processor"
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
 // The README's example, as a person runs it: the binary built from this
@@ -48,7 +48,7 @@ func TestExampleAsAPersonRunsIt(t *testing.T) {
 		t.Fatalf("lint: %v\n%s", err, out)
 	}
 
-	sim := intercomtest.NewServer(intercomtest.Options{Token: "tok"})
+	sim := simulator.NewServer(simulator.Options{Token: "tok"})
 	defer sim.Close()
 	// Benthos' HTTP server on a port of its own, not the example's 4195.
 	cmd := exec.Command(bin, "run", "--set", "http.address=127.0.0.1:0", example)
@@ -68,7 +68,7 @@ func TestExampleAsAPersonRunsIt(t *testing.T) {
 	}
 
 	// The same events, one at a time, to a fresh simulator.
-	ref := intercomtest.NewServer(intercomtest.Options{})
+	ref := simulator.NewServer(simulator.Options{})
 	defer ref.Close()
 	rules, err := processor.CompileDefaults()
 	if err != nil {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
 func note(who Contact, body, admin string) Action {
@@ -17,7 +17,7 @@ func note(who Contact, body, admin string) Action {
 // admin Intercom does not know is an error of its own, not a missing
 // contact.
 func TestAddNote(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	exec(t, c, identifyUser("u-1", "ann@example.com"))
 	exec(t, c, identifyLead("lee@example.com"))

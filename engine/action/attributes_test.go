@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
-	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
 // withAttributes is identifyUser with custom attributes.
@@ -32,7 +32,7 @@ func withAttributes(a Action, attrs intercom.Object) Action {
 // is dropped with a warning, logged once per run, instead of losing the
 // whole update.
 func TestAttributesCreate(t *testing.T) {
-	s := newSim(t, intercomtest.Options{DataAttributes: []string{"plan"}})
+	s := newSim(t, simulator.Options{DataAttributes: []string{"plan"}})
 	c := newClient(t, s)
 	var logs bytes.Buffer
 	ex := Executor{API: c, Attributes: NewAttributes(CreateAttributes),
@@ -98,7 +98,7 @@ func dropTime(_ []string, a slog.Attr) slog.Attr {
 // TestAttributesExisting: ExistingAttributes creates nothing; the missing
 // attributes are dropped with a warning and the rest are sent.
 func TestAttributesExisting(t *testing.T) {
-	s := newSim(t, intercomtest.Options{DataAttributes: []string{"plan"}})
+	s := newSim(t, simulator.Options{DataAttributes: []string{"plan"}})
 	c := newClient(t, s)
 	ex := Executor{API: c, Attributes: NewAttributes(ExistingAttributes)}
 	res, err := ex.Execute(context.Background(), withAttributes(identifyUser("u-1", ""),
@@ -133,7 +133,7 @@ func TestAttributesLimit(t *testing.T) {
 	for i := range MaxCustomAttributes - 1 {
 		names = append(names, fmt.Sprintf("a%03d", i))
 	}
-	s := newSim(t, intercomtest.Options{DataAttributes: names})
+	s := newSim(t, simulator.Options{DataAttributes: names})
 	c := newClient(t, s)
 	ex := Executor{API: c, Attributes: NewAttributes(CreateAttributes)}
 	res, err := ex.Execute(context.Background(), withAttributes(identifyUser("u-1", ""),
@@ -153,7 +153,7 @@ func TestAttributesLimit(t *testing.T) {
 // TestAttributesConcurrent: many actions at once list each model once and
 // create each attribute once.
 func TestAttributesConcurrent(t *testing.T) {
-	s := newSim(t, intercomtest.Options{DataAttributes: []string{}})
+	s := newSim(t, simulator.Options{DataAttributes: []string{}})
 	c := newClient(t, s)
 	ex := Executor{API: c, Attributes: NewAttributes(CreateAttributes)}
 	var wg sync.WaitGroup

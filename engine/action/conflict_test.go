@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
 // simClock is a clock the simulator reads and a test advances.
@@ -36,7 +36,7 @@ func (c *simClock) sleep(_ context.Context, d time.Duration) error {
 // updates the user once search shows it.
 func TestConflictNamingNoIDWaitsForSearch(t *testing.T) {
 	clk := &simClock{t: time.Unix(1_700_000_000, 0)}
-	s := newSim(t, intercomtest.Options{SearchLag: 3 * time.Second, ConflictsNameNoID: true, Clock: clk.now})
+	s := newSim(t, simulator.Options{SearchLag: 3 * time.Second, ConflictsNameNoID: true, Clock: clk.now})
 	exec(t, newClient(t, s), identifyUser("u-1", ""))
 	s.ResetRequests()
 
@@ -58,7 +58,7 @@ func TestConflictNamingNoIDWaitsForSearch(t *testing.T) {
 	}
 
 	// When search never shows it, the 409 is the error, after 1+2+4+8 s.
-	s2 := newSim(t, intercomtest.Options{SearchLag: time.Hour, ConflictsNameNoID: true, Clock: clk.now})
+	s2 := newSim(t, simulator.Options{SearchLag: time.Hour, ConflictsNameNoID: true, Clock: clk.now})
 	exec(t, newClient(t, s2), identifyUser("u-1", ""))
 	_, err = Executor{API: newClient(t, s2), sleep: clk.sleep}.Execute(context.Background(), identifyUser("u-1", ""))
 	if err == nil || !strings.HasPrefix(err.Error(), "identify_contact: create contact: intercom: 409 conflict: A contact matching those details already exists (request ") ||

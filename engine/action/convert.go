@@ -12,8 +12,8 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/intercom-actions/intercom-actions/engine/event"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/internal/event"
 )
 
 func describe(v gjson.Result) string {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
 func detach(companyKey string, who Contact) Action {
@@ -17,7 +17,7 @@ func detach(companyKey string, who Contact) Action {
 // company is found by company_id and the contact by search; detaching a
 // contact that is not attached succeeds.
 func TestDetachCompany(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	exec(t, c, identifyUser("u-1", "ann@example.com"))
 	exec(t, c, group("co-1", Contact{ExternalID: "u-1"}))
@@ -47,7 +47,7 @@ func TestDetachCompany(t *testing.T) {
 // (not a silent success, and not a contact to wait for); an unknown
 // contact is ErrContactNotFound, which a dispatcher waits on.
 func TestDetachCompanyNotFound(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	exec(t, c, identifyUser("u-1", ""))
 	s.ResetRequests()
@@ -69,7 +69,7 @@ func TestDetachCompanyNotFound(t *testing.T) {
 // TestDetachCompanyStaleCompany: a cached company deleted meanwhile is
 // looked up again, and then it is an unknown company.
 func TestDetachCompanyStaleCompany(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	exec(t, c, identifyUser("u-1", ""))
 	exec(t, c, group("co-1", Contact{ExternalID: "u-1"}))

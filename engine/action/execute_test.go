@@ -12,12 +12,12 @@ import (
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
-	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
-	"github.com/intercom-actions/intercom-actions/engine/intercom/rest"
+	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
 func TestIdentifyNewUserThenCached(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 
 	res := exec(t, c, identifyUser("u-1", "ann@example.com"))
@@ -58,7 +58,7 @@ func TestIdentifyNewUserThenCached(t *testing.T) {
 }
 
 func TestIdentifyExistingUserColdCache(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	exec(t, newClient(t, s), identifyUser("u-1", ""))
 	s.ResetRequests()
 
@@ -96,7 +96,7 @@ func TestIdentifyExistingUserColdCache(t *testing.T) {
 }
 
 func TestIdentifyDoesNotRekeyAnotherUser(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	exec(t, newClient(t, s), identifyUser("u-1", "ann@example.com"))
 	s.ResetRequests()
 
@@ -120,7 +120,7 @@ func TestIdentifyDoesNotRekeyAnotherUser(t *testing.T) {
 }
 
 func TestIdentifyLead(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	exec(t, c, identifyUser("u-1", "lee@example.com")) // a user with the same email
 	s.ResetRequests()
@@ -154,7 +154,7 @@ func TestIdentifyLead(t *testing.T) {
 }
 
 func TestIdentifyCompany(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	exec(t, c, identifyUser("u-1", "ann@example.com"))
 	exec(t, c, identifyLead("lee@example.com"))
@@ -218,7 +218,7 @@ func TestIdentifyCompany(t *testing.T) {
 }
 
 func TestIdentifyCompanyContactNotFound(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	res, err := execute(c, group("co-1", Contact{ExternalID: "u-9", Email: "nobody@example.com"}))
 	if !errors.Is(err, ErrContactNotFound) {
@@ -243,7 +243,7 @@ func TestIdentifyCompanyContactNotFound(t *testing.T) {
 }
 
 func TestTrackEvent(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	exec(t, c, identifyUser("u-1", "ann@example.com"))
 	exec(t, c, identifyLead("lee@example.com"))
@@ -286,7 +286,7 @@ func TestTrackEvent(t *testing.T) {
 }
 
 func TestTrackEventContactNotFound(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 
 	_, err := execute(c, track(Contact{ExternalID: "u-404"}))
@@ -304,7 +304,7 @@ func TestTrackEventContactNotFound(t *testing.T) {
 }
 
 func TestConvertLeadMerge(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	setup := newClient(t, s)
 	exec(t, setup, identifyUser("u-1", "ann@example.com"))
 	exec(t, setup, identifyLead("lee@example.com"))
@@ -344,7 +344,7 @@ func TestConvertLeadMerge(t *testing.T) {
 }
 
 func TestConvertLeadPromote(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	exec(t, newClient(t, s), identifyLead("lee@example.com"))
 	s.ResetRequests()
 
@@ -372,7 +372,7 @@ func TestConvertLeadPromote(t *testing.T) {
 // the server handled: the retry meets a 409 naming the contact, which is
 // then read and updated.
 func TestIdentifyConflictAfterLostAnswer(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	lossy := &lossyTransport{
 		base: http.DefaultTransport,
 		lose: func(r *http.Request) bool { return r.Method == "POST" && r.URL.Path == "/contacts" },
@@ -400,7 +400,7 @@ func TestIdentifyConflictAfterLostAnswer(t *testing.T) {
 // TestIdentifyConflictSearchLag: another process created the user moments
 // ago, so search does not show it; the 409 on create names it.
 func TestIdentifyConflictSearchLag(t *testing.T) {
-	s := newSim(t, intercomtest.Options{SearchLag: time.Hour})
+	s := newSim(t, simulator.Options{SearchLag: time.Hour})
 	exec(t, newClient(t, s), identifyUser("", "ann@example.com"))
 	exec(t, newClient(t, s), identifyUser("u-2", "bob@example.com"))
 	s.ResetRequests()
@@ -431,7 +431,7 @@ func TestIdentifyConflictSearchLag(t *testing.T) {
 // TestSearchLagNewUser: identify → track → group of a brand-new user work at
 // once through the cache, though search does not show the user for an hour.
 func TestSearchLagNewUser(t *testing.T) {
-	s := newSim(t, intercomtest.Options{SearchLag: time.Hour})
+	s := newSim(t, simulator.Options{SearchLag: time.Hour})
 	c := newClient(t, s)
 	var calls []int
 	for _, a := range []Action{
@@ -463,7 +463,7 @@ func TestSearchLagNewUser(t *testing.T) {
 // TestStaleCacheEntry: a cached contact deleted meanwhile gives a 404; the
 // entry is dropped and the action looks the contact up again.
 func TestStaleCacheEntry(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	exec(t, c, identifyUser("u-1", "ann@example.com"))
 	if err := newClient(t, s).DeleteContact(context.Background(), contactID(1)); err != nil {
@@ -493,7 +493,7 @@ func TestStaleCacheEntry(t *testing.T) {
 }
 
 func TestDeleteUser(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	exec(t, c, identifyUser("u-1", "ann@example.com"))
 	exec(t, c, track(Contact{ExternalID: "u-1"}))
@@ -539,7 +539,7 @@ func TestDeleteUser(t *testing.T) {
 }
 
 func TestExecuteWithoutKind(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	_, err := execute(newClient(t, s), Action{Rule: "R"})
 	if err == nil || err.Error() != "action has no kind" {
 		t.Errorf("err = %v", err)
@@ -547,7 +547,7 @@ func TestExecuteWithoutKind(t *testing.T) {
 }
 
 func TestIdentifyCompanySkipsIdenticalUpsert(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	exec(t, c, identifyUser("u-1", "ann@example.com"))
 	exec(t, c, group("co-1", Contact{ExternalID: "u-1"}))
@@ -576,7 +576,7 @@ func TestIdentifyCompanySkipsIdenticalUpsert(t *testing.T) {
 // against a simulator that faults now and then, with a cache too small to
 // hold every user.
 func TestConcurrentExecute(t *testing.T) {
-	s := newSim(t, intercomtest.Options{Seed: 3, Faults: intercomtest.Faults{ErrorRate: 0.05, DropRate: 0.02}})
+	s := newSim(t, simulator.Options{Seed: 3, Faults: simulator.Faults{ErrorRate: 0.05, DropRate: 0.02}})
 	c := newClient(t, s, func(cfg *rest.Config) { cfg.CacheSize = 50 })
 	var wg sync.WaitGroup
 	var failed atomic.Int64
@@ -600,7 +600,7 @@ func TestConcurrentExecute(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	s.SetFaults(intercomtest.Faults{})
+	s.SetFaults(simulator.Faults{})
 	st := s.State()
 	if failed.Load() == 0 && (len(st.Contacts) != 200 || len(st.Events) != 200 || len(st.Companies) != 3) {
 		t.Errorf("state: %d contacts, %d events, %d companies", len(st.Contacts), len(st.Events), len(st.Companies))

@@ -8,8 +8,8 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/intercom-actions/intercom-actions/engine/event"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/internal/event"
 )
 
 // Type says what a field holds and how a mapped value is converted into

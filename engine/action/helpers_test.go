@@ -13,26 +13,26 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
-	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
-	"github.com/intercom-actions/intercom-actions/engine/intercom/rest"
+	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
 const testToken = "tok"
 
 // newSim starts a simulator that wants testToken.
-func newSim(t *testing.T, opts intercomtest.Options) *intercomtest.Server {
+func newSim(t *testing.T, opts simulator.Options) *simulator.Server {
 	t.Helper()
 	if opts.Token == "" {
 		opts.Token = testToken
 	}
-	s := intercomtest.NewServer(opts)
+	s := simulator.NewServer(opts)
 	t.Cleanup(s.Close)
 	return s
 }
 
 // newClient returns a REST client of s with fast backoff; mods adjust the
 // config.
-func newClient(t *testing.T, s *intercomtest.Server, mods ...func(*rest.Config)) *rest.Client {
+func newClient(t *testing.T, s *simulator.Server, mods ...func(*rest.Config)) *rest.Client {
 	t.Helper()
 	cfg := rest.Config{
 		BaseURL:     s.URL(),
@@ -55,7 +55,7 @@ func contactID(n int) string { return fmt.Sprintf("65c%021x", n) }
 func companyID(n int) string { return fmt.Sprintf("65d%021x", n) }
 
 // wantTranscript checks the requests since the last reset, then resets them.
-func wantTranscript(t *testing.T, s *intercomtest.Server, want ...string) {
+func wantTranscript(t *testing.T, s *simulator.Server, want ...string) {
 	t.Helper()
 	if err := s.ExpectTranscript(want...); err != nil {
 		t.Error(err)

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
-	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
-	"github.com/intercom-actions/intercom-actions/engine/intercom/rest"
+	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
 // member is the group call of user as a member of company, with the
@@ -29,7 +29,7 @@ func attr(key, raw string) intercom.Member { return intercom.Member{Key: key, Ra
 
 // seedUsers creates the users with their identifies, then forgets what the
 // requests were.
-func seedUsers(t *testing.T, s *intercomtest.Server, api intercom.API, users ...string) {
+func seedUsers(t *testing.T, s *simulator.Server, api intercom.API, users ...string) {
 	t.Helper()
 	for _, u := range users {
 		exec(t, api, identifyUser(u, u+"@example.com"))
@@ -39,7 +39,7 @@ func seedUsers(t *testing.T, s *intercomtest.Server, api intercom.API, users ...
 
 // upserts returns the bodies of the POST /companies s received, with their
 // status.
-func upserts(s *intercomtest.Server) []string {
+func upserts(s *simulator.Server) []string {
 	var out []string
 	for _, r := range s.Requests() {
 		if r.Method == http.MethodPost && r.Path == "/companies" {
@@ -53,7 +53,7 @@ func upserts(s *intercomtest.Server) []string {
 // the order given, without merging: what a merged run must end as.
 func inOrder(t *testing.T, actions ...Action) []byte {
 	t.Helper()
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	for _, a := range actions {
 		seedUsers(t, s, c, a.Contact().ExternalID)
@@ -64,7 +64,7 @@ func inOrder(t *testing.T, actions ...Action) []byte {
 	return canonicalState(t, s)
 }
 
-func canonicalState(t *testing.T, s *intercomtest.Server) []byte {
+func canonicalState(t *testing.T, s *simulator.Server) []byte {
 	t.Helper()
 	b, err := json.Marshal(s.State().Canonical())
 	if err != nil {
@@ -85,7 +85,7 @@ func TestMergesLaterAnnouncedWinsWhoeverRunsFirst(t *testing.T) {
 		member("acme", "u2", "pro", attr("region", `"eu"`)),
 		member("acme", "u3", "enterprise", attr("seats", "5")),
 	}
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	seedUsers(t, s, c, "u1", "u2", "u3")
 	m := &Merges{}
@@ -233,7 +233,7 @@ func TestMergesFailedCallLeavesPartsToSendTheirOwn(t *testing.T) {
 		member("acme", "u2", "pro"),
 		member("acme", "u3", "enterprise"),
 	}
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s, func(cfg *rest.Config) {
 		cfg.MaxRetries = -1
 		cfg.HTTPClient = &http.Client{Transport: &failFirstUpsert{}}
@@ -275,7 +275,7 @@ func TestMergesRefusedMergedBodyFailsOnlyItsCulprit(t *testing.T) {
 		member("acme", "u2", "pro", attr("bogus", "true")),
 		member("acme", "u3", "enterprise", attr("region", `"eu"`)),
 	}
-	s := newSim(t, intercomtest.Options{DataAttributes: []string{"seats", "region"}})
+	s := newSim(t, simulator.Options{DataAttributes: []string{"seats", "region"}})
 	c := newClient(t, s)
 	seedUsers(t, s, c, "u1", "u2", "u3")
 	e := Executor{API: c, Merges: &Merges{}}
@@ -375,7 +375,7 @@ func TestMergesCallCarriesAtMostMaxParts(t *testing.T) {
 // last body sent for the company, so a later group call that would leave
 // it unchanged sends no upsert, as without merging.
 func TestMergesSkipIdenticalUpsert(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	seedUsers(t, s, c, "u1", "u2", "u3")
 	e := Executor{API: c, Merges: &Merges{}}

@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
 func tagCo(companyKey string, untag bool, tags ...string) Action {
@@ -19,7 +19,7 @@ func tagCo(companyKey string, untag bool, tags ...string) Action {
 // TestTagCompany tags a company by your company_id (no lookup), one call
 // per tag, and untags it the same way.
 func TestTagCompany(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	exec(t, c, group("co-1", Contact{}))
 	s.ResetRequests()

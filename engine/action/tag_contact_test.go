@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
 func tagUser(who Contact, untag bool, tags ...string) Action {
@@ -19,7 +19,7 @@ func tagUser(who Contact, untag bool, tags ...string) Action {
 // TestTagContact tags a user (cached) and a lead (cold: found by email)
 // with each tag, then untags one: the tag's id comes from POST /tags.
 func TestTagContact(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	exec(t, c, identifyUser("u-1", "ann@example.com"))
 	exec(t, c, identifyLead("lee@example.com"))
@@ -61,7 +61,7 @@ func TestTagContact(t *testing.T) {
 // TestTagContactNotFound: a contact that does not exist is
 // ErrContactNotFound (a dispatcher waits for its identify).
 func TestTagContactNotFound(t *testing.T) {
-	s := newSim(t, intercomtest.Options{})
+	s := newSim(t, simulator.Options{})
 	_, err := execute(newClient(t, s), tagUser(Contact{ExternalID: "u-9"}, false, "VIP"))
 	if !errors.Is(err, ErrContactNotFound) || err.Error() != `tag_contact: contact not found (external_id "u-9")` {
 		t.Errorf("err = %v", err)

@@ -4,7 +4,7 @@
 //
 // It is pure: it declares the API and does no I/O. The REST client that
 // implements API over HTTP is engine/intercom/rest; the simulator is
-// engine/intercom/intercomtest.
+// engine/intercom/simulator.
 package intercom
 
 import (

@@ -10,15 +10,15 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
-	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
 	"github.com/intercom-actions/intercom-actions/engine/processor"
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
 // Compile rules once, make a Processor, and hand it events. Here Intercom
 // is the simulator on a loopback port; for Intercom itself leave BaseURL
 // out (or use rest.RegionURL) and give a real token.
 func Example() {
-	sim := intercomtest.NewServer(intercomtest.Options{Token: "secret"})
+	sim := simulator.NewServer(simulator.Options{Token: "secret"})
 	defer sim.Close()
 
 	rules, err := processor.CompileBytes("rules.yaml", []byte(`
@@ -73,7 +73,7 @@ rules:
 // group for a user never identified fails with action.ErrContactNotFound,
 // and the other events are not held up by it.
 func ExampleProcessor_ProcessBatch() {
-	sim := intercomtest.NewServer(intercomtest.Options{})
+	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()
 
 	rules, err := processor.CompileDefaults() // Segment's presets
@@ -123,7 +123,7 @@ func ExampleProcessor_ProcessBatch() {
 // rule that failed, Intercom's answer, an unusable event.
 func ExampleResult() {
 	// A workspace that has only the custom attribute "plan".
-	sim := intercomtest.NewServer(intercomtest.Options{DataAttributes: []string{"plan"}})
+	sim := simulator.NewServer(simulator.Options{DataAttributes: []string{"plan"}})
 	defer sim.Close()
 
 	rules, err := processor.CompileBytes("rules.yaml", []byte(`

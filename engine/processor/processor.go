@@ -50,8 +50,8 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
-	"github.com/intercom-actions/intercom-actions/engine/dispatch"
-	"github.com/intercom-actions/intercom-actions/engine/intercom/rest"
+	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
+	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 )
 
 // Config configures a Processor. Rules and TokenSource are required.

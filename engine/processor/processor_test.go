@@ -19,9 +19,9 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
-	"github.com/intercom-actions/intercom-actions/engine/dispatch"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
-	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
 	"github.com/intercom-actions/intercom-actions/rules"
 )
 
@@ -77,7 +77,7 @@ func TestBatchKeepsPerContactOrder(t *testing.T) {
 	const users, steps = 24, 5
 	batch := interleaved(users, steps)
 
-	sim := intercomtest.NewServer(intercomtest.Options{})
+	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()
 	p := newProcessor(t, Config{BaseURL: sim.URL(), Concurrency: 8})
 	results, err := p.ProcessBatch(context.Background(), batch)
@@ -108,7 +108,7 @@ func TestBatchKeepsPerContactOrder(t *testing.T) {
 	}
 
 	// The same events one at a time, in order, to a fresh simulator.
-	ref := intercomtest.NewServer(intercomtest.Options{})
+	ref := simulator.NewServer(simulator.Options{})
 	defer ref.Close()
 	one := newProcessor(t, Config{BaseURL: ref.URL(), Concurrency: 1})
 	ids := map[string]bool{}
@@ -140,7 +140,7 @@ func TestBatchKeepsPerContactOrder(t *testing.T) {
 
 // Result.Err is typed, and says what Intercom answered.
 func TestResultErrors(t *testing.T) {
-	sim := intercomtest.NewServer(intercomtest.Options{})
+	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()
 	p := newProcessor(t, Config{BaseURL: sim.URL()})
 	results, err := p.ProcessBatch(context.Background(), [][]byte{
@@ -176,7 +176,7 @@ func TestResultErrors(t *testing.T) {
 // with Intercom's answer, the others are not sent, and the call's error
 // says why.
 func TestUnauthorized(t *testing.T) {
-	sim := intercomtest.NewServer(intercomtest.Options{Token: "right"})
+	sim := simulator.NewServer(simulator.Options{Token: "right"})
 	defer sim.Close()
 	p := newProcessor(t, Config{BaseURL: sim.URL(), TokenSource: token("wrong"), Concurrency: 1})
 	batch := interleaved(3, 1)[3:] // identifies, then tracks
@@ -201,7 +201,7 @@ func TestUnauthorized(t *testing.T) {
 // A call whose context is done before it starts sends nothing and says
 // so for every event.
 func TestCancelledContext(t *testing.T) {
-	sim := intercomtest.NewServer(intercomtest.Options{})
+	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()
 	p := newProcessor(t, Config{BaseURL: sim.URL()})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -243,7 +243,7 @@ func (f *inFlight) RoundTrip(r *http.Request) (*http.Response, error) {
 // Calls at the same time share the Processor's Concurrency, over the
 // caller's HTTP client, and together deliver everything.
 func TestConcurrentCallsShareConcurrency(t *testing.T) {
-	sim := intercomtest.NewServer(intercomtest.Options{Faults: intercomtest.Faults{SlowRate: 1, SlowDelay: 2 * time.Millisecond}})
+	sim := simulator.NewServer(simulator.Options{Faults: simulator.Faults{SlowRate: 1, SlowDelay: 2 * time.Millisecond}})
 	defer sim.Close()
 	rt := &inFlight{base: http.DefaultTransport.(*http.Transport).Clone()}
 	p := newProcessor(t, Config{BaseURL: sim.URL(), Concurrency: 3, HTTPClient: &http.Client{Transport: rt}})
@@ -283,7 +283,7 @@ func TestConcurrentCallsShareConcurrency(t *testing.T) {
 // Close lets the actions being sent finish, fails the events not started
 // with ErrNotSent, and later calls return ErrClosed.
 func TestCloseStopsCallsInProgress(t *testing.T) {
-	sim := intercomtest.NewServer(intercomtest.Options{Faults: intercomtest.Faults{SlowRate: 1, SlowDelay: 50 * time.Millisecond}})
+	sim := simulator.NewServer(simulator.Options{Faults: simulator.Faults{SlowRate: 1, SlowDelay: 50 * time.Millisecond}})
 	defer sim.Close()
 	p := newProcessor(t, Config{BaseURL: sim.URL(), Concurrency: 2})
 	var batch [][]byte
@@ -328,7 +328,7 @@ func TestCloseStopsCallsInProgress(t *testing.T) {
 // Close leaves no goroutine behind: not the dispatcher's, not the HTTP
 // client's connections.
 func TestCloseLeavesNoGoroutine(t *testing.T) {
-	sim := intercomtest.NewServer(intercomtest.Options{})
+	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()
 	settle := func(atMost int) int { // the count, once it is atMost or after 5 s
 		n := runtime.NumGoroutine()
@@ -474,7 +474,7 @@ func TestRulesCompile(t *testing.T) {
 // "xxxx"; u3's "tier" (in a buffer of its own) must still be known, so
 // each attribute is created once.
 func TestCallerMayReuseItsBuffers(t *testing.T) {
-	sim := intercomtest.NewServer(intercomtest.Options{})
+	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()
 	eng, err := CompileBytes("rules.yaml", []byte(`rules:
   - name: Users

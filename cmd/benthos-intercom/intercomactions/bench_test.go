@@ -8,13 +8,13 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/intercom-actions/intercom-actions/engine/intercom/intercomtest"
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
-// workload is n events of intercomtest.Workload (n/5 users, rounded up, in 50
+// workload is n events of simulator.Workload (n/5 users, rounded up, in 50
 // companies), as engine/dispatch's BenchmarkSend sends.
 func workload(n int) []string {
-	return intercomtest.Workload((n+4)/5, 50)[:n]
+	return simulator.Workload((n+4)/5, 50)[:n]
 }
 
 // BenchmarkPipeline runs b.N events through a Benthos stream: an
@@ -29,7 +29,7 @@ func BenchmarkPipeline(b *testing.B) {
 }
 
 func benchPipeline(b *testing.B, size int) {
-	sim := intercomtest.NewServer(intercomtest.Options{Token: "tok", MaxRequests: 1000})
+	sim := simulator.NewServer(simulator.Options{Token: "tok", MaxRequests: 1000})
 	defer sim.Close()
 	env, mm := testEnv(b)
 	sb := env.NewStreamBuilder()

@@ -22,10 +22,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"golang.org/x/oauth2"
 
-	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
-	"github.com/intercom-actions/intercom-actions/engine/dispatch"
-	"github.com/intercom-actions/intercom-actions/engine/intercom/rest"
 	"github.com/intercom-actions/intercom-actions/engine/processor"
 	"github.com/intercom-actions/intercom-actions/rules"
 	"github.com/intercom-actions/intercom-actions/rules/presets"
@@ -159,7 +156,7 @@ type batchProcessor struct {
 	retries, rateLimited             *service.MetricCounter
 
 	statsMu sync.Mutex
-	last    rest.Stats // the client's counts already added to the metrics
+	last    processor.Stats // the client's counts already added to the metrics
 }
 
 func newProcessor(conf *service.ParsedConfig, mgr *service.Resources) (*batchProcessor, error) {
@@ -195,7 +192,7 @@ func newProcessor(conf *service.ParsedConfig, mgr *service.Resources) (*batchPro
 		if err != nil {
 			return nil, err
 		}
-		if cfg.BaseURL, err = rest.RegionURL(region); err != nil {
+		if cfg.BaseURL, err = processor.RegionURL(region); err != nil {
 			return nil, err
 		}
 	}
@@ -278,8 +275,8 @@ func (b *batchProcessor) ProcessBatch(ctx context.Context, batch service.Message
 			b.failures.Incr(1, why)
 		}
 		m.MetaSetMut(MetaReason, strings.Join(reasons, "; "))
-		if errors.Is(r.Err, dispatch.ErrOutcomeUnknown) {
-			m.MetaSetMut(MetaOutcome, dispatch.OutcomeUnknown)
+		if errors.Is(r.Err, processor.ErrOutcomeUnknown) {
+			m.MetaSetMut(MetaOutcome, processor.OutcomeUnknown)
 		}
 		m.SetError(failure{r.Err})
 	}
@@ -314,31 +311,5 @@ func (f failure) Error() string { return strings.ReplaceAll(f.err.Error(), "\n",
 func (f failure) Unwrap() error { return f.err }
 
 // Reasons names the kinds of failure in a processor.Result's Err, one per
-// failure, as dispatch.Reason does: the rule, then what went wrong without
-// what differs from one event to the next, e.g.
-// `rule "Identify Company": contact not found`.
-func Reasons(err error) []string {
-	if err == nil {
-		return nil
-	}
-	errs := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok { // Result.Err is an errors.Join
-		errs = j.Unwrap()
-	}
-	var out []string
-	for _, e := range errs {
-		var ruleErrs engine.RuleErrors
-		var ruleErr *engine.RuleError
-		switch {
-		case errors.As(e, &ruleErrs):
-			for _, re := range ruleErrs {
-				out = append(out, dispatch.Reason(re.Rule, re.Err))
-			}
-		case errors.As(e, &ruleErr):
-			out = append(out, dispatch.Reason(ruleErr.Rule, ruleErr.Err))
-		default:
-			out = append(out, dispatch.Reason("", e))
-		}
-	}
-	return out
-}
+// failure (see processor.Reasons).
+func Reasons(err error) []string { return processor.Reasons(err) }

@@ -1,0 +1,139 @@
+// Package cli is the intercom-actions command line: each verb (check, plan,
+// test, send, serve, consume, simulate, playground, deadletter, ...) is a
+// thin face over the library. cmd/intercom-actions calls Main.
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+}
+
+// commands is filled by each subcommand's file.
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+// Main runs the command line args (without the program name) and returns
+// the exit code: 0 success, 1 the work found problems, 2 bad usage, 130
+// stopped by a signal.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return run(args, stdin, stdout, stderr)
+}
+
+// run dispatches to a subcommand and returns the exit code: 0 success,
+// 1 the work found problems, 2 bad usage.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if len(args) > 1 {
+			if c, ok := commands[args[1]]; ok {
+				return c.run([]string{"--help"}, stdin, stdout, stderr)
+			}
+		}
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		return commands["version"].run(nil, stdin, stdout, stderr)
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "intercom-actions: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	return c.run(args[1:], stdin, stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `intercom-actions maps Segment events (identify, track, group, ...) to Intercom
+with YAML rules, like Segment's Intercom Cloud Mode (Actions) destination.
+
+Usage:
+  intercom-actions <command> [flags] [arguments]
+
+Commands:
+`)
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprint(w, `
+Without --rules, commands use the embedded defaults (Segment's presets; see
+'intercom-actions defaults'); --with-defaults layers --rules files on them.
+Run 'intercom-actions <command> --help' for a command's flags and examples.
+`)
+}
+
+// newFlags makes a FlagSet whose --help prints the command's own usage text.
+func newFlags(name, usageText string, stderr, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprint(out, strings.TrimLeft(usageText, "\n"))
+		fmt.Fprintln(out, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, flags before, between or after the other arguments
+// (`plan events.ndjson --rules r.yaml`); after "--" everything is an
+// argument. It returns the exit code to use and false when the command
+// should stop (after --help: 0, bad flags: 2, before any work is done).
+// fs.Args() then holds the arguments in order.
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer) (int, bool) {
+	// Asked-for help goes to stdout, once; the flag package would print it
+	// to stderr first.
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0, false
+		}
+	}
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return 2, false // the flag package printed the error and the usage to stderr
+		}
+		left := fs.Args()
+		if n := len(args) - len(left); n > 0 && args[n-1] == "--" {
+			rest = append(rest, left...) // after "--": arguments only
+			break
+		}
+		if len(left) == 0 {
+			break
+		}
+		rest = append(rest, left[0])
+		args = left[1:]
+	}
+	fs.Parse(append([]string{"--"}, rest...)) // cannot fail: only arguments
+	return 0, true
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }

@@ -1,0 +1,213 @@
+package cli
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
+)
+
+// The subprocess tests run the real binary, built once per test run.
+var (
+	buildOnce sync.Once
+	binDir    string
+	binPath   string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// binary returns the path of the intercom-actions binary, building it on
+// first use.
+func binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "intercom-actions-test"); buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "intercom-actions")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/intercom-actions/intercom-actions/cmd/intercom-actions").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// proc is a running intercom-actions process.
+type proc struct {
+	t      testing.TB
+	cmd    *exec.Cmd
+	stdout syncBuffer
+	stderr syncBuffer
+	done   chan struct{}
+	code   int
+}
+
+// start runs the binary with args in dir (the test's working directory if
+// empty), with no Intercom token and a fresh home; the test's end kills it
+// if it still runs.
+func start(t testing.TB, dir string, args ...string) *proc {
+	t.Helper()
+	return startEnv(t, dir, nil, args...)
+}
+
+// startEnv is start with more environment variables.
+func startEnv(t testing.TB, dir string, env []string, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, cmd: exec.Command(binary(t), args...), done: make(chan struct{})}
+	p.cmd.Dir = dir
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	p.cmd.Env = append(os.Environ(), "INTERCOM_ACCESS_TOKEN=", "XDG_CONFIG_HOME="+t.TempDir(), "HOME="+t.TempDir())
+	p.cmd.Env = append(p.cmd.Env, env...)
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.cmd.Wait()
+		p.code = p.cmd.ProcessState.ExitCode()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+func (p *proc) signal(sig syscall.Signal) {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// wait waits for the process to exit and returns its exit code; it kills
+// it and fails the test after limit.
+func (p *proc) wait(limit time.Duration) int {
+	p.t.Helper()
+	select {
+	case <-p.done:
+		return p.code
+	case <-time.After(limit):
+		p.cmd.Process.Kill()
+		<-p.done
+		p.t.Fatalf("%s did not exit within %s; stderr:\n%s", strings.Join(p.cmd.Args, " "), limit, p.stderr.String())
+		return -1
+	}
+}
+
+// waitFor polls cond until it holds; it fails the test after limit.
+func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// running says whether the process still runs.
+func (p *proc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// workload is n events (n/5 users in 50 companies) of
+// simulator.Workload, as NDJSON.
+func workload(n int) string {
+	return strings.Join(simulator.Workload(n/5, 50), "\n") + "\n"
+}
+
+// writeFile writes data to name in dir and returns its path.
+func writeFile(t *testing.T, dir, name, data string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// canonical is the simulator state in a form equal across runs.
+func canonical(t *testing.T, st simulator.State) string {
+	t.Helper()
+	b, err := json.MarshalIndent(st.Canonical(), "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// cleanState sends events to a fresh simulator, in-process, and returns its
+// canonical state: what any run that loses and duplicates nothing ends with.
+func cleanState(t *testing.T, events string) string {
+	t.Helper()
+	sim := simulator.NewServer(simulator.Options{})
+	defer sim.Close()
+	dir := t.TempDir()
+	path := writeFile(t, dir, "events.ndjson", events)
+	code, _, errOut := runCLI(t, "", "send", "--api-base", sim.URL(), "--checkpoint", filepath.Join(dir, "cp"), "--dead-letter", filepath.Join(dir, "dl"), path)
+	if code != 0 {
+		t.Fatalf("clean run: exit %d\n%s", code, errOut)
+	}
+	return canonical(t, sim.State())
+}
+
+func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func gzipped(s string) string {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(s))
+	zw.Close()
+	return b.String()
+}

@@ -1,0 +1,427 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/intercom-actions/intercom-actions/engine/action"
+	"github.com/intercom-actions/intercom-actions/engine/internal/auth"
+	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
+	"github.com/intercom-actions/intercom-actions/engine/internal/ingest"
+	"github.com/intercom-actions/intercom-actions/engine/internal/metrics"
+	"github.com/intercom-actions/intercom-actions/engine/internal/spool"
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
+)
+
+func init() {
+	register(&command{name: "serve", summary: "run the destination: Segment-compatible ingestion, a durable spool, dispatch to Intercom", run: runServe})
+}
+
+const serveUsage = `
+Usage: intercom-actions serve [flags]
+
+Runs the destination as a service. It takes events as Segment's HTTP
+Tracking API does — so Segment libraries (analytics-go, analytics-node,
+analytics-python, analytics.js, ...) can send to it unchanged — and as
+Segment's and RudderStack's webhook destinations forward them; it answers
+only once the events are written and fsynced to the spool in --data-dir;
+and it sends them to Intercom through the rules, in order per contact,
+keeping what fails as dead letters ('intercom-actions deadletter').
+
+With no flags it works on a fresh machine: it listens on 127.0.0.1:8088,
+keeps its data in the user's state dir, uses the embedded default rules,
+and, with no Intercom token, sends to an in-process Intercom simulator
+whose state is at /_sim/state. Give a token (INTERCOM_ACCESS_TOKEN, or
+'intercom-actions auth login') or --intercom api to send to Intercom.
+
+Endpoints:
+  POST /v1/identify /v1/track /v1/group /v1/page /v1/screen /v1/alias /v1/batch
+       (and /v1/i /v1/t /v1/g /v1/p /v1/s /v1/a /v1/b): Segment's HTTP API
+  POST /v1/webhook     one forwarded event (or an array), X-Signature checked
+                       when INTERCOM_ACTIONS_WEBHOOK_SECRET or --webhook-secret-file is set
+  GET  /healthz        the process answers
+  GET  /readyz         it takes events (503 while stopping, or with the spool full)
+  GET  /metrics        Prometheus metrics
+  GET  /_sim/state     the simulator's contacts, companies and events (--intercom sim)
+
+Write keys: --write-key (repeatable), --write-keys-file (one a line) or
+INTERCOM_ACTIONS_WRITE_KEYS (comma-separated); the key is the HTTP Basic
+user name, or writeKey in the body. With none configured any key is
+accepted (the log says so).
+
+Limits as Segment's: 32 KB an event, 500 KB a batch (400 beyond). A
+messageId seen within --dedup-window is dispatched once. Past --spool-max
+of events not yet sent, requests are answered 503 with Retry-After.
+
+Scaling out: with --forward-kafka BROKERS --forward-topic T, serve only
+takes events: each request is answered once its events are in the topic
+(keyed by userId, else anonymousId), and 'intercom-actions consume'
+processes send them; TLS and SASL as consume's flags, prefixed kafka-
+(--kafka-tls, --kafka-sasl-mechanism, ...). No spool, no simulator.
+
+Stopping: the first SIGINT or SIGTERM stops taking events, lets the
+requests to Intercom in flight finish (--shutdown-timeout) and keeps
+everything else in the spool for the next start; a second signal aborts
+(a request cut off is dead-lettered as outcome unknown). Exit status 0
+after a clean stop, 130 when requests had to be cut off, 1 on failure.
+
+Examples:
+  intercom-actions serve
+  curl -s -u my-write-key: http://127.0.0.1:8088/v1/track -d '{"userId":"u1","event":"Signed Up"}'
+  curl -s http://127.0.0.1:8088/_sim/state
+  INTERCOM_ACCESS_TOKEN=... intercom-actions serve --addr :8088 --region eu --write-key $KEY --log-format json
+  intercom-actions serve --addr :8088 --forward-kafka b1:9092,b2:9092 --forward-topic events
+`
+
+func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("serve", serveUsage, stderr, stdout)
+	addr := fs.String("addr", "127.0.0.1:8088", "address to listen on")
+	dataDir := fs.String("data-dir", defaultDataDir(), "where the spool and the dead letters are kept")
+	rulesFlag := addRulesFlags(fs)
+	mode := fs.String("intercom", "", "where actions go: api (Intercom's REST API: needs a token) or sim (an in-process simulator); default: api with a token or --api-base, else sim")
+	conn := addConnFlags(fs)
+	conn.addTokenFileFlag(fs)
+	concurrency := intFlag(fs, "concurrency", 8, 1, "actions in flight at once (contacts sent in parallel)")
+	contactWait := durationFlag(fs, "contact-wait", 30*time.Second, 0, "how long a group or track waits for its contact's identify")
+	shutdownTimeout := durationFlag(fs, "shutdown-timeout", 30*time.Second, 0, "after SIGINT or SIGTERM, how long the requests in flight may take before they are cut off")
+	var writeKeys listFlag
+	fs.Var(&writeKeys, "write-key", "a write key to accept (repeatable; also INTERCOM_ACTIONS_WRITE_KEYS, comma-separated)")
+	writeKeysFile := fs.String("write-keys-file", "", "file of write keys to accept, one a line")
+	secretFile := fs.String("webhook-secret-file", "", "file holding the shared secret that signs /v1/webhook requests (or INTERCOM_ACTIONS_WEBHOOK_SECRET)")
+	spoolMax := fs.String("spool-max", "1GiB", "most bytes of events waiting in the spool; past it, 503 (e.g. 512MiB, 2GB)")
+	dedupWindow := fs.Duration("dedup-window", spool.DefaultDedupWindow, "how long a messageId is remembered to drop duplicates")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	verbose := fs.Bool("v", false, "debug logs: each retry, wait and failure (ids only, never tokens or traits)")
+	forwardKafka := fs.String("forward-kafka", "", "Kafka brokers (host:port, comma-separated) to write accepted events to, keyed by userId (else anonymousId), instead of the spool; 'consume' sends them (see --forward-topic)")
+	forwardTopic := fs.String("forward-topic", "", "the topic of --forward-kafka")
+	kf := addKafkaFlags(fs, "kafka-")
+	if code, ok := parse(fs, args, stdout); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "serve: unexpected argument %q (serve takes flags only)\n", fs.Arg(0))
+		return 2
+	}
+	if *forwardKafka != "" || *forwardTopic != "" {
+		return runServeForward(serveForward{brokers: *forwardKafka, topic: *forwardTopic, kafka: kf, addr: *addr,
+			writeKeys: writeKeys, writeKeysFile: *writeKeysFile, secretFile: *secretFile, shutdownTimeout: *shutdownTimeout,
+			logFormat: *logFormat, verbose: *verbose}, stderr)
+	}
+	maxBytes, err := parseSize(*spoolMax)
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: --spool-max: %v\n", err)
+		return 2
+	}
+	log, handler, err := newLogger(*logFormat, *verbose, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return 2
+	}
+	keys, secret, err := serveSecrets(writeKeys, *writeKeysFile, *secretFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return 2
+	}
+	eng, ok := rulesFlag.engine("serve", stderr)
+	if !ok {
+		return 1
+	}
+
+	// Where actions go.
+	var sim *simulator.Server
+	useSim, err := chooseIntercom(*mode, conn)
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return 2
+	}
+	if useSim {
+		sim = simulator.NewServer(simulator.Options{MaxRequests: 10000}) // a long-running serve keeps only the latest requests
+		defer sim.Close()
+		*conn.apiBase = sim.URL()
+	}
+	conn.logger = log // the client warns at once when Intercom cannot be reached
+	client, err := conn.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return 2
+	}
+
+	sp, err := spool.Open(*dataDir, spool.Options{MaxBytes: maxBytes, DedupWindow: *dedupWindow})
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return 1
+	}
+	defer sp.Close()
+
+	var d *dispatch.Dispatcher
+	met := metrics.New(metrics.Sources{Dispatch: func() dispatch.Summary { return d.Summary() }, Client: client, Spool: sp})
+	d, err = dispatch.New(dispatch.Config{
+		Engine:      eng,
+		Executor:    action.Executor{API: client, Log: log, Merges: &action.Merges{}},
+		Concurrency: *concurrency,
+		ContactWait: *contactWait,
+		DeadLetter:  dispatch.NewDeadLetterStore(sp.PutDeadLetter),
+		OnResult: func(r dispatch.Result) {
+			if r.Status == dispatch.Failed {
+				log.Warn("dead-lettered", "ref", r.Ref, "errors", r.Errors)
+			}
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return 1
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return 1
+	}
+	base := "http://" + ln.Addr().String()
+	var stopping atomic.Bool
+	ing := ingest.New(ingest.Config{Store: sp, WriteKeys: keys, WebhookSecret: secret, Observer: met, Log: log})
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", ing)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeStatus(w, http.StatusOK, "ok", "")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case stopping.Load():
+			writeStatus(w, http.StatusServiceUnavailable, "stopping", "a stop was asked: no more events are taken")
+		case sp.Full():
+			writeStatus(w, http.StatusServiceUnavailable, "full", "the spool is full: events are sent to Intercom more slowly than they arrive")
+		default:
+			writeStatus(w, http.StatusOK, "ready", "")
+		}
+	})
+	mux.Handle("GET /metrics", met.Handler())
+	if sim != nil {
+		mux.Handle("/_sim/", sim)
+	}
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "intercom-actions serve: POST events to %s/v1/track, /v1/identify, /v1/batch, ...; GET /healthz, /readyz, /metrics", base)
+		if sim != nil {
+			fmt.Fprint(w, ", /_sim/state")
+		}
+		fmt.Fprintln(w)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(handler, slog.LevelWarn)}
+	admin, adminErr := serveAdmin(*dataDir, sp)
+	if adminErr != nil {
+		log.Warn("no admin socket: deadletter commands need serve stopped", "error", adminErr)
+	}
+
+	log.Info("serve: listening", "addr", base, "data_dir", *dataDir, "spool_events", sp.Depth(), "rules", rulesLabel(rulesFlag.paths))
+	if sim != nil {
+		log.Info("serve: no Intercom token: actions go to an in-process Intercom simulator (--intercom sim); nothing reaches Intercom",
+			"sim_state", base+"/_sim/state")
+	} else {
+		apiBase, _ := conn.baseURL()
+		log.Info("serve: actions go to Intercom", "api_base", apiBase)
+	}
+	if len(keys) == 0 {
+		log.Warn("serve: no write key configured: any write key is accepted (set --write-key or INTERCOM_ACTIONS_WRITE_KEYS)")
+	}
+
+	ctx, abort := context.WithCancel(context.Background())
+	defer abort()
+	runDone := make(chan struct{})
+	var sum dispatch.Summary
+	var runErr error
+	src := sp.Source()
+	src.Settled = met.Delivered
+	go func() {
+		defer close(runDone)
+		sum, runErr = d.Run(ctx, src)
+	}()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var forced bool
+	select {
+	case sig := <-sigs:
+		log.Info("serve: stopping: no more events are taken; the requests to Intercom in flight may finish; a second signal aborts them",
+			"signal", signalName(sig), "shutdown_timeout", shutdownTimeout.String())
+	case err := <-serveErr:
+		log.Error("serve: the HTTP server failed", "error", err)
+		forced = true
+	case <-runDone:
+		log.Error("serve: dispatch ended", "error", runErr)
+		forced = true
+	}
+	stopping.Store(true)
+	d.Stop()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // requests being acknowledged finish; no new ones are taken
+		defer wg.Done()
+		shut, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+		defer cancel()
+		srv.Shutdown(shut)
+	}()
+	if finishOrAbort(log, "serve", runDone, sigs, *shutdownTimeout, abort) {
+		forced = true
+	}
+	<-runDone
+	srv.Close()
+	wg.Wait()
+	if admin != nil {
+		admin.Close()
+	}
+	closeErr := sp.Close()
+	left := spoolDepth(*dataDir)
+	logStopped(log, "serve", sum, "left_in_spool", left, "calls", client.Stats().Calls)
+	if closeErr != nil {
+		log.Error("serve: closing the spool", "error", closeErr)
+		return 1
+	}
+	if runErr != nil && !errors.Is(runErr, dispatch.ErrStopped) && !errors.Is(runErr, context.Canceled) {
+		log.Error("serve: dispatch failed", "error", runErr)
+		return 1
+	}
+	if forced {
+		return exitInterrupted
+	}
+	return 0
+}
+
+// spoolDepth reopens the closed spool to count what is left, or -1.
+func spoolDepth(dir string) int64 {
+	sp, err := spool.Open(dir, spool.Options{})
+	if err != nil {
+		return -1
+	}
+	defer sp.Close()
+	return sp.Depth()
+}
+
+func writeStatus(w http.ResponseWriter, code int, status, detail string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	b, _ := json.Marshal(struct {
+		Status string `json:"status"`
+		Detail string `json:"detail,omitempty"`
+	}{status, detail})
+	w.Write(append(b, '\n'))
+}
+
+// chooseIntercom says whether actions go to the in-process simulator.
+func chooseIntercom(mode string, conn *connFlags) (bool, error) {
+	switch mode {
+	case "sim":
+		if *conn.apiBase != "" {
+			return false, errors.New("--intercom sim and --api-base: pick one")
+		}
+		return true, nil
+	case "api":
+		return false, nil
+	case "":
+		if *conn.apiBase != "" {
+			return false, nil
+		}
+		_, _, err := auth.TokenSource(conn.tokenFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			return true, nil
+		}
+		return false, nil // a token, or a problem the client will report
+	}
+	return false, fmt.Errorf("--intercom %q: want api or sim", mode)
+}
+
+// serveSecrets gathers the write keys (flags, file, environment) and the
+// webhook secret (file, environment).
+func serveSecrets(flagKeys []string, keysFile, secretFile string) ([]string, string, error) {
+	keys := append([]string(nil), flagKeys...)
+	for _, k := range strings.Split(os.Getenv("INTERCOM_ACTIONS_WRITE_KEYS"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	if keysFile != "" {
+		data, err := os.ReadFile(keysFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("--write-keys-file: %w", err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if k := strings.TrimSpace(line); k != "" && !strings.HasPrefix(k, "#") {
+				keys = append(keys, k)
+			}
+		}
+	}
+	secret := os.Getenv("INTERCOM_ACTIONS_WEBHOOK_SECRET")
+	if secretFile != "" {
+		data, err := os.ReadFile(secretFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("--webhook-secret-file: %w", err)
+		}
+		secret = strings.TrimSpace(string(data))
+	}
+	return keys, secret, nil
+}
+
+// defaultDataDir is $XDG_STATE_HOME/intercom-actions, else
+// ~/.local/state/intercom-actions (on macOS and Windows, the user config
+// dir's intercom-actions).
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "intercom-actions")
+	}
+	if runtime.GOOS == "linux" || runtime.GOOS == "freebsd" || runtime.GOOS == "openbsd" {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, ".local", "state", "intercom-actions")
+		}
+	}
+	if d, err := os.UserConfigDir(); err == nil {
+		return filepath.Join(d, "intercom-actions")
+	}
+	return "intercom-actions-data"
+}
+
+func rulesLabel(paths []string) string {
+	if len(paths) == 0 {
+		return "embedded defaults"
+	}
+	return strings.Join(paths, ",")
+}
+
+// parseSize reads a byte count: 1048576, 512MiB, 2GB, 1.5GiB.
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	num, mult := strings.TrimSpace(s), 1.0
+	for _, u := range units {
+		if strings.HasSuffix(strings.ToUpper(num), strings.ToUpper(u.suffix)) {
+			num, mult = strings.TrimSpace(num[:len(num)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("%q is not a size (e.g. 1GiB, 512MiB, 2000000)", s)
+	}
+	return int64(v * mult), nil
+}

@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/intercom-actions/intercom-actions/engine/internal/ingest"
+	"github.com/intercom-actions/intercom-actions/engine/internal/kafka"
+	"github.com/intercom-actions/intercom-actions/engine/internal/metrics"
+)
+
+// serveForward is serve with --forward-kafka: ingestion only, the
+// accepted events written to a Kafka topic for `consume` to send.
+type serveForward struct {
+	brokers, topic  string
+	kafka           *kafkaFlags
+	addr            string
+	writeKeys       []string
+	writeKeysFile   string
+	secretFile      string
+	shutdownTimeout time.Duration
+	logFormat       string
+	verbose         bool
+}
+
+// runServeForward takes events as serve does and writes them to a topic,
+// keyed by userId (else anonymousId), answering a request only once the
+// brokers have acknowledged its events. Nothing is sent to Intercom here:
+// `consume` processes do that, so ingestion and delivery scale apart.
+func runServeForward(o serveForward, stderr io.Writer) int {
+	if o.brokers == "" || o.topic == "" {
+		fmt.Fprintln(stderr, "serve: --forward-kafka and --forward-topic go together: the brokers and the topic to write events to")
+		return 2
+	}
+	log, handler, err := newLogger(o.logFormat, o.verbose, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return 2
+	}
+	keys, secret, err := serveSecrets(o.writeKeys, o.writeKeysFile, o.secretFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return 2
+	}
+	conn, err := o.kafka.conn(o.brokers, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: --forward-kafka: %v\n", err)
+		return 2
+	}
+	fwd, err := kafka.NewForwarder(context.Background(), conn, o.topic)
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return 1
+	}
+	defer fwd.Close()
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return 1
+	}
+	base := "http://" + ln.Addr().String()
+	met := metrics.New(metrics.Sources{})
+	var stopping atomic.Bool
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", ingest.New(ingest.Config{Store: fwd, WriteKeys: keys, WebhookSecret: secret, Observer: met, Log: log}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeStatus(w, http.StatusOK, "ok", "") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if stopping.Load() {
+			writeStatus(w, http.StatusServiceUnavailable, "stopping", "a stop was asked: no more events are taken")
+			return
+		}
+		writeStatus(w, http.StatusOK, "ready", "")
+	})
+	mux.Handle("GET /metrics", met.Handler())
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "intercom-actions serve: POST events to %s/v1/track, /v1/identify, /v1/batch, ...; they go to Kafka topic %s; GET /healthz, /readyz, /metrics\n", base, o.topic)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(handler, slog.LevelWarn)}
+	log.Info("serve: listening; accepted events go to Kafka (send them with 'intercom-actions consume')", "addr", base,
+		"brokers", o.brokers, "topic", o.topic)
+	if len(keys) == 0 {
+		log.Warn("serve: no write key configured: any write key is accepted (set --write-key or INTERCOM_ACTIONS_WRITE_KEYS)")
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	select {
+	case sig := <-sigs:
+		log.Info("serve: stopping: no more events are taken; the requests being acknowledged finish", "signal", signalName(sig))
+	case err := <-serveErr:
+		log.Error("serve: the HTTP server failed", "error", err)
+		return 1
+	}
+	stopping.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Warn("serve: requests cut off at the shutdown timeout: their clients were not answered and will send them again", "error", err)
+			return exitInterrupted
+		}
+	case sig := <-sigs:
+		log.Warn("serve: aborting: requests being acknowledged are cut off (their clients were not answered and will send them again)", "signal", signalName(sig))
+		srv.Close()
+		return exitInterrupted
+	}
+	log.Info("serve: stopped")
+	return 0
+}
