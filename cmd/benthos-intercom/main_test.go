@@ -70,11 +70,7 @@ func TestExampleAsAPersonRunsIt(t *testing.T) {
 	// The same events, one at a time, to a fresh simulator.
 	ref := simulator.NewServer(simulator.Options{})
 	defer ref.Close()
-	rules, err := processor.CompileDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := processor.New(processor.Config{Rules: rules, BaseURL: ref.URL(),
+	p, err := processor.New(processor.Config{APIBase: ref.URL(),
 		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "tok"})})
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/internal/auth"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
+	"github.com/intercom-actions/intercom-actions/engine/processor"
 )
 
 func init() {
@@ -172,7 +173,8 @@ func runAuthLogin(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", auth.DefaultTimeout, "how long to wait for the browser")
 	authURL := fs.String("auth-url", auth.DefaultAuthURL, "OAuth authorize URL")
 	tokenURL := fs.String("token-url", auth.DefaultTokenURL, "OAuth token URL")
-	conn := addConnFlags(fs)
+	var cfg processor.Config
+	addOptions(fs, &cfg, "region", "api-base")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
@@ -199,10 +201,9 @@ For your own workspace you need no OAuth: set INTERCOM_ACCESS_TOKEN to the app's
 		fmt.Fprintf(stderr, "auth login: --port %d is not a port number\n", *port)
 		return 2
 	}
-	base, err := conn.baseURL()
+	base, err := cfg.BaseURL()
 	if err != nil {
-		fmt.Fprintf(stderr, "auth login: %v\n", err)
-		return 2
+		return optionError("auth login", stderr, err)
 	}
 	path, err := tokenPath(*tokenFile)
 	if err != nil {
@@ -264,7 +265,8 @@ For your own workspace you need no OAuth: set INTERCOM_ACCESS_TOKEN to the app's
 func runAuthStatus(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("auth status", authStatusUsage, stderr, stdout)
 	tokenFile := fs.String("token-file", "", tokenFileHelp)
-	conn := addConnFlags(fs)
+	var cfg processor.Config
+	addOptions(fs, &cfg, "region", "api-base")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
@@ -272,10 +274,9 @@ func runAuthStatus(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "auth status: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
 		return 2
 	}
-	base, err := conn.baseURL()
+	base, err := cfg.BaseURL()
 	if err != nil {
-		fmt.Fprintf(stderr, "auth status: %v\n", err)
-		return 2
+		return optionError("auth status", stderr, err)
 	}
 	ts, source, err := auth.TokenSource(*tokenFile)
 	if err != nil {

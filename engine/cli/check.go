@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/intercom-actions/intercom-actions/engine/processor"
 	"github.com/intercom-actions/intercom-actions/rules"
 )
 
@@ -35,12 +36,12 @@ Examples:
 
 func runCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("check", checkUsage, stderr, stdout)
-	withDefaults := fs.Bool("with-defaults", false, "check the files layered on the embedded defaults")
-	presetNames := addPresetFlag(fs)
+	var cfg processor.Config
+	addOptions(fs, &cfg, "with-defaults", "preset")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
-	eng, replaced, err := compileRules(fs.Args(), *withDefaults, *presetNames)
+	eng, replaced, err := compileRules(fs.Args(), cfg.Rules.WithDefaults, cfg.Rules.Presets)
 	var list rules.ErrorList
 	switch {
 	case errors.As(err, &list):
@@ -61,7 +62,7 @@ func runCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintf(stdout, "ok: %d rules (%d enabled)\n", len(all), enabled)
-	if *withDefaults && len(fs.Args()) > 0 {
+	if cfg.Rules.WithDefaults && len(fs.Args()) > 0 {
 		fmt.Fprintf(stdout, "layered on the defaults; replaced: %s\n", orNone(replaced))
 	}
 	for _, r := range all {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/intercom-actions/intercom-actions/engine/internal/ruletest"
+	"github.com/intercom-actions/intercom-actions/engine/processor"
 )
 
 func init() {
@@ -47,15 +48,16 @@ Exit status: 0 when every case passes, 1 when any fails.
 
 func runTest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("test", testUsage, stderr, stdout)
-	rulesFlag := addRulesFlags(fs)
+	var cfg processor.Config
+	addRulesFlags(fs, &cfg)
 	fs.Lookup("rules").Usage = "rule file or folder for cases without their own (repeatable; default: the embedded defaults)"
 	update := fs.Bool("update", false, "rewrite each case's want section with what the rules produce now")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
 	runner := ruletest.Runner{Update: *update}
-	if rulesFlag.chosen() {
-		eng, ok := rulesFlag.engine("test", stderr)
+	if chosen(cfg.Rules) {
+		eng, ok := compileOrReport("test", cfg.Rules, stderr)
 		if !ok {
 			return 1
 		}

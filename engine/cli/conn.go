@@ -1,128 +1,82 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/url"
-	"regexp"
-	"strconv"
+	"io"
+	"slices"
 
-	"golang.org/x/oauth2"
-
-	"github.com/intercom-actions/intercom-actions/engine/internal/auth"
-	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
+	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/engine/processor"
 )
 
-// connFlags are the flags of commands that talk to Intercom.
-type connFlags struct {
-	region    *string
-	apiBase   *string
-	tokenFile string
-	version   string
-	logger    *slog.Logger // the client's debug log (retries, waits, cache misses), if any
-	// onUnreachable, if set, hears at once when Intercom cannot be reached
-	// (see rest.Config.OnUnreachable).
-	onUnreachable func(error)
-}
-
-func addConnFlags(fs *flag.FlagSet) *connFlags {
-	return &connFlags{
-		region:  fs.String("region", "us", "Intercom region: us, eu or au"),
-		apiBase: fs.String("api-base", "", "API base URL, e.g. a simulator's http://127.0.0.1:8089 (overrides --region)"),
-	}
-}
-
-// addTokenFileFlag adds --token-file, for commands that build a client.
-func (c *connFlags) addTokenFileFlag(fs *flag.FlagSet) {
-	fs.StringVar(&c.tokenFile, "token-file", "", tokenFileHelp)
-}
-
-// addVersionFlag adds --intercom-version, for commands that build a client.
-func (c *connFlags) addVersionFlag(fs *flag.FlagSet) {
-	fs.StringVar(&c.version, "intercom-version", rest.DefaultVersion,
-		"Intercom-Version header: the API version, 2.0 to "+lastVersion+" (the default is the one the request bodies are written and tested for)")
-}
-
-// lastVersion is the newest Intercom-Version this client may send: 2.16
-// sends owner_id as a string and answers 410 contact_merged for the old id
-// of a merged contact, neither of which the call sequences handle yet.
-const (
-	lastVersion      = "2.15"
-	lastVersionMinor = 15
-)
-
-var versionRE = regexp.MustCompile(`^2\.([0-9]|[1-9][0-9])$`)
-
-// checkVersion accepts the Intercom API versions the client can speak.
-func checkVersion(v string) error {
-	m := versionRE.FindStringSubmatch(v)
-	if m == nil {
-		return fmt.Errorf("--intercom-version %q: want a version from 2.0 to %s (default %s)", v, lastVersion, rest.DefaultVersion)
-	}
-	if minor, _ := strconv.Atoi(m[1]); minor > lastVersionMinor {
-		return fmt.Errorf("--intercom-version %s is not supported: from 2.16 Intercom sends owner_id as a string and answers 410 for a merged contact's old id, "+
-			"which this client does not handle yet; use 2.0 to %s (default %s)", v, lastVersion, rest.DefaultVersion)
-	}
-	return nil
-}
-
-// baseURL is --api-base, else the region's URL. A plain http:// base is
-// refused unless its host is a loopback address (a local simulator): the
-// bearer token would cross the network unencrypted.
-func (c *connFlags) baseURL() (string, error) {
-	if *c.apiBase == "" {
-		return rest.RegionURL(*c.region)
-	}
-	u, err := url.Parse(*c.apiBase)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", fmt.Errorf("--api-base %q: want an https:// URL with a host", *c.apiBase)
-	}
-	if u.Scheme == "http" && !isLoopback(*c.apiBase) {
-		return "", fmt.Errorf("--api-base %s: plain http would send the access token unencrypted; use https (http is allowed only for a loopback address, such as a local simulator)", *c.apiBase)
-	}
-	return *c.apiBase, nil
-}
-
-// client builds an Intercom client with the token from the environment or
-// the stored login.
-func (c *connFlags) client() (*rest.Client, error) {
-	if c.version != "" {
-		if err := checkVersion(c.version); err != nil {
-			return nil, err
+// addOptions defines the delivery core's options (processor.Options) as
+// flags of fs that set cfg: every option, or those named. Each flag has
+// the option's name, default and help, whatever the command.
+func addOptions(fs *flag.FlagSet, cfg *processor.Config, names ...string) {
+	for _, o := range processor.Options() {
+		if len(names) == 0 || slices.Contains(names, o.Name) {
+			fs.Var(&optionFlag{o: o, cfg: cfg}, o.Name, o.Help)
 		}
 	}
-	base, err := c.baseURL()
-	if err != nil {
-		return nil, err
-	}
-	ts, err := tokenSource(base, c.tokenFile)
-	if err != nil {
-		return nil, err
-	}
-	return rest.New(rest.Config{BaseURL: base, TokenSource: ts, Logger: c.logger, Version: c.version, OnUnreachable: c.onUnreachable})
 }
 
-// tokenSource finds the access token: INTERCOM_ACCESS_TOKEN, else the
-// token saved by `auth login`; for a simulator on loopback, a placeholder
-// when there is neither.
-func tokenSource(base, tokenFile string) (oauth2.TokenSource, error) {
-	ts, _, err := auth.TokenSource(tokenFile)
-	if err != nil && isLoopback(base) {
-		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "simulator", TokenType: "Bearer"}), nil
-	}
-	return ts, err
+// connOptions are the options of commands that only talk to Intercom.
+var connOptions = []string{"region", "api-base", "token-file", "intercom-version"}
+
+// optionFlag is an option as a flag.
+type optionFlag struct {
+	o   processor.Option
+	cfg *processor.Config
 }
 
-func isLoopback(base string) bool {
-	u, err := url.Parse(base)
+func (f *optionFlag) String() string     { return f.o.Default }
+func (f *optionFlag) Set(s string) error { return f.o.Set(f.cfg, s) }
+func (f *optionFlag) IsBoolFlag() bool   { return f.o.Kind == processor.Bool }
+
+// optionError prints a problem of cfg's options as a command's usage error
+// and returns exit status 2: `send: --api-base "x": want an https:// URL
+// with a host`.
+func optionError(cmd string, stderr io.Writer, err error) int {
+	var oe *processor.OptionError
+	if errors.As(err, &oe) {
+		fmt.Fprintf(stderr, "%s: --%v\n", cmd, oe)
+	} else {
+		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
+	}
+	return 2
+}
+
+// newProcessor assembles the delivery core of a command from cfg: its
+// options are checked (a usage error, exit 2), its rules compiled (every
+// problem on stderr, exit 1), then the Intercom client made (exit 2: no
+// token, say). ok is false with the exit status in code.
+func newProcessor(cmd string, cfg processor.Config, stderr io.Writer) (p *processor.Processor, code int, ok bool) {
+	if err := cfg.Validate(); err != nil {
+		return nil, optionError(cmd, stderr, err), false
+	}
+	if cfg.Engine == nil {
+		eng, ok := compileOrReport(cmd, cfg.Rules, stderr)
+		if !ok {
+			return nil, 1, false
+		}
+		cfg.Engine = eng
+	}
+	p, err := processor.New(cfg)
 	if err != nil {
-		return false
+		return nil, optionError(cmd, stderr, err), false
 	}
-	if u.Hostname() == "localhost" {
-		return true
+	return p, 0, true
+}
+
+// compileOrReport compiles the chosen rules for command cmd, reporting
+// every problem on stderr; ok is false when there were any.
+func compileOrReport(cmd string, r processor.Rules, stderr io.Writer) (*engine.Engine, bool) {
+	eng, err := r.Compile()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: rules failed to load:\n%v\n", cmd, err)
+		return nil, false
 	}
-	ip := net.ParseIP(u.Hostname())
-	return ip != nil && ip.IsLoopback()
+	return eng, true
 }

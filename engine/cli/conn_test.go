@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/intercom-actions/intercom-actions/engine/processor"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
@@ -24,8 +25,8 @@ func TestAPIBaseRefusesPlainHTTP(t *testing.T) {
 		}
 	}
 	for _, base := range []string{"https://api.intercom.io", "http://127.0.0.1:8089", "http://localhost:8089", "http://[::1]:8089"} {
-		c := &connFlags{apiBase: &base}
-		if got, err := c.baseURL(); err != nil || got != base {
+		c := &processor.Config{APIBase: base}
+		if got, err := c.BaseURL(); err != nil || got != base {
 			t.Errorf("baseURL(%s) = %q, %v", base, got, err)
 		}
 	}

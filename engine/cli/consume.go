@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,17 +9,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
-	"github.com/intercom-actions/intercom-actions/engine/action"
-	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/kafka"
 	"github.com/intercom-actions/intercom-actions/engine/internal/metrics"
+	"github.com/intercom-actions/intercom-actions/engine/processor"
 )
 
 func init() {
@@ -87,13 +83,8 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	dlTopic := fs.String("dead-letter-topic", "", "topic the dead letters are written to (instead of --dead-letter)")
 	deadLetter := fs.String("dead-letter", "dead-letter.ndjson", "file the dead letters are appended to, when no --dead-letter-topic")
 	kf := addKafkaFlags(fs, "")
-	rulesFlag := addRulesFlags(fs)
-	conn := addConnFlags(fs)
-	conn.addTokenFileFlag(fs)
-	conn.addVersionFlag(fs)
-	concurrency := intFlag(fs, "concurrency", 4, 1, "actions in flight at once per partition (its contacts sent in parallel)")
-	contactWait := durationFlag(fs, "contact-wait", 30*time.Second, 0, "how long a group or track waits for its contact's identify")
-	attrMode := fs.String("custom-attributes", "send", "custom attributes the workspace does not have: send, create or existing (see send --help)")
+	var cfg processor.Config
+	addOptions(fs, &cfg)
 	rateShare := fs.String("rate-share", "auto", "part of Intercom's rate limit this process keeps to: auto (its share of the topics' partitions), or a fraction such as 0.5 (1: all the headers say is left)")
 	commitInterval := durationFlag(fs, "commit-interval", time.Second, time.Millisecond, "how often the settled offsets are committed")
 	shutdownTimeout := durationFlag(fs, "shutdown-timeout", 30*time.Second, 0, "after SIGINT or SIGTERM, how long the requests in flight may take before they are cut off")
@@ -130,11 +121,6 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "consume: --rate-share: %v\n", err)
 		return 2
 	}
-	mode, err := action.ParseAttributeMode(*attrMode)
-	if err != nil {
-		fmt.Fprintf(stderr, "consume: --custom-attributes: %v\n", err)
-		return 2
-	}
 	log, _, err := newLogger(*logFormat, *verbose, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "consume: %v\n", err)
@@ -145,38 +131,25 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "consume: %v\n", err)
 		return 2
 	}
-	eng, ok := rulesFlag.engine("consume", stderr)
+	cfg.Logger = log
+	p, code, ok := newProcessor("consume", cfg, stderr)
 	if !ok {
-		return 1
+		return code
 	}
-	conn.logger = log
-	client, err := conn.client()
-	if err != nil {
-		fmt.Fprintf(stderr, "consume: %v\n", err)
-		return 2
-	}
+	defer p.Close()
 	if share > 0 {
-		client.SetRateShare(share)
-	}
-	var attrs *action.Attributes
-	if mode != action.SendAttributes {
-		attrs = action.NewAttributes(mode)
+		p.SetRateShare(share)
 	}
 
-	cfg := kafka.Config{
+	kcfg := kafka.Config{
 		Conn:   kconn,
 		Topics: topics,
 		Group:  *group,
-		Dispatch: dispatch.Config{
-			Engine:      eng,
-			Executor:    action.Executor{API: client, Log: log, Attributes: attrs, Merges: &action.Merges{}},
-			Concurrency: *concurrency,
-			ContactWait: *contactWait,
-			OnResult: func(r dispatch.Result) {
-				if r.Status == dispatch.Failed {
-					log.Warn("dead-lettered", "ref", r.Ref, "errors", r.Errors)
-				}
-			},
+		Runner: p,
+		OnResult: func(r processor.EventResult) {
+			if r.Status == processor.Failed {
+				log.Warn("dead-lettered", "ref", r.Ref, "errors", r.Errors)
+			}
 		},
 		DeadLetterTopic:   *dlTopic,
 		CommitInterval:    *commitInterval,
@@ -188,9 +161,9 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if share == 0 { // auto: the part of the partitions this member owns
 		last := ""
-		cfg.OnAssignment = func(owned, total int) { // called by one goroutine at a time
+		kcfg.OnAssignment = func(owned, total int) { // called by one goroutine at a time
 			if owned > 0 && total > 0 {
-				client.SetRateShare(float64(owned) / float64(total))
+				p.SetRateShare(float64(owned) / float64(total))
 				if s := fmt.Sprintf("%d/%d", owned, total); s != last {
 					last = s
 					log.Info("consume: keeping to this share of Intercom's rate limit: the part of the partitions owned", "share", s)
@@ -199,17 +172,11 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	if *dlTopic == "" {
-		dlFile := &syncedFile{path: *deadLetter}
+		dlFile := &delivery.DeadLetterFile{Path: *deadLetter, Sync: true} // its event's offset is committed after it
 		defer dlFile.Close()
-		cfg.DeadLetter = func(_ context.Context, dl dispatch.DeadLetter) error {
-			b, err := json.Marshal(dl)
-			if err != nil {
-				return err
-			}
-			return dlFile.append(append(b, '\n'))
-		}
+		kcfg.DeadLetter = func(_ context.Context, dl processor.DeadLetter) error { return dlFile.Put(dl) }
 	}
-	c, err := kafka.NewConsumer(cfg)
+	c, err := kafka.NewConsumer(kcfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "consume: %v\n", err)
 		return 2
@@ -220,7 +187,7 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "consume: --metrics-addr: %v\n", err)
 			return 1
 		}
-		met := metrics.New(metrics.Sources{Dispatch: c.Summary, Client: client})
+		met := metrics.New(metrics.Sources{Dispatch: c.Summary, Client: p})
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", met.Handler())
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -229,39 +196,38 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		log.Info("consume: metrics", "url", "http://"+ln.Addr().String()+"/metrics")
 	}
 
-	apiBase, _ := conn.baseURL()
+	apiBase, _ := cfg.BaseURL()
 	log.Info("consume: starting", "brokers", strings.Join(kconn.Brokers, ","), "topics", strings.Join(topics, ","), "group", *group,
-		"api_base", apiBase, "rules", rulesLabel(rulesFlag.paths), "dead_letters", deadLetterLabel(*dlTopic, *deadLetter))
+		"api_base", apiBase, "rules", rulesLabel(cfg.Rules.Files), "dead_letters", deadLetterLabel(*dlTopic, *deadLetter))
 
 	ctx, abort := context.WithCancel(context.Background())
 	defer abort()
 	var forced bool
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
+	sigs := catchSignals()
+	defer sigs.release()
 	runDone := make(chan struct{})
-	var sum dispatch.Summary
+	var sum processor.Summary
 	var runErr error
 	go func() {
 		defer close(runDone)
 		sum, runErr = c.Run(ctx)
 	}()
 	select {
-	case sig := <-sigs:
+	case sig := <-sigs.C:
 		log.Info("consume: stopping: no more records are fetched; the requests to Intercom in flight may finish; a second signal aborts them",
 			"signal", signalName(sig), "shutdown_timeout", shutdownTimeout.String())
 		c.Stop()
-		forced = finishOrAbort(log, "consume", runDone, sigs, *shutdownTimeout, abort)
+		forced = sigs.logDrain(log, "consume", runDone, *shutdownTimeout, abort)
 	case <-runDone:
 	}
 	<-runDone
-	if runErr != nil && !errors.Is(runErr, dispatch.ErrStopped) && !errors.Is(runErr, context.Canceled) && !errors.Is(runErr, dispatch.ErrUnauthorized) {
+	if runErr != nil && !errors.Is(runErr, processor.ErrStopped) && !errors.Is(runErr, context.Canceled) && !errors.Is(runErr, processor.ErrUnauthorized) {
 		log.Error("consume: failed", "error", runErr)
 		return 1
 	}
-	logStopped(log, "consume", sum, "left_uncommitted", sum.Unsettled, "already_settled", c.Already(), "calls", client.Stats().Calls)
+	logStopped(log, "consume", sum, "left_uncommitted", sum.Unsettled, "already_settled", c.Already(), "calls", p.Stats().Calls)
 	switch {
-	case errors.Is(runErr, dispatch.ErrUnauthorized):
+	case errors.Is(runErr, processor.ErrUnauthorized):
 		log.Error("consume: Intercom refused the access token; what was fetched and not sent stays uncommitted for the next start", "error", runErr)
 		return 1
 	case forced:
@@ -306,39 +272,4 @@ func newLogger(format string, verbose bool, stderr io.Writer) (*slog.Logger, slo
 		return nil, nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
 	return slog.New(h), h, nil
-}
-
-// syncedFile appends lines to a file opened on first use, each on disk
-// (fsynced) before append returns: a dead letter must survive a crash,
-// since its event's offset is committed after it.
-type syncedFile struct {
-	path string
-	mu   sync.Mutex
-	f    *os.File
-}
-
-func (s *syncedFile) append(line []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.f == nil {
-		f, err := os.OpenFile(s.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return err
-		}
-		s.f = f
-	}
-	if _, err := s.f.Write(line); err != nil {
-		return err
-	}
-	return s.f.Sync()
-}
-
-// Close closes the file, if it was opened.
-func (s *syncedFile) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.f == nil {
-		return nil
-	}
-	return s.f.Close()
 }

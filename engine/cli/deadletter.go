@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
 	"github.com/intercom-actions/intercom-actions/engine/internal/spool"
+	"github.com/intercom-actions/intercom-actions/engine/processor"
 )
 
 func init() {
@@ -105,7 +105,7 @@ func runDeadLetter(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 				what = "event"
 			}
 			mark := ""
-			if dl.Outcome == dispatch.OutcomeUnknown {
+			if dl.Outcome == processor.OutcomeUnknown {
 				mark, unknown = " [outcome unknown]", unknown+1
 			}
 			fmt.Fprintf(stdout, "%d\t%s\t%s\t%s\t%s%s\n", dl.ID, dl.Time.UTC().Format(time.RFC3339), dl.Ref, what, dl.Error, mark)

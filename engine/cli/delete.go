@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/intercom-actions/intercom-actions/engine/action"
+	"github.com/intercom-actions/intercom-actions/engine/processor"
 )
 
 func init() {
@@ -30,9 +31,8 @@ Example:
 func runDelete(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("delete", deleteUsage, stderr, stdout)
 	userID := fs.String("user-id", "", "the user's id (the contact's external_id)")
-	conn := addConnFlags(fs)
-	conn.addTokenFileFlag(fs)
-	conn.addVersionFlag(fs)
+	var cfg processor.Config
+	addOptions(fs, &cfg, connOptions...)
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
@@ -40,12 +40,12 @@ func runDelete(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "delete: give exactly one --user-id (see delete --help)")
 		return 2
 	}
-	client, err := conn.client()
-	if err != nil {
-		fmt.Fprintf(stderr, "delete: %v\n", err)
-		return 2
+	p, code, ok := newProcessor("delete", cfg, stderr)
+	if !ok {
+		return code
 	}
-	deleted, err := action.DeleteUser(context.Background(), client, *userID)
+	defer p.Close()
+	deleted, err := action.DeleteUser(context.Background(), p.API(), *userID)
 	switch {
 	case err != nil:
 		fmt.Fprintf(stderr, "delete: %v\n", err) // several contacts match, or an API error

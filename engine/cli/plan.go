@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/internal/planner"
+	"github.com/intercom-actions/intercom-actions/engine/processor"
 )
 
 func init() {
@@ -43,12 +44,13 @@ Examples:
 
 func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("plan", planUsage, stderr, stdout)
-	rulesFlag := addRulesFlags(fs)
+	var cfg processor.Config
+	addRulesFlags(fs, &cfg)
 	pretty := fs.Bool("pretty", false, "indent each action, and add unmatched and failed lines as JSON objects (a JSON stream)")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
 	}
-	eng, ok := rulesFlag.engine("plan", stderr)
+	eng, ok := compileOrReport("plan", cfg.Rules, stderr)
 	if !ok {
 		return 1
 	}

@@ -7,22 +7,17 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/intercom-actions/intercom-actions/engine/action"
-	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/internal/checkpoint"
-	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
-	"github.com/intercom-actions/intercom-actions/engine/internal/planner"
-	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
+	"github.com/intercom-actions/intercom-actions/engine/processor"
 )
 
 func init() {
@@ -95,32 +90,17 @@ const exitInterrupted = 130
 
 func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("send", sendUsage, stderr, stdout)
-	rulesFlag := addRulesFlags(fs)
-	conn := addConnFlags(fs)
-	conn.addTokenFileFlag(fs)
-	conn.addVersionFlag(fs)
-	concurrency := intFlag(fs, "concurrency", 8, 1, "actions in flight at once (contacts sent in parallel)")
+	var cfg processor.Config
+	addOptions(fs, &cfg)
 	deadLetter := fs.String("dead-letter", "dead-letter.ndjson", "file that failed events are appended to, with their reasons")
 	dryRun := fs.Bool("dry-run", false, "plan and print each action as a JSON line; send nothing")
-	contactWait := durationFlag(fs, "contact-wait", 30*time.Second, 0, "how long a group or track waits for its contact's identify")
 	verbose := fs.Bool("v", false, "print each failure as it happens, and log each retry, rate-limit wait and cache miss (ids only, never tokens or traits)")
-	attrMode := fs.String("custom-attributes", "send", "custom attributes the workspace does not have: send (as mapped: Intercom refuses the whole update), "+
-		"create (create them, typed from the value, up to Intercom's 250; drop what cannot be, with a warning) or existing (drop them with a warning)")
 	resume := fs.Bool("resume", false, "continue a stopped or killed run from its checkpoint: events already settled are not sent again")
 	cpPath := fs.String("checkpoint", "send-checkpoint.ndjson", "file recording how far each input file is settled, for --resume")
 	shutdownTimeout := durationFlag(fs, "shutdown-timeout", 30*time.Second, 0, "after SIGINT or SIGTERM, how long the requests in flight may take before they are cut off")
 	includeUnknown := fs.Bool("include-unknown", false, "re-send dead letters whose outcome is unknown (Intercom may have applied them); without it they stay dead letters")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
-	}
-	mode, err := action.ParseAttributeMode(*attrMode)
-	if err != nil {
-		fmt.Fprintf(stderr, "send: --custom-attributes: %v\n", err)
-		return 2
-	}
-	eng, ok := rulesFlag.engine("send", stderr)
-	if !ok {
-		return 1
 	}
 	inputs := fs.Args()
 	if len(inputs) == 0 {
@@ -132,18 +112,12 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	cp, progress, code := openCheckpoint(*cpPath, inputs, *resume, *dryRun, stderr)
-	if cp == nil && code >= 0 {
-		return code
-	}
 
 	out := &lockedWriter{w: stderr}
 	prog := newProgress(stderr, "send")
 	defer prog.stop()
-	var exec dispatch.Executor
-	var client *rest.Client
 	if *dryRun {
-		exec = &dryRunExecutor{w: stdout}
+		cfg.DryRun = stdout
 	} else {
 		// Warnings (custom attributes dropped) always show; -v adds the
 		// client's debug log.
@@ -151,65 +125,28 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if *verbose {
 			level = slog.LevelDebug
 		}
-		logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
-		if *verbose {
-			conn.logger = logger
-		}
-		conn.onUnreachable = func(err error) {
-			base, _ := conn.baseURL()
+		cfg.Logger = slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
+		cfg.OnUnreachable = func(err error) {
+			base, _ := cfg.BaseURL()
 			prog.clear()
-			out.printf("send: cannot reach Intercom at %s: %s; retrying (check --api-base or --region; Ctrl-C stops and keeps the checkpoint)\n", base, intercom.Unreachable(err))
+			out.printf("send: cannot reach Intercom at %s: %s; retrying (check --api-base or --region; Ctrl-C stops and keeps the checkpoint)\n", base, processor.Unreachable(err))
 		}
-		client, err = conn.client()
-		if err != nil {
-			fmt.Fprintf(stderr, "send: %v\n", err)
-			return 2
-		}
-		var attrs *action.Attributes
-		if mode != action.SendAttributes {
-			attrs = action.NewAttributes(mode) // one for the run: the workspace is listed once
-		}
-		// Merges: a backfill's group calls of one company's members, still
-		// queued when the first runs, make one upsert.
-		exec = action.Executor{API: client, Log: logger, Attributes: attrs, Merges: &action.Merges{}}
+	}
+	p, code, ok := newProcessor("send", cfg, stderr)
+	if !ok {
+		return code
+	}
+	defer p.Close()
+	cp, progress, code := openCheckpoint(*cpPath, inputs, *resume, *dryRun, stderr)
+	if cp == nil && code >= 0 {
+		return code
 	}
 
-	dlFile := &lazyFile{path: *deadLetter}
-	defer dlFile.Close()
-	var done, failed int64
-	var progMu sync.Mutex
-	d, err := dispatch.New(dispatch.Config{
-		Engine:      eng,
-		Executor:    exec,
-		Concurrency: *concurrency,
-		ContactWait: *contactWait,
-		DeadLetter:  dispatch.NewDeadLetterWriter(dlFile),
-		OnResult: func(r dispatch.Result) {
-			progMu.Lock()
-			done++
-			if r.Status == dispatch.Failed {
-				failed++
-			}
-			prog.set(fmt.Sprintf("%d events done, %d failed", done, failed))
-			progMu.Unlock()
-			if *verbose && r.Status == dispatch.Failed {
-				prog.clear()
-				for _, e := range r.Errors {
-					out.printf("send: %s: %s\n", r.Ref, e)
-				}
-			}
-		},
-	})
-	if err != nil {
-		fmt.Fprintf(stderr, "send: %v\n", err)
-		return 1
-	}
-
-	var src dispatch.MultiSource
+	var src delivery.MultiSource
 	var skipped []string // inputs a resumed run finds done
 	for _, name := range inputs {
-		p, checkpointed := progress[name]
-		if checkpointed && p.Done {
+		pr, checkpointed := progress[name]
+		if checkpointed && pr.Done {
 			skipped = append(skipped, name)
 			continue
 		}
@@ -222,10 +159,10 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer closeFn()
-		ls := dispatch.NewLineSource(label, r)
+		ls := delivery.NewLineSource(label, r)
 		ls.IncludeUnknown = *includeUnknown
 		if checkpointed {
-			src = append(src, checkpoint.NewSource(ls, p.Path, cp, p.Mark))
+			src = append(src, checkpoint.NewSource(ls, pr.Path, cp, pr.Mark))
 		} else {
 			src = append(src, ls)
 		}
@@ -234,11 +171,32 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "send: already done in %s, not read again: %s\n", *cpPath, strings.Join(skipped, ", "))
 	}
 
+	dlFile := &delivery.DeadLetterFile{Path: *deadLetter}
+	defer dlFile.Close()
+	var done, failed int64
+	var progMu sync.Mutex
+	sink := processor.Sink{DeadLetters: dlFile, OnResult: func(r processor.EventResult) {
+		progMu.Lock()
+		done++
+		if r.Status == processor.Failed {
+			failed++
+		}
+		prog.set(fmt.Sprintf("%d events done, %d failed", done, failed))
+		progMu.Unlock()
+		if *verbose && r.Status == processor.Failed {
+			prog.clear()
+			for _, e := range r.Errors {
+				out.printf("send: %s: %s\n", r.Ref, e)
+			}
+		}
+	}}
+
 	ctx, abort := context.WithCancel(context.Background())
 	defer abort()
-	stopped := stopOnSignals(d, abort, *shutdownTimeout, prog, out)
-	sum, runErr := d.Run(ctx, &src)
-	sig := stopped()
+	run := p.Start(ctx, &src, sink)
+	watch := stopOnSignals(run, abort, *shutdownTimeout, prog, out)
+	sum, runErr := run.Wait()
+	stopped := watch()
 	prog.stop()
 	var cpErr error
 	if cp != nil {
@@ -246,18 +204,23 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			cpErr = removeIfDone(cp.Path())
 		}
 	}
-	writeSendSummary(out, sum, client, dlFile.path, dlFile.opened())
+	var stats *processor.Stats
+	if !*dryRun {
+		st := p.Stats()
+		stats = &st
+	}
+	writeSendSummary(out, sum, stats, dlFile.Path, dlFile.Written())
 	if cpErr != nil {
 		out.printf("send: %v\n", cpErr)
 	}
-	if errors.Is(runErr, dispatch.ErrUnauthorized) {
+	if errors.Is(runErr, processor.ErrUnauthorized) {
 		out.printf("send: stopped after reading %d events: %v\n"+
 			"  check the token (INTERCOM_ACCESS_TOKEN, --token-file, or 'intercom-actions auth status') and --region; "+
 			"the events read but not sent are in the dead letters or, with a checkpoint, left for --resume\n", sum.Read, runErr)
 		return 1
 	}
-	if sig != nil || errors.Is(runErr, dispatch.ErrStopped) || errors.Is(runErr, context.Canceled) {
-		writeStopReport(out, sig, sum, inputs, progress, cp, args)
+	if stopped != nil || errors.Is(runErr, processor.ErrStopped) || errors.Is(runErr, context.Canceled) {
+		writeStopReport(out, stopped, sum, inputs, progress, cp, args)
 		return exitInterrupted
 	}
 	if runErr != nil {
@@ -270,13 +233,12 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// stopOnSignals stops d gracefully on the first SIGINT or SIGTERM, and
+// stopOnSignals stops run gracefully on the first SIGINT or SIGTERM, and
 // aborts (abort) on a second one or when timeout has passed since the
 // first. The returned func ends the watch and says which signal came, if
 // any.
-func stopOnSignals(d *dispatch.Dispatcher, abort func(), timeout time.Duration, prog *progress, out *lockedWriter) func() os.Signal {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+func stopOnSignals(run processor.Run, abort func(), timeout time.Duration, prog *progress, out *lockedWriter) func() os.Signal {
+	sigs := catchSignals()
 	end := make(chan struct{})
 	var got atomic.Value
 	var wg sync.WaitGroup
@@ -285,45 +247,31 @@ func stopOnSignals(d *dispatch.Dispatcher, abort func(), timeout time.Duration, 
 		defer wg.Done()
 		var sig os.Signal
 		select {
-		case sig = <-sigs:
+		case sig = <-sigs.C:
 		case <-end:
 			return
 		}
 		got.Store(sig)
 		prog.clear()
 		out.printf("send: %s: stopping: no more events are read; the requests in flight may take up to %s (--shutdown-timeout); a second signal aborts them\n", signalName(sig), timeout)
-		d.Stop()
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		select {
-		case sig = <-sigs:
+		run.Stop()
+		sigs.drain(end, timeout, func(second os.Signal) {
 			prog.clear()
-			out.printf("send: %s again: aborting: the requests in flight are cut off\n", signalName(sig))
+			if second != nil {
+				out.printf("send: %s again: aborting: the requests in flight are cut off\n", signalName(second))
+			} else {
+				out.printf("send: the requests in flight did not finish within %s (--shutdown-timeout): cutting them off\n", timeout)
+			}
 			abort()
-		case <-t.C:
-			prog.clear()
-			out.printf("send: the requests in flight did not finish within %s (--shutdown-timeout): cutting them off\n", timeout)
-			abort()
-		case <-end:
-		}
+		})
 	}()
 	return func() os.Signal {
-		signal.Stop(sigs)
+		sigs.release()
 		close(end)
 		wg.Wait()
 		sig, _ := got.Load().(os.Signal)
 		return sig
 	}
-}
-
-func signalName(sig os.Signal) string {
-	switch sig {
-	case os.Interrupt:
-		return "interrupt (SIGINT)"
-	case syscall.SIGTERM:
-		return "terminated (SIGTERM)"
-	}
-	return sig.String()
 }
 
 // openCheckpoint loads the checkpoint for the input files and starts the
@@ -427,7 +375,7 @@ func removeIfDone(path string) error {
 }
 
 // writeStopReport says, after a stop, what was settled and how to go on.
-func writeStopReport(out *lockedWriter, sig os.Signal, s dispatch.Summary, inputs []string, progress map[string]checkpoint.Progress, cp *checkpoint.File, args []string) {
+func writeStopReport(out *lockedWriter, sig os.Signal, s processor.Summary, inputs []string, progress map[string]checkpoint.Progress, cp *checkpoint.File, args []string) {
 	why := "stopped"
 	if sig != nil {
 		why = "stopped by " + signalName(sig)
@@ -478,7 +426,7 @@ func shellJoin(args []string) string {
 	return strings.Join(out, " ")
 }
 
-func writeSendSummary(w io.Writer, s dispatch.Summary, client *rest.Client, dlPath string, dlWritten bool) {
+func writeSendSummary(w io.Writer, s processor.Summary, stats *processor.Stats, dlPath string, dlWritten bool) {
 	fmt.Fprintf(w, "send: %d events: %d sent, %d skipped (no rule matched), %d failed\n", s.Events, s.Sent, s.Skipped, s.Failed)
 	fmt.Fprintf(w, "actions: %d planned, %d sent, %d dead-lettered", s.Actions, s.ActionsSent, s.DeadLettered)
 	if s.Waited > 0 {
@@ -489,8 +437,8 @@ func writeSendSummary(w io.Writer, s dispatch.Summary, client *rest.Client, dlPa
 	if dlWritten {
 		fmt.Fprintf(w, "dead letters: %s (send it again to retry them)\n", dlPath)
 	}
-	if client != nil {
-		st := client.Stats()
+	if stats != nil {
+		st := *stats
 		fmt.Fprintf(w, "calls: %d (%s per event, %s per action sent), %d retried, %d rate limited (429)\n",
 			st.Calls, ratio(st.Calls, s.Events), ratio(st.Calls, s.ActionsSent), st.Retries, st.RateLimited)
 		kinds := make([]string, 0, len(s.PerAction))
@@ -520,7 +468,7 @@ func writeSendSummary(w io.Writer, s dispatch.Summary, client *rest.Client, dlPa
 
 // writeFailures lists the dead letters grouped by reason, most frequent
 // first, each with its first occurrence as an example.
-func writeFailures(w io.Writer, failures map[string]*dispatch.Failure) {
+func writeFailures(w io.Writer, failures map[string]*processor.Failure) {
 	if len(failures) == 0 {
 		return
 	}
@@ -533,7 +481,7 @@ func writeFailures(w io.Writer, failures map[string]*dispatch.Failure) {
 
 // mostFrequent orders the reasons of failures by count, the most frequent
 // first; reasons of equal count by name.
-func mostFrequent(failures map[string]*dispatch.Failure) []string {
+func mostFrequent(failures map[string]*processor.Failure) []string {
 	reasons := make([]string, 0, len(failures))
 	for r := range failures {
 		reasons = append(reasons, r)
@@ -553,54 +501,6 @@ func ratio(a int64, b int) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f", float64(a)/float64(b))
-}
-
-// dryRunExecutor prints each action instead of sending it.
-type dryRunExecutor struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (d *dryRunExecutor) Execute(_ context.Context, a action.Action) (action.Result, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return action.Result{}, planner.WriteJSON(d.w, &planner.Result{Actions: []action.Action{a}})
-}
-
-// lazyFile creates (or appends to) its file on the first write, so a run
-// with no failures leaves no empty dead-letter file behind.
-type lazyFile struct {
-	path string
-	mu   sync.Mutex
-	f    *os.File
-}
-
-func (l *lazyFile) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.f == nil {
-		f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return 0, err
-		}
-		l.f = f
-	}
-	return l.f.Write(p)
-}
-
-func (l *lazyFile) opened() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.f != nil
-}
-
-func (l *lazyFile) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.f == nil {
-		return nil
-	}
-	return l.f.Close()
 }
 
 func sameFile(a, b string) bool {

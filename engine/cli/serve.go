@@ -11,22 +11,20 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/internal/auth"
-	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/ingest"
 	"github.com/intercom-actions/intercom-actions/engine/internal/metrics"
 	"github.com/intercom-actions/intercom-actions/engine/internal/spool"
+	"github.com/intercom-actions/intercom-actions/engine/processor"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
@@ -94,12 +92,9 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", serveUsage, stderr, stdout)
 	addr := fs.String("addr", "127.0.0.1:8088", "address to listen on")
 	dataDir := fs.String("data-dir", defaultDataDir(), "where the spool and the dead letters are kept")
-	rulesFlag := addRulesFlags(fs)
+	var cfg processor.Config
+	addOptions(fs, &cfg)
 	mode := fs.String("intercom", "", "where actions go: api (Intercom's REST API: needs a token) or sim (an in-process simulator); default: api with a token or --api-base, else sim")
-	conn := addConnFlags(fs)
-	conn.addTokenFileFlag(fs)
-	concurrency := intFlag(fs, "concurrency", 8, 1, "actions in flight at once (contacts sent in parallel)")
-	contactWait := durationFlag(fs, "contact-wait", 30*time.Second, 0, "how long a group or track waits for its contact's identify")
 	shutdownTimeout := durationFlag(fs, "shutdown-timeout", 30*time.Second, 0, "after SIGINT or SIGTERM, how long the requests in flight may take before they are cut off")
 	var writeKeys listFlag
 	fs.Var(&writeKeys, "write-key", "a write key to accept (repeatable; also INTERCOM_ACTIONS_WRITE_KEYS, comma-separated)")
@@ -139,14 +134,9 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "serve: %v\n", err)
 		return 2
 	}
-	eng, ok := rulesFlag.engine("serve", stderr)
-	if !ok {
-		return 1
-	}
-
 	// Where actions go.
 	var sim *simulator.Server
-	useSim, err := chooseIntercom(*mode, conn)
+	useSim, err := chooseIntercom(*mode, &cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "serve: %v\n", err)
 		return 2
@@ -154,13 +144,12 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if useSim {
 		sim = simulator.NewServer(simulator.Options{MaxRequests: 10000}) // a long-running serve keeps only the latest requests
 		defer sim.Close()
-		*conn.apiBase = sim.URL()
+		cfg.APIBase = sim.URL()
 	}
-	conn.logger = log // the client warns at once when Intercom cannot be reached
-	client, err := conn.client()
-	if err != nil {
-		fmt.Fprintf(stderr, "serve: %v\n", err)
-		return 2
+	cfg.Logger = log // the client warns at once when Intercom cannot be reached
+	p, code, ok := newProcessor("serve", cfg, stderr)
+	if !ok {
+		return code
 	}
 
 	sp, err := spool.Open(*dataDir, spool.Options{MaxBytes: maxBytes, DedupWindow: *dedupWindow})
@@ -170,23 +159,17 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	defer sp.Close()
 
-	var d *dispatch.Dispatcher
-	met := metrics.New(metrics.Sources{Dispatch: func() dispatch.Summary { return d.Summary() }, Client: client, Spool: sp})
-	d, err = dispatch.New(dispatch.Config{
-		Engine:      eng,
-		Executor:    action.Executor{API: client, Log: log, Merges: &action.Merges{}},
-		Concurrency: *concurrency,
-		ContactWait: *contactWait,
-		DeadLetter:  dispatch.NewDeadLetterStore(sp.PutDeadLetter),
-		OnResult: func(r dispatch.Result) {
-			if r.Status == dispatch.Failed {
+	var run processor.Run
+	met := metrics.New(metrics.Sources{Dispatch: func() processor.Summary { return run.Summary() }, Client: p, Spool: sp})
+	src := sp.Source()
+	src.Settled = met.Delivered
+	sink := processor.Sink{
+		DeadLetters: delivery.DeadLetterFunc(sp.PutDeadLetter),
+		OnResult: func(r processor.EventResult) {
+			if r.Status == processor.Failed {
 				log.Warn("dead-lettered", "ref", r.Ref, "errors", r.Errors)
 			}
 		},
-	})
-	if err != nil {
-		fmt.Fprintf(stderr, "serve: %v\n", err)
-		return 1
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -230,12 +213,12 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		log.Warn("no admin socket: deadletter commands need serve stopped", "error", adminErr)
 	}
 
-	log.Info("serve: listening", "addr", base, "data_dir", *dataDir, "spool_events", sp.Depth(), "rules", rulesLabel(rulesFlag.paths))
+	log.Info("serve: listening", "addr", base, "data_dir", *dataDir, "spool_events", sp.Depth(), "rules", rulesLabel(cfg.Rules.Files))
 	if sim != nil {
 		log.Info("serve: no Intercom token: actions go to an in-process Intercom simulator (--intercom sim); nothing reaches Intercom",
 			"sim_state", base+"/_sim/state")
 	} else {
-		apiBase, _ := conn.baseURL()
+		apiBase, _ := cfg.BaseURL()
 		log.Info("serve: actions go to Intercom", "api_base", apiBase)
 	}
 	if len(keys) == 0 {
@@ -245,23 +228,21 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	ctx, abort := context.WithCancel(context.Background())
 	defer abort()
 	runDone := make(chan struct{})
-	var sum dispatch.Summary
+	var sum processor.Summary
 	var runErr error
-	src := sp.Source()
-	src.Settled = met.Delivered
+	run = p.Start(ctx, src, sink)
 	go func() {
 		defer close(runDone)
-		sum, runErr = d.Run(ctx, src)
+		sum, runErr = run.Wait()
 	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
+	sigs := catchSignals()
+	defer sigs.release()
 	var forced bool
 	select {
-	case sig := <-sigs:
+	case sig := <-sigs.C:
 		log.Info("serve: stopping: no more events are taken; the requests to Intercom in flight may finish; a second signal aborts them",
 			"signal", signalName(sig), "shutdown_timeout", shutdownTimeout.String())
 	case err := <-serveErr:
@@ -272,7 +253,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		forced = true
 	}
 	stopping.Store(true)
-	d.Stop()
+	run.Stop()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // requests being acknowledged finish; no new ones are taken
@@ -281,7 +262,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		defer cancel()
 		srv.Shutdown(shut)
 	}()
-	if finishOrAbort(log, "serve", runDone, sigs, *shutdownTimeout, abort) {
+	if sigs.logDrain(log, "serve", runDone, *shutdownTimeout, abort) {
 		forced = true
 	}
 	<-runDone
@@ -292,12 +273,13 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	closeErr := sp.Close()
 	left := spoolDepth(*dataDir)
-	logStopped(log, "serve", sum, "left_in_spool", left, "calls", client.Stats().Calls)
+	p.Close()
+	logStopped(log, "serve", sum, "left_in_spool", left, "calls", p.Stats().Calls)
 	if closeErr != nil {
 		log.Error("serve: closing the spool", "error", closeErr)
 		return 1
 	}
-	if runErr != nil && !errors.Is(runErr, dispatch.ErrStopped) && !errors.Is(runErr, context.Canceled) {
+	if runErr != nil && !errors.Is(runErr, processor.ErrStopped) && !errors.Is(runErr, context.Canceled) {
 		log.Error("serve: dispatch failed", "error", runErr)
 		return 1
 	}
@@ -328,20 +310,20 @@ func writeStatus(w http.ResponseWriter, code int, status, detail string) {
 }
 
 // chooseIntercom says whether actions go to the in-process simulator.
-func chooseIntercom(mode string, conn *connFlags) (bool, error) {
+func chooseIntercom(mode string, cfg *processor.Config) (bool, error) {
 	switch mode {
 	case "sim":
-		if *conn.apiBase != "" {
+		if cfg.APIBase != "" {
 			return false, errors.New("--intercom sim and --api-base: pick one")
 		}
 		return true, nil
 	case "api":
 		return false, nil
 	case "":
-		if *conn.apiBase != "" {
+		if cfg.APIBase != "" {
 			return false, nil
 		}
-		_, _, err := auth.TokenSource(conn.tokenFile)
+		_, _, err := auth.TokenSource(cfg.TokenFile)
 		if errors.Is(err, fs.ErrNotExist) {
 			return true, nil
 		}
@@ -397,13 +379,6 @@ func defaultDataDir() string {
 		return filepath.Join(d, "intercom-actions")
 	}
 	return "intercom-actions-data"
-}
-
-func rulesLabel(paths []string) string {
-	if len(paths) == 0 {
-		return "embedded defaults"
-	}
-	return strings.Join(paths, ",")
 }
 
 // parseSize reads a byte count: 1048576, 512MiB, 2GB, 1.5GiB.

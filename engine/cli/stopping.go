@@ -3,33 +3,74 @@ package cli
 import (
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
+	"github.com/intercom-actions/intercom-actions/engine/processor"
 )
 
-// finishOrAbort waits for done after a graceful stop has begun: a second
-// signal on sigs, or timeout passing first, cuts the requests in flight
-// off (abort). It reports whether it had to. name prefixes the log lines.
-func finishOrAbort(log *slog.Logger, name string, done <-chan struct{}, sigs <-chan os.Signal, timeout time.Duration, abort func()) (aborted bool) {
+// signals is how every command that delivers stops, in two stages: the
+// first SIGINT or SIGTERM stops taking events and lets the requests in
+// flight finish (drain); a second one, or the shutdown timeout passing
+// first, cuts them off (abort).
+type signals struct {
+	C <-chan os.Signal // the signals caught
+	c chan os.Signal
+}
+
+// catchSignals starts catching SIGINT and SIGTERM; release ends it.
+func catchSignals() *signals {
+	c := make(chan os.Signal, 2)
+	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+	return &signals{C: c, c: c}
+}
+
+func (s *signals) release() { signal.Stop(s.c) }
+
+// drain waits for done once a graceful stop has begun: a second signal,
+// or timeout passing first, calls abort with that signal (nil: the
+// timeout). It reports whether it did.
+func (s *signals) drain(done <-chan struct{}, timeout time.Duration, abort func(second os.Signal)) (aborted bool) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case <-done:
 		return false
-	case sig := <-sigs:
-		log.Warn(name+": aborting: the requests in flight are cut off", "signal", signalName(sig))
+	case sig := <-s.C:
+		abort(sig)
 	case <-timer.C:
-		log.Warn(name+": the requests in flight did not finish within the shutdown timeout: cutting them off", "shutdown_timeout", timeout.String())
+		abort(nil)
 	}
-	abort()
 	return true
+}
+
+// logDrain is drain for a service, which logs why it cut requests off.
+func (s *signals) logDrain(log *slog.Logger, name string, done <-chan struct{}, timeout time.Duration, abort func()) bool {
+	return s.drain(done, timeout, func(sig os.Signal) {
+		if sig != nil {
+			log.Warn(name+": aborting: the requests in flight are cut off", "signal", signalName(sig))
+		} else {
+			log.Warn(name+": the requests in flight did not finish within the shutdown timeout: cutting them off", "shutdown_timeout", timeout.String())
+		}
+		abort()
+	})
+}
+
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "interrupt (SIGINT)"
+	case syscall.SIGTERM:
+		return "terminated (SIGTERM)"
+	}
+	return sig.String()
 }
 
 // logStopped logs the summary of a service's run as it stops, extra
 // attributes after the counts; then each reason events failed for, the
 // most frequent first (mostFrequent), with its count and an example.
-func logStopped(log *slog.Logger, name string, sum dispatch.Summary, extra ...any) {
+func logStopped(log *slog.Logger, name string, sum processor.Summary, extra ...any) {
 	attrs := []any{"events_settled", sum.Events, "sent", sum.Sent, "skipped", sum.Skipped, "failed", sum.Failed,
 		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown}
 	log.Info(name+": stopped", append(attrs, extra...)...)

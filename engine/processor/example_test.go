@@ -12,16 +12,17 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/processor"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
+	"github.com/intercom-actions/intercom-actions/rules"
 )
 
-// Compile rules once, make a Processor, and hand it events. Here Intercom
-// is the simulator on a loopback port; for Intercom itself leave BaseURL
-// out (or use rest.RegionURL) and give a real token.
+// Make a Processor (it compiles its rules once) and hand it events. Here
+// Intercom is the simulator on a loopback port; for Intercom itself leave
+// APIBase out (or set Region) and give a real token.
 func Example() {
 	sim := simulator.NewServer(simulator.Options{Token: "secret"})
 	defer sim.Close()
 
-	rules, err := processor.CompileBytes("rules.yaml", []byte(`
+	yaml := []byte(`
 rules:
   - name: Identify Contact
     action: identify_contact
@@ -30,14 +31,10 @@ rules:
   - name: Pro Signups
     action: track_event
     trigger: type == "track" && properties.plan == "pro"
-`))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+`)
 	p, err := processor.New(processor.Config{
-		Rules:       rules,
-		BaseURL:     sim.URL(),
+		Rules:       processor.Rules{Sources: []rules.Source{{Name: "rules.yaml", Data: yaml}}},
+		APIBase:     sim.URL(),
 		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "secret"}),
 	})
 	if err != nil {
@@ -76,14 +73,8 @@ func ExampleProcessor_ProcessBatch() {
 	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()
 
-	rules, err := processor.CompileDefaults() // Segment's presets
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	p, err := processor.New(processor.Config{
-		Rules:       rules,
-		BaseURL:     sim.URL(),
+	p, err := processor.New(processor.Config{ // the zero Rules: Segment's presets
+		APIBase:     sim.URL(),
 		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "token"}),
 	})
 	if err != nil {
@@ -126,21 +117,17 @@ func ExampleResult() {
 	sim := simulator.NewServer(simulator.Options{DataAttributes: []string{"plan"}})
 	defer sim.Close()
 
-	rules, err := processor.CompileBytes("rules.yaml", []byte(`
+	yaml := []byte(`
 rules:
   - name: Identify Contact
     action: identify_contact
     fields:
       role: {value: user}
       custom_attributes: {path: traits, except: [email]}
-`))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+`)
 	p, err := processor.New(processor.Config{
-		Rules:       rules,
-		BaseURL:     sim.URL(),
+		Rules:       processor.Rules{Sources: []rules.Source{{Name: "rules.yaml", Data: yaml}}},
+		APIBase:     sim.URL(),
 		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "token"}),
 	})
 	if err != nil {
@@ -169,15 +156,15 @@ rules:
 
 // Every problem in the rules comes back at once, each at its file, line
 // and column.
-func ExampleCompileBytes() {
-	_, err := processor.CompileBytes("rules.yaml", []byte(`
+func ExampleRules_Compile() {
+	_, err := processor.Rules{Sources: []rules.Source{{Name: "rules.yaml", Data: []byte(`
 rules:
   - name: Track Event
     action: track_event
     trigger: type = "track"
     fields:
       event_nme: event
-`))
+`)}}}.Compile()
 	fmt.Println(err)
 	// Output:
 	// rules.yaml:5:19: rule "Track Event": trigger: unexpected "=": compare with ==, not =

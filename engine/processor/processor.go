@@ -1,35 +1,46 @@
-// Package processor embeds intercom-actions as a stage of another
-// program's pipeline: compile rules once, then hand it events (Segment-spec
-// JSON) one at a time or in batches, and get back what happened to each:
-// sent, skipped (no rule matched) or failed, with a typed error.
+// Package processor is the delivery core of intercom-actions and the API
+// to embed it: one Config (rules, the Intercom connection, concurrency,
+// the wait for contacts, custom attributes, the API version) is checked
+// once (Validate) and assembled once (New) into a Processor — rules
+// compiled, one Intercom REST client (retries, rate limit, id cache), the
+// executor of every action — which then sends events from any source.
+// Every run mode is a face over it: `send` (files and standard input),
+// `serve` (its spool), `consume` (a run per Kafka partition), the Benthos
+// processor, the golden transcripts and the playground (batches).
 //
-//	eng, err := processor.CompileFiles("rules/") // or CompileBytes, CompileDefaults
 //	p, err := processor.New(processor.Config{
-//		Rules:       eng,
+//		Rules:       processor.Rules{Files: []string{"rules/"}},
 //		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}),
 //	})
 //	defer p.Close()
 //	res, err := p.Process(ctx, event)
 //
-// A Processor sends through one Intercom REST client (retries, rate limit,
-// id cache) over the caller's *http.Client, if given. It is safe for
-// concurrent use and keeps no global state: two Processors share nothing.
+// Process and ProcessBatch hand it events and return what happened to
+// each; Run (or Start) sends a whole Source of events with the
+// dispatcher's per-contact order across the run, and puts each event's
+// outcome and dead letters in a Sink. Options lists every setting, so that
+// a command line or a config file can expose them by name (Config.Set).
 //
-// Ordering: ProcessBatch sends the events of one contact in batch order,
-// and the events of different contacts in parallel (see
-// engine/dispatch). Calls made at the same time are not ordered with each
-// other: a pipeline that needs one contact's events in order across
-// batches sends its batches one after another (or keys them by contact).
+// Ordering: one contact's events are sent in order within a run (a batch
+// is one), different contacts' in parallel. Runs at the same time are not
+// ordered with each other.
 //
-// Errors: an event's failure is in Result.Err, never in the error a call
-// returns, which says only that a call was cut short (ErrClosed, the
+// Errors: an event's failure is in its Result's Err, never in the error a
+// call returns, which says only that a call was cut short (ErrClosed, the
 // context's error, or Intercom refusing the token). Result.Err holds each
-// failure for errors.Is and errors.As: *engine.EventError (an unusable
+// failure for errors.Is and errors.As, all declared here or in the
+// packages an embedder already has: *engine.EventError (an unusable
 // event), engine.RuleErrors and *engine.RuleError (a rule that failed on
 // the event, or whose action failed), *intercom.APIError (Intercom's
-// answer), action.ErrContactNotFound, dispatch.ErrOutcomeUnknown (a
-// request cut off: Intercom may have applied it), dispatch.ErrUnauthorized,
-// and ErrNotSent (nothing of the event was sent: safe to send again).
+// answer), action.ErrContactNotFound, ErrOutcomeUnknown (a request cut
+// off: Intercom may have applied it), intercom.ErrUnauthorized, and
+// ErrNotSent (nothing of the event was sent: safe to send again).
+// Reasons names the kind of each failure without ids, for metrics.
+//
+// Stopping is in two stages, for every face: Stop (or Shutdown) lets the
+// requests in flight finish and leaves what was not started to its source;
+// cancelling a run's context (or Shutdown's context ending) cuts the
+// requests in flight off.
 package processor
 
 import (
@@ -39,9 +50,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -50,58 +59,326 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 )
 
-// Config configures a Processor. Rules and TokenSource are required.
+// Config configures a Processor: every field but the Go-only ones at the
+// end is an Option, settable by name with Set. The zero Config sends the
+// embedded default rules to Intercom's US region with the token found as
+// the command line finds it.
 type Config struct {
-	// Rules are the compiled rules (Rules.Compile, CompileFiles,
-	// CompileBytes, CompileDefaults, or engine.Compile).
-	Rules *engine.Engine
+	// Rules chooses the rules (option rules, with-defaults, preset); the
+	// zero Rules is the embedded defaults. Engine, if set, is used instead:
+	// rules compiled already.
+	Rules  Rules
+	Engine *engine.Engine
+
+	// Region is Intercom's region: us (default), eu or au.
+	Region string
+	// APIBase is Intercom's API base URL, instead of the region's. It must
+	// be https, or http to a loopback address (a simulator): the token is
+	// sent to it.
+	APIBase string
+	// TokenFile holds the access token as `intercom-actions auth login`
+	// saves it. Without it or TokenSource, INTERCOM_ACCESS_TOKEN is used,
+	// else the login's token; for a loopback APIBase, a placeholder.
+	TokenFile string
+	// IntercomVersion is the Intercom-Version header (default 2.11).
+	IntercomVersion string
+	// Concurrency is the most actions in flight at once, across all runs
+	// and calls of the Processor; default 8.
+	Concurrency int
+	// ContactWait bounds how long an action whose contact Intercom does
+	// not know yet (a group before the user's identify) waits for an
+	// identify of that contact later in its run; then it gets one last try
+	// and fails with action.ErrContactNotFound. Default 30 s.
+	ContactWait time.Duration
+	// CustomAttributes says what happens to custom attributes the
+	// workspace does not have: send (default: sent as mapped, and Intercom
+	// refuses the call), create or existing (see action.AttributeMode).
+	CustomAttributes string
+
 	// TokenSource gives Intercom's bearer token, e.g.
-	// oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}) for a
-	// workspace access token.
+	// oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}); it is
+	// used instead of TokenFile and the environment.
 	TokenSource oauth2.TokenSource
-	// BaseURL is Intercom's API base URL; default the US region's
-	// (rest.RegionURL gives the others). It must be https, or http to a
-	// loopback address (a simulator): the token is sent to it.
-	BaseURL string
 	// HTTPClient carries the requests (its Transport, Timeout and
-	// redirect policy); the token is added only to requests for BaseURL's
+	// redirect policy); the token is added only to requests for the API's
 	// host. Default: a client of its own with a 30 s timeout. Close closes
 	// its idle connections.
 	HTTPClient *http.Client
-	// Concurrency is the most actions in flight at once, across all calls;
-	// default 8.
-	Concurrency int
-	// ContactWait bounds how long an action whose contact Intercom does
-	// not know yet (a group before the user's identify) waits, within its
-	// batch, for an identify of that contact later in the batch; at the
-	// batch's end it gets one last try, then fails with
-	// action.ErrContactNotFound. Default 30 s.
-	ContactWait time.Duration
-	// Attributes says what happens to custom attributes the workspace
-	// does not have (default action.SendAttributes: sent as mapped, and
-	// Intercom refuses the call; see action.AttributeMode).
-	Attributes action.AttributeMode
+	// MinBackoff and MaxBackoff bound the wait between retries (defaults
+	// as the REST client's).
+	MinBackoff, MaxBackoff time.Duration
 	// Logger receives debug logs of retries and waits and warnings of
 	// custom attributes dropped (ids and names, never tokens or traits);
 	// nil discards.
 	Logger *slog.Logger
+	// OnUnreachable, if set, hears at once when Intercom cannot be reached
+	// (connection refused, DNS, TLS), before the retries.
+	OnUnreachable func(error)
+	// DryRun, if set, receives each planned action as a JSON line instead
+	// of its being sent: nothing reaches Intercom.
+	DryRun io.Writer
 }
 
-// Status is what happened to an event: Sent, Skipped or Failed.
-type Status = dispatch.Status
+// Processor sends events' actions to Intercom. Create it with New; it is
+// safe for concurrent use and keeps no global state.
+type Processor struct {
+	cfg    Config // Validated, with defaults
+	rules  *engine.Engine
+	exec   dispatch.Executor
+	client *rest.Client // nil on a dry run
+	idle   func()       // closes the idle connections of a client of its own
+	slots  chan struct{}
+	merges *action.Merges
 
-// The outcomes of an event.
-const (
-	Sent    = dispatch.Sent    // every action the rules planned was sent
-	Skipped = dispatch.Skipped // a good event that no rule matched
-	Failed  = dispatch.Failed  // the event, or some of its actions, failed: see Result.Err
+	mu      sync.Mutex
+	stopped bool
+	runs    map[*run]bool // in progress
+	wg      sync.WaitGroup
+}
+
+// New checks cfg (Validate), compiles the rules unless cfg.Engine is set,
+// and assembles the Processor. A rules.ErrorList holds every problem of the
+// rules, each with file:line:col.
+func New(cfg Config) (*Processor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.defaults()
+	eng := cfg.Engine
+	if eng == nil {
+		var err error
+		if eng, err = cfg.Rules.Compile(); err != nil {
+			return nil, err
+		}
+	}
+	p := &Processor{cfg: cfg, rules: eng, slots: make(chan struct{}, cfg.Concurrency), runs: map[*run]bool{}}
+	if cfg.DryRun != nil {
+		p.exec = &dryRun{w: cfg.DryRun}
+		return p, nil
+	}
+	client, hc, err := cfg.client()
+	if err != nil {
+		return nil, err
+	}
+	p.client, p.idle = client, hc.CloseIdleConnections
+	p.merges = &action.Merges{}
+	exec := action.Executor{API: client, Log: cfg.Logger, Merges: p.merges}
+	if mode, _ := action.ParseAttributeMode(cfg.CustomAttributes); mode != action.SendAttributes {
+		exec.Attributes = action.NewAttributes(mode) // one for the Processor: the workspace is listed once
+	}
+	p.exec = exec
+	return p, nil
+}
+
+// defaults fills in what Validate left empty.
+func (c *Config) defaults() {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 8
+	}
+	if c.ContactWait <= 0 {
+		c.ContactWait = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Engine returns the compiled rules.
+func (p *Processor) Engine() *engine.Engine { return p.rules }
+
+// Evaluate plans the actions of one event without sending anything (see
+// engine.Engine.Evaluate).
+func (p *Processor) Evaluate(event []byte) ([]action.Action, error) {
+	return p.rules.Evaluate(event)
+}
+
+// Stats returns the counts of requests to Intercom so far: calls,
+// retries, 429s, per endpoint (none on a dry run).
+func (p *Processor) Stats() Stats {
+	if p.client == nil {
+		return Stats{}
+	}
+	return p.client.Stats()
+}
+
+// API is the Intercom client the Processor sends with (nil on a dry
+// run), for calls of one's own, such as action.DeleteUser.
+func (p *Processor) API() intercom.API {
+	if p.client == nil {
+		return nil
+	}
+	return p.client
+}
+
+// RateLimit returns what Intercom's last answer said of its rate limit:
+// the requests left in the window and the window's limit; known is false
+// before any answer said (and on a dry run).
+func (p *Processor) RateLimit() (remaining, limit int, known bool) {
+	if p.client == nil {
+		return 0, 0, false
+	}
+	return p.client.RateLimit()
+}
+
+// SetRateShare makes the Processor keep to a part (0 < share ≤ 1) of
+// every window of Intercom's rate limit, for processes sharing one app's
+// limit (see `consume --rate-share`).
+func (p *Processor) SetRateShare(share float64) {
+	if p.client != nil {
+		p.client.SetRateShare(share)
+	}
+}
+
+// The vocabulary of runs, for sources and sinks of one's own.
+type (
+	// Event is one input event, where it came from and how it is settled.
+	Event = delivery.Event
+	// Source yields Events; Next returns io.EOF after the last.
+	Source = delivery.Source
+	// Sink is where a run's outcomes go: dead letters and each event's
+	// EventResult.
+	Sink = delivery.Sink
+	// EventResult is the outcome of one event of a run.
+	EventResult = delivery.Result
+	// Summary counts a run.
+	Summary = delivery.Summary
+	// Failure counts the dead letters of one reason in a Summary.
+	Failure = delivery.Failure
+	// DeadLetter is one record of the dead letters.
+	DeadLetter = delivery.DeadLetter
+	// DeadLetters keeps dead letters.
+	DeadLetters = delivery.DeadLetters
+	// Run is a run in progress (see Start).
+	Run = delivery.Run
 )
 
-// Result is what happened to one event.
+// Start sends the events of src in a goroutine of its own, one contact's
+// events in order, and returns at once. Each settled event's outcome and
+// every dead letter go to sink. The Run stops gracefully (Stop: the
+// requests in flight finish, what is not started is left to src if it can
+// give it again, else dead-lettered as not sent); cancelling ctx aborts
+// it. A stopped Processor starts runs that end at once with ErrStopped.
+func (p *Processor) Start(ctx context.Context, src Source, sink Sink) Run {
+	return p.start(ctx, src, sink, p.cfg.Concurrency, true)
+}
+
+// start is Start with workers workers; merge lets queued actions share a
+// call (action.Merges).
+func (p *Processor) start(ctx context.Context, src Source, sink Sink, workers int, merge bool) *run {
+	cfg := dispatch.Config{Engine: p.rules, Executor: p, Concurrency: workers, ContactWait: p.cfg.ContactWait, Sink: sink}
+	if merge && p.merges != nil {
+		cfg.Merges = p.merges
+	}
+	d, _ := dispatch.New(cfg) // every field is checked
+	ctx, cancel := context.WithCancel(ctx)
+	r := &run{d: d, abort: cancel}
+	p.mu.Lock()
+	if p.stopped {
+		d.Stop()
+	}
+	p.runs[r] = true
+	p.wg.Add(1)
+	p.mu.Unlock()
+	r.Run = d.Start(ctx, src)
+	go func() {
+		r.Wait()
+		cancel()
+		p.mu.Lock()
+		delete(p.runs, r)
+		p.mu.Unlock()
+		p.wg.Done()
+	}()
+	return r
+}
+
+// run is one of the Processor's runs.
+type run struct {
+	delivery.Run
+	d     *dispatch.Dispatcher
+	abort context.CancelFunc // cuts off its requests in flight
+}
+
+// Run sends the events of src until its end (see Start) and returns the
+// summary: nil at the end of src, ErrStopped after Stop, ctx's error after
+// an abort, or an error wrapping intercom.ErrUnauthorized when Intercom
+// refused the token (the run stops at once: every call would fail).
+func (p *Processor) Run(ctx context.Context, src Source, sink Sink) (Summary, error) {
+	return p.Start(ctx, src, sink).Wait()
+}
+
+// Execute runs one action's call sequence within the Processor's
+// Concurrency: the executor of every run.
+func (p *Processor) Execute(ctx context.Context, a action.Action) (action.Result, error) {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return action.Result{}, ctx.Err() // no call made: the dispatcher counts it not started
+	}
+	defer func() { <-p.slots }()
+	return p.exec.Execute(ctx, a)
+}
+
+// Stop stops every run gracefully (see Start) and makes later runs end at
+// once; it does not wait (Shutdown does).
+func (p *Processor) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopped = true
+	for r := range p.runs {
+		r.d.Stop()
+	}
+}
+
+// Shutdown stops the Processor in two stages: every run stops gracefully
+// (Stop) and Shutdown waits for them; should ctx end first, what is in
+// flight is cut off (an action cut off after its request was sent is
+// dead-lettered as ErrOutcomeUnknown), and Shutdown returns ctx's error
+// once every run has ended. Cancelling a run's own context aborts that run
+// alone. Shutdown then closes the HTTP client's idle connections, so no
+// goroutine of the Processor is left.
+func (p *Processor) Shutdown(ctx context.Context) error {
+	p.Stop()
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		p.abort()
+		<-done
+	}
+	if p.idle != nil {
+		p.idle()
+	}
+	return err
+}
+
+// abort cuts off every run's requests in flight.
+func (p *Processor) abort() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for r := range p.runs {
+		r.abort()
+	}
+}
+
+// Close is Shutdown without a deadline: the requests in flight finish.
+// Calls in progress return ErrClosed; later calls too.
+func (p *Processor) Close() error {
+	return p.Shutdown(context.Background())
+}
+
+// Result is what happened to one event given to Process or ProcessBatch.
 type Result struct {
 	Status  Status // Sent, Skipped or Failed
 	Actions int    // actions the rules planned
@@ -113,104 +390,21 @@ type Result struct {
 	Err error
 }
 
-// ErrClosed is the error of a call to a closed Processor, and of a call
-// that Close cut short.
-var ErrClosed = errors.New("processor: closed")
+// Status is what happened to an event: Sent, Skipped or Failed.
+type Status = delivery.Status
 
-// ErrNotSent is in the Result.Err of an event of which nothing was sent
-// because its call was cut short (Close, the context, a refused token):
-// sending it again cannot apply anything twice. It wraps the cause.
-var ErrNotSent = errors.New("not sent")
-
-// Processor sends events' actions to Intercom. Create it with New; it is
-// safe for concurrent use.
-type Processor struct {
-	rules       *engine.Engine
-	exec        *boundedExecutor
-	client      *rest.Client
-	concurrency int
-	contactWait time.Duration
-	closeIdle   func()
-
-	mu      sync.Mutex
-	closed  bool
-	running map[*dispatch.Dispatcher]bool // of the calls in progress
-	calls   sync.WaitGroup
-}
-
-// New checks cfg and returns a Processor.
-func New(cfg Config) (*Processor, error) {
-	if cfg.Rules == nil {
-		return nil, errors.New("processor: no rules (Config.Rules)")
-	}
-	if cfg.TokenSource == nil {
-		return nil, errors.New("processor: no token source (Config.TokenSource)")
-	}
-	if err := checkBaseURL(cfg.BaseURL); err != nil {
-		return nil, err
-	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 8
-	}
-	if cfg.ContactWait <= 0 {
-		cfg.ContactWait = 30 * time.Second
-	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = max(64, cfg.Concurrency)
-		hc = &http.Client{Timeout: rest.DefaultTimeout, Transport: t}
-	}
-	client, err := rest.New(rest.Config{BaseURL: cfg.BaseURL, TokenSource: cfg.TokenSource, HTTPClient: hc, Logger: cfg.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("processor: %w", err)
-	}
-	exec := action.Executor{API: client, Log: cfg.Logger}
-	if cfg.Attributes != action.SendAttributes {
-		exec.Attributes = action.NewAttributes(cfg.Attributes)
-	}
-	return &Processor{
-		rules:       cfg.Rules,
-		exec:        &boundedExecutor{exec: exec, slots: make(chan struct{}, cfg.Concurrency)},
-		client:      client,
-		concurrency: cfg.Concurrency,
-		contactWait: cfg.ContactWait,
-		closeIdle:   hc.CloseIdleConnections,
-		running:     map[*dispatch.Dispatcher]bool{},
-	}, nil
-}
-
-// checkBaseURL refuses a plain-http base URL that is not a loopback
-// address: the bearer token would cross the network unencrypted.
-func checkBaseURL(base string) error {
-	if base == "" {
-		return nil
-	}
-	u, err := url.Parse(base)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("processor: base url %q: want an https:// URL with a host", base)
-	}
-	if u.Scheme == "http" {
-		ip := net.ParseIP(u.Hostname())
-		if u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return fmt.Errorf("processor: base url %s: plain http would send the access token unencrypted; use https (http only for a loopback address, such as a simulator)", base)
-		}
-	}
-	return nil
-}
-
-// Evaluate plans the actions of one event without sending anything (see
-// engine.Engine.Evaluate).
-func (p *Processor) Evaluate(event []byte) ([]action.Action, error) {
-	return p.rules.Evaluate(event)
-}
+// The outcomes of an event.
+const (
+	Sent    = delivery.Sent    // every action the rules planned was sent
+	Skipped = delivery.Skipped // a good event that no rule matched
+	Failed  = delivery.Failed  // the event, or some of its actions, failed: see Result.Err
+)
 
 // Process sends one event's actions, in rule order, and returns what
 // happened to it. The error is nil unless the call was cut short
-// (ErrClosed, ctx's error, or one wrapping dispatch.ErrUnauthorized when
+// (ErrClosed, ctx's error, or one wrapping intercom.ErrUnauthorized when
 // Intercom refuses the token); the Result says what happened all the same.
-// Cancelling ctx aborts the requests in flight (see
-// dispatch.ErrOutcomeUnknown).
+// Cancelling ctx aborts the requests in flight (see ErrOutcomeUnknown).
 func (p *Processor) Process(ctx context.Context, event []byte) (Result, error) {
 	res, err := p.ProcessBatch(ctx, [][]byte{event})
 	if len(res) == 0 {
@@ -224,41 +418,37 @@ func (p *Processor) Process(ctx context.Context, event []byte) (Result, error) {
 // Result per event, in the batch's order, once every event is settled.
 // The error is as Process's; after a call cut short the Results are
 // complete too (an event not sent has ErrNotSent). A closed Processor
-// returns ErrClosed and no Results. The events must not change during the
-// call.
+// returns ErrClosed and no Results. The events may change once the call
+// has returned.
 func (p *Processor) ProcessBatch(ctx context.Context, events [][]byte) ([]Result, error) {
-	results := make([]Result, len(events))
-	settled := make([]bool, len(events))
-	d, err := dispatch.New(dispatch.Config{
-		Engine:      p.rules,
-		Executor:    p.exec,
-		Concurrency: max(1, min(p.concurrency, len(events))),
-		ContactWait: p.contactWait,
-		OnResult: func(r dispatch.Result) { // from the workers: each writes its own events
-			i, _ := strconv.Atoi(r.Ref)
-			results[i] = Result{Status: r.Status, Actions: r.Actions, Sent: r.Sent, Calls: r.Calls, Err: r.Err}
-			settled[i] = true
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("processor: %w", err)
-	}
-	if !p.begin(d) {
+	p.mu.Lock()
+	closed := p.stopped
+	p.mu.Unlock()
+	if closed {
 		return nil, ErrClosed
 	}
-	defer p.end(d)
-	_, err = d.Run(ctx, &batchSource{events: events})
+	results := make([]Result, len(events))
+	settled := make([]bool, len(events))
+	sink := Sink{OnResult: func(r EventResult) { // from the workers: each writes its own events
+		i, _ := strconv.Atoi(r.Ref)
+		results[i] = Result{Status: r.Status, Actions: r.Actions, Sent: r.Sent, Calls: r.Calls, Err: r.Err}
+		settled[i] = true
+	}}
+	// A batch does not merge queued actions: a worker reading ahead would
+	// make what merges depend on timing, and the REST client merges the
+	// upserts of a company that overlap in flight anyway.
+	_, err := p.start(ctx, &batchSource{events: events}, sink, max(1, min(p.cfg.Concurrency, len(events))), false).Wait()
 	switch {
-	case errors.Is(err, dispatch.ErrStopped):
-		err = ErrClosed // only Close stops a call's dispatcher
+	case errors.Is(err, ErrStopped):
+		err = ErrClosed // only Stop, Shutdown or Close stop a call's run
 	case err != nil && ctx.Err() != nil:
 		err = ctx.Err()
 	}
 	for i := range results {
-		if !settled[i] { // left untouched by the stop: see dispatch.Event.Redeliverable
+		if !settled[i] { // left untouched by the stop: see Event.Redeliverable
 			cause := err
 			if cause == nil {
-				cause = errors.New("the call ended before it") // not expected: Run settles all it read
+				cause = errors.New("the call ended before it") // not expected: a run settles all it read
 			}
 			results[i] = Result{Status: Failed, Err: errors.Join(fmt.Errorf("%w: %w", ErrNotSent, cause))}
 		}
@@ -266,51 +456,8 @@ func (p *Processor) ProcessBatch(ctx context.Context, events [][]byte) ([]Result
 	return results, err
 }
 
-// begin registers a call's dispatcher, unless p is closed.
-func (p *Processor) begin(d *dispatch.Dispatcher) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return false
-	}
-	p.running[d] = true
-	p.calls.Add(1)
-	return true
-}
-
-func (p *Processor) end(d *dispatch.Dispatcher) {
-	p.mu.Lock()
-	delete(p.running, d)
-	p.mu.Unlock()
-	p.calls.Done()
-}
-
-// Close stops the Processor gracefully: calls in progress stop taking
-// events, let the actions being sent finish, and return ErrClosed, with
-// the events not started failed with ErrNotSent; later calls return
-// ErrClosed. Close waits for them, then closes the HTTP client's idle
-// connections, so no goroutine of the Processor is left. Bound the wait
-// by cancelling the calls' contexts. Close may be called more than once.
-func (p *Processor) Close() error {
-	p.mu.Lock()
-	if !p.closed {
-		p.closed = true
-		for d := range p.running {
-			d.Stop()
-		}
-	}
-	p.mu.Unlock()
-	p.calls.Wait()
-	p.closeIdle()
-	return nil
-}
-
-// Stats returns the counts of requests to Intercom so far: calls,
-// retries, 429s, per endpoint.
-func (p *Processor) Stats() rest.Stats { return p.client.Stats() }
-
-// batchSource gives a batch's events to a dispatcher, each with its index
-// as its Ref. They are Redeliverable: a stop leaves an event not started
+// batchSource gives a batch's events to a run, each with its index as its
+// Ref. They are Redeliverable: a stop leaves an event not started
 // unsettled, for ProcessBatch to fail with ErrNotSent, rather than as a
 // dead letter.
 type batchSource struct {
@@ -318,35 +465,17 @@ type batchSource struct {
 	next   int
 }
 
-func (s *batchSource) Next(ctx context.Context) (dispatch.Event, error) {
+func (s *batchSource) Next(ctx context.Context) (Event, error) {
 	if err := ctx.Err(); err != nil {
-		return dispatch.Event{}, err
+		return Event{}, err
 	}
 	if s.next == len(s.events) {
-		return dispatch.Event{}, io.EOF
+		return Event{}, io.EOF
 	}
 	i := s.next
 	s.next++
-	// A copy: the dispatcher keeps referring to an event's bytes after it
-	// is settled (see dispatch.Event.Raw), and the caller may reuse its
-	// buffers once the call returns.
-	return dispatch.Event{Raw: bytes.Clone(s.events[i]), Ref: strconv.Itoa(i), Redeliverable: true}, nil
-}
-
-// boundedExecutor bounds the actions in flight across all of a
-// Processor's calls: each call has its own dispatcher, they share these
-// slots.
-type boundedExecutor struct {
-	exec  action.Executor
-	slots chan struct{}
-}
-
-func (b *boundedExecutor) Execute(ctx context.Context, a action.Action) (action.Result, error) {
-	select {
-	case b.slots <- struct{}{}:
-	case <-ctx.Done():
-		return action.Result{}, ctx.Err() // no call made: the dispatcher counts it not started
-	}
-	defer func() { <-b.slots }()
-	return b.exec.Execute(ctx, a)
+	// A copy: the run keeps referring to an event's bytes after it is
+	// settled (see Event.Raw), and the caller may reuse its buffers once
+	// the call returns.
+	return Event{Raw: bytes.Clone(s.events[i]), Ref: strconv.Itoa(i), Redeliverable: true}, nil
 }

@@ -16,16 +16,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"golang.org/x/oauth2"
 
-	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/processor"
 	"github.com/intercom-actions/intercom-actions/rules"
-	"github.com/intercom-actions/intercom-actions/rules/presets"
 )
 
 // Name is the processor's name in a Benthos config.
@@ -38,19 +37,109 @@ const (
 	MetaOutcome = "intercom_outcome" // "unknown" when a request was cut off: Intercom may have applied it
 )
 
-// Config fields.
+// The fields of this face alone; every other field is an option of the
+// delivery core (processor.Options), named as the flag is with "_" for "-".
 const (
-	fRules            = "rules"
-	fRulesYAML        = "rules_yaml"
-	fWithDefaults     = "with_defaults"
-	fPresets          = "presets"
-	fRegion           = "region"
-	fAPIBase          = "api_base"
-	fToken            = "token"
-	fConcurrency      = "concurrency"
-	fContactWait      = "contact_wait"
-	fCustomAttributes = "custom_attributes"
+	fRulesYAML = "rules_yaml"
+	fToken     = "token"
 )
+
+// FieldName is an option's field name: its name with "_" for "-".
+func FieldName(option string) string { return strings.ReplaceAll(option, "-", "_") }
+
+// lints are Benthos lint rules of some options, so that
+// `benthos-intercom lint` finds what processor.Config.Validate would refuse
+// when the stream starts.
+var lints = map[string]string{
+	"api-base":    `root = if this != "" && !this.has_prefix("https://") && !this.re_match("^http://(127\\.[0-9.]+|localhost|\\[::1\\])(:[0-9]+)?(/.*)?$") { ["api_base must be an https:// URL (http:// only for a loopback address, such as a simulator): the access token is sent to it"] }`,
+	"concurrency": `root = if this < 1 { ["concurrency must be at least 1"] }`,
+}
+
+// optionFields are the delivery core's options as Benthos fields.
+func optionFields() []*service.ConfigField {
+	var fields []*service.ConfigField
+	for _, o := range processor.Options() {
+		name := FieldName(o.Name)
+		var f *service.ConfigField
+		switch o.Kind {
+		case processor.List:
+			f = service.NewStringListField(name).Default([]any{})
+		case processor.Enum:
+			f = service.NewStringEnumField(name, o.Values...).Default(o.Default)
+		case processor.Int:
+			n, _ := strconv.Atoi(o.Default)
+			f = service.NewIntField(name).Default(n)
+		case processor.Duration:
+			f = service.NewDurationField(name).Default(o.Default)
+		case processor.Bool:
+			f = service.NewBoolField(name).Default(o.Default == "true")
+		default:
+			f = service.NewStringField(name).Default(o.Default)
+		}
+		f = f.Description(upperFirst(o.Help) + ".")
+		if l, ok := lints[o.Name]; ok {
+			f = f.LintRule(l)
+		}
+		fields = append(fields, f)
+	}
+	return fields
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// setOptions sets cfg's options from their fields.
+func setOptions(conf *service.ParsedConfig, cfg *processor.Config) error {
+	for _, o := range processor.Options() {
+		name := FieldName(o.Name)
+		var values []string
+		switch o.Kind {
+		case processor.List:
+			l, err := conf.FieldStringList(name)
+			if err != nil {
+				return err
+			}
+			values = l
+		case processor.Int:
+			n, err := conf.FieldInt(name)
+			if err != nil {
+				return err
+			}
+			values = []string{strconv.Itoa(n)}
+		case processor.Duration:
+			d, err := conf.FieldDuration(name)
+			if err != nil {
+				return err
+			}
+			values = []string{d.String()}
+		case processor.Bool:
+			b, err := conf.FieldBool(name)
+			if err != nil {
+				return err
+			}
+			values = []string{strconv.FormatBool(b)}
+		default:
+			v, err := conf.FieldString(name)
+			if err != nil {
+				return err
+			}
+			if v == "" {
+				continue
+			}
+			values = []string{v}
+		}
+		for _, v := range values {
+			if err := o.Set(cfg, v); err != nil {
+				return fmt.Errorf("%s %q: %w", name, v, err)
+			}
+		}
+	}
+	return nil
+}
 
 // Spec is the processor's config spec: its fields, docs and lint rules.
 func Spec() *service.ConfigSpec {
@@ -66,49 +155,17 @@ Within a batch, one contact's events are sent in batch order and different conta
 Every message goes on, unchanged but for metadata: `+"`intercom_status`"+` is `+"`sent`"+`, `+"`skipped`"+` (no rule matched) or `+"`failed`"+`. A failed message is flagged with an error (`+"`error()`"+`) giving each reason, e.g. `+"`rule \"Identify Company\": identify_company: contact not found (external_id \"u1\")`"+`, with `+"`intercom_reason`"+` naming the kinds of failure without ids (e.g. `+"`rule \"Identify Company\": contact not found`"+`) and, for a request cut off by a shutdown, `+"`intercom_outcome: unknown`"+` (Intercom may have applied it). Route failed messages with `+"`switch`"+` on `+"`errored()`"+`, `+"`catch`"+`, `+"`reject_errored`"+` or a `+"`fallback`"+` output.
 
 Metrics, per message: `+"`intercom_actions_events_total{status}`"+`, `+"`intercom_actions_actions_total{status}`"+` (sent, failed), `+"`intercom_actions_calls_total`"+`, `+"`intercom_actions_failures_total{reason}`"+`, `+"`intercom_actions_retries_total`"+` and `+"`intercom_actions_rate_limited_total`"+` (429 answers).`).
-		Fields(
-			service.NewStringListField(fRules).
-				Description("Rule files and folders (every *.yaml and *.yml in a folder). Without `rules` or `rules_yaml`, the embedded default rules (Segment's presets) are used.").
-				Example([]string{"./rules"}).
-				Default([]any{}),
+		Fields(append(optionFields(),
 			service.NewStringField(fRulesYAML).
 				Description("Rules written inline, as in a rule file; used with `rules` if both are given. Errors name it `rules_yaml`.").
 				Example("rules:\n  - name: Pro Signups\n    action: track_event\n    trigger: type == \"track\" && properties.plan == \"pro\"\n").
 				Default(""),
-			service.NewBoolField(fWithDefaults).
-				Description("Layer `rules` and `rules_yaml` on the embedded defaults: a rule named like a default rule replaces it, the others are added.").
-				Default(false),
-			service.NewStringListField(fPresets).
-				Description("Embedded opt-in rule presets to add: "+strings.Join(presets.Names(), ", ")+".").
-				Default([]any{}).
-				Advanced(),
-			service.NewStringEnumField(fRegion, "us", "eu", "au").
-				Description("The Intercom region of the workspace.").
-				Default("us"),
-			service.NewStringField(fAPIBase).
-				Description("Intercom's API base URL, instead of the region's: `https://`, or `http://` only for a loopback address (such as `intercom-actions simulate`).").
-				Example("http://127.0.0.1:8089").
-				Default("").
-				LintRule(`root = if this != "" && !this.has_prefix("https://") && !this.re_match("^http://(127\\.[0-9.]+|localhost|\\[::1\\])(:[0-9]+)?(/.*)?$") { ["api_base must be an https:// URL (http:// only for a loopback address, such as a simulator): the access token is sent to it"] }`),
 			service.NewStringField(fToken).
-				Description("An Intercom access token; the token is sent only to the API host.").
+				Description("An Intercom access token; the token is sent only to the API host. Without it, `token_file`, else INTERCOM_ACCESS_TOKEN.").
 				Example("${INTERCOM_ACCESS_TOKEN}").
+				Default("").
 				Secret(),
-			service.NewIntField(fConcurrency).
-				Description("The most actions in flight at once, across batches.").
-				Default(8).
-				LintRule(`root = if this < 1 { ["concurrency must be at least 1"] }`),
-			service.NewDurationField(fContactWait).
-				Description("How long an action whose contact Intercom does not know yet waits, within its batch, for an identify of that contact later in the batch; at the batch's end it gets one last try, then fails with `contact not found`.").
-				Default("30s"),
-			service.NewStringAnnotatedEnumField(fCustomAttributes, map[string]string{
-				"send":     "Custom attributes go as mapped; Intercom refuses a call that has one the workspace lacks.",
-				"create":   "Missing custom attributes are created (typed by their first value); those Intercom will not create are dropped with a warning.",
-				"existing": "Missing custom attributes are dropped with a warning; none is created.",
-			}).
-				Description("What to do with custom attributes the workspace does not have.").
-				Default("send"),
-		).
+		)...).
 		Example("Send events read from stdin", "Lines of Segment events in; failed events written to a dead-letter file that `intercom-actions send` can re-send.", `
 input:
   stdin: {}
@@ -160,9 +217,8 @@ type batchProcessor struct {
 }
 
 func newProcessor(conf *service.ParsedConfig, mgr *service.Resources) (*batchProcessor, error) {
-	var sel processor.Rules
-	var err error
-	if sel.Files, err = conf.FieldStringList(fRules); err != nil {
+	var cfg processor.Config
+	if err := setOptions(conf, &cfg); err != nil {
 		return nil, err
 	}
 	inline, err := conf.FieldString(fRulesYAML)
@@ -170,56 +226,27 @@ func newProcessor(conf *service.ParsedConfig, mgr *service.Resources) (*batchPro
 		return nil, err
 	}
 	if strings.TrimSpace(inline) != "" {
-		sel.Sources = []rules.Source{{Name: fRulesYAML, Data: []byte(inline)}}
-	}
-	if sel.WithDefaults, err = conf.FieldBool(fWithDefaults); err != nil {
-		return nil, err
-	}
-	if sel.Presets, err = conf.FieldStringList(fPresets); err != nil {
-		return nil, err
-	}
-	eng, err := sel.Compile()
-	if err != nil {
-		return nil, fmt.Errorf("rules failed to load:\n%w", err)
-	}
-
-	cfg := processor.Config{Rules: eng}
-	if cfg.BaseURL, err = conf.FieldString(fAPIBase); err != nil {
-		return nil, err
-	}
-	if cfg.BaseURL == "" {
-		region, err := conf.FieldString(fRegion)
-		if err != nil {
-			return nil, err
-		}
-		if cfg.BaseURL, err = processor.RegionURL(region); err != nil {
-			return nil, err
-		}
+		cfg.Rules.Sources = []rules.Source{{Name: fRulesYAML, Data: []byte(inline)}}
 	}
 	tok, err := conf.FieldString(fToken)
 	if err != nil {
 		return nil, err
 	}
-	if tok == "" {
-		return nil, errors.New("token is empty: give an Intercom access token")
+	if tok != "" {
+		cfg.TokenSource = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok})
 	}
-	cfg.TokenSource = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok})
-	if cfg.Concurrency, err = conf.FieldInt(fConcurrency); err != nil {
+	if err := cfg.Validate(); err != nil {
+		var oe *processor.OptionError
+		if errors.As(err, &oe) {
+			return nil, fmt.Errorf("%s%s", FieldName(oe.Option), oe.Detail)
+		}
 		return nil, err
 	}
-	if cfg.Concurrency < 1 {
-		return nil, fmt.Errorf("concurrency %d: must be at least 1", cfg.Concurrency)
-	}
-	if cfg.ContactWait, err = conf.FieldDuration(fContactWait); err != nil {
-		return nil, err
-	}
-	mode, err := conf.FieldString(fCustomAttributes)
+	eng, err := cfg.Rules.Compile()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("rules failed to load:\n%w", err)
 	}
-	if cfg.Attributes, err = action.ParseAttributeMode(mode); err != nil {
-		return nil, err
-	}
+	cfg.Engine = eng
 	p, err := processor.New(cfg)
 	if err != nil {
 		return nil, err

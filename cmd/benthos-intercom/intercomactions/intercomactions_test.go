@@ -369,6 +369,7 @@ output:
 // The config is checked before anything runs: Benthos' lint for the
 // fields, the processor for the rules.
 func TestConfigErrors(t *testing.T) {
+	t.Setenv("INTERCOM_ACCESS_TOKEN", "")
 	env, _ := testEnv(t)
 	lint := func(yaml string) string {
 		b := env.NewStreamBuilder()
@@ -412,7 +413,8 @@ intercom_actions:
 		{`
 intercom_actions:
   region: eu
-`, "field token is required"},
+  token_file: /nonexistent/token.json
+`, "no intercom token: set INTERCOM_ACCESS_TOKEN to an access token, or run `intercom-actions auth login` (no token file at /nonexistent/token.json)"},
 		{`
 intercom_actions:
   token: t
@@ -445,8 +447,14 @@ func TestSpecDocs(t *testing.T) {
 			documented[f.FullName] = true
 		}
 	}
+	// Every option of the delivery core is a field, named as the flag is
+	// with "_" for "-" (the command line's options test checks the flags).
+	fields := []string{fRulesYAML, fToken}
+	for _, o := range processor.Options() {
+		fields = append(fields, FieldName(o.Name))
+	}
 	var missing []string
-	for _, f := range []string{fRules, fRulesYAML, fWithDefaults, fPresets, fRegion, fAPIBase, fToken, fConcurrency, fContactWait, fCustomAttributes} {
+	for _, f := range fields {
 		if !documented[f] {
 			missing = append(missing, f)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
 	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
@@ -168,9 +169,9 @@ func TestStopAndResumeSendEachEventOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		src := NewSource(dispatch.NewLineSource("events", strings.NewReader(in.String())), "/in/events", f, progress[0].Mark)
+		src := NewSource(delivery.NewLineSource("events", strings.NewReader(in.String())), "/in/events", f, progress[0].Mark)
 		sum, err := d.Run(context.Background(), src)
-		if stopAfter > 0 && !errors.Is(err, dispatch.ErrStopped) || stopAfter == 0 && err != nil {
+		if stopAfter > 0 && !errors.Is(err, delivery.ErrStopped) || stopAfter == 0 && err != nil {
 			t.Fatalf("run %d: %v", run, err)
 		}
 		if err := f.Close(); err != nil {

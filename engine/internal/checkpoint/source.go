@@ -5,7 +5,7 @@ import (
 	"io"
 	"sync/atomic"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 )
 
 // Source reads one input, skipping the events its checkpoint says are
@@ -13,7 +13,7 @@ import (
 // settled. Its events are Redeliverable: a stopped run leaves what it did
 // not send unsettled, to be read again on resume.
 type Source struct {
-	in    *dispatch.LineSource
+	in    *delivery.LineSource
 	path  string
 	file  *File
 	skip  Mark
@@ -23,12 +23,12 @@ type Source struct {
 
 // NewSource reads in, the input at path (as given to Create), resuming
 // from skip (its Progress.Mark).
-func NewSource(in *dispatch.LineSource, path string, file *File, skip Mark) *Source {
+func NewSource(in *delivery.LineSource, path string, file *File, skip Mark) *Source {
 	return &Source{in: in, path: path, file: file, skip: skip, t: file.Tracker(path)}
 }
 
 // Next returns the next event not settled before, or io.EOF.
-func (s *Source) Next(ctx context.Context) (dispatch.Event, error) {
+func (s *Source) Next(ctx context.Context) (delivery.Event, error) {
 	for {
 		ev, err := s.in.Next(ctx)
 		if err == io.EOF && !s.ended.Swap(true) && s.t.Pending() == 0 {

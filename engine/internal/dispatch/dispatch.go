@@ -29,7 +29,7 @@
 // spool) gets it back unsettled; any other event is dead-lettered as not
 // sent. Cancelling Run's context aborts: requests in flight are cut off,
 // and an action cut off after a request was sent is dead-lettered as
-// "outcome unknown" (ErrOutcomeUnknown), never as a plain failure whose
+// "outcome unknown" (delivery.ErrOutcomeUnknown), never as a plain failure whose
 // replay could apply it twice. Event.Done tells a source when each event
 // is settled, so it can checkpoint.
 package dispatch
@@ -40,14 +40,21 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
-	"maps"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
+)
+
+// The vocabulary of a run, shared with its sources and sinks.
+type (
+	Event   = delivery.Event
+	Source  = delivery.Source
+	Result  = delivery.Result
+	Summary = delivery.Summary
 )
 
 // Executor runs one planned action; action.Executor (over the REST client)
@@ -56,59 +63,12 @@ type Executor interface {
 	Execute(ctx context.Context, a action.Action) (action.Result, error)
 }
 
-// announcer is an Executor that wants to know each planned action before it
-// runs, in input order, and which of them will not run: action.Executor
-// merges the first calls of actions that are still queued (action.Merges),
-// so that a backfill's upserts of one company become one.
-type announcer interface {
+// Announcer hears of the planned actions before they run, in input order,
+// and of those a run will not run: *action.Merges is one.
+type Announcer interface {
 	Announce(action.Action)
 	Forget(action.Action)
 }
-
-// Event is one input event and where it came from.
-type Event struct {
-	// Raw is the event's JSON, handed over to the dispatcher: it must not
-	// change afterwards, even once the event is settled. The planned
-	// actions refer to it rather than to a copy, and so may what outlives
-	// them (the client's cache of attribute names, a coalesced upsert).
-	Raw  []byte
-	Ref  string // e.g. "events.ndjson:12", for messages and dead letters
-	Only string // when set, only this rule's action is sent (a dead-letter re-run)
-	// Err is set when the source could not read this event whole (Raw is
-	// then its start); it is dead-lettered with this error and not evaluated.
-	Err error
-	// Redeliverable says the source can give this event again after a stop
-	// (it keeps a checkpoint or a spool): a stopped run then leaves the event
-	// unsettled rather than dead-lettering it unsent (Summary.Unsettled).
-	Redeliverable bool
-	// Done, if set, is called once when the event is settled: sent, skipped
-	// (no rule matched) or dead-lettered, "outcome unknown" included. It is
-	// not called for an event a stopped run leaves unsettled. It may be
-	// called from any worker goroutine, out of read order.
-	Done func()
-}
-
-// Source yields events; Next returns io.EOF after the last one. Next
-// should return when ctx is done; Run stops waiting for a Next that does
-// not, and drops what it returns.
-type Source interface {
-	Next(ctx context.Context) (Event, error)
-}
-
-// ErrStopped is Run's error after Stop: the run ended before its input did.
-var ErrStopped = errors.New("the run was stopped")
-
-// ErrUnauthorized is the cause of a run stopped because Intercom refused
-// the access token (401): every further call would fail the same way, so
-// the run stops at once as Stop does, and what was read but not sent is
-// dead-lettered with this reason (or left for a source that can deliver it
-// again). Run's error wraps it and the *intercom.APIError.
-var ErrUnauthorized = errors.New("intercom refused the access token")
-
-// ErrOutcomeUnknown marks an action cut off after a request was sent:
-// Intercom may or may not have applied it. Its dead letter has outcome
-// "unknown".
-var ErrOutcomeUnknown = errors.New("outcome unknown")
 
 // Config configures a Dispatcher.
 type Config struct {
@@ -124,88 +84,20 @@ type Config struct {
 	// (each holds its event); past it, the one that has waited longest
 	// gets its last try early. Default 100,000.
 	MaxWaiting int
-	// DeadLetter receives what finally failed; nil discards (the failures
-	// are still counted and reported through OnResult).
-	DeadLetter *DeadLetterWriter
-	// OnResult, if set, is called once per event when it is done (from
-	// several goroutines; it must be safe for concurrent use).
-	OnResult func(Result)
-}
-
-// Status is what happened to an event.
-type Status int
-
-// The outcomes of an event.
-const (
-	Sent    Status = iota // every action was sent
-	Skipped               // a good event that no rule matched
-	Failed                // the event or some of its actions were dead-lettered
-)
-
-func (s Status) String() string {
-	return [...]string{"sent", "skipped", "failed"}[s]
-}
-
-// Result is the outcome of one event.
-type Result struct {
-	Ref     string
-	Status  Status
-	Actions int      // actions planned
-	Sent    int      // actions sent
-	Calls   int      // Intercom calls spent, retries included
-	Errors  []string // why actions failed (also in the dead-letter output)
-	Unknown int      // actions cut off mid-request: outcome unknown
-	// Err is Errors as errors, for errors.Is and errors.As: nil unless
-	// something was dead-lettered, else an errors.Join of each failure in
-	// the order of Errors (its text is Errors joined by newlines). A
-	// failure of one rule is an *engine.RuleError naming it (wrapping, say,
-	// an *intercom.APIError, action.ErrContactNotFound or ErrOutcomeUnknown);
-	// the rules whose trigger or fields failed on the event are one
-	// engine.RuleErrors; an unusable event is an *engine.EventError.
-	Err error
-}
-
-// Summary counts a run.
-type Summary struct {
-	Read         int // events taken from the source
-	Events       int // events settled: Sent + Skipped + Failed; Read - Unsettled at the end
-	Sent         int // events fully sent
-	Skipped      int // events no rule matched
-	Failed       int // events with something dead-lettered
-	Unsettled    int // events a stopped run left for their source to deliver again
-	Actions      int // actions planned
-	ActionsSent  int
-	DeadLettered int // dead-letter records written (an event or one action each)
-	Unknown      int // actions cut off mid-request by an abort: outcome unknown
-	Waited       int // actions that waited for their contact's identify
-	Calls        int
-	PerAction    map[string]ActionCount
-	// Failures groups the dead letters by reason (see Reason).
-	Failures map[string]*Failure
-	Elapsed  time.Duration
-}
-
-// Failure counts the dead letters of one reason, with the first as an
-// example.
-type Failure struct {
-	Count   int
-	Ref     string // where the first was read, e.g. "events.ndjson:12"
-	Example string // its full error
-}
-
-// ActionCount is the sent and failed actions and the calls of one action
-// kind.
-type ActionCount struct {
-	Sent   int
-	Failed int // dead-lettered, outcome unknown included
-	Calls  int
+	// Merges, if set, is told of each planned action as its event is read,
+	// in input order, and of each such action a run will not run, so that
+	// the Executor (which must share it: an *action.Merges) can let one
+	// call carry the parts of several queued actions.
+	Merges Announcer
+	// Sink receives each event's Result and the dead letters.
+	Sink delivery.Sink
 }
 
 // Dispatcher sends events to Intercom. Create it with New.
 type Dispatcher struct {
 	cfg  Config
 	seed maphash.Seed
-	ann  announcer // cfg.Executor, when it is one; else nil
+	now  func() time.Time // the dead letters' time
 
 	turn int // the reader's round-robin worker for events naming no contact
 
@@ -232,15 +124,14 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.MaxWaiting <= 0 {
 		cfg.MaxWaiting = 100_000
 	}
-	ann, _ := cfg.Executor.(announcer)
-	return &Dispatcher{cfg: cfg, seed: maphash.MakeSeed(), ann: ann, stop: make(chan struct{})}, nil
+	return &Dispatcher{cfg: cfg, seed: maphash.MakeSeed(), now: time.Now, stop: make(chan struct{})}, nil
 }
 
 // Stop ends the current Run gracefully: it stops reading, lets the events
 // being sent finish (bound that by cancelling Run's context, which aborts),
 // leaves the events it read but did not start unsettled for a source that
 // can redeliver them and dead-letters the others as not sent, and then Run
-// returns ErrStopped. A stopped Dispatcher stays stopped: a later Run
+// returns delivery.ErrStopped. A stopped Dispatcher stays stopped: a later Run
 // returns at once. Stop may be called from any goroutine, more than once.
 func (d *Dispatcher) Stop() {
 	d.stopOnce.Do(func() { close(d.stop) })
@@ -259,12 +150,12 @@ func (d *Dispatcher) stopped() bool {
 // token, and every further call would fail the same way.
 func (d *Dispatcher) stopIfUnauthorized(err error) {
 	var ae *intercom.APIError
-	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+	if !errors.Is(err, intercom.ErrUnauthorized) || !errors.As(err, &ae) {
 		return
 	}
 	d.mu.Lock()
 	if d.cause == nil {
-		d.cause = fmt.Errorf("%w: %w", ErrUnauthorized, ae)
+		d.cause = fmt.Errorf("%w: %w", intercom.ErrUnauthorized, ae)
 	}
 	d.mu.Unlock()
 	d.Stop()
@@ -283,14 +174,14 @@ func (d *Dispatcher) notSent() error {
 	if cause := d.stopCause(); cause != nil {
 		return fmt.Errorf("not sent: the run was stopped (%w)", cause)
 	}
-	return errNotSent
+	return delivery.ErrNotSent
 }
 
 // Run reads src to its end, sends every event and returns the summary.
 // A Dispatcher runs one Run at a time.
-// After Stop it returns ErrStopped once the events being sent are done
+// After Stop it returns delivery.ErrStopped once the events being sent are done
 // (see Stop). Cancelling ctx aborts: requests in flight are cut off (see
-// ErrOutcomeUnknown) and Run returns ctx's error. An error from src ends
+// delivery.ErrOutcomeUnknown) and Run returns ctx's error. An error from src ends
 // the run after the events already read are done.
 func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 	start := time.Now()
@@ -338,7 +229,7 @@ func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 			return true
 		}
 		if d.stopped() {
-			readErr = ErrStopped
+			readErr = delivery.ErrStopped
 			return true
 		}
 		return false
@@ -387,7 +278,7 @@ reading:
 	if readErr == nil {
 		interrupted() // a stop or abort after the last read ends this run too
 	}
-	if readErr == ErrStopped || ctx.Err() != nil {
+	if readErr == delivery.ErrStopped || ctx.Err() != nil {
 		// Stopped: no identify will come in this run. What waits is settled
 		// without another try (see leaveParked).
 		for _, w := range workers {
@@ -410,10 +301,33 @@ reading:
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.sum.Elapsed = time.Since(start)
-	if err := d.cfg.DeadLetter.Flush(); err != nil && readErr == nil {
-		readErr = err
-	}
 	return d.sum, readErr
+}
+
+// Start runs src as Run does, in a goroutine of its own, and returns at
+// once: the Run it returns stops the dispatcher, waits for it and counts.
+func (d *Dispatcher) Start(ctx context.Context, src Source) delivery.Run {
+	r := &started{d: d, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.sum, r.err = d.Run(ctx, src)
+	}()
+	return r
+}
+
+// started is a Dispatcher's Run in progress.
+type started struct {
+	d    *Dispatcher
+	done chan struct{}
+	sum  Summary
+	err  error
+}
+
+func (r *started) Stop()            { r.d.Stop() }
+func (r *started) Summary() Summary { return r.d.Summary() }
+func (r *started) Wait() (Summary, error) {
+	<-r.done
+	return r.sum, r.err
 }
 
 // Process sends one event synchronously, for embedding the dispatcher as
@@ -431,15 +345,8 @@ func (d *Dispatcher) Process(ctx context.Context, ev Event) Result {
 func (d *Dispatcher) Summary() Summary {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := d.sum
-	s.PerAction = maps.Clone(d.sum.PerAction)
-	if d.sum.Failures != nil {
-		s.Failures = make(map[string]*Failure, len(d.sum.Failures))
-		for r, f := range d.sum.Failures {
-			c := *f
-			s.Failures[r] = &c
-		}
-	}
+	var s Summary
+	s.Add(d.sum) // a copy that shares no map with d.sum
 	return s
 }
 
@@ -472,22 +379,22 @@ func (d *Dispatcher) plan(ev Event) *planned {
 // announce tells the Executor, if it wants to know, of the actions just
 // planned: before any of them runs, in input order.
 func (d *Dispatcher) announce(actions []action.Action) {
-	if d.ann == nil {
+	if d.cfg.Merges == nil {
 		return
 	}
 	for _, a := range actions {
-		d.ann.Announce(a)
+		d.cfg.Merges.Announce(a)
 	}
 }
 
 // forget tells the Executor, if it wants to know, that announced actions
 // will not run.
 func (d *Dispatcher) forget(actions []action.Action) {
-	if d.ann == nil {
+	if d.cfg.Merges == nil {
 		return
 	}
 	for _, a := range actions {
-		d.ann.Forget(a)
+		d.cfg.Merges.Forget(a)
 	}
 }
 
@@ -637,10 +544,6 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 	return res
 }
 
-// errNotSent is the dead-letter reason of an action a stopped run did not
-// send, in an event whose other actions it did.
-var errNotSent = errors.New("not sent: the run was stopped")
-
 // cutOff says whether err is the abort of ctx cutting a call short.
 func cutOff(ctx context.Context, err error) bool {
 	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
@@ -648,7 +551,7 @@ func cutOff(ctx context.Context, err error) bool {
 
 // outcomeUnknown is the error of an action cut off after it sent a request.
 func outcomeUnknown(err error) error {
-	return fmt.Errorf("%w: cut off by the stop after a request was sent, so Intercom may have applied it; check before sending it again (%v)", ErrOutcomeUnknown, err)
+	return fmt.Errorf("%w: cut off by the stop after a request was sent, so Intercom may have applied it; check before sending it again (%v)", delivery.ErrOutcomeUnknown, err)
 }
 
 // untouched says whether nothing of an event was sent or dead-lettered.
@@ -802,7 +705,7 @@ func (w *worker) sent(res *Result, a action.Action, calls int) {
 	w.d.count(func(s *Summary) {
 		s.ActionsSent++
 		if s.PerAction == nil {
-			s.PerAction = map[string]ActionCount{}
+			s.PerAction = map[string]delivery.ActionCount{}
 		}
 		c := s.PerAction[a.Kind.Name]
 		c.Sent++
@@ -827,11 +730,11 @@ func (w *worker) deadLetterAs(res *Result, ev Event, rule, action string, err, t
 	if typed != nil {
 		res.Err = joinErr(res.Err, typed)
 	}
-	unknown := errors.Is(err, ErrOutcomeUnknown)
+	unknown := errors.Is(err, delivery.ErrOutcomeUnknown)
 	if unknown {
 		res.Unknown++
 	}
-	if dlErr := w.d.cfg.DeadLetter.Write(ev, rule, action, err); dlErr != nil {
+	if dlErr := w.d.putDeadLetter(ev, rule, action, err); dlErr != nil {
 		res.Errors = append(res.Errors, "dead-letter write failed: "+dlErr.Error())
 		res.Err = joinErr(res.Err, fmt.Errorf("dead-letter write failed: %w", dlErr))
 	}
@@ -840,7 +743,7 @@ func (w *worker) deadLetterAs(res *Result, ev Event, rule, action string, err, t
 		s.DeadLettered++
 		if action != "" {
 			if s.PerAction == nil {
-				s.PerAction = map[string]ActionCount{}
+				s.PerAction = map[string]delivery.ActionCount{}
 			}
 			c := s.PerAction[action]
 			c.Failed++
@@ -850,11 +753,11 @@ func (w *worker) deadLetterAs(res *Result, ev Event, rule, action string, err, t
 			s.Unknown++
 		}
 		if s.Failures == nil {
-			s.Failures = map[string]*Failure{}
+			s.Failures = map[string]*delivery.Failure{}
 		}
 		f := s.Failures[reason]
 		if f == nil {
-			f = &Failure{Ref: ev.Ref, Example: text}
+			f = &delivery.Failure{Ref: ev.Ref, Example: text}
 			s.Failures[reason] = f
 		}
 		f.Count++
@@ -882,31 +785,39 @@ func errorText(rule string, err error) string {
 func (w *worker) done(res *Result, ev Event) {
 	switch {
 	case len(res.Errors) > 0:
-		res.Status = Failed
+		res.Status = delivery.Failed
 	case res.Actions == 0:
-		res.Status = Skipped
+		res.Status = delivery.Skipped
 	default:
-		res.Status = Sent
+		res.Status = delivery.Sent
 	}
 	w.d.count(func(s *Summary) {
 		s.Events++
 		s.Actions += res.Actions
 		s.Calls += res.Calls
 		switch res.Status {
-		case Sent:
+		case delivery.Sent:
 			s.Sent++
-		case Skipped:
+		case delivery.Skipped:
 			s.Skipped++
-		case Failed:
+		case delivery.Failed:
 			s.Failed++
 		}
 	})
 	if ev.Done != nil {
 		ev.Done()
 	}
-	if w.d.cfg.OnResult != nil {
-		w.d.cfg.OnResult(*res)
+	if w.d.cfg.Sink.OnResult != nil {
+		w.d.cfg.Sink.OnResult(*res)
 	}
+}
+
+// putDeadLetter keeps a dead letter, if the run keeps them.
+func (d *Dispatcher) putDeadLetter(ev Event, rule, action string, err error) error {
+	if d.cfg.Sink.DeadLetters == nil {
+		return nil
+	}
+	return d.cfg.Sink.DeadLetters.Put(delivery.NewDeadLetter(ev, rule, action, err, d.now()))
 }
 
 func (d *Dispatcher) count(f func(*Summary)) {

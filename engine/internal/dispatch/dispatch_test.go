@@ -14,6 +14,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/rules"
 	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
@@ -57,11 +58,11 @@ func newDispatcher(t *testing.T, exec Executor, dl *bytes.Buffer, wait time.Dura
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(Config{Engine: eng, Executor: exec, Concurrency: 4, ContactWait: wait, DeadLetter: NewDeadLetterWriter(dl)})
+	d, err := New(Config{Engine: eng, Executor: exec, Concurrency: 4, ContactWait: wait, Sink: delivery.Sink{DeadLetters: delivery.DeadLetterWriter(dl)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.cfg.DeadLetter.now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+	d.now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 	return d
 }
 
@@ -75,7 +76,7 @@ func TestGroupBeforeIdentifyWaitsForTheContact(t *testing.T) {
 	fake := &fakeIntercom{contacts: map[string]bool{}}
 	var dl bytes.Buffer
 	d := newDispatcher(t, fake, &dl, time.Minute)
-	src := NewLineSource("in", strings.NewReader(groupU1+"\n"+identifyU1+"\n"+trackU1+"\n"))
+	src := delivery.NewLineSource("in", strings.NewReader(groupU1+"\n"+identifyU1+"\n"+trackU1+"\n"))
 	sum, err := d.Run(context.Background(), src)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +97,7 @@ func TestGroupForUnknownUserIsDeadLetteredNotDropped(t *testing.T) {
 	fake := &fakeIntercom{contacts: map[string]bool{}}
 	var dl bytes.Buffer
 	d := newDispatcher(t, fake, &dl, time.Minute)
-	sum, err := d.Run(context.Background(), NewLineSource("in", strings.NewReader(groupU1+"\n")))
+	sum, err := d.Run(context.Background(), delivery.NewLineSource("in", strings.NewReader(groupU1+"\n")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestWaitExpiresWhileInputContinues(t *testing.T) {
 	pr, pw := ioPipe()
 	done := make(chan Summary)
 	go func() {
-		sum, _ := d.Run(context.Background(), NewLineSource("in", pr))
+		sum, _ := d.Run(context.Background(), delivery.NewLineSource("in", pr))
 		done <- sum
 	}()
 	pw.write(groupU1 + "\n")
@@ -141,13 +142,13 @@ func TestBadEventsAndRuleErrorsAreDeadLettered(t *testing.T) {
 	var dl bytes.Buffer
 	d := newDispatcher(t, fake, &dl, time.Minute)
 	in := "not json\n{\"type\":\"track\",\"userId\":\"u2\"}\n" + identifyU1 + "\n{\"type\":\"page\",\"userId\":\"u3\"}\n"
-	sum, err := d.Run(context.Background(), NewLineSource("in", strings.NewReader(in)))
+	sum, err := d.Run(context.Background(), delivery.NewLineSource("in", strings.NewReader(in)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	for _, line := range strings.Split(strings.TrimSpace(dl.String()), "\n") {
-		var rec DeadLetter
+		var rec delivery.DeadLetter
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +170,7 @@ func TestBadEventsAndRuleErrorsAreDeadLettered(t *testing.T) {
 
 func TestDeadLetterFileReRunsOnlyTheFailedRule(t *testing.T) {
 	rec := `{"event":{"type":"identify","userId":"u1","traits":{"email":"u1@example.com"}},"ref":"in:7","rule":"Identify Contact","action":"identify_contact","error":"x","time":"2026-01-02T03:04:05Z"}`
-	src := NewLineSource("dead.ndjson", strings.NewReader(rec+"\n"))
+	src := delivery.NewLineSource("dead.ndjson", strings.NewReader(rec+"\n"))
 	ev, err := src.Next(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -186,15 +187,15 @@ func TestProcessOneEventAtATime(t *testing.T) {
 	ctx := context.Background()
 
 	res := d.Process(ctx, Event{Raw: []byte(identifyU1), Ref: "kafka:0/17"})
-	if res.Status != Sent || res.Actions != 1 || res.Sent != 1 || res.Calls != 2 || len(res.Errors) != 0 {
+	if res.Status != delivery.Sent || res.Actions != 1 || res.Sent != 1 || res.Calls != 2 || len(res.Errors) != 0 {
 		t.Errorf("identify: %+v", res)
 	}
-	if res := d.Process(ctx, Event{Raw: []byte(`{"type":"page","userId":"u1"}`)}); res.Status != Skipped {
+	if res := d.Process(ctx, Event{Raw: []byte(`{"type":"page","userId":"u1"}`)}); res.Status != delivery.Skipped {
 		t.Errorf("page: %+v", res)
 	}
 	// Process does not wait for an identify that may never come.
 	res = d.Process(ctx, Event{Raw: []byte(`{"type":"group","userId":"u2","groupId":"g"}`), Ref: "kafka:0/19"})
-	if res.Status != Failed || len(res.Errors) != 1 || res.Errors[0] != `rule "Identify Company": contact not found (external_id "u2")` {
+	if res.Status != delivery.Failed || len(res.Errors) != 1 || res.Errors[0] != `rule "Identify Company": contact not found (external_id "u2")` {
 		t.Errorf("group for an unknown user: %+v", res)
 	}
 	if !strings.Contains(dl.String(), `"ref":"kafka:0/19","rule":"Identify Company"`) {
@@ -244,7 +245,7 @@ func TestPerContactOrder(t *testing.T) {
 			byUser.WriteString(lines[step*200+u] + "\n")
 		}
 	}
-	sum, err := d.Run(context.Background(), NewLineSource("in", strings.NewReader(byUser.String())))
+	sum, err := d.Run(context.Background(), delivery.NewLineSource("in", strings.NewReader(byUser.String())))
 	if err != nil || sum.Sent != 1000 {
 		t.Fatalf("%+v, %v", sum, err)
 	}
@@ -314,7 +315,7 @@ func TestIdentifyWakesWaitersInOtherWorkers(t *testing.T) {
 	pr, pw := ioPipe()
 	done := make(chan Summary)
 	go func() {
-		sum, _ := d.Run(context.Background(), NewLineSource("in", pr))
+		sum, _ := d.Run(context.Background(), delivery.NewLineSource("in", pr))
 		done <- sum
 	}()
 	// Eight pairs, so that some pair lands in two different workers.
@@ -402,7 +403,7 @@ func TestPerContactOrderWithCustomRules(t *testing.T) {
 			}
 		}
 	}
-	sum, err := d.Run(context.Background(), NewLineSource("in", strings.NewReader(in.String())))
+	sum, err := d.Run(context.Background(), delivery.NewLineSource("in", strings.NewReader(in.String())))
 	if err != nil || sum.Sent != 1000 {
 		t.Fatalf("%+v, %v", sum, err)
 	}
@@ -433,7 +434,7 @@ func TestOverlongLineIsDeadLetteredAndTheRunGoesOn(t *testing.T) {
 	d := newDispatcher(t, fake, &dl, time.Minute)
 	head, tail := `{"type":"track","userId":"u1","event":"Huge","properties":{"blob":"`, `"}}`
 	long := head + strings.Repeat("x", 5<<20-len(head)-len(tail)) + tail
-	sum, err := d.Run(context.Background(), NewLineSource("in", strings.NewReader(identifyU1+"\n"+long+"\n\n"+trackU1+"\n")))
+	sum, err := d.Run(context.Background(), delivery.NewLineSource("in", strings.NewReader(identifyU1+"\n"+long+"\n\n"+trackU1+"\n")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +442,7 @@ func TestOverlongLineIsDeadLetteredAndTheRunGoesOn(t *testing.T) {
 	if strings.Join(fake.log, "|") != strings.Join(want, "|") {
 		t.Errorf("calls:\n%s\nwant:\n%s", strings.Join(fake.log, "\n"), strings.Join(want, "\n"))
 	}
-	var rec DeadLetter
+	var rec delivery.DeadLetter
 	if err := json.Unmarshal(dl.Bytes(), &rec); err != nil {
 		t.Fatalf("dead letters %.300q: %v", dl.String(), err)
 	}
@@ -464,7 +465,7 @@ func TestEventWithErrIsDeadLetteredNotEvaluated(t *testing.T) {
 	var dl bytes.Buffer
 	d := newDispatcher(t, fake, &dl, time.Minute)
 	res := d.Process(context.Background(), Event{Raw: []byte(identifyU1), Ref: "in:9", Err: errors.New("cut short")})
-	if res.Status != Failed || res.Actions != 0 || len(res.Errors) != 1 || res.Errors[0] != "cut short" || len(fake.log) != 0 {
+	if res.Status != delivery.Failed || res.Actions != 0 || len(res.Errors) != 1 || res.Errors[0] != "cut short" || len(fake.log) != 0 {
 		t.Errorf("result %+v, calls %q", res, fake.log)
 	}
 	want := `{"event":` + identifyU1 + `,"ref":"in:9","error":"cut short","time":"2026-01-02T03:04:05Z"}` + "\n"

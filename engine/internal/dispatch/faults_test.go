@@ -16,6 +16,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
 	"github.com/intercom-actions/intercom-actions/rules/defaults"
@@ -42,7 +43,7 @@ func sendTo(t *testing.T, events string, opts simulator.Options) (simulator.Stat
 	defer sim.Close()
 	var dl bytes.Buffer
 	d, client := simDispatcher(t, sim, rest.Config{MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond, MaxRetries: 12}, 8, &dl)
-	sum, err := d.Run(context.Background(), NewLineSource("events", strings.NewReader(events)))
+	sum, err := d.Run(context.Background(), delivery.NewLineSource("events", strings.NewReader(events)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,12 +67,13 @@ func simDispatcher(tb testing.TB, sim *simulator.Server, cfg rest.Config, concur
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var dead *DeadLetterWriter
+	var dead delivery.DeadLetters
 	if dl != nil {
-		dead = NewDeadLetterWriter(dl)
+		dead = delivery.DeadLetterWriter(dl)
 	}
-	d, err := New(Config{Engine: eng, Executor: action.Executor{API: client, Merges: &action.Merges{}},
-		Concurrency: concurrency, DeadLetter: dead})
+	merges := &action.Merges{}
+	d, err := New(Config{Engine: eng, Executor: action.Executor{API: client, Merges: merges}, Merges: merges,
+		Concurrency: concurrency, Sink: delivery.Sink{DeadLetters: dead}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -159,12 +161,12 @@ func TestUnauthorizedStopsTheRun(t *testing.T) {
 	var dl bytes.Buffer
 	const workers = 4
 	d, client := simDispatcher(t, sim, rest.Config{MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}, workers, &dl)
-	sum, err := d.Run(context.Background(), NewLineSource("events", strings.NewReader(workload(1000))))
+	sum, err := d.Run(context.Background(), delivery.NewLineSource("events", strings.NewReader(workload(1000))))
 
 	var ae *intercom.APIError
-	if !errors.Is(err, ErrUnauthorized) || !errors.As(err, &ae) || ae.Status != 401 ||
+	if !errors.Is(err, intercom.ErrUnauthorized) || !errors.As(err, &ae) || ae.Status != 401 ||
 		!strings.HasPrefix(err.Error(), "intercom refused the access token: intercom: 401 unauthorized: Access Token Invalid (request sim-") {
-		t.Fatalf("Run error = %v, want ErrUnauthorized with the 401", err)
+		t.Fatalf("Run error = %v, want intercom.ErrUnauthorized with the 401", err)
 	}
 	if calls := client.Stats().Calls; calls < 1 || calls > workers {
 		t.Errorf("%d calls reached Intercom, want 1 to %d (one per worker at most)", calls, workers)
@@ -207,7 +209,7 @@ func TestLostAnswersStoreNoEventTwice(t *testing.T) {
 	defer sim.Close()
 	var dl bytes.Buffer
 	d, client := simDispatcher(t, sim, rest.Config{MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond, MaxRetries: 12}, 8, &dl)
-	sum, err := d.Run(context.Background(), NewLineSource("events", strings.NewReader(events)))
+	sum, err := d.Run(context.Background(), delivery.NewLineSource("events", strings.NewReader(events)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,8 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
 	"github.com/intercom-actions/intercom-actions/rules"
@@ -131,11 +133,15 @@ func (r backfillRun) dispatcher(t *testing.T, dl *bytes.Buffer) *Dispatcher {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var exec Executor = action.Executor{API: client, Merges: r.merges}
-	if r.holdUntil > 0 {
-		exec = newHeldExecutor(action.Executor{API: client, Merges: r.merges}, r.holdUntil)
+	cfg := Config{Engine: eng, Executor: action.Executor{API: client, Merges: r.merges}, Concurrency: r.concurrency}
+	if r.merges != nil {
+		cfg.Merges = r.merges
 	}
-	d, err := New(Config{Engine: eng, Executor: exec, Concurrency: r.concurrency, DeadLetter: NewDeadLetterWriter(dl)})
+	if r.holdUntil > 0 {
+		held := newHeldExecutor(action.Executor{API: client, Merges: r.merges}, r.holdUntil)
+		cfg.Executor, cfg.Merges = held, held
+	}
+	d, err := New(Config{Engine: cfg.Engine, Executor: cfg.Executor, Merges: cfg.Merges, Concurrency: r.concurrency, Sink: delivery.Sink{DeadLetters: delivery.DeadLetterWriter(dl)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +165,7 @@ func inOrder(t *testing.T, events string, opts simulator.Options) (state []byte,
 	t.Helper()
 	sim := simulator.NewServer(opts)
 	defer sim.Close()
-	_, dl := backfillRun{sim: sim, concurrency: 1}.run(t, NewLineSource("events", strings.NewReader(events)))
+	_, dl := backfillRun{sim: sim, concurrency: 1}.run(t, delivery.NewLineSource("events", strings.NewReader(events)))
 	return canonicalState(t, sim), dl
 }
 
@@ -234,7 +240,7 @@ func TestBackfillMergesQueuedUpsertsOfACompany(t *testing.T) {
 	defer sim.Close()
 	merges := &action.Merges{}
 	run := backfillRun{sim: sim, merges: merges, concurrency: 4, holdUntil: 2 * companies * members}
-	sum, dl := run.run(t, NewLineSource("events", strings.NewReader(events)))
+	sum, dl := run.run(t, delivery.NewLineSource("events", strings.NewReader(events)))
 	if sum.Sent != 2*companies*members || dl != "" {
 		t.Fatalf("%+v\ndead letters:\n%s", sum, dl)
 	}
@@ -271,7 +277,7 @@ func TestBackfillRefusedAttributeFailsOnlyItsMember(t *testing.T) {
 	sim := simulator.NewServer(opts)
 	defer sim.Close()
 	run := backfillRun{sim: sim, merges: &action.Merges{}, concurrency: 4, holdUntil: 2 * companies * members}
-	sum, dl := run.run(t, NewLineSource("events", strings.NewReader(events)))
+	sum, dl := run.run(t, delivery.NewLineSource("events", strings.NewReader(events)))
 	wantOne := fmt.Sprintf(`events:%d Identify Company: identify_company: upsert company: intercom: 400 parameter_invalid: Custom attribute 'bogus' does not exist`, 2*culprit+2)
 	if sum.Failed != 1 || dl != wantOne || dl != wantDL {
 		t.Errorf("%d events failed; dead letters:\n%s\nwant\n%s\n(in order:\n%s)", sum.Failed, dl, wantOne, wantDL)
@@ -404,8 +410,8 @@ func TestMergesForgetWhatWillNotRun(t *testing.T) {
 		merges := &action.Merges{}
 		run := backfillRun{rules: withCompany, sim: sim, merges: merges, concurrency: 4, holdUntil: 30}
 		var dl bytes.Buffer
-		sum, err := run.dispatcher(t, &dl).Run(context.Background(), NewLineSource("events", strings.NewReader(in.String())))
-		if !errors.Is(err, ErrUnauthorized) || sum.Failed != sum.Read || merges.Len() != 0 {
+		sum, err := run.dispatcher(t, &dl).Run(context.Background(), delivery.NewLineSource("events", strings.NewReader(in.String())))
+		if !errors.Is(err, intercom.ErrUnauthorized) || sum.Failed != sum.Read || merges.Len() != 0 {
 			t.Errorf("%v; %+v; %d parts left in the table", err, sum, merges.Len())
 		}
 	})
@@ -436,7 +442,7 @@ func TestMergesForgetWhatWillNotRun(t *testing.T) {
 		merges := &action.Merges{}
 		group := strings.Split(events, "\n")[1]
 		deadLetter := `{"event":` + group + `,"ref":"events:2","rule":"Identify Contact","error":"intercom: 500"}` + "\n"
-		sum, _ := backfillRun{sim: sim, merges: merges, concurrency: 4}.run(t, NewLineSource("dead.ndjson", strings.NewReader(deadLetter)))
+		sum, _ := backfillRun{sim: sim, merges: merges, concurrency: 4}.run(t, delivery.NewLineSource("dead.ndjson", strings.NewReader(deadLetter)))
 		if sum.Events != 1 || upsertsPerCompany(t, sim)["g0"] != 0 || merges.Len() != 0 {
 			t.Errorf("%+v; %d parts left in the table for a group not to be sent", sum, merges.Len())
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/ndjson"
 )
 
@@ -35,11 +36,11 @@ func reasonOf(err error) string {
 	switch {
 	case err == nil:
 		return "no error"
-	case errors.Is(err, ErrOutcomeUnknown) && strings.Contains(err.Error(), "in an earlier run"):
+	case errors.Is(err, delivery.ErrOutcomeUnknownEarlier):
 		return "outcome unknown in an earlier run: not sent again"
-	case errors.Is(err, ErrOutcomeUnknown):
+	case errors.Is(err, delivery.ErrOutcomeUnknown):
 		return "outcome unknown (cut off by the stop)"
-	case errors.Is(err, errNotSent), errors.Is(err, errNotSentWaiting):
+	case errors.Is(err, delivery.ErrNotSent), errors.Is(err, errNotSentWaiting):
 		return err.Error()
 	case errors.As(err, &longErr):
 		return "line too long"

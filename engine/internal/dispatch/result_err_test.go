@@ -12,6 +12,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 )
 
 // Result.Err carries each failure as a typed error, so an embedding
@@ -24,7 +25,7 @@ func TestResultErrIsTyped(t *testing.T) {
 	d := newDispatcher(t, fake, &dl, time.Minute)
 	var mu sync.Mutex
 	results := map[string]Result{}
-	d.cfg.OnResult = func(r Result) {
+	d.cfg.Sink.OnResult = func(r Result) {
 		mu.Lock()
 		results[r.Ref] = r
 		mu.Unlock()
@@ -34,11 +35,11 @@ func TestResultErrIsTyped(t *testing.T) {
 		identifyU1 + "\n" +
 		`{"type":"group","userId":"u3","groupId":"g1"}` + "\n" +
 		`{"type":"page","userId":"u3"}` + "\n"
-	if _, err := d.Run(context.Background(), NewLineSource("in", strings.NewReader(in))); err != nil {
+	if _, err := d.Run(context.Background(), delivery.NewLineSource("in", strings.NewReader(in))); err != nil {
 		t.Fatal(err)
 	}
 	for ref, r := range results {
-		if r.Status == Failed && r.Err == nil || r.Status != Failed && r.Err != nil {
+		if r.Status == delivery.Failed && r.Err == nil || r.Status != delivery.Failed && r.Err != nil {
 			t.Errorf("%s: status %s with Err %v", ref, r.Status, r.Err)
 		}
 		if r.Err != nil && r.Err.Error() != strings.Join(r.Errors, "\n") {
@@ -71,15 +72,15 @@ func TestResultErrIsTyped(t *testing.T) {
 	}
 
 	err = results["in:4"].Err
-	if !errors.Is(err, action.ErrContactNotFound) || errors.Is(err, ErrOutcomeUnknown) {
+	if !errors.Is(err, action.ErrContactNotFound) || errors.Is(err, delivery.ErrOutcomeUnknown) {
 		t.Errorf("in:4: %v is not (just) action.ErrContactNotFound", err)
 	}
-	if r := results["in:5"]; r.Status != Skipped || r.Err != nil {
+	if r := results["in:5"]; r.Status != delivery.Skipped || r.Err != nil {
 		t.Errorf("in:5: %+v", r)
 	}
 }
 
-// An action cut off mid-request is ErrOutcomeUnknown in Result.Err.
+// An action cut off mid-request is delivery.ErrOutcomeUnknown in Result.Err.
 func TestResultErrOutcomeUnknown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	exec := executorFunc(func(ctx context.Context, a action.Action) (action.Result, error) {
@@ -91,7 +92,7 @@ func TestResultErrOutcomeUnknown(t *testing.T) {
 	d := newDispatcher(t, exec, &dl, time.Minute)
 	res := d.Process(ctx, Event{Raw: []byte(identifyU1)})
 	var ruleErr *engine.RuleError
-	if res.Status != Failed || !errors.Is(res.Err, ErrOutcomeUnknown) ||
+	if res.Status != delivery.Failed || !errors.Is(res.Err, delivery.ErrOutcomeUnknown) ||
 		!errors.As(res.Err, &ruleErr) || ruleErr.Rule != "Identify Contact" {
 		t.Errorf("result %+v", res)
 	}

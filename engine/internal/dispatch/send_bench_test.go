@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
@@ -39,7 +40,7 @@ func BenchmarkSend(b *testing.B) {
 	d, client := simDispatcher(b, sim, rest.Config{}, 16, nil)
 	events := workload(max(b.N, 5))
 	b.ResetTimer()
-	sum, err := d.Run(context.Background(), NewLineSource("bench", strings.NewReader(events)))
+	sum, err := d.Run(context.Background(), delivery.NewLineSource("bench", strings.NewReader(events)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func benchRateLimited(b *testing.B, limit int, window time.Duration, windows int
 	d, client := simDispatcher(b, sim, rest.Config{HTTPClient: &http.Client{Transport: rec}}, 16, nil)
 	events := workload(windows * limit * 10 / 14) // 1.4 calls per event
 	b.ResetTimer()
-	sum, err := d.Run(context.Background(), NewLineSource("bench", strings.NewReader(events)))
+	sum, err := d.Run(context.Background(), delivery.NewLineSource("bench", strings.NewReader(events)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -157,7 +158,7 @@ func BenchmarkSendCompanies(b *testing.B) {
 				}
 			}
 			b.ResetTimer()
-			sum, err := d.Run(context.Background(), NewLineSource("bench", strings.NewReader(in.String())))
+			sum, err := d.Run(context.Background(), delivery.NewLineSource("bench", strings.NewReader(in.String())))
 			b.StopTimer()
 			if err != nil || sum.Failed > 0 {
 				b.Fatalf("%+v, %v", sum, err)

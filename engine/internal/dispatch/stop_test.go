@@ -13,6 +13,7 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/rules"
 )
 
@@ -51,7 +52,7 @@ type settleLog struct {
 }
 
 func (l *settleLog) source(events string, redeliver bool) Source {
-	return &hookSource{src: NewLineSource("in", strings.NewReader(events)), log: l, redeliver: redeliver}
+	return &hookSource{src: delivery.NewLineSource("in", strings.NewReader(events)), log: l, redeliver: redeliver}
 }
 
 func (l *settleLog) count() (n int, twice []string) {
@@ -88,7 +89,7 @@ func (h *hookSource) Next(ctx context.Context) (Event, error) {
 // TestStopLetsInFlightFinishAndLeavesTheRest: Stop with actions in flight.
 // They finish and are sent, not cut off; nothing else is started; the
 // events read but not started are left unsettled for a source that can
-// deliver them again; nothing is dead-lettered; Run says ErrStopped.
+// deliver them again; nothing is dead-lettered; Run says delivery.ErrStopped.
 func TestStopLetsInFlightFinishAndLeavesTheRest(t *testing.T) {
 	g := newGated()
 	var dl bytes.Buffer
@@ -108,7 +109,7 @@ func TestStopLetsInFlightFinishAndLeavesTheRest(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // give a wrong implementation time to start more
 	close(g.gate)
 	<-done
-	if !errors.Is(err, ErrStopped) {
+	if !errors.Is(err, delivery.ErrStopped) {
 		t.Errorf("err = %v, want ErrStopped", err)
 	}
 	settled, twice := log.count()
@@ -232,7 +233,7 @@ func TestStopSettlesWaitingActions(t *testing.T) {
 	}
 	var dl bytes.Buffer
 	d, err := New(Config{Engine: eng, Executor: &fakeIntercom{contacts: map[string]bool{}}, Concurrency: 2,
-		ContactWait: time.Minute, DeadLetter: NewDeadLetterWriter(&dl)})
+		ContactWait: time.Minute, Sink: delivery.Sink{DeadLetters: delivery.DeadLetterWriter(&dl)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +242,7 @@ func TestStopSettlesWaitingActions(t *testing.T) {
 	done := make(chan struct{})
 	var sum Summary
 	go func() {
-		sum, _ = d.Run(context.Background(), &hookSource{src: NewLineSource("in", pr), log: log, redeliver: true})
+		sum, _ = d.Run(context.Background(), &hookSource{src: delivery.NewLineSource("in", pr), log: log, redeliver: true})
 		close(done)
 	}()
 	// in:1: its one action waits. in:2: the track waits, the identify of
@@ -275,7 +276,7 @@ func TestOutcomeUnknownDeadLettersAreNotResentByDefault(t *testing.T) {
 		fake := &fakeIntercom{contacts: map[string]bool{"u1": true}}
 		var dl bytes.Buffer
 		d := newDispatcher(t, fake, &dl, time.Minute)
-		src := NewLineSource("dead.ndjson", strings.NewReader(file))
+		src := delivery.NewLineSource("dead.ndjson", strings.NewReader(file))
 		src.IncludeUnknown = include
 		sum, err := d.Run(context.Background(), src)
 		if err != nil {

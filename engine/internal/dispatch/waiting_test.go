@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
 
@@ -118,7 +119,7 @@ func TestMaxWaitingBoundsTheWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dl bytes.Buffer
-	d, err := New(Config{Engine: eng, Executor: fake, Concurrency: 1, ContactWait: time.Hour, MaxWaiting: 10, DeadLetter: NewDeadLetterWriter(&dl)})
+	d, err := New(Config{Engine: eng, Executor: fake, Concurrency: 1, ContactWait: time.Hour, MaxWaiting: 10, Sink: delivery.Sink{DeadLetters: delivery.DeadLetterWriter(&dl)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestMaxWaitingBoundsTheWait(t *testing.T) {
 	for i := range 25 {
 		fmt.Fprintf(&in, `{"type":"track","userId":"nobody-%d","event":"E","timestamp":1700000000}`+"\n", i)
 	}
-	sum, err := d.Run(context.Background(), NewLineSource("in", strings.NewReader(in.String())))
+	sum, err := d.Run(context.Background(), delivery.NewLineSource("in", strings.NewReader(in.String())))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func BenchmarkWaitingContacts(b *testing.B) {
 	}
 	fake.log = make([]string, 0, 2*users)
 	b.ResetTimer()
-	sum, err := d.Run(context.Background(), NewLineSource("bench", strings.NewReader(in.String())))
+	sum, err := d.Run(context.Background(), delivery.NewLineSource("bench", strings.NewReader(in.String())))
 	b.StopTimer()
 	if err != nil || sum.Sent != 2*users || sum.Waited != users {
 		b.Fatalf("%+v, %v", sum, err)

@@ -41,7 +41,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/spool"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 )
 
 // Segment's limits.
@@ -52,7 +52,7 @@ const (
 
 // Store keeps events durably; *spool.Spool is one.
 type Store interface {
-	Append(ctx context.Context, items []spool.Item) (spool.Result, error)
+	Append(ctx context.Context, items []delivery.Item) (delivery.Stored, error)
 }
 
 // Observer hears what the handler does, for metrics; every method must be
@@ -197,7 +197,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	received := h.cfg.Clock().UTC()
-	var items []spool.Item
+	var items []delivery.Item
 	var rejected []itemError
 	switch typ {
 	case "":
@@ -221,7 +221,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.cfg.Store.Append(r.Context(), items)
 	switch {
-	case errors.Is(err, spool.ErrFull):
+	case errors.Is(err, delivery.ErrFull):
 		h.fail(w, r, reject(http.StatusServiceUnavailable, ReasonFull, "the spool is full: events are being sent to Intercom more slowly than they arrive; retry later"), len(items))
 		return
 	case err != nil:
@@ -333,7 +333,7 @@ func (h *Handler) authenticate(r *http.Request, body []byte, webhook bool) *reje
 }
 
 // single takes the event of /v1/track and the like.
-func (h *Handler) single(body []byte, typ string, received time.Time) ([]spool.Item, *rejection) {
+func (h *Handler) single(body []byte, typ string, received time.Time) ([]delivery.Item, *rejection) {
 	if !isObject(body) {
 		return nil, reject(http.StatusBadRequest, ReasonJSON, "body is not a JSON object: %s", jsonProblem(body))
 	}
@@ -341,11 +341,11 @@ func (h *Handler) single(body []byte, typ string, received time.Time) ([]spool.I
 	if err != nil {
 		return nil, reject(http.StatusBadRequest, ReasonInvalidEvent, "%v", err)
 	}
-	return []spool.Item{it}, nil
+	return []delivery.Item{it}, nil
 }
 
 // batch takes the events of /v1/batch: {"batch":[...], "sentAt", "context", ...}.
-func (h *Handler) batch(body []byte, received time.Time) ([]spool.Item, []itemError, *rejection) {
+func (h *Handler) batch(body []byte, received time.Time) ([]delivery.Item, []itemError, *rejection) {
 	if !isObject(body) {
 		return nil, nil, reject(http.StatusBadRequest, ReasonJSON, "body is not a JSON object: %s", jsonProblem(body))
 	}
@@ -358,7 +358,7 @@ func (h *Handler) batch(body []byte, received time.Time) ([]spool.Item, []itemEr
 }
 
 // webhook takes a forwarded event, or an array of them.
-func (h *Handler) webhook(body []byte, received time.Time) ([]spool.Item, []itemError, *rejection) {
+func (h *Handler) webhook(body []byte, received time.Time) ([]delivery.Item, []itemError, *rejection) {
 	trimmed := bytes.TrimSpace(body)
 	switch {
 	case isObject(trimmed):
@@ -366,7 +366,7 @@ func (h *Handler) webhook(body []byte, received time.Time) ([]spool.Item, []item
 		if err != nil {
 			return nil, nil, reject(http.StatusBadRequest, ReasonInvalidEvent, "%v", err)
 		}
-		return []spool.Item{it}, nil, nil
+		return []delivery.Item{it}, nil, nil
 	case len(trimmed) > 0 && trimmed[0] == '[' && gjson.ValidBytes(trimmed):
 		return h.events(gjson.ParseBytes(trimmed), "", batchContext{}, received)
 	}
@@ -374,8 +374,8 @@ func (h *Handler) webhook(body []byte, received time.Time) ([]spool.Item, []item
 }
 
 // events takes the items of an array, rejecting the bad ones.
-func (h *Handler) events(arr gjson.Result, typ string, bc batchContext, received time.Time) ([]spool.Item, []itemError, *rejection) {
-	var items []spool.Item
+func (h *Handler) events(arr gjson.Result, typ string, bc batchContext, received time.Time) ([]delivery.Item, []itemError, *rejection) {
+	var items []delivery.Item
 	var rejected []itemError
 	i := 0
 	arr.ForEach(func(_, v gjson.Result) bool {
@@ -384,7 +384,7 @@ func (h *Handler) events(arr gjson.Result, typ string, bc batchContext, received
 		if !v.IsObject() {
 			err = fmt.Errorf("event is not a JSON object")
 		} else {
-			var it spool.Item
+			var it delivery.Item
 			if it, err = normalize(raw, typ, bc, received); err == nil {
 				items = append(items, it)
 			}

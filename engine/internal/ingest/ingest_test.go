@@ -14,24 +14,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/spool"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 )
 
 // memStore keeps what it is given; err, if set, is its answer instead.
 type memStore struct {
 	mu    sync.Mutex
-	items []spool.Item
+	items []delivery.Item
 	err   error
 	seen  map[string]bool
 }
 
-func (m *memStore) Append(_ context.Context, items []spool.Item) (spool.Result, error) {
+func (m *memStore) Append(_ context.Context, items []delivery.Item) (delivery.Stored, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.err != nil {
-		return spool.Result{}, m.err
+		return delivery.Stored{}, m.err
 	}
-	var res spool.Result
+	var res delivery.Stored
 	for _, it := range items {
 		if m.seen[it.ID] {
 			res.Duplicates++
@@ -263,7 +263,7 @@ func TestGzipBodies(t *testing.T) {
 
 // TestFullSpoolIs503WithRetryAfter.
 func TestFullSpoolIs503WithRetryAfter(t *testing.T) {
-	st := &memStore{err: spool.ErrFull}
+	st := &memStore{err: delivery.ErrFull}
 	h, _, obs := newHandler(Config{Store: st, RetryAfter: 3 * time.Second})
 	code, body, hdr := do(h, req{path: "/v1/batch", body: `{"batch":[{"type":"track","userId":"u1","event":"E"},{"type":"track","userId":"u1","event":"F"}]}`})
 	if code != 503 || hdr.Get("Retry-After") != "3" || body != `{"success":false,"error":"the spool is full: events are being sent to Intercom more slowly than they arrive; retry later"}`+"\n" {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/spool"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 )
 
 // batchContext is what a batch request gives all its events.
@@ -31,9 +31,9 @@ type field struct {
 // kept as originalTimestamp — when sentAt is known; an event without a
 // timestamp gets receivedAt. The batch's context and integrations fill in
 // for an event without its own. A writeKey in the event is dropped.
-func normalize(raw []byte, typ string, bc batchContext, received time.Time) (spool.Item, error) {
+func normalize(raw []byte, typ string, bc batchContext, received time.Time) (delivery.Item, error) {
 	if len(raw) > MaxEvent {
-		return spool.Item{}, fmt.Errorf("event is %d bytes, larger than Segment's %d KB limit", len(raw), MaxEvent>>10)
+		return delivery.Item{}, fmt.Errorf("event is %d bytes, larger than Segment's %d KB limit", len(raw), MaxEvent>>10)
 	}
 	// One pass over the top-level keys; rebuild writes them out again.
 	var pairs [24]pair
@@ -51,21 +51,21 @@ func normalize(raw []byte, typ string, bc batchContext, received time.Time) (spo
 			sets = append(sets, field{"type", strconv.Quote(typ)})
 		}
 	case !t.Exists():
-		return spool.Item{}, fmt.Errorf(`event has no "type" (expected one of alias, group, identify, page, screen, track)`)
+		return delivery.Item{}, fmt.Errorf(`event has no "type" (expected one of alias, group, identify, page, screen, track)`)
 	case t.Type != gjson.String || !eventTypes[t.Str]:
-		return spool.Item{}, fmt.Errorf(`event "type" is %s, expected one of alias, group, identify, page, screen, track`, t.Raw)
+		return delivery.Item{}, fmt.Errorf(`event "type" is %s, expected one of alias, group, identify, page, screen, track`, t.Raw)
 	default:
 		typ = t.Str
 	}
 	switch {
 	case typ == "alias" && (!named(f[1]) || !named(f[8])):
-		return spool.Item{}, fmt.Errorf("alias needs userId and previousId")
+		return delivery.Item{}, fmt.Errorf("alias needs userId and previousId")
 	case typ != "alias" && !named(f[1]) && !named(f[2]):
-		return spool.Item{}, fmt.Errorf("%s has no userId or anonymousId: Segment needs one of them", typ)
+		return delivery.Item{}, fmt.Errorf("%s has no userId or anonymousId: Segment needs one of them", typ)
 	case typ == "track" && (f[6].Type != gjson.String || f[6].Str == ""):
-		return spool.Item{}, fmt.Errorf(`track has no "event" (the event's name)`)
+		return delivery.Item{}, fmt.Errorf(`track has no "event" (the event's name)`)
 	case typ == "group" && !named(f[7]):
-		return spool.Item{}, fmt.Errorf(`group has no "groupId"`)
+		return delivery.Item{}, fmt.Errorf(`group has no "groupId"`)
 	}
 
 	var id string
@@ -76,7 +76,7 @@ func normalize(raw []byte, typ string, bc batchContext, received time.Time) (spo
 		id = newMessageID()
 		sets = append(sets, field{"messageId", strconv.Quote(id)})
 	default:
-		return spool.Item{}, fmt.Errorf(`"messageId" is %s, not a string`, m.Raw)
+		return delivery.Item{}, fmt.Errorf(`"messageId" is %s, not a string`, m.Raw)
 	}
 
 	recv := received.UTC().Format(timeLayout)
@@ -92,7 +92,7 @@ func normalize(raw []byte, typ string, bc batchContext, received time.Time) (spo
 	case ts.Type == gjson.String:
 		at, err := parseTime(ts.Str)
 		if err != nil {
-			return spool.Item{}, fmt.Errorf(`"timestamp" is %s, not an ISO 8601 date`, ts.Raw)
+			return delivery.Item{}, fmt.Errorf(`"timestamp" is %s, not an ISO 8601 date`, ts.Raw)
 		}
 		sets = append(sets, field{"originalTimestamp", ts.Raw})
 		if sentAt, err := parseTime(sent.Str); sent.Type == gjson.String && err == nil {
@@ -100,7 +100,7 @@ func normalize(raw []byte, typ string, bc batchContext, received time.Time) (spo
 			sets = append(sets, field{"timestamp", strconv.Quote(corrected.UTC().Format(timeLayout))})
 		}
 	case ts.Type != gjson.Number:
-		return spool.Item{}, fmt.Errorf(`"timestamp" is %s, not an ISO 8601 date`, ts.Raw)
+		return delivery.Item{}, fmt.Errorf(`"timestamp" is %s, not an ISO 8601 date`, ts.Raw)
 	}
 	if !f[9].Exists() && bc.context.IsObject() {
 		sets = append(sets, field{"context", bc.context.Raw})
@@ -108,7 +108,7 @@ func normalize(raw []byte, typ string, bc batchContext, received time.Time) (spo
 	if !f[10].Exists() && bc.integrations.IsObject() {
 		sets = append(sets, field{"integrations", bc.integrations.Raw})
 	}
-	return spool.Item{ID: id, Data: ev.rebuild(len(raw), sets, f[11].Exists()), Ref: "messageId " + id}, nil
+	return delivery.Item{ID: id, Data: ev.rebuild(len(raw), sets, f[11].Exists()), Ref: "messageId " + id}, nil
 }
 
 // pair is one top-level key and its value.

@@ -19,7 +19,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/spool"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 )
 
 // TestTLS: with the CA of the brokers' certificate, events are written;
@@ -49,7 +49,7 @@ func TestTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if res, err := f.Append(ctx, []spool.Item{{Data: []byte(`{"type":"track","userId":"u1","event":"E"}`)}}); err != nil || res.Stored != 1 {
+	if res, err := f.Append(ctx, []delivery.Item{{Data: []byte(`{"type":"track","userId":"u1","event":"E"}`)}}); err != nil || res.Stored != 1 {
 		t.Errorf("Append over TLS: %+v, %v", res, err)
 	}
 

@@ -17,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 )
 
 // Config configures a Consumer.
@@ -26,19 +26,22 @@ type Config struct {
 	// Topics are the topics to consume; Group is the consumer group.
 	Topics []string
 	Group  string
-	// Dispatch configures the dispatcher of each partition (Engine,
-	// Executor, Concurrency, ContactWait, OnResult); its DeadLetter is
-	// replaced by DeadLetterTopic or DeadLetter.
-	Dispatch dispatch.Config
+	// Runner sends the events of each partition this member owns: one run
+	// a partition, stopped when the partition is revoked (the delivery
+	// core).
+	Runner delivery.Runner
+	// OnResult, if set, is given each event's Result (from several
+	// goroutines).
+	OnResult func(delivery.Result)
 	// DeadLetterTopic, if set, receives each dead letter as the JSON of a
-	// dispatch.DeadLetter, keyed as its event, written by the consumer's
+	// delivery.DeadLetter, keyed as its event, written by the consumer's
 	// own client.
 	DeadLetterTopic string
 	// DeadLetter, used when DeadLetterTopic is empty, stores one dead letter
 	// durably (e.g. appends it to a file). An event whose dead letter cannot
 	// be stored is not committed: it comes again after a restart or a
 	// rebalance.
-	DeadLetter func(context.Context, dispatch.DeadLetter) error
+	DeadLetter func(context.Context, delivery.DeadLetter) error
 	// CommitInterval is how often the settled offsets are committed
 	// (default 1s); they are also committed when partitions are revoked and
 	// when the consumer stops.
@@ -79,7 +82,7 @@ type Config struct {
 type Consumer struct {
 	cfg Config
 	cl  *kgo.Client
-	dl  *dispatch.DeadLetterWriter
+	dl  delivery.DeadLetters // nil: discarded
 	log *slog.Logger
 
 	stop     chan struct{}
@@ -93,7 +96,7 @@ type Consumer struct {
 	parts   map[tp]*partition
 	owned   map[tp]bool
 	skips   map[tp]map[int64]bool // records an earlier owner settled after its commit
-	done    dispatch.Summary      // of the partitions no longer owned
+	done    delivery.Summary      // of the partitions no longer owned
 	failed  error                 // why a partition's dispatcher ended by itself (a 401)
 	already int                   // records not sent again: an earlier owner had settled them
 
@@ -118,8 +121,8 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 		return nil, errors.New("kafka: no topic")
 	case cfg.Group == "":
 		return nil, errors.New("kafka: no consumer group")
-	case cfg.Dispatch.Engine == nil || cfg.Dispatch.Executor == nil:
-		return nil, errors.New("kafka: Dispatch needs an Engine and an Executor")
+	case cfg.Runner == nil:
+		return nil, errors.New("kafka: no Runner to send the events")
 	}
 	if cfg.CommitInterval <= 0 {
 		cfg.CommitInterval = time.Second
@@ -172,7 +175,7 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 		put = topicDeadLetters(cl, cfg.DeadLetterTopic)
 	}
 	if put != nil {
-		c.dl = dispatch.NewDeadLetterStore(func(dl dispatch.DeadLetter) error {
+		c.dl = delivery.DeadLetterFunc(func(dl delivery.DeadLetter) error {
 			err := put(c.runCtx, dl)
 			if err != nil {
 				c.log.Error("consume: a dead letter could not be stored: its event is not committed and comes again after a restart", "ref", dl.Ref, "error", err)
@@ -192,13 +195,13 @@ func (c *Consumer) Stop() { c.stopOnce.Do(func() { close(c.stop) }) }
 
 // Summary returns the counts so far, over every partition this consumer
 // has had.
-func (c *Consumer) Summary() dispatch.Summary {
+func (c *Consumer) Summary() delivery.Summary {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var sum dispatch.Summary
-	addSummary(&sum, c.done)
+	var sum delivery.Summary
+	sum.Add(c.done)
 	for _, p := range c.parts {
-		addSummary(&sum, p.d.Summary())
+		sum.Add(p.run.Summary())
 	}
 	return sum
 }
@@ -225,20 +228,20 @@ func (c *Consumer) Owned() []string {
 }
 
 // Run joins the group and sends the records of the partitions it is
-// assigned until Stop (it then returns dispatch.ErrStopped), until ctx is
+// assigned until Stop (it then returns delivery.ErrStopped), until ctx is
 // cancelled (an abort: the requests in flight are cut off, as
 // Dispatcher.Run's are; what is settled is still committed), or until a
 // partition's dispatcher ends by itself (Intercom refused the token:
-// dispatch.ErrUnauthorized). It first checks that the brokers answer and
+// intercom.ErrUnauthorized). It first checks that the brokers answer and
 // the topics exist. A Consumer runs once.
-func (c *Consumer) Run(ctx context.Context) (dispatch.Summary, error) {
+func (c *Consumer) Run(ctx context.Context) (delivery.Summary, error) {
 	defer c.cl.Close()
 	c.runCtx = ctx
 	if err := ping(ctx, c.cl, c.cfg.Conn); err != nil {
-		return dispatch.Summary{}, err
+		return delivery.Summary{}, err
 	}
 	if err := c.checkTopics(ctx); err != nil {
-		return dispatch.Summary{}, err
+		return delivery.Summary{}, err
 	}
 	pollCtx, endPoll := context.WithCancel(ctx)
 	defer endPoll()
@@ -297,7 +300,7 @@ func (c *Consumer) Run(ctx context.Context) (dispatch.Summary, error) {
 	case ctx.Err() != nil:
 		return sum, ctx.Err()
 	}
-	return sum, dispatch.ErrStopped
+	return sum, delivery.ErrStopped
 }
 
 // checkTopics says which topics the brokers do not have.
@@ -350,20 +353,18 @@ func (c *Consumer) push(r *kgo.Record) {
 
 // start makes and runs the dispatcher of a partition; the caller holds mu.
 func (c *Consumer) start(t tp) *partition {
-	dc := c.cfg.Dispatch
-	dc.DeadLetter = c.dl
-	d, _ := dispatch.New(dc) // checked in NewConsumer
-	p := &partition{tp: t, d: d, off: newOffsets(c.skips[t]), wake: make(chan struct{}, 1), done: make(chan struct{}), lastOffset: -1,
+	p := &partition{tp: t, off: newOffsets(c.skips[t]), wake: make(chan struct{}, 1), done: make(chan struct{}), lastOffset: -1,
 		resume:  func() { c.cl.ResumeFetchPartitions(map[string][]int32{t.topic: {t.part}}) },
 		already: func() { c.mu.Lock(); c.already++; c.mu.Unlock() }}
 	delete(c.skips, t)
 	var ctx context.Context
 	ctx, p.abort = context.WithCancel(c.runCtx)
+	p.run = c.cfg.Runner.Start(ctx, p, delivery.Sink{DeadLetters: c.dl, OnResult: c.cfg.OnResult})
 	c.parts[t] = p
 	go func() {
 		defer close(p.done)
-		p.sum, p.err = d.Run(ctx, p)
-		if p.err != nil && !errors.Is(p.err, dispatch.ErrStopped) && ctx.Err() == nil {
+		p.sum, p.err = p.run.Wait()
+		if p.err != nil && !errors.Is(p.err, delivery.ErrStopped) && ctx.Err() == nil {
 			// Ended by itself (Intercom refuses the token): every partition
 			// would fail the same way.
 			c.log.Error("consume: stopping: dispatch ended", "partition", t.String(), "error", p.err)
@@ -498,7 +499,7 @@ func (c *Consumer) release(ts []tp, commit bool, timeout time.Duration) {
 	}
 	c.mu.Unlock()
 	for _, p := range ps {
-		p.d.Stop()
+		p.run.Stop()
 	}
 	var expired <-chan time.Time
 	if timeout > 0 {
@@ -524,7 +525,7 @@ func (c *Consumer) release(ts []tp, commit bool, timeout time.Duration) {
 	for _, p := range ps {
 		p.abort()
 		if c.parts[p.tp] == p { // not released meanwhile by a revoke
-			addSummary(&c.done, p.sum)
+			c.done.Add(p.sum)
 			delete(c.parts, p.tp)
 		}
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/intercom-actions/intercom-actions/engine/action"
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
@@ -101,7 +103,7 @@ func TestTwoConsumersShareThePartitions(t *testing.T) {
 	if got := canonical(t, sim); got != want {
 		t.Errorf("Intercom's state differs from a clean run's:\n%s\nwant:\n%s", got, want)
 	}
-	if !errors.Is(a.err, dispatch.ErrStopped) || !errors.Is(b.err, dispatch.ErrStopped) {
+	if !errors.Is(a.err, delivery.ErrStopped) || !errors.Is(b.err, delivery.ErrStopped) {
 		t.Errorf("Run errors: %v, %v; want ErrStopped", a.err, b.err)
 	}
 }
@@ -142,7 +144,7 @@ not json {
 	slices.SortFunc(dead, func(a, b *kgo.Record) int { return strings.Compare(string(a.Value), string(b.Value)) })
 	var got []string
 	for _, r := range dead {
-		var dl dispatch.DeadLetter
+		var dl delivery.DeadLetter
 		if err := json.Unmarshal(r.Value, &dl); err != nil {
 			t.Fatalf("dead letter %q: %v", r.Value, err)
 		}
@@ -181,7 +183,7 @@ not json {
 	cfg.DeadLetterTopic = ""
 	var mu sync.Mutex
 	var tried []string
-	cfg.DeadLetter = func(_ context.Context, dl dispatch.DeadLetter) error {
+	cfg.DeadLetter = func(_ context.Context, dl delivery.DeadLetter) error {
 		mu.Lock()
 		defer mu.Unlock()
 		tried = append(tried, dl.Ref)
@@ -204,7 +206,7 @@ not json {
 
 // TestUnauthorizedStops: when Intercom refuses the token, the consumer
 // stops (every partition would fail the same way) with
-// dispatch.ErrUnauthorized; the events whose action met the 401 are
+// intercom.ErrUnauthorized; the events whose action met the 401 are
 // dead-lettered, and the others are not committed: they come again once
 // the token is fixed.
 func TestUnauthorizedStops(t *testing.T) {
@@ -219,7 +221,7 @@ func TestUnauthorizedStops(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the consumer did not stop by itself")
 	}
-	if !errors.Is(m.err, dispatch.ErrUnauthorized) {
+	if !errors.Is(m.err, intercom.ErrUnauthorized) {
 		t.Errorf("Run: %v, want ErrUnauthorized", m.err)
 	}
 	// Only the events whose action met the 401 are dead-lettered (and so

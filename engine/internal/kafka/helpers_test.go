@@ -20,6 +20,7 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
@@ -132,7 +133,7 @@ func cleanState(t testing.TB, events string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := d.Run(context.Background(), dispatch.NewLineSource("events", strings.NewReader(events)))
+	sum, err := d.Run(context.Background(), delivery.NewLineSource("events", strings.NewReader(events)))
 	if err != nil || sum.Failed > 0 {
 		t.Fatalf("clean run: %v; %+v", err, sum)
 	}
@@ -149,7 +150,7 @@ type settled struct {
 
 func newSettled() *settled { return &settled{refs: map[string][]int{}} }
 
-func (s *settled) onResult(r dispatch.Result) {
+func (s *settled) onResult(r delivery.Result) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
@@ -268,11 +269,25 @@ func (w *commits) last() map[string]int64 {
 	return out
 }
 
+// dispatchRunner runs each partition through a dispatcher of cfg, as the
+// delivery core does.
+type dispatchRunner struct{ cfg dispatch.Config }
+
+func (r dispatchRunner) Start(ctx context.Context, src delivery.Source, sink delivery.Sink) delivery.Run {
+	cfg := r.cfg
+	cfg.Sink = sink
+	d, err := dispatch.New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return d.Start(ctx, src)
+}
+
 // member is a running Consumer.
 type member struct {
 	c    *Consumer
 	done chan struct{}
-	sum  dispatch.Summary
+	sum  delivery.Summary
 	err  error
 }
 
@@ -287,7 +302,8 @@ func memberConfig(t testing.TB, c *kfake.Cluster, exec dispatch.Executor, s *set
 		Conn:              Conn{Brokers: c.ListenAddrs(), Log: log},
 		Topics:            []string{"events"},
 		Group:             "g",
-		Dispatch:          dispatch.Config{Engine: testEngine(t), Executor: exec, Concurrency: 4, ContactWait: 2 * time.Second, OnResult: s.onResult},
+		Runner:            dispatchRunner{dispatch.Config{Engine: testEngine(t), Executor: exec, Concurrency: 4, ContactWait: 2 * time.Second}},
+		OnResult:          s.onResult,
 		DeadLetterTopic:   "dead",
 		CommitInterval:    50 * time.Millisecond,
 		SessionTimeout:    time.Second,

@@ -6,19 +6,19 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 )
 
 // partition is one owned partition: the records fetched and not yet
-// dispatched, its dispatcher, and its offsets. It is the dispatcher's
+// dispatched, the run sending them, and its offsets. It is the run's
 // Source.
 type partition struct {
 	tp
-	d     *dispatch.Dispatcher
+	run   delivery.Run
 	off   *offsets
-	abort context.CancelFunc // cuts off the dispatcher's run
+	abort context.CancelFunc // cuts off the run
 	done  chan struct{}      // closed when the run has returned
-	sum   dispatch.Summary   // the run's, once done
+	sum   delivery.Summary   // the run's, once done
 	err   error
 
 	lastOffset int64  // the last offset committed; under Consumer.commitMu
@@ -55,7 +55,7 @@ func (p *partition) push(r *kgo.Record, max int) bool {
 // waiting for one; it returns ctx's error when ctx is done. Each event is
 // Redeliverable (a stop leaves it uncommitted for the next owner), and
 // its Done settles its offset.
-func (p *partition) Next(ctx context.Context) (dispatch.Event, error) {
+func (p *partition) Next(ctx context.Context) (delivery.Event, error) {
 	for {
 		p.mu.Lock()
 		if len(p.buf) > 0 {
@@ -77,7 +77,7 @@ func (p *partition) Next(ctx context.Context) (dispatch.Event, error) {
 				continue
 			}
 			off := r.Offset
-			return dispatch.Event{
+			return delivery.Event{
 				Raw:           r.Value,
 				Ref:           Ref(r.Topic, r.Partition, r.Offset),
 				Redeliverable: true,
@@ -88,7 +88,7 @@ func (p *partition) Next(ctx context.Context) (dispatch.Event, error) {
 		select {
 		case <-p.wake:
 		case <-ctx.Done():
-			return dispatch.Event{}, ctx.Err()
+			return delivery.Event{}, ctx.Err()
 		}
 	}
 }

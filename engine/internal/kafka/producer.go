@@ -9,8 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
-	"github.com/intercom-actions/intercom-actions/engine/internal/spool"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 )
 
 // Forwarder writes events to a topic, each keyed by its user (Key), and
@@ -44,27 +43,27 @@ func NewForwarder(ctx context.Context, conn Conn, topic string) (*Forwarder, err
 // messageId is not de-duplicated here (Kafka keeps what it is given); the
 // event keeps it, and Intercom ignores a data event identical to one it
 // stored.
-func (f *Forwarder) Append(ctx context.Context, items []spool.Item) (spool.Result, error) {
+func (f *Forwarder) Append(ctx context.Context, items []delivery.Item) (delivery.Stored, error) {
 	recs := make([]*kgo.Record, len(items))
 	for i, it := range items {
 		recs[i] = &kgo.Record{Topic: f.topic, Key: Key(it.Data), Value: it.Data}
 	}
 	if err := f.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return spool.Result{}, fmt.Errorf("kafka: writing to topic %s: %w", f.topic, err)
+		return delivery.Stored{}, fmt.Errorf("kafka: writing to topic %s: %w", f.topic, err)
 	}
-	return spool.Result{Stored: len(items)}, nil
+	return delivery.Stored{Stored: len(items)}, nil
 }
 
 // Close waits for nothing (Append is synchronous) and closes the connections.
 func (f *Forwarder) Close() { f.cl.Close() }
 
 // topicDeadLetters returns a dead-letter store
-// that writes each dead letter, as the JSON of dispatch.DeadLetter (the
+// that writes each dead letter, as the JSON of delivery.DeadLetter (the
 // event, where it was read, the rule, the action, the error), to topic
 // with the event's key, and returns once the brokers have it. The header
 // "error" repeats the reason, for tools that filter on headers.
-func topicDeadLetters(cl *kgo.Client, topic string) func(context.Context, dispatch.DeadLetter) error {
-	return func(ctx context.Context, dl dispatch.DeadLetter) error {
+func topicDeadLetters(cl *kgo.Client, topic string) func(context.Context, delivery.DeadLetter) error {
+	return func(ctx context.Context, dl delivery.DeadLetter) error {
 		b, err := json.Marshal(dl)
 		if err != nil {
 			return err

@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 )
 
@@ -31,10 +31,17 @@ type Spool interface {
 	Commits() int64
 }
 
+// Client is what the metrics read of the Intercom client (the delivery
+// core has these).
+type Client interface {
+	Stats() rest.Stats
+	RateLimit() (remaining, limit int, known bool)
+}
+
 // Sources are read at each scrape; any may be nil.
 type Sources struct {
-	Dispatch func() dispatch.Summary
-	Client   *rest.Client
+	Dispatch func() delivery.Summary
+	Client   Client
 	Spool    Spool
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
@@ -64,9 +65,9 @@ func backfillDispatcher(tb testing.TB, sim *simulator.Server, concurrency int, c
 }
 
 // run sends the NDJSON events through d; every one must be sent.
-func run(tb testing.TB, d *dispatch.Dispatcher, events string) dispatch.Summary {
+func run(tb testing.TB, d *dispatch.Dispatcher, events string) delivery.Summary {
 	tb.Helper()
-	sum, err := d.Run(context.Background(), dispatch.NewLineSource("events", strings.NewReader(events)))
+	sum, err := d.Run(context.Background(), delivery.NewLineSource("events", strings.NewReader(events)))
 	if err != nil || sum.Sent != sum.Read {
 		tb.Fatalf("sent %d of %d events (%+v): %v", sum.Sent, sum.Read, sum.Failures, err)
 	}
@@ -158,7 +159,7 @@ func TestOverlappingGroupsOfACompanyCoalesce(t *testing.T) {
 		done = append(done, <-results)
 	}
 	for _, r := range done {
-		if r.Status != dispatch.Sent {
+		if r.Status != delivery.Sent {
 			t.Errorf("%s: %s %v", r.Ref, r.Status, r.Errors)
 		}
 	}

@@ -155,13 +155,13 @@ type Config struct {
 	// OnUnreachable, if set, is called at once when a request cannot reach
 	// the API at all (connection refused, DNS, TLS: see
 	// intercom.Unreachable), and then at most every UnreachableEvery while
-	// that goes on, so a caller can say so before the retries run out. It
-	// must not block.
+	// that goes on, so a caller can say so before the retries run out,
+	// instead of the Logger's warning. It must not block.
 	OnUnreachable func(err error)
 }
 
 // UnreachableEvery is how often a continuing failure to reach the API is
-// reported (logged and passed to Config.OnUnreachable).
+// reported (to Config.OnUnreachable, else logged).
 const UnreachableEvery = 10 * time.Second
 
 // Client calls the Intercom REST API. It is safe for concurrent use.
@@ -543,9 +543,10 @@ func (c *Client) reportUnreachable(ctx context.Context, err error) bool {
 	if last != 0 && now-last < int64(UnreachableEvery) || !c.lastWarned.CompareAndSwap(last, now) {
 		return true
 	}
-	c.log.WarnContext(ctx, "intercom: cannot reach the API", "base", c.base.String(), "reason", why, "error", err)
 	if c.onUnreachable != nil {
 		c.onUnreachable(err)
+	} else {
+		c.log.WarnContext(ctx, "intercom: cannot reach the API", "base", c.base.String(), "reason", why, "error", err)
 	}
 	return true
 }

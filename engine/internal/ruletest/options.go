@@ -26,7 +26,7 @@ const OptionsFile = "options"
 //	                                    (without the option any name is accepted)
 type caseOptions struct {
 	presets    []string
-	attributes action.AttributeMode
+	attributes string   // the custom-attributes option; "": send
 	workspace  []string // nil: the simulator accepts any custom attribute
 }
 
@@ -62,11 +62,10 @@ func readOptions(ar *txtar.Archive) (caseOptions, error) {
 		}
 		switch name {
 		case "custom-attributes":
-			m, err := action.ParseAttributeMode(value)
-			if err != nil {
+			if _, err := action.ParseAttributeMode(value); err != nil {
 				return o, fmt.Errorf("%s line %d: %w", OptionsFile, i+1, err)
 			}
-			o.attributes = m
+			o.attributes = value
 		case "presets":
 			o.presets = list(value)
 		case "workspace-attributes":

@@ -13,9 +13,8 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/tools/txtar"
 
-	"github.com/intercom-actions/intercom-actions/engine/action"
-	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
-	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
+	"github.com/intercom-actions/intercom-actions/engine/processor"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
 	"github.com/intercom-actions/intercom-actions/rules"
 )
@@ -64,31 +63,24 @@ func (rn Runner) Send(ar *txtar.Archive) (Sent, error) {
 	}
 	sim := simulator.NewServer(simulator.Options{Token: transcriptToken, DataAttributes: opts.workspace})
 	defer sim.Close()
-	client, err := rest.New(rest.Config{
-		BaseURL:     sim.URL(),
-		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: transcriptToken}),
-		MinBackoff:  time.Millisecond,
-		MaxBackoff:  10 * time.Millisecond,
-	})
-	if err != nil {
-		return Sent{}, err
-	}
-	var attrs *action.Attributes
-	if opts.attributes != action.SendAttributes {
-		attrs = action.NewAttributes(opts.attributes)
-	}
 	var dead, logs bytes.Buffer
-	d, err := dispatch.New(dispatch.Config{
-		Engine:      eng,
-		Executor:    action.Executor{API: client, Attributes: attrs, Log: slog.New(slog.NewTextHandler(&logs, logOptions))},
-		Concurrency: 1, // one worker: requests in input order, so the transcript is exact
-		ContactWait: time.Second,
-		DeadLetter:  dispatch.NewDeadLetterWriter(&dead),
+	p, err := processor.New(processor.Config{
+		Engine:           eng,
+		APIBase:          sim.URL(),
+		TokenSource:      oauth2.StaticTokenSource(&oauth2.Token{AccessToken: transcriptToken}),
+		CustomAttributes: opts.attributes,
+		Concurrency:      1, // one worker: requests in input order, so the transcript is exact
+		ContactWait:      time.Second,
+		MinBackoff:       time.Millisecond,
+		MaxBackoff:       10 * time.Millisecond,
+		Logger:           slog.New(slog.NewTextHandler(&logs, logOptions)),
 	})
 	if err != nil {
 		return Sent{}, err
 	}
-	sum, err := d.Run(context.Background(), dispatch.NewLineSource(EventsFile, bytes.NewReader(events)))
+	defer p.Close()
+	sum, err := p.Run(context.Background(), delivery.NewLineSource(EventsFile, bytes.NewReader(events)),
+		processor.Sink{DeadLetters: delivery.DeadLetterWriter(&dead)})
 	if err != nil {
 		return Sent{}, err
 	}
@@ -114,7 +106,7 @@ func (rn Runner) Send(ar *txtar.Archive) (Sent, error) {
 		}
 	}
 	fmt.Fprintf(&out, "summary: %d events: %d sent, %d skipped, %d failed; %d actions sent, %d dead-lettered; %d calls\n",
-		sum.Events, sum.Sent, sum.Skipped, sum.Failed, sum.ActionsSent, sum.DeadLettered, client.Stats().Calls)
+		sum.Events, sum.Sent, sum.Skipped, sum.Failed, sum.ActionsSent, sum.DeadLettered, p.Stats().Calls)
 	sent.Transcript = out.Bytes()
 	return sent, nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 )
 
 // BenchmarkAppendBatch100 appends batches of 100 events (~600 bytes each)
@@ -25,10 +27,10 @@ func BenchmarkAppendBatch100(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			base := next.Add(100)
-			items := make([]Item, 100)
+			items := make([]delivery.Item, 100)
 			for i := range items {
 				id := fmt.Sprintf("msg-%d", base+int64(i))
-				items[i] = Item{ID: id, Data: []byte(`{"type":"track","userId":"u1","event":"Order Completed","messageId":"` + id + `","properties":{"note":"` + pad + `"}}`)}
+				items[i] = delivery.Item{ID: id, Data: []byte(`{"type":"track","userId":"u1","event":"Order Completed","messageId":"` + id + `","properties":{"note":"` + pad + `"}}`)}
 			}
 			if _, err := s.Append(context.Background(), items); err != nil {
 				b.Fatal(err)

@@ -8,18 +8,18 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 )
 
 // DeadLetter is a stored dead letter and its id in the spool.
 type DeadLetter struct {
 	ID uint64 `json:"id"`
-	dispatch.DeadLetter
+	delivery.DeadLetter
 }
 
 // PutDeadLetter keeps a dead letter, durably, before it returns (with the
-// next group commit). It suits dispatch.NewDeadLetterStore.
-func (s *Spool) PutDeadLetter(dl dispatch.DeadLetter) error {
+// next group commit). It suits delivery.NewDeadLetterStore.
+func (s *Spool) PutDeadLetter(dl delivery.DeadLetter) error {
 	b, err := json.Marshal(dl)
 	if err != nil {
 		return err
@@ -112,7 +112,7 @@ type replayReq struct {
 	out            ReplayResult
 }
 
-func (r *replayReq) run(tx *bolt.Tx, put func(Item) error) error {
+func (r *replayReq) run(tx *bolt.Tx, put func(delivery.Item) error) error {
 	r.out = ReplayResult{}
 	dead := tx.Bucket(bucketDead)
 	ids := r.ids
@@ -133,7 +133,7 @@ func (r *replayReq) run(tx *bolt.Tx, put func(Item) error) error {
 		if err != nil {
 			return err
 		}
-		if dl.Outcome == dispatch.OutcomeUnknown && !r.includeUnknown {
+		if dl.Outcome == delivery.OutcomeUnknown && !r.includeUnknown {
 			r.out.Unknown = append(r.out.Unknown, id)
 			continue
 		}
@@ -146,7 +146,7 @@ func (r *replayReq) run(tx *bolt.Tx, put func(Item) error) error {
 		if ref == "" {
 			ref = fmt.Sprintf("dead letter %d", id)
 		}
-		if err := put(Item{Data: raw, Only: dl.Rule, Ref: ref + " (replayed)"}); err != nil {
+		if err := put(delivery.Item{Data: raw, Only: dl.Rule, Ref: ref + " (replayed)"}); err != nil {
 			return err
 		}
 		if err := dead.Delete(u64(id)); err != nil {

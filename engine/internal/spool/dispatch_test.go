@@ -9,6 +9,7 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
 	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
@@ -49,9 +50,9 @@ func TestDispatchFromTheSpoolAcrossRestarts(t *testing.T) {
 	}
 	const n = 3000
 	for i := 0; i < n; i += 100 {
-		var items []Item
+		var items []delivery.Item
 		for j := i; j < i+100; j++ {
-			items = append(items, Item{ID: fmt.Sprint(j), Data: []byte(fmt.Sprintf(`{"type":"track","userId":"u%d","event":"e%d","timestamp":1700000000}`, j%37, j))})
+			items = append(items, delivery.Item{ID: fmt.Sprint(j), Data: []byte(fmt.Sprintf(`{"type":"track","userId":"u%d","event":"e%d","timestamp":1700000000}`, j%37, j))})
 		}
 		if _, err := s.Append(context.Background(), items); err != nil {
 			t.Fatal(err)
@@ -65,7 +66,7 @@ func TestDispatchFromTheSpoolAcrossRestarts(t *testing.T) {
 		}
 		fake.after, fake.stop = stopAfter, d.Stop
 		sum, err := d.Run(context.Background(), s.Source())
-		if !errors.Is(err, dispatch.ErrStopped) {
+		if !errors.Is(err, delivery.ErrStopped) {
 			t.Fatalf("run %d: %v", run, err)
 		}
 		s.Close() // settles are written on close

@@ -3,6 +3,8 @@ package spool
 import (
 	"encoding/binary"
 	"errors"
+
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 )
 
 // recordVersion is the first byte of an event record.
@@ -60,7 +62,7 @@ func readString(b []byte) (string, []byte, error) {
 }
 
 // recordSize is the size of an item's record.
-func recordSize(it Item) int64 {
+func recordSize(it delivery.Item) int64 {
 	return int64(1 + 8 + uvarintLen(len(it.Only)) + len(it.Only) + uvarintLen(len(it.Ref)) + len(it.Ref) + len(it.Data))
 }
 

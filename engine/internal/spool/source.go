@@ -9,7 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 )
 
 // Source gives the spool's events to a dispatcher, oldest first, waiting
@@ -26,7 +26,7 @@ type Source struct {
 
 	s    *Spool
 	next uint64 // the lowest seq not yet given
-	buf  []dispatch.Event
+	buf  []delivery.Event
 }
 
 // Source returns a reader of the events not settled, from the oldest. A
@@ -38,11 +38,11 @@ const readBatch = 256
 
 // Next returns the next event, waiting for one if there is none; it
 // returns ctx's error when ctx is done, and ErrClosed after Close.
-func (src *Source) Next(ctx context.Context) (dispatch.Event, error) {
+func (src *Source) Next(ctx context.Context) (delivery.Event, error) {
 	for len(src.buf) == 0 {
 		wake := src.s.waitNew() // before reading, so a commit in between is not missed
 		if err := src.fill(); err != nil {
-			return dispatch.Event{}, err
+			return delivery.Event{}, err
 		}
 		if len(src.buf) > 0 {
 			break
@@ -50,13 +50,13 @@ func (src *Source) Next(ctx context.Context) (dispatch.Event, error) {
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			return dispatch.Event{}, ctx.Err()
+			return delivery.Event{}, ctx.Err()
 		case <-src.s.exit:
-			return dispatch.Event{}, ErrClosed
+			return delivery.Event{}, ErrClosed
 		}
 	}
 	ev := src.buf[0]
-	src.buf[0] = dispatch.Event{}
+	src.buf[0] = delivery.Event{}
 	src.buf = src.buf[1:]
 	return ev, nil
 }
@@ -72,7 +72,7 @@ func (src *Source) fill() error {
 			seq := binary.BigEndian.Uint64(k)
 			src.next = seq + 1
 			rec, err := decodeRecord(v)
-			ev := dispatch.Event{Ref: rec.ref, Only: rec.only, Redeliverable: true}
+			ev := delivery.Event{Ref: rec.ref, Only: rec.only, Redeliverable: true}
 			if ev.Ref == "" {
 				ev.Ref = fmt.Sprintf("spool:%d", seq)
 			}

@@ -12,7 +12,7 @@
 // commits.
 //
 // The spool is bounded: past Options.MaxBytes of pending events, Append
-// returns ErrFull (serve answers 503 with Retry-After). A messageId seen
+// returns delivery.ErrFull (serve answers 503 with Retry-After). A messageId seen
 // within Options.DedupWindow is stored once, so a client that retries a
 // batch whose answer it lost does not get its events dispatched twice.
 package spool
@@ -30,6 +30,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 )
 
 // Defaults for the zero values of Options.
@@ -41,10 +43,6 @@ const (
 
 // FileName is the spool's database file in the data dir.
 const FileName = "spool.db"
-
-// ErrFull means the pending events use Options.MaxBytes: the item was not
-// stored; try again later.
-var ErrFull = errors.New("spool: full")
 
 // ErrClosed means the spool is closed.
 var ErrClosed = errors.New("spool: closed")
@@ -69,30 +67,11 @@ type Options struct {
 	LockTimeout time.Duration
 }
 
-// Item is one event to store.
-type Item struct {
-	// ID is the event's messageId, for de-duplication; "" stores it
-	// whatever it is (a replayed dead letter).
-	ID string
-	// Data is the event's JSON.
-	Data []byte
-	// Only, when set, limits dispatch to this rule (a replayed dead letter).
-	Only string
-	// Ref says where the event came from, for logs and dead letters.
-	Ref string
-}
-
-// Result says what Append did with the items.
-type Result struct {
-	Stored     int // items written
-	Duplicates int // items whose ID was seen within the window: not written again
-}
-
 var (
 	bucketEvents = []byte("events") // seq → record
 	bucketIDs    = []byte("ids")    // messageId → received (Unix ns)
 	bucketIDTime = []byte("idtime") // received (Unix ns) + messageId → nothing: the ids by age
-	bucketDead   = []byte("dead")   // id → dispatch.DeadLetter JSON
+	bucketDead   = []byte("dead")   // id → delivery.DeadLetter JSON
 	bucketMeta   = []byte("meta")   // counters
 
 	keySeq     = []byte("seq")   // the last event seq used
@@ -135,11 +114,11 @@ type Spool struct {
 // appendReq is a request to the committer: items to append, a dead
 // letter to keep, or dead letters to replay.
 type appendReq struct {
-	items  []Item
+	items  []delivery.Item
 	size   int64
 	dead   []byte     // a dead letter's JSON to keep
 	replay *replayReq // dead letters to put back in the queue
-	res    Result
+	res    delivery.Stored
 	err    error
 	done   chan struct{}
 }
@@ -218,19 +197,19 @@ func (s *Spool) Close() error {
 
 // Append stores items durably (written and fsynced) before it returns,
 // in one transaction shared with the other Appends waiting meanwhile. It
-// returns ErrFull, storing nothing, when the items would take the pending
+// returns delivery.ErrFull, storing nothing, when the items would take the pending
 // events past MaxBytes.
-func (s *Spool) Append(ctx context.Context, items []Item) (Result, error) {
+func (s *Spool) Append(ctx context.Context, items []delivery.Item) (delivery.Stored, error) {
 	r := &appendReq{items: items}
 	for _, it := range items {
 		r.size += recordSize(it)
 	}
 	if s.bytes.Load()+r.size > s.opts.MaxBytes {
 		s.full.Store(true)
-		return Result{}, ErrFull // fast path; the committer checks again
+		return delivery.Stored{}, delivery.ErrFull // fast path; the committer checks again
 	}
 	err := s.do(ctx, r)
-	if errors.Is(err, ErrFull) {
+	if errors.Is(err, delivery.ErrFull) {
 		s.full.Store(true)
 	}
 	return r.res, err
@@ -396,7 +375,7 @@ func (s *Spool) commit(group []*appendReq) {
 				}
 			}
 		}
-		put := func(it Item) error {
+		put := func(it delivery.Item) error {
 			seq++
 			rec := encodeRecord(record{received: now.UnixNano(), only: it.Only, ref: it.Ref, data: it.Data})
 			if err := events.Put(u64(seq), rec); err != nil {
@@ -408,7 +387,7 @@ func (s *Spool) commit(group []*appendReq) {
 			return nil
 		}
 		for _, r := range group {
-			r.res, r.err = Result{}, nil
+			r.res, r.err = delivery.Stored{}, nil
 			switch {
 			case r.dead != nil:
 				if err := putDead(tx, r.dead); err != nil {
@@ -421,7 +400,7 @@ func (s *Spool) commit(group []*appendReq) {
 				}
 				continue
 			case bytes+r.size > s.opts.MaxBytes:
-				r.err = ErrFull
+				r.err = delivery.ErrFull
 				continue
 			}
 			for _, it := range r.items {
@@ -463,7 +442,7 @@ func (s *Spool) commit(group []*appendReq) {
 	if err != nil {
 		err = fmt.Errorf("spool: write: %w", err)
 		for _, r := range group {
-			r.res, r.err = Result{}, err
+			r.res, r.err = delivery.Stored{}, err
 		}
 		// Nothing was written: the settles wait for the next commit.
 		s.settleMu.Lock()

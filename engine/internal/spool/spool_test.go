@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 )
 
 func open(t *testing.T, dir string, opts Options) *Spool {
@@ -23,15 +23,15 @@ func open(t *testing.T, dir string, opts Options) *Spool {
 	return s
 }
 
-func ev(i int) Item {
-	return Item{ID: fmt.Sprintf("m-%d", i), Data: []byte(fmt.Sprintf(`{"type":"track","userId":"u%d","event":"E%d"}`, i%7, i)), Ref: fmt.Sprintf("messageId m-%d", i)}
+func ev(i int) delivery.Item {
+	return delivery.Item{ID: fmt.Sprintf("m-%d", i), Data: []byte(fmt.Sprintf(`{"type":"track","userId":"u%d","event":"E%d"}`, i%7, i)), Ref: fmt.Sprintf("messageId m-%d", i)}
 }
 
 // drain reads n events from a fresh Source.
-func drain(t *testing.T, s *Spool, n int) []dispatch.Event {
+func drain(t *testing.T, s *Spool, n int) []delivery.Event {
 	t.Helper()
 	src := s.Source()
-	var out []dispatch.Event
+	var out []delivery.Event
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for len(out) < n {
@@ -59,12 +59,12 @@ func nothingMore(t *testing.T, s *Spool, src *Source) {
 func TestEventsSurviveAReopenUntilSettled(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir, Options{})
-	var items []Item
+	var items []delivery.Item
 	for i := range 10 {
 		items = append(items, ev(i))
 	}
 	items[3].Only, items[3].ID = "Track Event", ""
-	if res, err := s.Append(context.Background(), items); err != nil || res != (Result{Stored: 10}) {
+	if res, err := s.Append(context.Background(), items); err != nil || res != (delivery.Stored{Stored: 10}) {
 		t.Fatalf("append: %+v, %v", res, err)
 	}
 	evs := drain(t, s, 10)
@@ -108,7 +108,7 @@ func TestConcurrentAppendsShareCommits(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			if _, err := s.Append(context.Background(), []Item{ev(i)}); err != nil {
+			if _, err := s.Append(context.Background(), []delivery.Item{ev(i)}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -122,13 +122,13 @@ func TestConcurrentAppendsShareCommits(t *testing.T) {
 }
 
 // TestFullSpoolRefusesUntilSettled: past MaxBytes an Append stores nothing
-// and says ErrFull; settling makes room again.
+// and says delivery.ErrFull; settling makes room again.
 func TestFullSpoolRefusesUntilSettled(t *testing.T) {
 	s := open(t, t.TempDir(), Options{MaxBytes: 1000})
 	var n int
 	for ; ; n++ {
-		_, err := s.Append(context.Background(), []Item{ev(n)})
-		if errors.Is(err, ErrFull) {
+		_, err := s.Append(context.Background(), []delivery.Item{ev(n)})
+		if errors.Is(err, delivery.ErrFull) {
 			break
 		}
 		if err != nil {
@@ -144,7 +144,7 @@ func TestFullSpoolRefusesUntilSettled(t *testing.T) {
 	if s.Full() {
 		t.Error("still full after a settle")
 	}
-	if _, err := s.Append(context.Background(), []Item{ev(n)}); err != nil {
+	if _, err := s.Append(context.Background(), []delivery.Item{ev(n)}); err != nil {
 		t.Errorf("after settling one: %v", err)
 	}
 }
@@ -170,28 +170,28 @@ func TestDuplicateMessageIDsAreStoredOnce(t *testing.T) {
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	opts := Options{Clock: clock, DedupWindow: time.Hour, DedupMax: 5}
 	s := open(t, dir, opts)
-	res, err := s.Append(context.Background(), []Item{ev(1), ev(2), ev(1)})
-	if err != nil || res != (Result{Stored: 2, Duplicates: 1}) {
+	res, err := s.Append(context.Background(), []delivery.Item{ev(1), ev(2), ev(1)})
+	if err != nil || res != (delivery.Stored{Stored: 2, Duplicates: 1}) {
 		t.Errorf("one request: %+v, %v", res, err)
 	}
-	res, _ = s.Append(context.Background(), []Item{ev(2), ev(3)})
-	if res != (Result{Stored: 1, Duplicates: 1}) {
+	res, _ = s.Append(context.Background(), []delivery.Item{ev(2), ev(3)})
+	if res != (delivery.Stored{Stored: 1, Duplicates: 1}) {
 		t.Errorf("second request: %+v", res)
 	}
 	s.Close()
 	s = open(t, dir, opts)
 	advance(59 * time.Minute)
-	if res, _ = s.Append(context.Background(), []Item{ev(1)}); res != (Result{Duplicates: 1}) {
+	if res, _ = s.Append(context.Background(), []delivery.Item{ev(1)}); res != (delivery.Stored{Duplicates: 1}) {
 		t.Errorf("after a reopen, within the window: %+v", res)
 	}
 	advance(2 * time.Minute)
-	if res, _ = s.Append(context.Background(), []Item{ev(1)}); res != (Result{Stored: 1}) {
+	if res, _ = s.Append(context.Background(), []delivery.Item{ev(1)}); res != (delivery.Stored{Stored: 1}) {
 		t.Errorf("after the window: %+v", res)
 	}
 	// ids 2 and 3 expired too and were pruned; 1 is remembered anew. Five
 	// more ids: the oldest past DedupMax (1, then 4) are forgotten.
-	s.Append(context.Background(), []Item{ev(4), ev(5), ev(6), ev(7), ev(8)})
-	if res, _ = s.Append(context.Background(), []Item{ev(1), ev(8)}); res != (Result{Stored: 1, Duplicates: 1}) {
+	s.Append(context.Background(), []delivery.Item{ev(4), ev(5), ev(6), ev(7), ev(8)})
+	if res, _ = s.Append(context.Background(), []delivery.Item{ev(1), ev(8)}); res != (delivery.Stored{Stored: 1, Duplicates: 1}) {
 		t.Errorf("past DedupMax: %+v", res)
 	}
 	if got := len(drain(t, s, 8)); got != 8 {
@@ -203,7 +203,7 @@ func TestDuplicateMessageIDsAreStoredOnce(t *testing.T) {
 func TestSourceWaitsForNewEvents(t *testing.T) {
 	s := open(t, t.TempDir(), Options{})
 	src := s.Source()
-	got := make(chan dispatch.Event)
+	got := make(chan delivery.Event)
 	go func() {
 		e, err := src.Next(context.Background())
 		if err != nil {
@@ -211,7 +211,7 @@ func TestSourceWaitsForNewEvents(t *testing.T) {
 		}
 		got <- e
 	}()
-	s.Append(context.Background(), []Item{ev(1)})
+	s.Append(context.Background(), []delivery.Item{ev(1)})
 	if e := <-got; string(e.Raw) != string(ev(1).Data) {
 		t.Errorf("got %s", e.Raw)
 	}
@@ -233,10 +233,10 @@ func TestSecondOpenIsRefused(t *testing.T) {
 func TestDeadLettersListAndReplay(t *testing.T) {
 	s := open(t, t.TempDir(), Options{})
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	dls := []dispatch.DeadLetter{
+	dls := []delivery.DeadLetter{
 		{Event: []byte(`{"type":"group","userId":"u1","groupId":"g"}`), Ref: "messageId a", Rule: "Identify Company", Action: "identify_company", Error: "contact not found", Time: at},
 		{Event: []byte(`"not json"`), Ref: "messageId b", Error: "invalid event: not valid JSON", Time: at},
-		{Event: []byte(`{"type":"track","userId":"u1","event":"E"}`), Ref: "messageId c", Rule: "Track Event", Action: "track_event", Error: "outcome unknown: cut off", Outcome: dispatch.OutcomeUnknown, Time: at},
+		{Event: []byte(`{"type":"track","userId":"u1","event":"E"}`), Ref: "messageId c", Rule: "Track Event", Action: "track_event", Error: "outcome unknown: cut off", Outcome: delivery.OutcomeUnknown, Time: at},
 	}
 	for _, dl := range dls {
 		if err := s.PutDeadLetter(dl); err != nil {

@@ -1,4 +1,4 @@
-package dispatch
+package delivery
 
 import (
 	"bytes"
@@ -65,7 +65,7 @@ func (s *LineSource) Next(ctx context.Context) (Event, error) {
 			ev.Ref = dl[4].Str + " (via " + ev.Ref + ")"
 		}
 		if dl[5].Str == OutcomeUnknown && !s.IncludeUnknown {
-			ev.Err = fmt.Errorf("%w in an earlier run, so not sent again: Intercom may have applied it (%s); re-send it on purpose with --include-unknown", ErrOutcomeUnknown, dl[1].Str)
+			ev.Err = fmt.Errorf("%w, so not sent again: Intercom may have applied it (%s); re-send it on purpose with --include-unknown", ErrOutcomeUnknownEarlier, dl[1].Str)
 		}
 	}
 	return ev, nil
@@ -73,18 +73,3 @@ func (s *LineSource) Next(ctx context.Context) (Event, error) {
 
 // Line returns the line number of the event Next returned last.
 func (s *LineSource) Line() int { return s.line }
-
-// MultiSource reads several sources one after another.
-type MultiSource []Source
-
-// Next returns the next event of the first source that has one.
-func (m *MultiSource) Next(ctx context.Context) (Event, error) {
-	for len(*m) > 0 {
-		ev, err := (*m)[0].Next(ctx)
-		if err != io.EOF {
-			return ev, err
-		}
-		*m = (*m)[1:]
-	}
-	return Event{}, io.EOF
-}

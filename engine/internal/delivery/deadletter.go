@@ -1,0 +1,135 @@
+package delivery
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// DeadLetter is one record of the dead letters (NDJSON): the original
+// event, the rule and action that failed, and why. `send` reads such a
+// file back and re-sends just the failed rule of each event.
+type DeadLetter struct {
+	Event  json.RawMessage `json:"event"`            // the event as read (a JSON string if it was not JSON)
+	Ref    string          `json:"ref,omitempty"`    // where it was read, e.g. "events.ndjson:12"
+	Rule   string          `json:"rule,omitempty"`   // empty when the event itself was unusable
+	Action string          `json:"action,omitempty"` // e.g. "identify_company"
+	Error  string          `json:"error"`
+	// Outcome is "unknown" for an action cut off after a request was sent
+	// (ErrOutcomeUnknown): Intercom may have applied it, so sending it again
+	// may apply it twice. Empty for a failure.
+	Outcome string    `json:"outcome,omitempty"`
+	Time    time.Time `json:"time"`
+}
+
+// OutcomeUnknown is DeadLetter.Outcome of an action cut off mid-request.
+const OutcomeUnknown = "unknown"
+
+// NewDeadLetter is the dead letter of ev, of rule's action when rule is
+// set, failed with err at now.
+func NewDeadLetter(ev Event, rule, action string, err error, now time.Time) DeadLetter {
+	raw := json.RawMessage(ev.Raw)
+	if !json.Valid(ev.Raw) {
+		raw, _ = json.Marshal(string(ev.Raw))
+	}
+	dl := DeadLetter{Event: raw, Ref: ev.Ref, Rule: rule, Action: action, Error: err.Error(), Time: now.UTC()}
+	if errors.Is(err, ErrOutcomeUnknown) {
+		dl.Outcome = OutcomeUnknown
+	}
+	return dl
+}
+
+// DeadLetters keeps dead letters. Put must keep the record durably before
+// it returns (the event it names is then settled) and be safe for
+// concurrent use.
+type DeadLetters interface {
+	Put(DeadLetter) error
+}
+
+// DeadLetterFunc makes a function, such as the spool's, DeadLetters. It is
+// called one record at a time.
+func DeadLetterFunc(put func(DeadLetter) error) DeadLetters {
+	return &funcDeadLetters{put: put}
+}
+
+type funcDeadLetters struct {
+	mu  sync.Mutex
+	put func(DeadLetter) error
+}
+
+func (f *funcDeadLetters) Put(dl DeadLetter) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.put(dl)
+}
+
+// DeadLetterWriter writes dead letters to w as NDJSON, a line a record,
+// each written whole before Put returns.
+func DeadLetterWriter(w io.Writer) DeadLetters {
+	return DeadLetterFunc(func(dl DeadLetter) error {
+		line, err := json.Marshal(dl)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(line, '\n'))
+		return err
+	})
+}
+
+// DeadLetterFile appends dead letters to a file as NDJSON, creating it
+// (0600) on the first record, so that a run with no failures leaves no
+// empty file behind. With Sync each record is fsynced before Put returns
+// (a consumer commits the event's offset after it); without, it is
+// written to the file (it survives a crash of the process, not of the
+// machine).
+type DeadLetterFile struct {
+	Path string
+	Sync bool
+
+	mu sync.Mutex
+	f  *os.File
+}
+
+// Put appends one record.
+func (d *DeadLetterFile) Put(dl DeadLetter) error {
+	line, err := json.Marshal(dl)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.f == nil {
+		f, err := os.OpenFile(d.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		d.f = f
+	}
+	if _, err := d.f.Write(append(line, '\n')); err != nil {
+		return err
+	}
+	if d.Sync {
+		return d.f.Sync()
+	}
+	return nil
+}
+
+// Written says whether a record was written: the file exists.
+func (d *DeadLetterFile) Written() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.f != nil
+}
+
+// Close closes the file, if it was opened.
+func (d *DeadLetterFile) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.f == nil {
+		return nil
+	}
+	return d.f.Close()
+}
