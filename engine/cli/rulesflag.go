@@ -8,7 +8,7 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/processor"
-	"github.com/intercom-actions/intercom-actions/rules/presets"
+	"github.com/intercom-actions/intercom-actions/rules"
 )
 
 // rulesFlags choose the rules a command uses: the embedded defaults, the
@@ -65,6 +65,6 @@ func compileRules(paths []string, withDefaults bool, presetNames []string) (eng 
 // files as arguments (check).
 func addPresetFlag(fs *flag.FlagSet) *listFlag {
 	var l listFlag
-	fs.Var(&l, "preset", "add an embedded rule preset to the rules (repeatable): "+strings.Join(presets.Names(), ", "))
+	fs.Var(&l, "preset", "add an embedded rule preset to the rules (repeatable): "+strings.Join(rules.PresetNames(), ", "))
 	return &l
 }

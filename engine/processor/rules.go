@@ -3,8 +3,6 @@ package processor
 import (
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/rules"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
-	"github.com/intercom-actions/intercom-actions/rules/presets"
 )
 
 // Rules chooses the rules to compile, as the command line's --rules,
@@ -20,7 +18,7 @@ type Rules struct {
 	// rule named like a default rule replaces it, the others are added.
 	// Without Files or Sources the defaults are used anyway.
 	WithDefaults bool
-	// Presets names embedded opt-in presets to add (see rules/presets),
+	// Presets names embedded opt-in presets to add (see rules.Presets),
 	// e.g. "classic-company".
 	Presets []string
 }
@@ -47,11 +45,9 @@ func (r Rules) CompileReplacing() (eng *engine.Engine, replaced []string, err er
 	}
 	srcs = append(srcs, r.Sources...)
 	if !own {
-		if srcs, err = rules.ReadFS(defaults.FS, "."); err != nil {
-			return nil, nil, err
-		}
+		srcs = rules.Defaults()
 	}
-	extra, err := presets.Sources(r.Presets...)
+	extra, err := rules.Presets(r.Presets...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -60,7 +56,7 @@ func (r Rules) CompileReplacing() (eng *engine.Engine, replaced []string, err er
 		return nil, nil, err
 	}
 	if r.WithDefaults && own {
-		base, err := defaults.Load()
+		base, err := rules.ParseAll(rules.Defaults()...)
 		if base == nil {
 			return nil, nil, err
 		}

@@ -25,7 +25,6 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/processor"
 	"github.com/intercom-actions/intercom-actions/rules"
-	"github.com/intercom-actions/intercom-actions/rules/presets"
 )
 
 // Name is the processor's name in a Benthos config.
@@ -79,7 +78,7 @@ Metrics, per message: `+"`intercom_actions_events_total{status}`"+`, `+"`interco
 				Description("Layer `rules` and `rules_yaml` on the embedded defaults: a rule named like a default rule replaces it, the others are added.").
 				Default(false),
 			service.NewStringListField(fPresets).
-				Description("Embedded opt-in rule presets to add: "+strings.Join(presets.Names(), ", ")+".").
+				Description("Embedded opt-in rule presets to add: "+strings.Join(rules.PresetNames(), ", ")+".").
 				Default([]any{}).
 				Advanced(),
 			service.NewStringEnumField(fRegion, "us", "eu", "au").
