@@ -508,3 +508,45 @@ func TestCallerMayReuseItsBuffers(t *testing.T) {
 		t.Errorf("POST /data_attributes %d times, want 2 (tier and xxxx): %v", len(created), created)
 	}
 }
+
+// TestRulesFolder: a folder given in Files is read from disk, every *.yaml
+// and *.yml in name order, each file named folder/name in messages; an
+// empty folder or an absent file is reported as it is.
+func TestRulesFolder(t *testing.T) {
+	dir := t.TempDir()
+	write := func(dir, name, src string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(dir, "b.yml", "rules:\n  - name: B\n    action: track_event\n    trigger: type == \"track\"\n")
+	write(dir, "a.yaml", "rules:\n  - name: A\n    action: identify_company\n    trigger: type == \"group\"\n    enabled: false\n")
+	write(dir, "notes.txt", "not rules")
+	eng, err := Rules{Files: []string{dir}}.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range eng.Rules() {
+		names = append(names, r.Name)
+	}
+	if strings.Join(names, ",") != "A,B" {
+		t.Errorf("rules %v, want A,B in file-name order", names)
+	}
+
+	write(dir, "c.yaml", "rules:\n  - name: C\n    actoin: track_event\n")
+	_, err = CompileFiles(dir)
+	if want := filepath.Join(dir, "c.yaml") + `:3:5: rule "C": unknown key "actoin" (did you mean "action"?)`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("mistake in a folder's file: got %v, want %s", err, want)
+	}
+
+	empty := t.TempDir()
+	if _, err := CompileFiles(empty); err == nil || err.Error() != empty+": no *.yaml or *.yml rule files in this folder" {
+		t.Errorf("empty folder: got %v", err)
+	}
+	absent := filepath.Join(dir, "absent.yaml")
+	_, want := os.Stat(absent)
+	if _, err := CompileFiles(absent); err == nil || err.Error() != want.Error() {
+		t.Errorf("absent file: got %v, want %v", err, want)
+	}
+}

@@ -1,6 +1,9 @@
 package processor
 
 import (
+	"io/fs"
+	"os"
+
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/rules"
 )
@@ -39,7 +42,7 @@ func (r Rules) CompileReplacing() (eng *engine.Engine, replaced []string, err er
 	var srcs []rules.Source
 	own := len(r.Files) > 0 || len(r.Sources) > 0
 	if len(r.Files) > 0 {
-		if srcs, err = rules.Read(r.Files...); err != nil {
+		if srcs, err = readFiles(r.Files...); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -66,8 +69,27 @@ func (r Rules) CompileReplacing() (eng *engine.Engine, replaced []string, err er
 	return eng, replaced, err
 }
 
-// CompileFiles compiles the rule files and folders at paths: rules.Load
-// and engine.Compile, with every problem in one rules.ErrorList.
+// readFiles reads the rule files and folders at OS paths (absolute or
+// relative; every *.yaml and *.yml in a folder, in name order), each named
+// in messages by its path as given (a folder's files as folder/name). A
+// file or folder that cannot be read is reported as the os package words
+// it ("stat rules/x.yaml: no such file or directory").
+func readFiles(paths ...string) ([]rules.Source, error) {
+	return rules.ReadFS(osFS{}, paths...)
+}
+
+// osFS lets rules.ReadFS take OS paths: package rules does no I/O of its
+// own, and reads only through the fs.FS it is given. The paths are passed
+// to the os package as they are (unlike os.DirFS, which takes only paths
+// under its root).
+type osFS struct{}
+
+func (osFS) Open(name string) (fs.File, error)          { return os.Open(name) }
+func (osFS) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
+func (osFS) Stat(name string) (fs.FileInfo, error)      { return os.Stat(name) }
+
+// CompileFiles compiles the rule files and folders at paths: Rules{Files}
+// read and engine.Compile, with every problem in one rules.ErrorList.
 func CompileFiles(paths ...string) (*engine.Engine, error) {
 	return Rules{Files: paths}.Compile()
 }
