@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/action"
-	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/internal/checkpoint"
 	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
 	"github.com/intercom-actions/intercom-actions/engine/internal/planner"
@@ -158,7 +157,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		conn.onUnreachable = func(err error) {
 			base, _ := conn.baseURL()
 			prog.clear()
-			out.printf("send: cannot reach Intercom at %s: %s; retrying (check --api-base or --region; Ctrl-C stops and keeps the checkpoint)\n", base, intercom.Unreachable(err))
+			out.printf("send: cannot reach Intercom at %s: %s; retrying (check --api-base or --region; Ctrl-C stops and keeps the checkpoint)\n", base, rest.Unreachable(err))
 		}
 		client, err = conn.client()
 		if err != nil {

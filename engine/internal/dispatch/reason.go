@@ -11,6 +11,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/internal/ndjson"
+	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 )
 
 // Reason names the kind of a failure, to group dead letters in a summary
@@ -53,7 +54,7 @@ func reasonOf(err error) string {
 		}
 		return fmt.Sprintf("intercom %d", apiErr.Status)
 	}
-	if why := intercom.Unreachable(err); why != "" {
+	if why := rest.Unreachable(err); why != "" {
 		return "cannot reach Intercom: " + why
 	}
 	var ne net.Error
