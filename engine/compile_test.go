@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,7 +21,11 @@ func compileSource(srcs ...rules.Source) (*Engine, error) {
 
 func TestCompileReportsEveryMistakeWithPosition(t *testing.T) {
 	f := filepath.Join("..", "testdata", "rules", "three-mistakes.yaml")
-	set, err := rules.Load(f)
+	data, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Parse(f, data)
 	if err != nil {
 		t.Fatalf("the file's syntax is fine, but: %v", err)
 	}

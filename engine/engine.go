@@ -6,9 +6,9 @@
 //
 // The shape follows compile once, evaluate many:
 //
-//	set, err := rules.Load("rules/")    // read the rule files (syntax)
-//	eng, err := engine.Compile(set)     // check what they mean; compile triggers and paths
-//	actions, err := eng.Evaluate(event) // per event; safe for concurrent use
+//	set, err := rules.LoadFS(os.DirFS("."), "rules") // read the rule files (syntax)
+//	eng, err := engine.Compile(set)                  // check what they mean; compile triggers and paths
+//	actions, err := eng.Evaluate(event)              // per event; safe for concurrent use
 package engine
 
 import (

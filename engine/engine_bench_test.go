@@ -16,7 +16,6 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/internal/event"
 	"github.com/intercom-actions/intercom-actions/rules"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
 
 // realistic loads the 1–2 KB analytics.js-style events used by the benchmarks.
@@ -57,7 +56,7 @@ func benchEngine(b *testing.B, set *rules.Set, kinds ...string) {
 // realistic events: each event is checked against all three rules and
 // mapped by the one that matches.
 func BenchmarkEvaluate(b *testing.B) {
-	set, err := defaults.Load()
+	set, err := rules.ParseAll(rules.Defaults()...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -88,7 +87,7 @@ func ruleSet(b *testing.B, n int) *rules.Set {
 		b.Fatal(err)
 	}
 	// Keep the defaults too, so one rule per event type matches.
-	def, _ := defaults.Load()
+	def, _ := rules.ParseAll(rules.Defaults()...)
 	set.Rules = append(set.Rules, def.Rules...)
 	return set
 }

@@ -13,12 +13,11 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/rules"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
 
 func defaultEngine(t testing.TB) *Engine {
 	t.Helper()
-	set, err := defaults.Load()
+	set, err := rules.ParseAll(rules.Defaults()...)
 	if err != nil {
 		t.Fatal(err)
 	}

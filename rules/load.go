@@ -4,8 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,22 +12,13 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Load reads rule files and folders (every *.yaml and *.yml in a folder,
-// in name order). The syntax problems of all files are returned together
-// as an ErrorList, with the Set of what could be read (see Set.Errors); an
-// I/O problem is returned as it is, with no Set.
-func Load(paths ...string) (*Set, error) {
-	return LoadFS(osFS{}, paths...)
-}
-
-// osFS lets Load take OS paths (absolute or relative) through LoadFS.
-type osFS struct{}
-
-func (osFS) Open(name string) (fs.File, error)          { return os.Open(name) }
-func (osFS) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
-func (osFS) Stat(name string) (fs.FileInfo, error)      { return os.Stat(name) }
-
-// LoadFS is Load over a file system, such as an embed.FS.
+// LoadFS reads rule files and folders of fsys (every *.yaml and *.yml in
+// a folder, in name order). The syntax problems of all files are returned
+// together as an ErrorList, with the Set of what could be read (see
+// Set.Errors); a problem reading fsys is returned as it is, with no Set.
+//
+// The package reads only through the fs.FS it is given: rule files on
+// disk are the caller's to open (processor.Rules does, for its Files).
 func LoadFS(fsys fs.FS, paths ...string) (*Set, error) {
 	srcs, err := ReadFS(fsys, paths...)
 	if err != nil {
@@ -37,14 +27,10 @@ func LoadFS(fsys fs.FS, paths ...string) (*Set, error) {
 	return ParseAll(srcs...)
 }
 
-// Read reads the rule files and folders Load would, without parsing them,
-// so that more files (such as embedded presets) can join them in one
-// ParseAll, which checks rule names across all of them.
-func Read(paths ...string) ([]Source, error) {
-	return ReadFS(osFS{}, paths...)
-}
-
-// ReadFS is Read over a file system, such as an embed.FS.
+// ReadFS reads the rule files and folders LoadFS would, without parsing
+// them, so that more files (such as embedded presets) can join them in one
+// ParseAll, which checks rule names across all of them. Each Source is
+// named by its path in fsys (a folder's files as path.Join(folder, name)).
 func ReadFS(fsys fs.FS, paths ...string) ([]Source, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no rule files given")
@@ -65,8 +51,8 @@ func ReadFS(fsys fs.FS, paths ...string) ([]Source, error) {
 		}
 		n := len(files)
 		for _, e := range entries {
-			if ext := filepath.Ext(e.Name()); !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
-				files = append(files, filepath.Join(p, e.Name()))
+			if ext := path.Ext(e.Name()); !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
+				files = append(files, path.Join(p, e.Name()))
 			}
 		}
 		if len(files) == n {
@@ -84,7 +70,7 @@ func ReadFS(fsys fs.FS, paths ...string) ([]Source, error) {
 	return srcs, nil
 }
 
-// Parse reads the rules in src as Load does; name is used in errors.
+// Parse reads the rules in src as LoadFS does; name is used in errors.
 func Parse(name string, src []byte) (*Set, error) {
 	return ParseAll(Source{Name: name, Data: src})
 }

@@ -1,10 +1,11 @@
 package rules
 
 import (
-	"os"
-	"path/filepath"
+	"errors"
+	"io/fs"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 // TestParseErrors asserts the syntax errors the reader reports itself; what
@@ -104,31 +105,34 @@ func TestDuplicateNamesAcrossFiles(t *testing.T) {
 }
 
 func TestLoadFolder(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, src string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	fsys := fstest.MapFS{
+		"dir/b.yml":     {Data: []byte("rules:\n  - name: B\n    action: track_event\n")},
+		"dir/a.yaml":    {Data: []byte("rules:\n  - name: A\n    action: identify_company\n    enabled: false\n")},
+		"dir/notes.txt": {Data: []byte("not rules")},
+		"empty/x.txt":   {Data: []byte("not rules")},
 	}
-	write("b.yml", "rules:\n  - name: B\n    action: track_event\n")
-	write("a.yaml", "rules:\n  - name: A\n    action: identify_company\n    enabled: false\n")
-	write("notes.txt", "not rules")
-	set, err := Load(dir)
+	set, err := LoadFS(fsys, "dir")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var names []string
 	for _, r := range set.Rules {
-		names = append(names, r.Name)
+		names = append(names, r.Name+"@"+r.Pos.File)
 	}
-	if strings.Join(names, ",") != "A,B" {
+	if strings.Join(names, ",") != "A@dir/a.yaml,B@dir/b.yml" {
 		t.Errorf("rules %v, want A,B in file-name order", names)
 	}
 	if set.Rules[0].Enabled || !set.Rules[1].Enabled {
 		t.Errorf("enabled: A %v, B %v; want false, true", set.Rules[0].Enabled, set.Rules[1].Enabled)
 	}
-	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no *.yaml or *.yml rule files in this folder") {
+	if _, err := LoadFS(fsys, "empty"); err == nil || err.Error() != "empty: no *.yaml or *.yml rule files in this folder" {
 		t.Errorf("empty folder: got %v", err)
+	}
+	if _, err := LoadFS(fsys, "absent.yaml"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("absent file: got %v", err)
+	}
+	if _, err := LoadFS(fsys); err == nil || err.Error() != "no rule files given" {
+		t.Errorf("no paths: got %v", err)
 	}
 }
 

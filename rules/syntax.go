@@ -6,8 +6,10 @@
 // literals fit their fields — is checked when the engine compiles a Set
 // (engine.Compile), with errors in the same positioned form.
 //
-// The package is pure: it knows no actions and does no I/O beyond reading
-// the files it is given.
+// The package is pure: it knows no actions and does no I/O of its own. It
+// reads rule files only through the fs.FS a caller gives it (LoadFS,
+// ReadFS), or takes them in memory (Parse, ParseAll); its own embedded
+// files are the default rules (Defaults) and the opt-in presets (Presets).
 package rules
 
 // Set is the rules of one or more files, in file order.

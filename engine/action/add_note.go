@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
@@ -47,7 +46,7 @@ func runAddNote(ctx context.Context, c *Call, a *AddNote) error {
 	switch {
 	case err == nil:
 		return nil
-	case !errors.As(err, &ae) || ae.Status != http.StatusNotFound || !strings.Contains(ae.Message, "User"):
+	case !errors.As(err, &ae) || ae.Status != intercom.StatusNotFound || !strings.Contains(ae.Message, "User"):
 		// Not the contact that is missing: e.g. an admin_id Intercom does not know.
 		return fmt.Errorf("add note to contact %s: %w", id, err)
 	case src == fromCache:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
@@ -96,7 +95,7 @@ func runConvertLead(ctx context.Context, c *Call, a *ConvertLead) error {
 	if err != nil {
 		err = fmt.Errorf("promote lead %s: %w", leadID, err)
 		switch {
-		case intercom.StatusOf(err) != http.StatusNotFound:
+		case intercom.StatusOf(err) != intercom.StatusNotFound:
 			return err
 		case leadSrc == fromCache:
 			return stale(err, leadSrc, leadID)
@@ -111,7 +110,7 @@ func merge(ctx context.Context, c *Call, leadID string, leadSrc source, userID s
 	ct, err := c.API.MergeContacts(ctx, leadID, userID)
 	if err != nil {
 		err = fmt.Errorf("merge lead %s into user %s: %w", leadID, userID, err)
-		if intercom.StatusOf(err) == http.StatusNotFound {
+		if intercom.StatusOf(err) == intercom.StatusNotFound {
 			switch {
 			case leadSrc == fromCache:
 				return stale(err, leadSrc, leadID)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
@@ -39,7 +38,7 @@ func DeleteUser(ctx context.Context, api intercom.API, externalID string) (delet
 		id = e.ID
 	}
 	if err := api.DeleteContact(ctx, id); err != nil {
-		if intercom.StatusOf(err) == http.StatusNotFound {
+		if intercom.StatusOf(err) == intercom.StatusNotFound {
 			api.Forget(id)
 			return false, nil // deleted meanwhile: absent all the same
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
@@ -43,7 +42,7 @@ func runDetachCompany(ctx context.Context, c *Call, a *DetachCompany) error {
 		companyID, companySrc = e.ID, fromCache
 	} else {
 		co, err := c.API.FindCompany(ctx, a.CompanyID)
-		if intercom.StatusOf(err) == http.StatusNotFound {
+		if intercom.StatusOf(err) == intercom.StatusNotFound {
 			return fmt.Errorf("%w (company_id %q): %w", ErrCompanyNotFound, a.CompanyID, err)
 		}
 		if err != nil {
@@ -63,7 +62,7 @@ func runDetachCompany(ctx context.Context, c *Call, a *DetachCompany) error {
 	}
 	err = fmt.Errorf("detach company %s from contact %s: %w", companyID, id, err)
 	var ae *intercom.APIError
-	if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+	if !errors.As(err, &ae) || ae.Status != intercom.StatusNotFound {
 		return err
 	}
 	switch {

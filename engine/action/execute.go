@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
@@ -195,7 +194,7 @@ func (e *staleCache) Unwrap() error { return e.err }
 
 // stale wraps a 404 for an id that came from the cache as *staleCache.
 func stale(err error, src source, id string) error {
-	if src == fromCache && intercom.StatusOf(err) == http.StatusNotFound {
+	if src == fromCache && intercom.StatusOf(err) == intercom.StatusNotFound {
 		return &staleCache{id: id, err: err}
 	}
 	return err

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
@@ -102,10 +101,10 @@ func runIdentifyCompany(ctx context.Context, c *Call, a *IdentifyCompany) error 
 	}
 	err = fmt.Errorf("attach company to contact %s: %w", id, err)
 	var ae *intercom.APIError
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && strings.Contains(ae.Message, "Company") {
+	if errors.As(err, &ae) && ae.Status == intercom.StatusNotFound && strings.Contains(ae.Message, "Company") {
 		return stale(err, companySrc, companyID) // the company is gone: upsert it again
 	}
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+	if errors.As(err, &ae) && ae.Status == intercom.StatusNotFound {
 		if src == fromCache {
 			return stale(err, src, id)
 		}
@@ -197,5 +196,5 @@ func (c *Call) upsertBody(ctx context.Context, body intercom.CompanyBody) (compa
 // 422): another body may pass.
 func refused(err error) bool {
 	s := intercom.StatusOf(err)
-	return s == http.StatusBadRequest || s == http.StatusUnprocessableEntity
+	return s == intercom.StatusBadRequest || s == intercom.StatusUnprocessableEntity
 }

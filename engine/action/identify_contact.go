@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
@@ -115,7 +114,7 @@ func runIdentifyContact(ctx context.Context, c *Call, a *IdentifyContact) error 
 	if cid := intercom.ConflictID(err); cid != "" {
 		return resolveConflict(ctx, c, cid, ext, email, body, err)
 	}
-	if intercom.StatusOf(err) == http.StatusConflict {
+	if intercom.StatusOf(err) == intercom.StatusConflict {
 		return awaitConflict(ctx, c, ext, email, body, err)
 	}
 	if err != nil {

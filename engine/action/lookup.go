@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
@@ -155,7 +154,7 @@ func (c *Call) updateFound(ctx context.Context, id string, src source, body inte
 		return true, nil
 	case src == fromCache:
 		return true, stale(fmt.Errorf("update contact %s: %w", id, err), src, id)
-	case intercom.StatusOf(err) != http.StatusNotFound:
+	case intercom.StatusOf(err) != intercom.StatusNotFound:
 		return true, fmt.Errorf("update contact %s: %w", id, err)
 	}
 	return false, nil

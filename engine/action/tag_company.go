@@ -3,7 +3,6 @@ package action
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
@@ -50,7 +49,7 @@ func runTagCompany(ctx context.Context, c *Call, a *TagCompany) error {
 				verb = "untag"
 			}
 			err = fmt.Errorf("%s company with %q: %w", verb, name, err)
-			if intercom.StatusOf(err) == http.StatusNotFound {
+			if intercom.StatusOf(err) == intercom.StatusNotFound {
 				return fmt.Errorf("%w (company_id %q): %w", ErrCompanyNotFound, a.CompanyID, err)
 			}
 			return err

@@ -3,7 +3,6 @@ package action
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
@@ -61,7 +60,7 @@ func runTagContact(ctx context.Context, c *Call, a *TagContact) error {
 		}
 		switch {
 		case err == nil:
-		case intercom.StatusOf(err) != http.StatusNotFound:
+		case intercom.StatusOf(err) != intercom.StatusNotFound:
 			return err
 		case src == fromCache:
 			return stale(err, src, id)

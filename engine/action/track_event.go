@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -170,7 +169,7 @@ func runTrackEvent(ctx context.Context, c *Call, a *TrackEvent) error {
 		return nil
 	}
 	err = fmt.Errorf("submit event: %w", err)
-	if intercom.StatusOf(err) == http.StatusNotFound {
+	if intercom.StatusOf(err) == intercom.StatusNotFound {
 		if src == fromCache {
 			return stale(err, src, id)
 		}

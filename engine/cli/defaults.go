@@ -3,10 +3,8 @@ package cli
 import (
 	"fmt"
 	"io"
-	"io/fs"
-	"sort"
 
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
+	"github.com/intercom-actions/intercom-actions/rules"
 )
 
 func init() {
@@ -34,25 +32,19 @@ func runDefaults(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "defaults: takes no arguments (see defaults --help)\n")
 		return 2
 	}
-	names, err := fs.Glob(defaults.FS, "*.y*ml")
-	if err != nil || len(names) == 0 {
-		fmt.Fprintf(stderr, "defaults: no embedded rule files (%v)\n", err)
+	srcs := rules.Defaults()
+	if len(srcs) == 0 {
+		fmt.Fprintf(stderr, "defaults: no embedded rule files\n")
 		return 1
 	}
-	sort.Strings(names)
-	for i, name := range names {
-		data, err := fs.ReadFile(defaults.FS, name)
-		if err != nil {
-			fmt.Fprintf(stderr, "defaults: %v\n", err)
-			return 1
-		}
-		if len(names) > 1 {
+	for i, src := range srcs {
+		if len(srcs) > 1 {
 			if i > 0 {
 				fmt.Fprintln(stdout)
 			}
-			fmt.Fprintf(stdout, "# --- %s ---\n", name)
+			fmt.Fprintf(stdout, "# --- %s ---\n", src.Name)
 		}
-		stdout.Write(data)
+		stdout.Write(src.Data)
 	}
 	return 0
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
+	"github.com/intercom-actions/intercom-actions/rules"
 )
 
 const (
@@ -142,9 +142,14 @@ layered on the defaults; replaced: Track Event
 // then accepts: the way to start one's own rules from an installed binary.
 func TestDefaultsCommand(t *testing.T) {
 	code, out, errOut := runCLI(t, "", "defaults")
-	want, err := defaults.FS.ReadFile("segment.yaml")
-	if err != nil {
-		t.Fatal(err)
+	var want []byte
+	for _, src := range rules.Defaults() {
+		if src.Name == "segment.yaml" {
+			want = src.Data
+		}
+	}
+	if want == nil {
+		t.Fatal("no embedded segment.yaml")
 	}
 	if code != 0 || out != string(want) || errOut != "" {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, errOut, out)

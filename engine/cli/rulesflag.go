@@ -31,7 +31,12 @@ func chosen(r processor.Rules) bool {
 // every problem, of syntax and of meaning, across all of them (a rule name
 // used twice included). It is processor.Rules, as the library gives it.
 func compileRules(paths []string, withDefaults bool, presetNames []string) (eng *engine.Engine, replaced []string, err error) {
-	return processor.Rules{Files: paths, WithDefaults: withDefaults, Presets: presetNames}.CompileReplacing()
+	r := processor.Rules{Files: paths, WithDefaults: withDefaults, Presets: presetNames}
+	if eng, err = r.Compile(); err != nil {
+		return nil, nil, err
+	}
+	replaced, err = r.Replaced()
+	return eng, replaced, err
 }
 
 func rulesLabel(paths []string) string {

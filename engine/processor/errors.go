@@ -42,7 +42,7 @@ func RegionURL(region string) (string, error) { return rest.RegionURL(region) }
 // Unreachable says why a request's error means Intercom cannot be
 // reached at all (connection refused, no such host, a TLS failure), or ""
 // when it does not.
-func Unreachable(err error) string { return intercom.Unreachable(err) }
+func Unreachable(err error) string { return rest.Unreachable(err) }
 
 // Reason names the kind of a failure of rule (or of the event, when rule
 // is ""): the rule, then what went wrong without what differs from one

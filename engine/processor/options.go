@@ -9,7 +9,6 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 	"github.com/intercom-actions/intercom-actions/rules"
-	"github.com/intercom-actions/intercom-actions/rules/presets"
 )
 
 // Kind is the type of an Option's value.
@@ -84,7 +83,7 @@ var options = []Option{
 	{Name: "with-defaults", Kind: Bool, Default: "false",
 		Help: "layer the rules files on the embedded defaults: a rule named like a default rule replaces it, others are added",
 		set:  func(c *Config, v string) error { return parseBool(v, &c.Rules.WithDefaults) }},
-	{Name: "preset", Kind: List, Help: "add an embedded rule preset to the rules (repeatable): " + strings.Join(presets.Names(), ", "),
+	{Name: "preset", Kind: List, Help: "add an embedded rule preset to the rules (repeatable): " + strings.Join(rules.PresetNames(), ", "),
 		set: func(c *Config, v string) error { c.Rules.Presets = append(c.Rules.Presets, v); return nil }},
 	{Name: "region", Kind: Enum, Default: "us", Values: []string{"us", "eu", "au"}, Help: "Intercom region: us, eu or au",
 		set: func(c *Config, v string) error { c.Region = v; return nil }},

@@ -336,7 +336,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		}
 	}
 
-	eng, err := CompileDefaults()
+	eng, err := Rules{}.Compile()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,15 +453,15 @@ func TestRulesCompile(t *testing.T) {
 		t.Errorf("overlay: %v %v", acts, err)
 	}
 
-	_, err := CompileFiles("../../testdata/rules/three-mistakes.yaml")
+	_, err := Rules{Files: []string{"../../testdata/rules/three-mistakes.yaml"}}.Compile()
 	var list rules.ErrorList
 	if !errors.As(err, &list) || len(list) != 3 || !strings.HasPrefix(list[0].Error(), "../../testdata/rules/three-mistakes.yaml:5:34: ") {
 		t.Errorf("three mistakes: %v", err)
 	}
-	if _, err := CompileFiles(filepath.Join(dir, "absent.yaml")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := (Rules{Files: []string{filepath.Join(dir, "absent.yaml")}}).Compile(); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("absent file: %v", err)
 	}
-	if _, err := CompileDefaults("nope"); err == nil || !strings.HasPrefix(err.Error(), `unknown preset "nope"`) {
+	if _, err := (Rules{Presets: []string{"nope"}}).Compile(); err == nil || !strings.HasPrefix(err.Error(), `unknown preset "nope"`) {
 		t.Errorf("unknown preset: %v", err)
 	}
 }
@@ -474,13 +474,13 @@ func TestRulesCompile(t *testing.T) {
 func TestCallerMayReuseItsBuffers(t *testing.T) {
 	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()
-	eng, err := CompileBytes("rules.yaml", []byte(`rules:
+	eng, err := Rules{Sources: []rules.Source{{Name: "rules.yaml", Data: []byte(`rules:
   - name: Users
     action: identify_contact
     fields:
       role: {value: user}
       custom_attributes: traits
-`))
+`)}}}.Compile()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,5 +504,47 @@ func TestCallerMayReuseItsBuffers(t *testing.T) {
 	}
 	if len(created) != 2 {
 		t.Errorf("POST /data_attributes %d times, want 2 (tier and xxxx): %v", len(created), created)
+	}
+}
+
+// TestRulesFolder: a folder given in Files is read from disk, every *.yaml
+// and *.yml in name order, each file named folder/name in messages; an
+// empty folder or an absent file is reported as it is.
+func TestRulesFolder(t *testing.T) {
+	dir := t.TempDir()
+	write := func(dir, name, src string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(dir, "b.yml", "rules:\n  - name: B\n    action: track_event\n    trigger: type == \"track\"\n")
+	write(dir, "a.yaml", "rules:\n  - name: A\n    action: identify_company\n    trigger: type == \"group\"\n    enabled: false\n")
+	write(dir, "notes.txt", "not rules")
+	eng, err := Rules{Files: []string{dir}}.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range eng.Rules() {
+		names = append(names, r.Name)
+	}
+	if strings.Join(names, ",") != "A,B" {
+		t.Errorf("rules %v, want A,B in file-name order", names)
+	}
+
+	write(dir, "c.yaml", "rules:\n  - name: C\n    actoin: track_event\n")
+	_, err = Rules{Files: []string{dir}}.Compile()
+	if want := filepath.Join(dir, "c.yaml") + `:3:5: rule "C": unknown key "actoin" (did you mean "action"?)`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("mistake in a folder's file: got %v, want %s", err, want)
+	}
+
+	empty := t.TempDir()
+	if _, err := (Rules{Files: []string{empty}}).Compile(); err == nil || err.Error() != empty+": no *.yaml or *.yml rule files in this folder" {
+		t.Errorf("empty folder: got %v", err)
+	}
+	absent := filepath.Join(dir, "absent.yaml")
+	_, want := os.Stat(absent)
+	if _, err := (Rules{Files: []string{absent}}).Compile(); err == nil || err.Error() != want.Error() {
+		t.Errorf("absent file: got %v, want %v", err, want)
 	}
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
+	"github.com/intercom-actions/intercom-actions/rules"
 )
 
 // TestTrackerWatermarkIsTheLowestUnsettledLine: lines settle out of order;
@@ -144,7 +144,7 @@ func (c *countingIntercom) Execute(_ context.Context, a action.Action) (action.R
 // input, stops it midway, and resumes it from the checkpoint file, twice:
 // every event is sent exactly once over the three runs.
 func TestStopAndResumeSendEachEventOnce(t *testing.T) {
-	set, _ := defaults.Load()
+	set, _ := rules.ParseAll(rules.Defaults()...)
 	eng, err := engine.Compile(set)
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,6 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/rules"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
 
 // fakeIntercom executes actions in memory: it knows contacts by external
@@ -50,7 +49,7 @@ func (f *fakeIntercom) Execute(_ context.Context, a action.Action) (action.Resul
 
 func newDispatcher(t *testing.T, exec Executor, dl *bytes.Buffer, wait time.Duration) *Dispatcher {
 	t.Helper()
-	set, err := defaults.Load()
+	set, err := rules.ParseAll(rules.Defaults()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
+	"github.com/intercom-actions/intercom-actions/rules"
 )
 
 // workload is n events (n/5 users in 50 companies) of
@@ -62,7 +62,7 @@ func simDispatcher(tb testing.TB, sim *simulator.Server, cfg rest.Config, concur
 	if err != nil {
 		tb.Fatal(err)
 	}
-	set, _ := defaults.Load()
+	set, _ := rules.ParseAll(rules.Defaults()...)
 	eng, err := engine.Compile(set)
 	if err != nil {
 		tb.Fatal(err)

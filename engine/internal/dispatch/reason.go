@@ -12,6 +12,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/ndjson"
+	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 )
 
 // Reason names the kind of a failure, to group dead letters in a summary
@@ -54,7 +55,7 @@ func reasonOf(err error) string {
 		}
 		return fmt.Sprintf("intercom %d", apiErr.Status)
 	}
-	if why := intercom.Unreachable(err); why != "" {
+	if why := rest.Unreachable(err); why != "" {
 		return "cannot reach Intercom: " + why
 	}
 	var ne net.Error

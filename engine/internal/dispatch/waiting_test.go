@@ -12,7 +12,7 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
+	"github.com/intercom-actions/intercom-actions/rules"
 )
 
 // TestWaitingIsASetByKeyAndDeadline replays random parks, wake-ups by key,
@@ -110,7 +110,7 @@ func TestWaitingIsASetByKeyAndDeadline(t *testing.T) {
 // end of the input; none is lost and no more than 10 wait at once.
 func TestMaxWaitingBoundsTheWait(t *testing.T) {
 	fake := &fakeIntercom{contacts: map[string]bool{}}
-	set, err := defaults.Load()
+	set, err := rules.ParseAll(rules.Defaults()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestMaxWaitingBoundsTheWait(t *testing.T) {
 // waiting actions indexed by contact and deadline, the cost per event does
 // not grow with how many wait. Compare -benchtime=20000x with 200000x.
 func BenchmarkWaitingContacts(b *testing.B) {
-	set, _ := defaults.Load()
+	set, _ := rules.ParseAll(rules.Defaults()...)
 	eng, err := engine.Compile(set)
 	if err != nil {
 		b.Fatal(err)

@@ -24,7 +24,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 	"github.com/intercom-actions/intercom-actions/engine/internal/spool"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
+	"github.com/intercom-actions/intercom-actions/rules"
 )
 
 // serveOnLoopback serves h on 127.0.0.1 and returns its base URL.
@@ -157,7 +157,7 @@ func (a *arrivals) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // and, after the paced phase, how fast a backlog of 20,000 events drains.
 // Run it with -benchtime=1x.
 func BenchmarkAckToIntercom(b *testing.B) {
-	set, _ := defaults.Load()
+	set, _ := rules.ParseAll(rules.Defaults()...)
 	eng, err := engine.Compile(set)
 	if err != nil {
 		b.Fatal(err)

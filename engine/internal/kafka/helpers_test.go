@@ -24,7 +24,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
+	"github.com/intercom-actions/intercom-actions/rules"
 )
 
 // newCluster starts an in-process Kafka-protocol broker on 127.0.0.1 with
@@ -91,7 +91,7 @@ func workload(users int) string {
 
 func testEngine(t testing.TB) *engine.Engine {
 	t.Helper()
-	set, err := defaults.Load()
+	set, err := rules.ParseAll(rules.Defaults()...)
 	if err != nil {
 		t.Fatal(err)
 	}

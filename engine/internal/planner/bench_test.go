@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/intercom-actions/intercom-actions/engine"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
+	"github.com/intercom-actions/intercom-actions/rules"
 )
 
 // BenchmarkPlanWorkload is `intercom-actions plan` without the process:
@@ -29,7 +29,7 @@ func BenchmarkPlanWorkload(b *testing.B) {
 	if err != nil {
 		b.Skipf("gen_events.py: %v", err)
 	}
-	set, err := defaults.Load()
+	set, err := rules.ParseAll(rules.Defaults()...)
 	if err != nil {
 		b.Fatal(err)
 	}

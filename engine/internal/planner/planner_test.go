@@ -13,11 +13,10 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/rules"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
 
 func TestRunAccountsForEveryLine(t *testing.T) {
-	set, err := defaults.Load()
+	set, err := rules.ParseAll(rules.Defaults()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +80,7 @@ func TestRunGoesOnAfterAnOverlongLine(t *testing.T) {
 
 func mustDefaults(t *testing.T) *rules.Set {
 	t.Helper()
-	set, err := defaults.Load()
+	set, err := rules.ParseAll(rules.Defaults()...)
 	if err != nil {
 		t.Fatal(err)
 	}

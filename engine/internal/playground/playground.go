@@ -24,7 +24,6 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/internal/ruletest"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
 	"github.com/intercom-actions/intercom-actions/rules"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
 
 //go:embed page.html
@@ -98,9 +97,14 @@ type apiError struct {
 }
 
 func serveDefaults(w http.ResponseWriter, _ *http.Request) {
-	src, err := defaults.FS.ReadFile("segment.yaml")
-	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+	var src []byte
+	for _, s := range rules.Defaults() {
+		if s.Name == "segment.yaml" {
+			src = s.Data
+		}
+	}
+	if src == nil {
+		writeJSON(w, http.StatusInternalServerError, apiError{"no embedded segment.yaml"})
 		return
 	}
 	w.Header().Set("Content-Type", "text/yaml; charset=utf-8")

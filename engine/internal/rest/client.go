@@ -154,7 +154,7 @@ type Config struct {
 	Logger *slog.Logger
 	// OnUnreachable, if set, is called at once when a request cannot reach
 	// the API at all (connection refused, DNS, TLS: see
-	// intercom.Unreachable), and then at most every UnreachableEvery while
+	// Unreachable), and then at most every UnreachableEvery while
 	// that goes on, so a caller can say so before the retries run out,
 	// instead of the Logger's warning. It must not block.
 	OnUnreachable func(err error)
@@ -534,7 +534,7 @@ func (c *Client) now() time.Time { return time.Now() }
 // reportUnreachable warns, at once and then every UnreachableEvery, when
 // err says the API could not be reached at all, and says whether it did.
 func (c *Client) reportUnreachable(ctx context.Context, err error) bool {
-	why := intercom.Unreachable(err)
+	why := Unreachable(err)
 	if why == "" {
 		return false
 	}

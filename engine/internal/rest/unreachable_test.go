@@ -2,11 +2,17 @@ package rest
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,7 +32,7 @@ func unreachableClient(t *testing.T, base string) (*Client, func() []string) {
 		MinBackoff:  time.Millisecond, MaxBackoff: 2 * time.Millisecond, MaxRetries: 5,
 		OnUnreachable: func(err error) {
 			mu.Lock()
-			got = append(got, intercom.Unreachable(err))
+			got = append(got, Unreachable(err))
 			mu.Unlock()
 		},
 	})
@@ -75,5 +81,29 @@ func TestTLSToAPlainServerIsReported(t *testing.T) {
 	}
 	if got := reports(); len(got) != 1 || got[0] != "TLS handshake failed (is it an https URL to an http server?)" {
 		t.Errorf("reports %q", got)
+	}
+}
+
+// TestUnreachableClassifies: each kind of failure to reach the server is
+// named; any other error, and nil, is not one.
+func TestUnreachableClassifies(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{errors.New("intercom: 500"), ""},
+		{&intercom.APIError{Status: 503}, ""},
+		{fmt.Errorf("post: %w", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}), "connection refused"},
+		{fmt.Errorf("post: %w", syscall.EHOSTUNREACH), "no route to host"},
+		{&net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}, "no such host"},
+		{&net.DNSError{Err: "server misbehaving", Name: "x.invalid"}, "DNS lookup failed"},
+		{fmt.Errorf("get: %w", x509.UnknownAuthorityError{}), "TLS certificate not accepted"},
+		{tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, "TLS handshake failed (is it an https URL to an http server?)"},
+		{errors.New("http: server gave HTTP response to HTTPS client"), "TLS handshake failed (is it an https URL to an http server?)"},
+	} {
+		if got := Unreachable(tc.err); got != tc.want {
+			t.Errorf("Unreachable(%v) = %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }

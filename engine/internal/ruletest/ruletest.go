@@ -31,8 +31,6 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/internal/planner"
 	"github.com/intercom-actions/intercom-actions/rules"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
-	"github.com/intercom-actions/intercom-actions/rules/presets"
 )
 
 // Section names inside a case archive.
@@ -164,11 +162,9 @@ func (rn Runner) engine(ar *txtar.Archive) (*engine.Engine, caseOptions, error) 
 	case len(srcs) == 0 && rn.Engine != nil:
 		return rn.Engine, opts, nil
 	case len(srcs) == 0:
-		if srcs, err = rules.ReadFS(defaults.FS, "."); err != nil {
-			return nil, opts, err
-		}
+		srcs = rules.Defaults()
 	}
-	extra, err := presets.Sources(opts.presets...)
+	extra, err := rules.Presets(opts.presets...)
 	if err != nil {
 		return nil, opts, fmt.Errorf("options: %w", err)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
+	"github.com/intercom-actions/intercom-actions/rules"
 )
 
 // countingIntercom counts how often each data event is sent and stops the
@@ -38,7 +38,7 @@ func (c *countingIntercom) Execute(_ context.Context, a action.Action) (action.R
 // twice; the events a stop left are dispatched after the restart, and every
 // event is sent exactly once.
 func TestDispatchFromTheSpoolAcrossRestarts(t *testing.T) {
-	set, _ := defaults.Load()
+	set, _ := rules.ParseAll(rules.Defaults()...)
 	eng, err := engine.Compile(set)
 	if err != nil {
 		t.Fatal(err)

@@ -1,29 +1,24 @@
-package presets
+package rules_test
 
 import (
 	"testing"
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/rules"
-	"github.com/intercom-actions/intercom-actions/rules/defaults"
 )
 
 // TestPresetsCompileWithTheDefaults: every preset joins the defaults
 // without an error (and without a rule name they share).
 func TestPresetsCompileWithTheDefaults(t *testing.T) {
-	if len(Names()) == 0 {
+	if len(rules.PresetNames()) == 0 {
 		t.Fatal("no presets embedded")
 	}
-	for _, name := range Names() {
-		srcs, err := rules.ReadFS(defaults.FS, ".")
+	for _, name := range rules.PresetNames() {
+		p, err := rules.Presets(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := Source(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		set, err := rules.ParseAll(append(srcs, p)...)
+		set, err := rules.ParseAll(append(rules.Defaults(), p...)...)
 		if err == nil {
 			_, err = engine.Compile(set)
 		}
@@ -39,8 +34,8 @@ func TestUnknownPreset(t *testing.T) {
 		"segment":             `unknown preset "segment" (known: classic-company)`,
 		"../defaults/segment": `unknown preset "../defaults/segment" (known: classic-company)`,
 	} {
-		if _, err := Sources("classic-company", name); err == nil || err.Error() != want {
-			t.Errorf("Source(%q): %v, want %s", name, err, want)
+		if _, err := rules.Presets("classic-company", name); err == nil || err.Error() != want {
+			t.Errorf("Presets(%q): %v, want %s", name, err, want)
 		}
 	}
 }
