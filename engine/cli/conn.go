@@ -31,7 +31,12 @@ type optionFlag struct {
 	cfg *processor.Config
 }
 
-func (f *optionFlag) String() string     { return f.o.Default }
+func (f *optionFlag) String() string {
+	if f.o.Kind == processor.Bool && f.o.Default == "false" {
+		return "" // as the flag package's own booleans: no "(default false)"
+	}
+	return f.o.Default
+}
 func (f *optionFlag) Set(s string) error { return f.o.Set(f.cfg, s) }
 func (f *optionFlag) IsBoolFlag() bool   { return f.o.Kind == processor.Bool }
 

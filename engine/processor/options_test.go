@@ -1,0 +1,44 @@
+package processor
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestEveryOptionSetsTheConfig: each option (the flags of send, serve and
+// consume and the Benthos fields are made from the same table) sets a
+// field of Config, by name, from the text a flag or a field gives; and a
+// value that does not parse is an error that names the option.
+func TestEveryOptionSetsTheConfig(t *testing.T) {
+	sample := map[Kind]string{String: "x", Int: "3", Duration: "5s", Bool: "true", List: "a"}
+	for _, o := range Options() {
+		v := sample[o.Kind]
+		if o.Kind == Enum {
+			v = o.Values[len(o.Values)-1]
+		}
+		var c Config
+		if err := c.Set(o.Name, v); err != nil {
+			t.Errorf("Set(%q, %q): %v", o.Name, v, err)
+			continue
+		}
+		if reflect.DeepEqual(c, Config{}) {
+			t.Errorf("Set(%q, %q) changed nothing in Config", o.Name, v)
+		}
+		if o.Help == "" || strings.ContainsAny(o.Name, " _") {
+			t.Errorf("option %q: a name is kebab-case and every option has help", o.Name)
+		}
+	}
+	var c Config
+	for name, want := range map[string]string{
+		"concurrency":  `concurrency "0": must be at least 1`,
+		"contact-wait": `contact-wait "soon": not a duration (such as 30s, 5m or 1h)`,
+		"colour":       `no option "colour" (known: rules, with-defaults, preset, region, api-base, token-file, intercom-version, concurrency, contact-wait, custom-attributes)`,
+		"regoin":       `no option "regoin" (did you mean "region"?)`,
+	} {
+		value := map[string]string{"concurrency": "0", "contact-wait": "soon"}[name]
+		if err := c.Set(name, value); err == nil || err.Error() != want {
+			t.Errorf("Set(%q, %q) = %v, want %s", name, value, err, want)
+		}
+	}
+}
