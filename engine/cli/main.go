@@ -9,6 +9,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/intercom-actions/intercom-actions/rules"
 )
 
 // command is one subcommand.
@@ -50,6 +52,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	c, ok := commands[args[0]]
 	if !ok {
+		names := make([]string, 0, len(commands))
+		for n := range commands {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		if hint := rules.Suggest(args[0], names); strings.Contains(hint, "did you mean") {
+			fmt.Fprintf(stderr, "intercom-actions: unknown command %q%s\nRun 'intercom-actions --help' for the commands.\n", args[0], hint)
+			return 2
+		}
 		fmt.Fprintf(stderr, "intercom-actions: unknown command %q\n\n", args[0])
 		usage(stderr)
 		return 2

@@ -151,4 +151,9 @@ func TestHelp(t *testing.T) {
 	if code, _, errOut := runCLI(t, "", "frobnicate"); code != 2 || !strings.HasPrefix(errOut, `intercom-actions: unknown command "frobnicate"`) {
 		t.Errorf("unknown command: exit %d, stderr %s", code, errOut)
 	}
+	// A typo of a command gets the command it was meant to be, not the list.
+	want := "intercom-actions: unknown command \"sned\" (did you mean \"send\"?)\nRun 'intercom-actions --help' for the commands.\n"
+	if code, _, errOut := runCLI(t, "", "sned"); code != 2 || errOut != want {
+		t.Errorf("a typo: exit %d, stderr %q, want %q", code, errOut, want)
+	}
 }
