@@ -3,42 +3,48 @@ package action
 import (
 	"flag"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite generated sections of README.md")
+var update = flag.Bool("update", false, "rewrite the generated action reference, README.md in this folder")
 
-const (
-	beginMarker = "<!-- actions:begin -->\n"
-	endMarker   = "<!-- actions:end -->"
-)
+// referencePath is the action reference: this folder's README.md, which
+// GitHub shows under the folder's file list and the top README.md links to.
+const referencePath = "README.md"
 
-// TestReadmeReference keeps README.md's "Actions and fields" section equal
-// to the action table; -update rewrites it.
+// referenceFile is the whole of referencePath: a header, then Reference().
+func referenceFile() string {
+	return `<!-- Generated from the action declarations in this folder by TestReadmeReference
+     (engine/action/reference_test.go): do not edit; run go test ./engine/action -update. -->
+
+# Actions and fields
+
+The Intercom actions a rule can name (` + "`action:`" + `), one file of this folder each. Every
+action's fields, defaults, conversions, routing and call sequence come from its declaration, and
+so does this page. Back to the [README](../../README.md); how rules map fields is in its
+[Rule files](../../README.md#rule-files) section.
+
+## The actions
+
+` + Reference()
+}
+
+// TestReadmeReference keeps engine/action/README.md equal to the action
+// declarations (Reference); -update rewrites it.
 func TestReadmeReference(t *testing.T) {
-	path := filepath.Join("..", "..", "README.md")
-	data, err := os.ReadFile(path)
-	if err != nil {
+	want := referenceFile()
+	got, err := os.ReadFile(referencePath)
+	if err != nil && !(*update && os.IsNotExist(err)) {
 		t.Fatal(err)
 	}
-	readme := string(data)
-	i := strings.Index(readme, beginMarker)
-	j := strings.Index(readme, endMarker)
-	if i < 0 || j < i {
-		t.Fatalf("README.md lacks the %q ... %q markers", beginMarker, endMarker)
-	}
-	got := readme[i+len(beginMarker) : j]
-	want := Reference()
-	if got == want {
+	if string(got) == want {
 		return
 	}
 	if *update {
-		if err := os.WriteFile(path, []byte(readme[:i+len(beginMarker)]+want+readme[j:]), 0o644); err != nil {
+		if err := os.WriteFile(referencePath, []byte(want), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	t.Errorf("README.md's action reference is out of date with the actions in engine/action; run go test ./engine/action -update")
+	t.Errorf("engine/action/README.md is out of date with the actions declared in engine/action; run go test ./engine/action -update")
 }
