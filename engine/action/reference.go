@@ -6,9 +6,8 @@ import (
 )
 
 // Reference renders every registered action as Markdown: one section per
-// action with its trigger preset, call sequence and fields. README.md embeds
-// it between the markers `<!-- actions:begin -->` and `<!-- actions:end -->`,
-// and a test keeps the two equal.
+// action with its trigger preset, call sequence and fields. It is
+// engine/action/README.md, which a test keeps equal to it.
 func Reference() string {
 	var b strings.Builder
 	for _, a := range Kinds() {

@@ -2,6 +2,6 @@ package cli
 
 import "flag"
 
-// -update rewrites golden files; it is declared in every test package so
-// that `go test ./... -update` runs, though this one has none to rewrite.
-var _ = flag.Bool("update", false, "rewrite golden files (none in this package)")
+// -update rewrites golden files: here the command reference
+// (engine/cli/README.md) and the README's options table.
+var _ = flag.Bool("update", false, "rewrite the generated references")
