@@ -2,12 +2,10 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -16,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/internal/auth"
@@ -178,36 +175,23 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	base := "http://" + ln.Addr().String()
-	var stopping atomic.Bool
-	ing := ingest.New(ingest.Config{Store: sp, WriteKeys: keys, WebhookSecret: secret, Observer: met, Log: log})
-	mux := http.NewServeMux()
-	mux.Handle("/v1/", ing)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeStatus(w, http.StatusOK, "ok", "")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case stopping.Load():
-			writeStatus(w, http.StatusServiceUnavailable, "stopping", "a stop was asked: no more events are taken")
-		case sp.Full():
-			writeStatus(w, http.StatusServiceUnavailable, "full", "the spool is full: events are sent to Intercom more slowly than they arrive")
-		default:
-			writeStatus(w, http.StatusOK, "ready", "")
-		}
-	})
-	mux.Handle("GET /metrics", met.Handler())
-	if sim != nil {
-		mux.Handle("/_sim/", sim)
+	about := "intercom-actions serve: POST events to " + base + "/v1/track, /v1/identify, /v1/batch, ...; GET /healthz, /readyz, /metrics"
+	web := &ingestion{
+		Events:  ingest.New(ingest.Config{Store: sp, WriteKeys: keys, WebhookSecret: secret, Observer: met, Log: log}),
+		Metrics: met.Handler(),
+		NotReady: func() (string, string) {
+			if sp.Full() {
+				return "full", "the spool is full: events are sent to Intercom more slowly than they arrive"
+			}
+			return "", ""
+		},
 	}
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "intercom-actions serve: POST events to %s/v1/track, /v1/identify, /v1/batch, ...; GET /healthz, /readyz, /metrics", base)
-		if sim != nil {
-			fmt.Fprint(w, ", /_sim/state")
-		}
-		fmt.Fprintln(w)
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(handler, slog.LevelWarn)}
+	if sim != nil {
+		web.Extra = map[string]http.Handler{"/_sim/": sim}
+		about += ", /_sim/state"
+	}
+	web.About = about
+	srv := web.server(handler)
 	admin, adminErr := serveAdmin(*dataDir, sp)
 	if adminErr != nil {
 		log.Warn("no admin socket: deadletter commands need serve stopped", "error", adminErr)
@@ -252,7 +236,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		log.Error("serve: dispatch ended", "error", runErr)
 		forced = true
 	}
-	stopping.Store(true)
+	web.stop()
 	run.Stop()
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -297,16 +281,6 @@ func spoolDepth(dir string) int64 {
 	}
 	defer sp.Close()
 	return sp.Depth()
-}
-
-func writeStatus(w http.ResponseWriter, code int, status, detail string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	b, _ := json.Marshal(struct {
-		Status string `json:"status"`
-		Detail string `json:"detail,omitempty"`
-	}{status, detail})
-	w.Write(append(b, '\n'))
 }
 
 // chooseIntercom says whether actions go to the in-process simulator.

@@ -4,13 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"net/http"
-	"os"
-	"os/signal"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/internal/ingest"
@@ -70,23 +64,12 @@ func runServeForward(o serveForward, stderr io.Writer) int {
 	}
 	base := "http://" + ln.Addr().String()
 	met := metrics.New(metrics.Sources{})
-	var stopping atomic.Bool
-	mux := http.NewServeMux()
-	mux.Handle("/v1/", ingest.New(ingest.Config{Store: fwd, WriteKeys: keys, WebhookSecret: secret, Observer: met, Log: log}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeStatus(w, http.StatusOK, "ok", "") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if stopping.Load() {
-			writeStatus(w, http.StatusServiceUnavailable, "stopping", "a stop was asked: no more events are taken")
-			return
-		}
-		writeStatus(w, http.StatusOK, "ready", "")
-	})
-	mux.Handle("GET /metrics", met.Handler())
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "intercom-actions serve: POST events to %s/v1/track, /v1/identify, /v1/batch, ...; they go to Kafka topic %s; GET /healthz, /readyz, /metrics\n", base, o.topic)
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(handler, slog.LevelWarn)}
+	web := &ingestion{
+		Events:  ingest.New(ingest.Config{Store: fwd, WriteKeys: keys, WebhookSecret: secret, Observer: met, Log: log}),
+		Metrics: met.Handler(),
+		About:   fmt.Sprintf("intercom-actions serve: POST events to %s/v1/track, /v1/identify, /v1/batch, ...; they go to Kafka topic %s; GET /healthz, /readyz, /metrics", base, o.topic),
+	}
+	srv := web.server(handler)
 	log.Info("serve: listening; accepted events go to Kafka (send them with 'intercom-actions consume')", "addr", base,
 		"brokers", o.brokers, "topic", o.topic)
 	if len(keys) == 0 {
@@ -94,17 +77,16 @@ func runServeForward(o serveForward, stderr io.Writer) int {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
+	sigs := catchSignals()
+	defer sigs.release()
 	select {
-	case sig := <-sigs:
+	case sig := <-sigs.C:
 		log.Info("serve: stopping: no more events are taken; the requests being acknowledged finish", "signal", signalName(sig))
 	case err := <-serveErr:
 		log.Error("serve: the HTTP server failed", "error", err)
 		return 1
 	}
-	stopping.Store(true)
+	web.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
 	done := make(chan error, 1)
@@ -115,7 +97,7 @@ func runServeForward(o serveForward, stderr io.Writer) int {
 			log.Warn("serve: requests cut off at the shutdown timeout: their clients were not answered and will send them again", "error", err)
 			return exitInterrupted
 		}
-	case sig := <-sigs:
+	case sig := <-sigs.C:
 		log.Warn("serve: aborting: requests being acknowledged are cut off (their clients were not answered and will send them again)", "signal", signalName(sig))
 		srv.Close()
 		return exitInterrupted
