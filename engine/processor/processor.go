@@ -265,14 +265,16 @@ type (
 // give it again, else dead-lettered as not sent); cancelling ctx aborts
 // it. A stopped Processor starts runs that end at once with ErrStopped.
 func (p *Processor) Start(ctx context.Context, src Source, sink Sink) Run {
-	return p.start(ctx, src, sink, p.cfg.Concurrency, true)
+	return p.start(ctx, src, sink, p.cfg.Concurrency)
 }
 
-// start is Start with workers workers; merge lets queued actions share a
-// call (action.Merges).
-func (p *Processor) start(ctx context.Context, src Source, sink Sink, workers int, merge bool) *run {
+// start is Start with workers workers. Every run announces its planned
+// actions to the Processor's Merges, so that the parts of queued actions
+// share a call (the upserts of a company by its members' group calls),
+// whatever the face.
+func (p *Processor) start(ctx context.Context, src Source, sink Sink, workers int) *run {
 	cfg := dispatch.Config{Engine: p.rules, Executor: p, Concurrency: workers, ContactWait: p.cfg.ContactWait, Sink: sink}
-	if merge && p.merges != nil {
+	if p.merges != nil {
 		cfg.Merges = p.merges
 	}
 	d, _ := dispatch.New(cfg) // every field is checked
@@ -434,10 +436,7 @@ func (p *Processor) ProcessBatch(ctx context.Context, events [][]byte) ([]Result
 		results[i] = Result{Status: r.Status, Actions: r.Actions, Sent: r.Sent, Calls: r.Calls, Err: r.Err}
 		settled[i] = true
 	}}
-	// A batch does not merge queued actions: a worker reading ahead would
-	// make what merges depend on timing, and the REST client merges the
-	// upserts of a company that overlap in flight anyway.
-	_, err := p.start(ctx, &batchSource{events: events}, sink, max(1, min(p.cfg.Concurrency, len(events))), false).Wait()
+	_, err := p.start(ctx, &batchSource{events: events}, sink, max(1, min(p.cfg.Concurrency, len(events)))).Wait()
 	switch {
 	case errors.Is(err, ErrStopped):
 		err = ErrClosed // only Stop, Shutdown or Close stop a call's run

@@ -125,9 +125,8 @@ func benchRateLimited(b *testing.B, limit int, window time.Duration, windows int
 // latency (20 ms a call). Each member's group goes to its contact's worker,
 // and the workers are hundreds of milliseconds apart by the time they reach
 // one company's groups, so the members' upserts hardly ever overlap in
-// flight (BenchmarkBackfillCompanies in engine/intercom/rest measures that
-// coalescing); what merges them is that they are still queued when the
-// first of them runs (action.Merges, which simDispatcher turns on as send
+// flight; what merges them is that they are still queued when the first of
+// them runs (action.Merges, which simDispatcher turns on as every face
 // does). Run with -benchtime=20000x (5,000 users).
 func BenchmarkSendCompanies(b *testing.B) {
 	for _, tc := range []struct {

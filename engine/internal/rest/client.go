@@ -176,7 +176,6 @@ type Client struct {
 	log        *slog.Logger
 	limit      limiter
 	cache      *cache
-	upserts    upserts
 
 	onUnreachable func(error)
 	lastWarned    atomic.Int64 // Unix ns of the last unreachable report

@@ -103,18 +103,15 @@ func (c *Client) MergeContacts(ctx context.Context, leadID, userID string) (*int
 }
 
 // UpsertCompany creates or updates the company with body's company_id
-// (POST /companies). Upserts of one company that come while another is in
-// flight are merged into one (see upserts), and the client remembers the
-// digest of the last body sent (intercom.Cached.Digest under
-// intercom.CompanyKey), so that a caller can skip an identical upsert.
+// (POST /companies). The client remembers the digest of the last body sent
+// (intercom.Cached.Digest under intercom.CompanyKey), so that a caller can
+// skip an identical upsert.
 func (c *Client) UpsertCompany(ctx context.Context, body intercom.CompanyBody) (*intercom.Company, error) {
-	return c.upserts.upsert(ctx, body, func(ctx context.Context, b intercom.CompanyBody) (*intercom.Company, error) {
-		co, err := c.company(ctx, call{http.MethodPost, "/companies", epUpsertCompany, b, nil})
-		if err == nil {
-			c.cache.put(intercom.CompanyKey(b.CompanyID), intercom.Cached{ID: co.ID, Digest: b.Digest()})
-		}
-		return co, err
-	})
+	co, err := c.company(ctx, call{http.MethodPost, "/companies", epUpsertCompany, body, nil})
+	if err == nil {
+		c.cache.put(intercom.CompanyKey(body.CompanyID), intercom.Cached{ID: co.ID, Digest: body.Digest()})
+	}
+	return co, err
 }
 
 // FindCompany retrieves the company with your company_id
