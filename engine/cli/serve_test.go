@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -362,5 +363,35 @@ func TestServeLogsJSONAndNeverTheToken(t *testing.T) {
 		if strings.Contains(log, secret) {
 			t.Errorf("the log holds %q:\n%s", secret, log)
 		}
+	}
+}
+
+// TestServeHasEveryDeliveryOption: serve takes the options send does — it
+// used to lack --custom-attributes and --intercom-version, so every identify
+// carrying an attribute the workspace did not have was dead-lettered. With
+// --custom-attributes create the attribute is created and the contact
+// saved; --intercom-version is the header sent.
+func TestServeHasEveryDeliveryOption(t *testing.T) {
+	sim := simulator.NewServer(simulator.Options{Token: "tok", DataAttributes: []string{}})
+	defer sim.Close()
+	rulesFile := writeFile(t, t.TempDir(), "r.yaml", "rules:\n  - name: Users\n    action: identify_contact\n    fields:\n      role: {value: user}\n      custom_attributes: {path: traits, except: [email]}\n")
+	s := startServe(t, []string{"INTERCOM_ACCESS_TOKEN=tok"}, "--data-dir", t.TempDir(), "--api-base", sim.URL(), "--rules", rulesFile,
+		"--custom-attributes", "create", "--intercom-version", "2.14")
+	if code, body, _ := post(t, s.base+"/v1/identify", `{"userId":"u1","traits":{"email":"ada@example.com","tier":"gold"}}`); code != 200 {
+		t.Fatalf("identify: %d %s", code, body)
+	}
+	waitFor(t, 30*time.Second, "the contact", func() bool { return len(sim.State().Contacts) == 1 })
+	s.stop(t)
+	c := sim.State().Contacts[0]
+	if c.CustomAttributes["tier"] != "gold" {
+		t.Errorf("contact %+v: no custom attribute tier", c)
+	}
+	var versions []string
+	for _, r := range sim.Requests() {
+		versions = append(versions, r.Method+" "+r.Path+"?"+r.Query+" "+r.Header.Get("Intercom-Version"))
+	}
+	want := []string{"GET /data_attributes?model=contact 2.14", "GET /data_attributes?model=company 2.14", "POST /data_attributes? 2.14", "POST /contacts? 2.14"}
+	if !slices.Equal(versions, want) {
+		t.Errorf("requests: %q\nwant %q", versions, want)
 	}
 }
