@@ -1,9 +1,12 @@
 package processor
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
 // TestEveryOptionSetsTheConfig: each option (the flags of send, serve and
@@ -40,5 +43,30 @@ func TestEveryOptionSetsTheConfig(t *testing.T) {
 		if err := c.Set(name, value); err == nil || err.Error() != want {
 			t.Errorf("Set(%q, %q) = %v, want %s", name, value, err, want)
 		}
+	}
+}
+
+// TestIntercomVersionIsSent: the intercom-version option is the header
+// every request carries, in the embedding API as on the command line.
+func TestIntercomVersionIsSent(t *testing.T) {
+	sim := simulator.NewServer(simulator.Options{})
+	defer sim.Close()
+	var c Config
+	for name, v := range map[string]string{"api-base": sim.URL(), "intercom-version": "2.14"} {
+		if err := c.Set(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := newProcessor(t, c)
+	if _, err := p.Process(context.Background(), []byte(`{"type":"identify","userId":"u1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range sim.Requests() {
+		if v := r.Header.Get("Intercom-Version"); v != "2.14" {
+			t.Errorf("%s %s: Intercom-Version %q, want 2.14", r.Method, r.Path, v)
+		}
+	}
+	if len(sim.Requests()) == 0 {
+		t.Error("nothing was sent")
 	}
 }
