@@ -17,13 +17,17 @@ import (
 )
 
 // TestConcurrentUpsertsOfOneCompanyCoalesce: while one upsert of a company
-// is in flight (the simulator answers slowly), nine more of it come, each
-// with its own plan and custom attribute. They are merged into one second
-// upsert: two calls in all, every caller gets the company, and the company
-// ends with every attribute and the plan of the merged body.
+// is in flight (its answer held until the others have come), nine more of
+// it come, each with its own plan and custom attribute. They are merged
+// into one second upsert: two calls in all, every caller gets the company,
+// and the company ends with every attribute and the plan of the merged
+// body.
 func TestConcurrentUpsertsOfOneCompanyCoalesce(t *testing.T) {
-	s := newSim(t, simulator.Options{Faults: simulator.Faults{SlowRate: 1, SlowDelay: 300 * time.Millisecond}})
-	c := newClient(t, s)
+	s := newSim(t, simulator.Options{})
+	hold := &HoldFirst{Method: "POST", Path: "/companies", Held: make(chan struct{}), Release: make(chan struct{})}
+	c := newClient(t, s, func(cfg *Config) { cfg.HTTPClient = &http.Client{Transport: hold} })
+	joined := make(chan string, 9)
+	OnUpsertJoined(c, func(id string) { joined <- id })
 	ctx := context.Background()
 	upsert := func(i int) (*intercom.Company, error) {
 		return c.UpsertCompany(ctx, intercom.CompanyBody{
@@ -33,9 +37,7 @@ func TestConcurrentUpsertsOfOneCompanyCoalesce(t *testing.T) {
 	}
 	first := make(chan error, 1)
 	go func() { _, err := upsert(0); first <- err }()
-	for len(s.Requests()) == 0 { // the first is in flight
-		time.Sleep(time.Millisecond)
-	}
+	<-hold.Held // the first is in flight
 	var wg sync.WaitGroup
 	ids := make([]string, 10)
 	for i := 1; i < 10; i++ {
@@ -50,6 +52,8 @@ func TestConcurrentUpsertsOfOneCompanyCoalesce(t *testing.T) {
 			ids[i] = co.ID
 		}()
 	}
+	waitJoined(t, joined, 9) // all nine wait for the first
+	close(hold.Release)
 	wg.Wait()
 	if err := <-first; err != nil {
 		t.Fatal(err)
@@ -80,6 +84,20 @@ func TestConcurrentUpsertsOfOneCompanyCoalesce(t *testing.T) {
 	}
 }
 
+// waitJoined waits for n upserts to join the round waiting for the one in
+// flight; it fails the test should they not within 30 s (as they never
+// would, were upserts not coalesced).
+func waitJoined(t *testing.T, joined <-chan string, n int) {
+	t.Helper()
+	for i := range n {
+		select {
+		case <-joined:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d of %d upserts joined the round waiting for the one in flight", i, n)
+		}
+	}
+}
+
 // digestOf is CompanyBody.Digest of a body as sent.
 func digestOf(raw []byte) string {
 	h := sha256.Sum256(raw)
@@ -89,14 +107,15 @@ func digestOf(raw []byte) string {
 // TestConcurrentIdenticalUpsertsCostOneCall: upserts of a company that
 // equal the one in flight send nothing more.
 func TestConcurrentIdenticalUpsertsCostOneCall(t *testing.T) {
-	s := newSim(t, simulator.Options{Faults: simulator.Faults{SlowRate: 1, SlowDelay: 200 * time.Millisecond}})
-	c := newClient(t, s)
+	s := newSim(t, simulator.Options{})
+	hold := &HoldFirst{Method: "POST", Path: "/companies", Held: make(chan struct{}), Release: make(chan struct{})}
+	c := newClient(t, s, func(cfg *Config) { cfg.HTTPClient = &http.Client{Transport: hold} })
+	joined := make(chan string, 5)
+	OnUpsertJoined(c, func(id string) { joined <- id })
 	body := intercom.CompanyBody{CompanyID: "acme", Name: "Acme", Plan: "pro"}
 	first := make(chan error, 1)
 	go func() { _, err := c.UpsertCompany(context.Background(), body); first <- err }()
-	for len(s.Requests()) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	<-hold.Held
 	var wg sync.WaitGroup
 	for range 5 {
 		wg.Add(1)
@@ -107,6 +126,8 @@ func TestConcurrentIdenticalUpsertsCostOneCall(t *testing.T) {
 			}
 		}()
 	}
+	waitJoined(t, joined, 5)
+	close(hold.Release)
 	wg.Wait()
 	if err := <-first; err != nil {
 		t.Fatal(err)
