@@ -106,10 +106,7 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 	}
 	<-client.done
 	waitFor(t, 60*time.Second, "Intercom to hold every event", func() bool { return canonical(t, ic.State()) == want })
-	_, metrics := get(t, s.base+"/metrics")
-	if !strings.Contains(metrics, "intercom_actions_spool_depth 0") || !strings.Contains(metrics, "intercom_actions_dead_letters_total 0") {
-		t.Errorf("metrics:\n%s", grepLines(metrics, "spool_depth", "dead_letters"))
-	}
+	waitForMetrics(t, s.base, "intercom_actions_spool_depth 0", "intercom_actions_dead_letters_total 0")
 	// A settle is committed before its worker takes the next event, so a
 	// kill can bring back only the events in flight: 4 (--concurrency) a kill.
 	t.Logf("%d data events re-sent after a kill and ignored as duplicates by Intercom", ic.DuplicateEvents())
