@@ -86,7 +86,7 @@ func TestSendSecondSignalAborts(t *testing.T) {
 	p := start(t, dir, "send", "--api-base", sim.URL(), "--concurrency", "2", "events.ndjson")
 	waitFor(t, 20*time.Second, "2 requests in flight", func() bool { return len(sim.Requests()) >= 2 })
 	p.signal(syscall.SIGINT)
-	waitFor(t, 10*time.Second, "the stopping message", func() bool { return strings.Contains(p.stderr.String(), "stopping") })
+	waitFor(t, 30*time.Second, "the stopping message", func() bool { return strings.Contains(p.stderr.String(), "stopping") })
 	p.signal(syscall.SIGINT)
 	code := p.wait(20 * time.Second)
 	errOut := p.stderr.String()
@@ -142,7 +142,7 @@ func TestSendResumesAfterSIGKILL(t *testing.T) {
 	// Kill it while data events are being sent.
 	waitFor(t, 20*time.Second, "100 data events", func() bool { return len(ic.State().Events) >= 100 || !p.running() })
 	p.signal(syscall.SIGKILL)
-	p.wait(10 * time.Second)
+	p.wait(30 * time.Second)
 	sentBefore := len(ic.Requests())
 
 	ic.SetFaults(simulator.Faults{})
@@ -180,9 +180,9 @@ func TestSendSaysAtOnceWhenIntercomIsUnreachable(t *testing.T) {
 	writeFile(t, dir, "events.ndjson", workload(10))
 	p := start(t, dir, "send", "--api-base", base, "events.ndjson")
 	want := "send: cannot reach Intercom at " + base + ": connection refused; retrying (check --api-base or --region; Ctrl-C stops and keeps the checkpoint)\n"
-	waitFor(t, 5*time.Second, "the unreachable message", func() bool { return strings.Contains(p.stderr.String(), want) })
+	waitFor(t, 30*time.Second, "the unreachable message", func() bool { return strings.Contains(p.stderr.String(), want) })
 	p.signal(syscall.SIGINT)
-	waitFor(t, 10*time.Second, "the stopping message", func() bool { return strings.Contains(p.stderr.String(), "stopping") })
+	waitFor(t, 30*time.Second, "the stopping message", func() bool { return strings.Contains(p.stderr.String(), "stopping") })
 	p.signal(syscall.SIGINT) // the requests in flight retry for a minute: abort them
 	if code := p.wait(20 * time.Second); code != 130 {
 		t.Errorf("exit %d, want 130; stderr:\n%s", code, p.stderr.String())

@@ -99,7 +99,7 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 	for kill, k := range kills {
 		waitFor(t, 60*time.Second, k.what, k.when)
 		s.signal(syscall.SIGKILL)
-		s.wait(10 * time.Second)
+		s.wait(30 * time.Second)
 		t.Logf("kill %d (%s): %d of %d batches acknowledged; Intercom has %d requests", kill+1, k.what, client.acked.Load(), len(bodies), len(ic.Requests()))
 		s = startServe(t, nil, args...)
 		client.base.Store(s.base)
@@ -177,7 +177,7 @@ func TestServeSecondSignalAborts(t *testing.T) {
 	}
 	waitFor(t, 20*time.Second, "2 requests in flight", func() bool { return len(sim.Requests()) >= 2 })
 	s.signal(syscall.SIGTERM)
-	waitFor(t, 10*time.Second, "stopping", func() bool { return strings.Contains(s.stderr.String(), "serve: stopping") })
+	waitFor(t, 30*time.Second, "stopping", func() bool { return strings.Contains(s.stderr.String(), "serve: stopping") })
 	s.signal(syscall.SIGTERM)
 	if code := s.wait(20 * time.Second); code != 130 {
 		t.Errorf("exit %d, want 130", code)

@@ -275,7 +275,7 @@ func TestServeRejections(t *testing.T) {
 		t.Errorf("full spool: %d %q %s", code, hdr.Get("Retry-After"), answer)
 	}
 	// Intercom at 127.0.0.1:1 refuses connections: said at once, while retrying.
-	waitFor(t, 5*time.Second, "the unreachable warning", func() bool {
+	waitFor(t, 30*time.Second, "the unreachable warning", func() bool {
 		return strings.Contains(s.stderr.String(), `level=WARN msg="intercom: cannot reach the API" base=http://127.0.0.1:1 reason="connection refused"`)
 	})
 	if code, body := get(t, s.base+"/readyz"); code != 503 || !strings.Contains(body, `"status":"full"`) {
