@@ -157,11 +157,14 @@ func TestConsumeKilledMidBatch(t *testing.T) {
 	want := cleanState(t, events)
 	c := newKafka(t, 4)
 	produceEvents(t, c, events)
-	sim := simulator.NewServer(simulator.Options{Faults: simulator.Faults{SlowRate: 1, SlowDelay: 5 * time.Millisecond}})
+	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()
+	// Intercom takes 500 requests, about half the run, then holds the
+	// others: the kill comes mid-run whatever the machine's speed.
+	ic := newFront(t, sim, 500)
 	dir := t.TempDir()
-	a := start(t, dir, consumeArgs(c, sim.URL())...)
-	waitFor(t, 20*time.Second, "the first process to be halfway", func() bool { return len(sim.Requests()) > 500 })
+	a := start(t, dir, consumeArgs(c, ic.URL())...)
+	waitFor(t, 20*time.Second, "a request held after the first 500", func() bool { return ic.Stalled() > 0 })
 	a.cmd.Process.Kill()
 	a.wait(30 * time.Second)
 	left := lag(t, c, "g")
@@ -312,12 +315,17 @@ func TestConsumeStopMidStream(t *testing.T) {
 	want := cleanState(t, events)
 	c := newKafka(t, 4)
 	produceEvents(t, c, events)
-	sim := simulator.NewServer(simulator.Options{Faults: simulator.Faults{SlowRate: 1, SlowDelay: 5 * time.Millisecond}})
+	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()
+	// Intercom takes 500 requests, about half the run, then holds the
+	// others until the stop has begun.
+	ic := newFront(t, sim, 500)
 	dir := t.TempDir()
-	a := start(t, dir, consumeArgs(c, sim.URL())...)
-	waitFor(t, 20*time.Second, "the first process to be halfway", func() bool { return len(sim.Requests()) > 500 })
+	a := start(t, dir, consumeArgs(c, ic.URL())...)
+	waitFor(t, 20*time.Second, "a request held after the first 500", func() bool { return ic.Stalled() > 0 })
 	a.signal(syscall.SIGTERM)
+	a.waitForStderr(t, 20*time.Second, `msg="consume: stopping:`)
+	ic.Release()
 	if code := a.wait(30 * time.Second); code != 0 {
 		t.Fatalf("first process: exit %d\n%s", code, a.stderr.String())
 	}

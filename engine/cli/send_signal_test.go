@@ -25,12 +25,18 @@ func TestSendStopsOnSignalAndResumes(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
 			path := writeFile(t, dir, "events.ndjson", events)
-			sim := simulator.NewServer(simulator.Options{Faults: simulator.Faults{SlowRate: 1, SlowDelay: 2 * time.Millisecond}})
+			sim := simulator.NewServer(simulator.Options{})
 			defer sim.Close()
-			args := []string{"send", "--api-base", sim.URL(), "--concurrency", "4", "events.ndjson"}
+			// Intercom takes 300 requests, then holds the others until the
+			// stop has begun: the signal comes mid-run whatever the
+			// machine's speed.
+			ic := newFront(t, sim, 300)
+			args := []string{"send", "--api-base", ic.URL(), "--concurrency", "4", "events.ndjson"}
 			p := start(t, dir, args...)
-			waitFor(t, 20*time.Second, "300 requests", func() bool { return len(sim.Requests()) >= 300 || !p.running() })
+			waitFor(t, 20*time.Second, "a request held after the first 300", func() bool { return ic.Stalled() > 0 || !p.running() })
 			p.signal(sig)
+			p.waitForStderr(t, 20*time.Second, ": stopping: no more events are read;")
+			ic.Release()
 			code := p.wait(20 * time.Second)
 			errOut := p.stderr.String()
 			name := map[syscall.Signal]string{syscall.SIGINT: "interrupt (SIGINT)", syscall.SIGTERM: "terminated (SIGTERM)"}[sig]
@@ -38,7 +44,7 @@ func TestSendStopsOnSignalAndResumes(t *testing.T) {
 				"send: " + name + ": stopping: no more events are read; the requests in flight may take up to 30s (--shutdown-timeout); a second signal aborts them\n",
 				"send: stopped by " + name + ": ",
 				"  events.ndjson: settled up to line ",
-				"send: checkpoint: send-checkpoint.ndjson; continue with: intercom-actions send --resume --api-base " + sim.URL() + " --concurrency 4 events.ndjson\n",
+				"send: checkpoint: send-checkpoint.ndjson; continue with: intercom-actions send --resume --api-base " + ic.URL() + " --concurrency 4 events.ndjson\n",
 			} {
 				if !strings.Contains(errOut, line) {
 					t.Errorf("stderr lacks %q:\n%s", line, errOut)
@@ -57,7 +63,6 @@ func TestSendStopsOnSignalAndResumes(t *testing.T) {
 				t.Errorf("stop report: read %d, settled %d, left %d (%v)", read, settled, left, err)
 			}
 
-			sim.SetFaults(simulator.Faults{})
 			resumed := start(t, dir, "send", "--resume", "--api-base", sim.URL(), "--concurrency", "4", path)
 			if code := resumed.wait(60 * time.Second); code != 0 {
 				t.Fatalf("resume: exit %d\n%s", code, resumed.stderr.String())
