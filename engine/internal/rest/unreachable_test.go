@@ -52,11 +52,14 @@ func TestRefusedConnectionIsReportedAtOnce(t *testing.T) {
 	ln.Close() // nothing listens there now
 	c, reports := unreachableClient(t, "http://"+addr)
 	var tally intercom.Tally
+	begin := time.Now()
 	_, err = c.Me(intercom.WithTally(context.Background(), &tally))
 	if err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("err = %v, want connection refused", err)
 	}
-	if got := reports(); len(got) != 1 || got[0] != "connection refused" {
+	// One for the 6 tries, a few milliseconds apart; another only every
+	// UnreachableEvery, which a slow machine may reach.
+	if got, most := reports(), 1+int(time.Since(begin)/UnreachableEvery); len(got) < 1 || len(got) > most || got[0] != "connection refused" {
 		t.Errorf("reports %q, want one \"connection refused\" for 6 tries", got)
 	}
 	if st := c.Stats(); st.Calls != 6 || tally.Calls() != 6 || tally.Undelivered() != 6 {
