@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -78,5 +79,39 @@ func TestTLSToAPlainServerIsReported(t *testing.T) {
 	}
 	if got := reports(); len(got) != 1 || got[0] != "TLS handshake failed (is it an https URL to an http server?)" {
 		t.Errorf("reports %q", got)
+	}
+}
+
+// TestCutOffWhileConnectingIsUndelivered: a call cut off (its context
+// done) while its connection is still being made never reached Intercom,
+// and says so in its tally, like a refused connection: the dispatcher
+// then leaves its action for a later run rather than calling its outcome
+// unknown. The dial here waits until the call is cut off, so the cut
+// always lands in it.
+func TestCutOffWhileConnectingIsUndelivered(t *testing.T) {
+	dialing := make(chan struct{}, 1)
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		dialing <- struct{}{}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
+	c := newClient(t, nil, func(cfg *Config) {
+		cfg.BaseURL = "http://127.0.0.1:1"
+		cfg.HTTPClient = &http.Client{Transport: tr}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	var tally intercom.Tally
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Me(intercom.WithTally(ctx, &tally))
+		errc <- err
+	}()
+	<-dialing
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if tally.Calls() != 1 || tally.Undelivered() != 1 {
+		t.Errorf("tally: %d calls, %d undelivered; want 1 and 1 (cut off before a connection)", tally.Calls(), tally.Undelivered())
 	}
 }
