@@ -107,9 +107,9 @@ func TestConsumeTwoProcesses(t *testing.T) {
 	defer sim.Close()
 	dir := t.TempDir()
 	a := start(t, dir, consumeArgs(c, sim.URL())...)
-	waitFor(t, 10*time.Second, "the first process to own every partition", func() bool { return a.owned() == "events/0,events/1,events/2,events/3" })
+	waitFor(t, 30*time.Second, "the first process to own every partition", func() bool { return a.owned() == "events/0,events/1,events/2,events/3" })
 	b := start(t, dir, consumeArgs(c, sim.URL())...)
-	waitFor(t, 15*time.Second, "the partitions to be split", func() bool {
+	waitFor(t, 30*time.Second, "the partitions to be split", func() bool {
 		oa, ob := a.owned(), b.owned()
 		all := slices.Sorted(slices.Values(strings.Split(oa+","+ob, ",")))
 		return oa != "" && ob != "" && strings.Join(all, ",") == "events/0,events/1,events/2,events/3"
@@ -118,10 +118,10 @@ func TestConsumeTwoProcesses(t *testing.T) {
 	waitFor(t, 30*time.Second, "every event to be committed", func() bool { return lag(t, c, "g") == 0 })
 	a.signal(syscall.SIGTERM)
 	b.signal(syscall.SIGTERM)
-	if code := a.wait(10 * time.Second); code != 0 {
+	if code := a.wait(30 * time.Second); code != 0 {
 		t.Errorf("first process: exit %d\n%s", code, a.stderr.String())
 	}
-	if code := b.wait(10 * time.Second); code != 0 {
+	if code := b.wait(30 * time.Second); code != 0 {
 		t.Errorf("second process: exit %d\n%s", code, b.stderr.String())
 	}
 	settled := settledCount(t, a) + settledCount(t, b)
@@ -157,13 +157,16 @@ func TestConsumeKilledMidBatch(t *testing.T) {
 	want := cleanState(t, events)
 	c := newKafka(t, 4)
 	produceEvents(t, c, events)
-	sim := simulator.NewServer(simulator.Options{Faults: simulator.Faults{SlowRate: 1, SlowDelay: 5 * time.Millisecond}})
+	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()
+	// Intercom takes 500 requests, about half the run, then holds the
+	// others: the kill comes mid-run whatever the machine's speed.
+	ic := newFront(t, sim, 500)
 	dir := t.TempDir()
-	a := start(t, dir, consumeArgs(c, sim.URL())...)
-	waitFor(t, 20*time.Second, "the first process to be halfway", func() bool { return len(sim.Requests()) > 500 })
+	a := start(t, dir, consumeArgs(c, ic.URL())...)
+	waitFor(t, 20*time.Second, "a request held after the first 500", func() bool { return ic.Stalled() > 0 })
 	a.cmd.Process.Kill()
-	a.wait(5 * time.Second)
+	a.wait(30 * time.Second)
 	left := lag(t, c, "g")
 	if left <= 0 {
 		t.Fatalf("lag after the kill: %d; the kill came too late to test anything", left)
@@ -171,7 +174,7 @@ func TestConsumeKilledMidBatch(t *testing.T) {
 	b := start(t, dir, consumeArgs(c, sim.URL())...)
 	waitFor(t, 30*time.Second, "every event to be committed", func() bool { return lag(t, c, "g") == 0 })
 	b.signal(syscall.SIGTERM)
-	if code := b.wait(10 * time.Second); code != 0 {
+	if code := b.wait(30 * time.Second); code != 0 {
 		t.Errorf("second process: exit %d\n%s", code, b.stderr.String())
 	}
 	// Each record not committed at the kill is settled by the second
@@ -204,14 +207,14 @@ func TestConsumeSASL(t *testing.T) {
 	}
 
 	good := startEnv(t, dir, []string{"KAFKA_SASL_PASSWORD=s3cret-pass"}, args...)
-	waitFor(t, 10*time.Second, "the member to own the partition", func() bool { return good.owned() == "events/0" })
+	waitFor(t, 30*time.Second, "the member to own the partition", func() bool { return good.owned() == "events/0" })
 	cl := kafkaClient(t, c, kgo.SASL(mustSASL(t)), kgo.DefaultProduceTopic("events"))
 	if err := cl.ProduceSync(context.Background(), &kgo.Record{Key: []byte("u1"), Value: []byte(`{"type":"identify","userId":"u1","traits":{"email":"u1@example.com"}}`)}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the contact to reach Intercom", func() bool { return len(sim.State().Contacts) == 1 })
+	waitFor(t, 30*time.Second, "the contact to reach Intercom", func() bool { return len(sim.State().Contacts) == 1 })
 	good.signal(syscall.SIGTERM)
-	if code := good.wait(10 * time.Second); code != 0 {
+	if code := good.wait(30 * time.Second); code != 0 {
 		t.Errorf("exit %d\n%s", code, good.stderr.String())
 	}
 	for _, p := range []*proc{bad, good} {
@@ -262,7 +265,7 @@ func TestServeForwardKafka(t *testing.T) {
 	dir := t.TempDir()
 	p := start(t, dir, "serve", "--addr", "127.0.0.1:0", "--forward-kafka", strings.Join(c.ListenAddrs(), ","), "--forward-topic", "events")
 	var base string
-	waitFor(t, 10*time.Second, "serve to listen", func() bool {
+	waitFor(t, 30*time.Second, "serve to listen", func() bool {
 		m := regexp.MustCompile(`addr=(http://\S+)`).FindStringSubmatch(p.stderr.String())
 		if m != nil {
 			base = m[1]
@@ -292,7 +295,7 @@ func TestServeForwardKafka(t *testing.T) {
 		t.Errorf("records: %q, want %q", strings.Join(got, "|"), want)
 	}
 	p.signal(syscall.SIGTERM)
-	if code := p.wait(10 * time.Second); code != 0 {
+	if code := p.wait(30 * time.Second); code != 0 {
 		t.Errorf("exit %d\n%s", code, p.stderr.String())
 	}
 }
@@ -312,13 +315,18 @@ func TestConsumeStopMidStream(t *testing.T) {
 	want := cleanState(t, events)
 	c := newKafka(t, 4)
 	produceEvents(t, c, events)
-	sim := simulator.NewServer(simulator.Options{Faults: simulator.Faults{SlowRate: 1, SlowDelay: 5 * time.Millisecond}})
+	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()
+	// Intercom takes 500 requests, about half the run, then holds the
+	// others until the stop has begun.
+	ic := newFront(t, sim, 500)
 	dir := t.TempDir()
-	a := start(t, dir, consumeArgs(c, sim.URL())...)
-	waitFor(t, 20*time.Second, "the first process to be halfway", func() bool { return len(sim.Requests()) > 500 })
+	a := start(t, dir, consumeArgs(c, ic.URL())...)
+	waitFor(t, 20*time.Second, "a request held after the first 500", func() bool { return ic.Stalled() > 0 })
 	a.signal(syscall.SIGTERM)
-	if code := a.wait(15 * time.Second); code != 0 {
+	a.waitForStderr(t, 20*time.Second, `msg="consume: stopping:`)
+	ic.Release()
+	if code := a.wait(30 * time.Second); code != 0 {
 		t.Fatalf("first process: exit %d\n%s", code, a.stderr.String())
 	}
 	if lag(t, c, "g") <= 0 {
@@ -327,7 +335,7 @@ func TestConsumeStopMidStream(t *testing.T) {
 	b := start(t, dir, consumeArgs(c, sim.URL())...)
 	waitFor(t, 30*time.Second, "every event to be committed", func() bool { return lag(t, c, "g") == 0 })
 	b.signal(syscall.SIGTERM)
-	if code := b.wait(10 * time.Second); code != 0 {
+	if code := b.wait(30 * time.Second); code != 0 {
 		t.Errorf("second process: exit %d\n%s", code, b.stderr.String())
 	}
 	t.Logf("second process: %s", regexp.MustCompile(`already_settled=\d+`).FindString(b.stderr.String()))

@@ -151,6 +151,27 @@ func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	}
 }
 
+// waitForStderr waits until p has written want to stderr; after limit,
+// or should p exit without writing it, it fails the test with what p
+// wrote. Read stderr this way for a line p writes on its own, at a moment
+// the test does not control.
+func (p *proc) waitForStderr(t testing.TB, limit time.Duration, want string) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !strings.Contains(p.stderr.String(), want) {
+		if !p.running() {
+			if strings.Contains(p.stderr.String(), want) { // written just before the exit
+				return
+			}
+			t.Fatalf("exited %d without writing %q:\n%s", p.code, want, p.stderr.String())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q not written after %s:\n%s", want, limit, p.stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // running says whether the process still runs.
 func (p *proc) running() bool {
 	select {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
@@ -25,12 +26,18 @@ func TestSendStopsOnSignalAndResumes(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
 			path := writeFile(t, dir, "events.ndjson", events)
-			sim := simulator.NewServer(simulator.Options{Faults: simulator.Faults{SlowRate: 1, SlowDelay: 2 * time.Millisecond}})
+			sim := simulator.NewServer(simulator.Options{})
 			defer sim.Close()
-			args := []string{"send", "--api-base", sim.URL(), "--concurrency", "4", "events.ndjson"}
+			// Intercom takes 300 requests, then holds the others until the
+			// stop has begun: the signal comes mid-run whatever the
+			// machine's speed.
+			ic := newFront(t, sim, 300)
+			args := []string{"send", "--api-base", ic.URL(), "--concurrency", "4", "events.ndjson"}
 			p := start(t, dir, args...)
-			waitFor(t, 20*time.Second, "300 requests", func() bool { return len(sim.Requests()) >= 300 || !p.running() })
+			waitFor(t, 20*time.Second, "a request held after the first 300", func() bool { return ic.Stalled() > 0 || !p.running() })
 			p.signal(sig)
+			p.waitForStderr(t, 20*time.Second, ": stopping: no more events are read;")
+			ic.Release()
 			code := p.wait(20 * time.Second)
 			errOut := p.stderr.String()
 			name := map[syscall.Signal]string{syscall.SIGINT: "interrupt (SIGINT)", syscall.SIGTERM: "terminated (SIGTERM)"}[sig]
@@ -38,7 +45,7 @@ func TestSendStopsOnSignalAndResumes(t *testing.T) {
 				"send: " + name + ": stopping: no more events are read; the requests in flight may take up to 30s (--shutdown-timeout); a second signal aborts them\n",
 				"send: stopped by " + name + ": ",
 				"  events.ndjson: settled up to line ",
-				"send: checkpoint: send-checkpoint.ndjson; continue with: intercom-actions send --resume --api-base " + sim.URL() + " --concurrency 4 events.ndjson\n",
+				"send: checkpoint: send-checkpoint.ndjson; continue with: intercom-actions send --resume --api-base " + ic.URL() + " --concurrency 4 events.ndjson\n",
 			} {
 				if !strings.Contains(errOut, line) {
 					t.Errorf("stderr lacks %q:\n%s", line, errOut)
@@ -57,7 +64,6 @@ func TestSendStopsOnSignalAndResumes(t *testing.T) {
 				t.Errorf("stop report: read %d, settled %d, left %d (%v)", read, settled, left, err)
 			}
 
-			sim.SetFaults(simulator.Faults{})
 			resumed := start(t, dir, "send", "--resume", "--api-base", sim.URL(), "--concurrency", "4", path)
 			if code := resumed.wait(60 * time.Second); code != 0 {
 				t.Fatalf("resume: exit %d\n%s", code, resumed.stderr.String())
@@ -86,7 +92,7 @@ func TestSendSecondSignalAborts(t *testing.T) {
 	p := start(t, dir, "send", "--api-base", sim.URL(), "--concurrency", "2", "events.ndjson")
 	waitFor(t, 20*time.Second, "2 requests in flight", func() bool { return len(sim.Requests()) >= 2 })
 	p.signal(syscall.SIGINT)
-	waitFor(t, 10*time.Second, "the stopping message", func() bool { return strings.Contains(p.stderr.String(), "stopping") })
+	waitFor(t, 30*time.Second, "the stopping message", func() bool { return strings.Contains(p.stderr.String(), "stopping") })
 	p.signal(syscall.SIGINT)
 	code := p.wait(20 * time.Second)
 	errOut := p.stderr.String()
@@ -142,8 +148,9 @@ func TestSendResumesAfterSIGKILL(t *testing.T) {
 	// Kill it while data events are being sent.
 	waitFor(t, 20*time.Second, "100 data events", func() bool { return len(ic.State().Events) >= 100 || !p.running() })
 	p.signal(syscall.SIGKILL)
-	p.wait(10 * time.Second)
+	p.wait(30 * time.Second)
 	sentBefore := len(ic.Requests())
+	eventsBefore := len(ic.State().Events)
 
 	ic.SetFaults(simulator.Faults{})
 	resumed := start(t, dir, append([]string{"send", "--resume"}, args[1:]...)...)
@@ -155,10 +162,13 @@ func TestSendResumesAfterSIGKILL(t *testing.T) {
 	}
 	t.Logf("%d requests before the kill; %d data events re-sent by the resume and ignored as duplicates; resume: %s",
 		sentBefore, ic.DuplicateEvents(), firstLine(resumed.stderr.String()))
-	// In flight at the kill: at most 4 (--concurrency), plus any settled in
-	// the instant before it whose journal write had not happened yet.
-	if d := ic.DuplicateEvents(); d > 8 {
-		t.Errorf("%d data events re-sent: more than were in flight", d)
+	// Re-sent are the events in flight at the kill (at most 4, the
+	// concurrency) and those settled whose line the journal's writer had
+	// not yet appended: how many depends on how far behind it was, so on the
+	// machine's speed. What does not: the resume started from the journal,
+	// not over, which would re-send every data event stored before the kill.
+	if d := ic.DuplicateEvents(); d >= eventsBefore {
+		t.Errorf("%d data events re-sent of the %d stored before the kill: the resume started over", d, eventsBefore)
 	}
 }
 
@@ -178,17 +188,20 @@ func TestSendSaysAtOnceWhenIntercomIsUnreachable(t *testing.T) {
 	ln.Close() // nobody listens there
 	dir := t.TempDir()
 	writeFile(t, dir, "events.ndjson", workload(10))
+	begin := time.Now()
 	p := start(t, dir, "send", "--api-base", base, "events.ndjson")
 	want := "send: cannot reach Intercom at " + base + ": connection refused; retrying (check --api-base or --region; Ctrl-C stops and keeps the checkpoint)\n"
-	waitFor(t, 5*time.Second, "the unreachable message", func() bool { return strings.Contains(p.stderr.String(), want) })
+	waitFor(t, 30*time.Second, "the unreachable message", func() bool { return strings.Contains(p.stderr.String(), want) })
 	p.signal(syscall.SIGINT)
-	waitFor(t, 10*time.Second, "the stopping message", func() bool { return strings.Contains(p.stderr.String(), "stopping") })
+	waitFor(t, 30*time.Second, "the stopping message", func() bool { return strings.Contains(p.stderr.String(), "stopping") })
 	p.signal(syscall.SIGINT) // the requests in flight retry for a minute: abort them
 	if code := p.wait(20 * time.Second); code != 130 {
 		t.Errorf("exit %d, want 130; stderr:\n%s", code, p.stderr.String())
 	}
-	if n := strings.Count(p.stderr.String(), "cannot reach"); n != 1 {
-		t.Errorf("said %d times, want once; stderr:\n%s", n, p.stderr.String())
+	// Said once, not at every retry (a few a millisecond); again only every
+	// rest.UnreachableEvery, which a slow machine may reach.
+	if n, most := strings.Count(p.stderr.String(), "cannot reach"), 1+int(time.Since(begin)/rest.UnreachableEvery); n < 1 || n > most {
+		t.Errorf("said %d times, want once (at most %d in the %v the run took); stderr:\n%s", n, most, time.Since(begin), p.stderr.String())
 	}
 	// What never reached Intercom is not "outcome unknown": it is left for --resume.
 	errOut := p.stderr.String()

@@ -84,6 +84,30 @@ func simStateOf(t *testing.T, base string) simulator.State {
 	return st
 }
 
+// waitForMetrics waits until serve's /metrics holds every line part in
+// wants, as serve counts what it settles just after Intercom has it; after
+// 20 s it fails the test with those missing.
+func waitForMetrics(t *testing.T, base string, wants ...string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, metrics := get(t, base+"/metrics")
+		var missing []string
+		for _, want := range wants {
+			if !strings.Contains(metrics, want) {
+				missing = append(missing, want)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20 s, metrics lack %q:\n%s", missing, metrics)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // stop sends SIGTERM and waits for a clean exit.
 func (s *served) stop(t *testing.T) {
 	t.Helper()
@@ -101,15 +125,13 @@ func TestServeWithNoFlagsSendsToTheSimulator(t *testing.T) {
 	stateHome := t.TempDir()
 	s := startServe(t, []string{"XDG_STATE_HOME=" + stateHome})
 	defer s.stop(t)
-	log := s.stderr.String()
+	// serve writes these after the listening line startServe waited for.
 	for _, want := range []string{
 		`data_dir=` + filepath.Join(stateHome, "intercom-actions") + ` `,
 		`msg="serve: no Intercom token: actions go to an in-process Intercom simulator (--intercom sim); nothing reaches Intercom" sim_state=` + s.base + "/_sim/state\n",
 		`msg="serve: no write key configured: any write key is accepted (set --write-key or INTERCOM_ACTIONS_WRITE_KEYS)"`,
 	} {
-		if !strings.Contains(log, want) {
-			t.Errorf("log lacks %q:\n%s", want, log)
-		}
+		s.waitForStderr(t, 20*time.Second, want)
 	}
 	code, body, _ := post(t, s.base+"/v1/identify", `{"userId":"u1","traits":{"email":"ada@example.com","name":"Ada Lovelace"}}`)
 	if code != 200 || body != `{"success":true}`+"\n" {
@@ -126,18 +148,15 @@ func TestServeWithNoFlagsSendsToTheSimulator(t *testing.T) {
 			t.Errorf("%s: %d %s", path, code, body)
 		}
 	}
-	_, metrics := get(t, s.base+"/metrics")
-	for _, want := range []string{
+	// The event is settled (and counted, and gone from the spool) just
+	// after Intercom has it.
+	waitForMetrics(t, s.base,
 		`intercom_actions_events_received_total{endpoint="identify"} 1`,
 		`intercom_actions_actions_total{action="track_event",status="sent"} 1`,
 		`intercom_actions_spool_depth 0`,
 		`intercom_actions_intercom_rate_limit_remaining `,
 		`intercom_actions_intercom_requests_total{endpoint="POST /events"} 1`,
-	} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("metrics lack %q", want)
-		}
-	}
+	)
 }
 
 // TestAnalyticsGoEndToEnd: the real Segment Go library, unmodified, sends
@@ -257,7 +276,7 @@ func TestServeRejections(t *testing.T) {
 		t.Errorf("full spool: %d %q %s", code, hdr.Get("Retry-After"), answer)
 	}
 	// Intercom at 127.0.0.1:1 refuses connections: said at once, while retrying.
-	waitFor(t, 5*time.Second, "the unreachable warning", func() bool {
+	waitFor(t, 30*time.Second, "the unreachable warning", func() bool {
 		return strings.Contains(s.stderr.String(), `level=WARN msg="intercom: cannot reach the API" base=http://127.0.0.1:1 reason="connection refused"`)
 	})
 	if code, body := get(t, s.base+"/readyz"); code != 503 || !strings.Contains(body, `"status":"full"`) {

@@ -274,9 +274,12 @@ func TestConcurrentCallsShareConcurrency(t *testing.T) {
 // Close lets the actions being sent finish, fails the events not started
 // with ErrNotSent, and later calls return ErrClosed.
 func TestCloseStopsCallsInProgress(t *testing.T) {
-	sim := simulator.NewServer(simulator.Options{Faults: simulator.Faults{SlowRate: 1, SlowDelay: 50 * time.Millisecond}})
+	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()
-	p := newProcessor(t, Config{APIBase: sim.URL(), Concurrency: 2})
+	// The requests wait at the gate until Close has begun: the actions in
+	// flight then are the ones sent, however fast the machine.
+	g := &gate{base: http.DefaultTransport.(*http.Transport).Clone(), arrived: make(chan struct{}, 64), open: make(chan struct{})}
+	p := newProcessor(t, Config{APIBase: sim.URL(), Concurrency: 2, HTTPClient: &http.Client{Transport: g}})
 	var batch [][]byte
 	for u := range 40 {
 		batch = append(batch, fmt.Appendf(nil, `{"type":"identify","userId":"u%d","traits":{"email":"u%d@example.com"}}`, u, u))
@@ -290,11 +293,27 @@ func TestCloseStopsCallsInProgress(t *testing.T) {
 		r, err := p.ProcessBatch(context.Background(), batch)
 		done <- out{r, err}
 	}()
-	for len(sim.Requests()) == 0 { // the first request has reached Intercom
-		time.Sleep(time.Millisecond)
+	<-g.arrived // the first request is on its way to Intercom
+	closed := make(chan struct{})
+	go func() {
+		p.Close()
+		close(closed)
+	}()
+	// Close has begun once a call returns ErrClosed; until then, a call
+	// with a done context sends nothing.
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, err := p.Process(cancelled, batch[0]); err == ErrClosed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Close did not begin")
+		}
 	}
-	p.Close()
+	close(g.open)
 	o := <-done
+	<-closed
 	if !errors.Is(o.err, ErrClosed) {
 		t.Fatalf("error %v, want ErrClosed", o.err)
 	}
@@ -308,12 +327,30 @@ func TestCloseStopsCallsInProgress(t *testing.T) {
 			t.Errorf("event %d: %+v (%v)", i, r, r.Err)
 		}
 	}
-	if n := len(sim.State().Contacts); sent == 0 || sent == len(batch) || n != sent {
-		t.Errorf("%d events sent, %d contacts in Intercom", sent, n)
+	if n := len(sim.State().Contacts); sent == 0 || sent > 2 || n != sent {
+		t.Errorf("%d events sent (want those in flight at Close: 1 or 2, the concurrency), %d contacts in Intercom", sent, n)
 	}
 	if r, err := p.Process(context.Background(), batch[0]); err != ErrClosed || r != (Result{}) {
 		t.Errorf("after Close: %+v, %v", r, err)
 	}
+}
+
+// gate is an http.RoundTripper that holds every request until open is
+// closed, telling arrived of each.
+type gate struct {
+	base    http.RoundTripper
+	arrived chan struct{}
+	open    chan struct{}
+}
+
+func (g *gate) RoundTrip(r *http.Request) (*http.Response, error) {
+	g.arrived <- struct{}{}
+	select {
+	case <-g.open:
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+	return g.base.RoundTrip(r)
 }
 
 // Close leaves no goroutine behind: not the dispatcher's, not the HTTP
@@ -321,9 +358,9 @@ func TestCloseStopsCallsInProgress(t *testing.T) {
 func TestCloseLeavesNoGoroutine(t *testing.T) {
 	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()
-	settle := func(atMost int) int { // the count, once it is atMost or after 5 s
+	settle := func(atMost int) int { // the count, once it is atMost or after 30 s
 		n := runtime.NumGoroutine()
-		for deadline := time.Now().Add(5 * time.Second); n > atMost && time.Now().Before(deadline); n = runtime.NumGoroutine() {
+		for deadline := time.Now().Add(30 * time.Second); n > atMost && time.Now().Before(deadline); n = runtime.NumGoroutine() {
 			time.Sleep(10 * time.Millisecond)
 		}
 		return n

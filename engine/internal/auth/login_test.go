@@ -281,16 +281,12 @@ func TestLoginTimeoutClosesServer(t *testing.T) {
 	cfg.Timeout = 300 * time.Millisecond
 	var redirect string
 	cfg.OpenURL = func(u string) error { redirect = redirectOf(t, u); return nil } // nobody logs in
-	start := time.Now()
 	tok, err := Login(context.Background(), cfg)
 	if !errors.Is(err, context.DeadlineExceeded) || tok != nil {
 		t.Fatalf("Login = %v, %v; want a deadline error", tok, err)
 	}
 	if want := "no answer from the browser within 300ms: context deadline exceeded"; err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("Login took %v to time out", d)
 	}
 	if resp, err := http.Get(redirect); err == nil {
 		resp.Body.Close()

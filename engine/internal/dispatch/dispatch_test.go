@@ -121,7 +121,7 @@ func TestWaitExpiresWhileInputContinues(t *testing.T) {
 	}()
 	pw.write(groupU1 + "\n")
 	// Nothing more arrives for a while: the wait must expire on its own.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for d.Summary().DeadLettered == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -321,7 +321,7 @@ func TestIdentifyWakesWaitersInOtherWorkers(t *testing.T) {
 	for i := 0; i < 8; i++ {
 		pw.write(fmt.Sprintf(`{"type":"track","anonymousId":"a%d","event":"Viewed","properties":{"email":"p%d@example.com"},"timestamp":1700000000}`+"\n", i, i))
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for d.Summary().Waited < 8 && time.Now().Before(deadline) { // all eight tracks are waiting
 		time.Sleep(time.Millisecond)
 	}

@@ -65,7 +65,7 @@ func backfill(companies, members int, bad func(u int) bool) string {
 // heldExecutor runs no action before want actions have been announced:
 // every group of the backfill is then queued before the first runs, as
 // when Intercom is slower than reading, whatever the timing of the test.
-// (Should they never all be announced, the actions go after a while, for
+// (Should they never all be announced, the actions go after 30 s, for
 // the test to fail rather than hang.)
 type heldExecutor struct {
 	action.Executor
@@ -77,7 +77,7 @@ type heldExecutor struct {
 
 func newHeldExecutor(e action.Executor, want int) *heldExecutor {
 	h := &heldExecutor{Executor: e, want: int64(want), all: make(chan struct{})}
-	time.AfterFunc(5*time.Second, h.release)
+	time.AfterFunc(30*time.Second, h.release)
 	return h
 }
 

@@ -66,16 +66,16 @@ func TestTwoConsumersShareThePartitions(t *testing.T) {
 	free.Store(40)
 	open := make(chan struct{})
 	a := runMember(t, memberConfig(t, cluster, gatedExecutor{Executor: api, free: free, open: open, delay: time.Millisecond}, log))
-	waitFor(t, 10*time.Second, "the first member to own the 4 partitions and hold actions", func() bool {
+	waitFor(t, 30*time.Second, "the first member to own the 4 partitions and hold actions", func() bool {
 		return len(a.c.Owned()) == 4 && free.Load() < 0
 	})
 	b := runMember(t, memberConfig(t, cluster, api, log))
 	// The first member's actions wait until its partitions are being
 	// revoked: the revoke finds them in flight.
-	waitFor(t, 10*time.Second, "the rebalance to revoke partitions of the first member", func() bool { return len(a.c.Owned()) < 4 })
+	waitFor(t, 30*time.Second, "the rebalance to revoke partitions of the first member", func() bool { return len(a.c.Owned()) < 4 })
 	close(open)
 	waitFor(t, 20*time.Second, fmt.Sprintf("all %d events to be settled", n), func() bool { return log.count() == n })
-	waitFor(t, 10*time.Second, "both members to own partitions", func() bool { return len(a.c.Owned()) > 0 && len(b.c.Owned()) > 0 })
+	waitFor(t, 30*time.Second, "both members to own partitions", func() bool { return len(a.c.Owned()) > 0 && len(b.c.Owned()) > 0 })
 	owned := append(a.c.Owned(), b.c.Owned()...)
 	slices.Sort(owned)
 	if got := strings.Join(owned, " "); got != "events/0 events/1 events/2 events/3" {
@@ -137,7 +137,7 @@ not json {
 	defer sim.Close()
 	log := newSettled()
 	m := runMember(t, memberConfig(t, cluster, action.Executor{API: simClient(t, sim)}, log))
-	waitFor(t, 10*time.Second, "the 4 events to be settled", func() bool { return log.count() == 4 })
+	waitFor(t, 30*time.Second, "the 4 events to be settled", func() bool { return log.count() == 4 })
 	m.stop(t)
 
 	dead := readTopic(t, cluster, "dead", 2)
@@ -190,7 +190,7 @@ not json {
 		return errors.New("disk full")
 	}
 	m := runMember(t, cfg)
-	waitFor(t, 10*time.Second, "the 3 events to be handled", func() bool { return log.count() == 3 })
+	waitFor(t, 30*time.Second, "the 3 events to be handled", func() bool { return log.count() == 3 })
 	time.Sleep(3 * cfg.CommitInterval) // commits that would go past it had their chance
 	m.stop(t)
 	if last := commits.last()["events/0"]; last != 1 {

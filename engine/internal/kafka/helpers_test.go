@@ -70,7 +70,7 @@ func readTopic(t testing.TB, c *kfake.Cluster, topic string, want int) []*kgo.Re
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out []*kgo.Record
 	for len(out) < want {

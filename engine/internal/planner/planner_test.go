@@ -152,7 +152,7 @@ func TestRunWithKeepsOrderAndStops(t *testing.T) {
 	if err != stopErr || seen != 100 {
 		t.Fatalf("err %v after %d results, want %v after 100", err, seen, stopErr)
 	}
-	for i := 0; runtime.NumGoroutine() > before && i < 100; i++ {
+	for deadline := time.Now().Add(30 * time.Second); runtime.NumGoroutine() > before && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if n := runtime.NumGoroutine(); n > before {

@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"runtime/debug"
 	"sort"
@@ -431,7 +432,7 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 		if err := c.limit.acquire(ctx); err != nil {
 			return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, err)
 		}
-		status, hdr, respBody, err := c.send(ctx, cl, u, body)
+		status, hdr, respBody, unsent, err := c.send(ctx, cl, u, body)
 		rep.attempts++
 		if tally != nil {
 			tally.Add(1)
@@ -443,6 +444,9 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 		var wait time.Duration
 		if err != nil {
 			if ctx.Err() != nil {
+				if unsent && tally != nil { // cut off before it had a connection: it never reached Intercom
+					tally.AddUndelivered(1)
+				}
 				return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, ctx.Err())
 			}
 			err = fmt.Errorf("intercom: %s: %w", cl.endpoint, err)
@@ -498,15 +502,22 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 	}
 }
 
-// send makes one HTTP request and reads the whole answer.
-func (c *Client) send(ctx context.Context, cl call, u string, body []byte) (int, http.Header, []byte, error) {
+// send makes one HTTP request and reads the whole answer. Its bool is true
+// when it failed before any of the request was sent: an http.Transport
+// looked for a connection for it and got none.
+func (c *Client) send(ctx context.Context, cl call, u string, body []byte) (int, http.Header, []byte, bool, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
+	var getConn, gotConn atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GetConn: func(string) { getConn.Store(true) },
+		GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) },
+	})
 	req, err := http.NewRequestWithContext(ctx, cl.method, u, rd)
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, nil, nil, false, err
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Intercom-Version", c.version)
@@ -518,14 +529,14 @@ func (c *Client) send(ctx context.Context, cl call, u string, body []byte) (int,
 	c.countEndpoint(cl.endpoint)
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, nil, nil, getConn.Load() && !gotConn.Load(), err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return 0, resp.Header, nil, fmt.Errorf("read answer: %w", err)
+		return 0, resp.Header, nil, false, fmt.Errorf("read answer: %w", err)
 	}
-	return resp.StatusCode, resp.Header, b, nil
+	return resp.StatusCode, resp.Header, b, false, nil
 }
 
 func (c *Client) now() time.Time { return time.Now() }

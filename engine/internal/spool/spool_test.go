@@ -151,11 +151,10 @@ func TestFullSpoolRefusesUntilSettled(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	for i := 0; !cond(); i++ {
-		if i > 5000 {
-			t.Fatal("timed out")
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out after 30 s")
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
