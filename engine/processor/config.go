@@ -68,14 +68,14 @@ func checkAPIBase(base string) error {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return &OptionError{Option: "api-base", Detail: fmt.Sprintf(" %q: want an https:// URL with a host", base)}
 	}
-	if u.Scheme == "http" && !IsLoopback(base) {
+	if u.Scheme == "http" && !isLoopback(base) {
 		return &OptionError{Option: "api-base", Detail: fmt.Sprintf(" %s: plain http would send the access token unencrypted; use https (http is allowed only for a loopback address, such as a local simulator)", base)}
 	}
 	return nil
 }
 
-// IsLoopback says whether a URL's host is a loopback address.
-func IsLoopback(base string) bool {
+// isLoopback says whether a URL's host is a loopback address.
+func isLoopback(base string) bool {
 	u, err := url.Parse(base)
 	if err != nil {
 		return false
@@ -138,7 +138,7 @@ func (c *Config) client() (*rest.Client, *http.Client, error) {
 // loopback, a placeholder when there is neither.
 func tokenSource(base, tokenFile string) (oauth2.TokenSource, error) {
 	ts, _, err := auth.TokenSource(tokenFile)
-	if err != nil && IsLoopback(base) {
+	if err != nil && isLoopback(base) {
 		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "simulator", TokenType: "Bearer"}), nil
 	}
 	return ts, err

@@ -27,15 +27,15 @@
 //
 // Errors: an event's failure is in its Result's Err, never in the error a
 // call returns, which says only that a call was cut short (ErrClosed, the
-// context's error, or Intercom refusing the token). Result.Err holds each
-// failure for errors.Is and errors.As, all declared here or in the
-// packages an embedder already has: *engine.EventError (an unusable
-// event), engine.RuleErrors and *engine.RuleError (a rule that failed on
-// the event, or whose action failed), *intercom.APIError (Intercom's
-// answer), action.ErrContactNotFound, ErrOutcomeUnknown (a request cut
-// off: Intercom may have applied it), intercom.ErrUnauthorized, and
-// ErrNotSent (nothing of the event was sent: safe to send again).
-// Reasons names the kind of each failure without ids, for metrics.
+// context's error, or ErrUnauthorized: Intercom refused the token).
+// Result.Err holds each failure for errors.Is and errors.As, each kind
+// named in this package, so that an embedder needs no other to handle
+// them: *EventError (an unusable event), RuleErrors and *RuleError (a rule
+// that failed on the event, or whose action failed), *APIError
+// (Intercom's answer), ErrContactNotFound, ErrOutcomeUnknown (a request
+// cut off: Intercom may have applied it), ErrUnauthorized, and ErrNotSent
+// (nothing of the event was sent: safe to send again). Reasons names the
+// kind of each failure without ids, for metrics.
 //
 // Stopping is in two stages, for every face: Stop (or Shutdown) lets the
 // requests in flight finish and leaves what was not started to its source;
@@ -273,7 +273,7 @@ func (p *Processor) Start(ctx context.Context, src Source, sink Sink) Run {
 // share a call (the upserts of a company by its members' group calls),
 // whatever the face.
 func (p *Processor) start(ctx context.Context, src Source, sink Sink, workers int) *run {
-	cfg := dispatch.Config{Engine: p.rules, Executor: p, Concurrency: workers, ContactWait: p.cfg.ContactWait, Sink: sink}
+	cfg := dispatch.Config{Engine: p.rules, Executor: bounded{p}, Concurrency: workers, ContactWait: p.cfg.ContactWait, Sink: sink}
 	if p.merges != nil {
 		cfg.Merges = p.merges
 	}
@@ -314,9 +314,12 @@ func (p *Processor) Run(ctx context.Context, src Source, sink Sink) (Summary, er
 	return p.Start(ctx, src, sink).Wait()
 }
 
-// Execute runs one action's call sequence within the Processor's
-// Concurrency: the executor of every run.
-func (p *Processor) Execute(ctx context.Context, a action.Action) (action.Result, error) {
+// bounded is the executor of every run: it runs one action's call
+// sequence within the Processor's Concurrency.
+type bounded struct{ p *Processor }
+
+func (b bounded) Execute(ctx context.Context, a action.Action) (action.Result, error) {
+	p := b.p
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
