@@ -95,7 +95,7 @@ var options = []Option{
 	{Name: "intercom-version", Kind: String, Default: rest.DefaultVersion,
 		Help: "Intercom-Version header: the API version, 2.0 to " + lastVersion + " (the default is the one the request bodies are written and tested for)",
 		set:  func(c *Config, v string) error { c.IntercomVersion = v; return nil }},
-	{Name: "concurrency", Kind: Int, Default: "8", Help: "actions in flight at once (contacts sent in parallel)",
+	{Name: "concurrency", Kind: Int, Default: "8", Help: "actions in flight at once in the process, across its runs and partitions (contacts sent in parallel)",
 		set: func(c *Config, v string) error { return parseInt(v, 1, &c.Concurrency) }},
 	{Name: "contact-wait", Kind: Duration, Default: "30s", Help: "how long a group or track waits for its contact's identify",
 		set: func(c *Config, v string) error { return parseDuration(v, &c.ContactWait) }},
