@@ -87,7 +87,7 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	addOptions(fs, &cfg)
 	rateShare := fs.String("rate-share", "auto", "part of Intercom's rate limit this process keeps to: auto (its share of the topics' partitions), or a fraction such as 0.5 (1: all the headers say is left)")
 	commitInterval := durationFlag(fs, "commit-interval", time.Second, time.Millisecond, "how often the settled offsets are committed")
-	shutdownTimeout := durationFlag(fs, "shutdown-timeout", 30*time.Second, 0, "after SIGINT or SIGTERM, how long the requests in flight may take before they are cut off")
+	shutdownTimeout := addShutdownTimeout(fs)
 	revokeTimeout := durationFlag(fs, "revoke-timeout", 0, 0, "on a rebalance, how long the revoked partitions' requests in flight may take before they are cut off (under --rebalance-timeout; default: two thirds of it)")
 	sessionTimeout := durationFlag(fs, "session-timeout", 45*time.Second, time.Millisecond, "how long the group waits for a member that stopped heartbeating before moving its partitions")
 	heartbeat := durationFlag(fs, "heartbeat-interval", 3*time.Second, time.Millisecond, "how often the member heartbeats (at most a third of --session-timeout)")

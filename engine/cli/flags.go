@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/intercom-actions/intercom-actions/engine/internal/bounded"
 )
 
 // Flags whose values are checked when they are parsed, so that a bad value
@@ -31,15 +33,11 @@ func (b *boundedInt) String() string {
 }
 
 func (b *boundedInt) Set(s string) error {
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return fmt.Errorf("not a whole number")
+	n, err := bounded.Int(s, b.min)
+	if err == nil {
+		*b.p = n
 	}
-	if n < b.min {
-		return fmt.Errorf("must be at least %d", b.min)
-	}
-	*b.p = n
-	return nil
+	return err
 }
 
 // durationFlag defines a duration flag that must be at least min.
@@ -63,18 +61,11 @@ func (b *boundedDuration) String() string {
 }
 
 func (b *boundedDuration) Set(s string) error {
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("not a duration (such as 30s, 5m or 1h)")
+	d, err := bounded.Duration(s, b.min)
+	if err == nil {
+		*b.p = d
 	}
-	if d < b.min {
-		if b.min == 0 {
-			return fmt.Errorf("must not be negative")
-		}
-		return fmt.Errorf("must be at least %s", b.min)
-	}
-	*b.p = d
-	return nil
+	return err
 }
 
 // fractionFlag defines a float flag between 0 and 1.

@@ -97,7 +97,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "print each failure as it happens, and log each retry, rate-limit wait and cache miss (ids only, never tokens or traits)")
 	resume := fs.Bool("resume", false, "continue a stopped or killed run from its checkpoint: events already settled are not sent again")
 	cpPath := fs.String("checkpoint", "send-checkpoint.ndjson", "file recording how far each input file is settled, for --resume")
-	shutdownTimeout := durationFlag(fs, "shutdown-timeout", 30*time.Second, 0, "after SIGINT or SIGTERM, how long the requests in flight may take before they are cut off")
+	shutdownTimeout := addShutdownTimeout(fs)
 	includeUnknown := fs.Bool("include-unknown", false, "re-send dead letters whose outcome is unknown (Intercom may have applied them); without it they stay dead letters")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/internal/auth"
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
@@ -92,7 +91,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var cfg processor.Config
 	addOptions(fs, &cfg)
 	mode := fs.String("intercom", "", "where actions go: api (Intercom's REST API: needs a token) or sim (an in-process simulator); default: api with a token or --api-base, else sim")
-	shutdownTimeout := durationFlag(fs, "shutdown-timeout", 30*time.Second, 0, "after SIGINT or SIGTERM, how long the requests in flight may take before they are cut off")
+	shutdownTimeout := addShutdownTimeout(fs)
 	var writeKeys listFlag
 	fs.Var(&writeKeys, "write-key", "a write key to accept (repeatable; also INTERCOM_ACTIONS_WRITE_KEYS, comma-separated)")
 	writeKeysFile := fs.String("write-keys-file", "", "file of write keys to accept, one a line")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"flag"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -27,6 +28,12 @@ func catchSignals() *signals {
 }
 
 func (s *signals) release() { signal.Stop(s.c) }
+
+// addShutdownTimeout defines --shutdown-timeout, the bound of a graceful
+// stop, for every command that delivers.
+func addShutdownTimeout(fs *flag.FlagSet) *time.Duration {
+	return durationFlag(fs, "shutdown-timeout", 30*time.Second, 0, "after SIGINT or SIGTERM, how long the requests in flight may take before they are cut off")
+}
 
 // drain waits for done once a graceful stop has begun: a second signal,
 // or timeout passing first, calls abort with that signal (nil: the

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/intercom-actions/intercom-actions/engine/internal/bounded"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 	"github.com/intercom-actions/intercom-actions/rules"
 )
@@ -115,25 +116,17 @@ func parseBool(v string, p *bool) error {
 }
 
 func parseInt(v string, min int, p *int) error {
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return fmt.Errorf("not a whole number")
+	n, err := bounded.Int(v, min)
+	if err == nil {
+		*p = n
 	}
-	if n < min {
-		return fmt.Errorf("must be at least %d", min)
-	}
-	*p = n
-	return nil
+	return err
 }
 
 func parseDuration(v string, p *time.Duration) error {
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return fmt.Errorf("not a duration (such as 30s, 5m or 1h)")
+	d, err := bounded.Duration(v, 0)
+	if err == nil {
+		*p = d
 	}
-	if d < 0 {
-		return fmt.Errorf("must not be negative")
-	}
-	*p = d
-	return nil
+	return err
 }

@@ -273,7 +273,7 @@ func (p *Processor) Start(ctx context.Context, src Source, sink Sink) Run {
 // share a call (the upserts of a company by its members' group calls),
 // whatever the face.
 func (p *Processor) start(ctx context.Context, src Source, sink Sink, workers int) *run {
-	cfg := dispatch.Config{Engine: p.rules, Executor: bounded{p}, Concurrency: workers, ContactWait: p.cfg.ContactWait, Sink: sink}
+	cfg := dispatch.Config{Engine: p.rules, Executor: limited{p}, Concurrency: workers, ContactWait: p.cfg.ContactWait, Sink: sink}
 	if p.merges != nil {
 		cfg.Merges = p.merges
 	}
@@ -314,11 +314,11 @@ func (p *Processor) Run(ctx context.Context, src Source, sink Sink) (Summary, er
 	return p.Start(ctx, src, sink).Wait()
 }
 
-// bounded is the executor of every run: it runs one action's call
+// limited is the executor of every run: it runs one action's call
 // sequence within the Processor's Concurrency.
-type bounded struct{ p *Processor }
+type limited struct{ p *Processor }
 
-func (b bounded) Execute(ctx context.Context, a action.Action) (action.Result, error) {
+func (b limited) Execute(ctx context.Context, a action.Action) (action.Result, error) {
 	p := b.p
 	select {
 	case p.slots <- struct{}{}:
