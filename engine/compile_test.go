@@ -48,7 +48,7 @@ func TestCompileErrors(t *testing.T) {
 	}{
 		{"unknown action", "rules:\n  - name: x\n    action: track_events\n", `r.yaml:3:13: rule "x": unknown action "track_events" (did you mean "track_event"?)`},
 		{"role missing", "rules:\n  - name: x\n    action: identify_contact\n", `r.yaml:2:5: rule "x": field "role": required by identify_contact but not mapped (e.g. ` + "`role: {value: user}`)"},
-		{"trigger not boolean", "rules:\n  - name: x\n    action: track_event\n    trigger: '\"abc\"'\n", `r.yaml:4:14: rule "x": trigger: must be a condition (true or false), but its result is of type string`},
+		{"trigger not boolean", "rules:\n  - name: x\n    action: track_event\n    trigger: '\"abc\"'\n", `r.yaml:4:14: rule "x": trigger: must be a condition (true or false), but it gives text`},
 		{"unknown variable function", "rules:\n  - name: x\n    action: track_event\n    trigger: nope(event) == 'a'\n", `r.yaml:4:14: rule "x": trigger: unknown function nope() (did you mean "none"?)`},
 		{"bad path", "rules:\n  - name: x\n    action: track_event\n    fields:\n      user_id: 'properties.#(id==1'\n", `r.yaml:5:16: rule "x": field "user_id": bad path "properties.#(id==1": unclosed '('`},
 		{"unknown modifier", "rules:\n  - name: x\n    action: track_event\n    fields:\n      user_id: '@nope'\n", `r.yaml:5:16: rule "x": field "user_id": bad path "@nope": unknown modifier @nope`},

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,7 +12,6 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
-	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"github.com/expr-lang/expr/vm/runtime"
 	"github.com/tidwall/gjson"
@@ -186,17 +186,15 @@ func compileTrigger(src string) (*trigger, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, triggerErrors{{offset: -1, msg: "empty trigger"}}
 	}
-	tree, err := parser.ParseWithConfig(src, &conf.Config{MaxNodes: maxNodes, Disabled: map[string]bool{}})
-	if err != nil {
-		var fe *file.Error
-		if errors.As(err, &fe) {
-			return nil, triggerErrors{syntaxHint(src, fe)}
-		}
-		return nil, triggerErrors{{offset: -1, msg: firstLine(err)}}
-	}
-	vars, errs := lint(tree.Node)
-	if len(errs) > 0 {
+	tree, errs := parseTrigger(src)
+	if tree == nil {
 		return nil, errs
+	}
+	vars, lintErrs := lint(tree.Node)
+	if len(errs) > 0 || len(lintErrs) > 0 {
+		// The syntax slips were mended to read on: the names of the mended
+		// trigger are checked too, at their offsets in src.
+		return nil, append(errs, lintErrs.at(tree.mended)...).sorted()
 	}
 	p := &pathPatcher{vars: vars}
 	cond := &conditionChecker{}
@@ -208,9 +206,9 @@ func compileTrigger(src string) (*trigger, error) {
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			return nil, triggerErrors{{offset: fe.From, msg: fe.Message}}
+			return nil, triggerErrors{{offset: fe.From, msg: jsonWords(fe.Message)}}
 		}
-		return nil, triggerErrors{{offset: -1, msg: firstLine(err)}}
+		return nil, triggerErrors{{offset: -1, msg: jsonWords(firstLine(err))}}
 	}
 	if errs := cond.result(); len(errs) > 0 {
 		return nil, errs
@@ -292,7 +290,7 @@ func (t *trigger) eval(doc *event.Doc) (bool, error) {
 	}
 	b, ok := out.(bool)
 	if !ok {
-		return false, fmt.Errorf("trigger returned %T, not a boolean", out)
+		return false, fmt.Errorf("trigger gave %s, not true or false", jsonType(reflect.TypeOf(out)))
 	}
 	return b, nil
 }

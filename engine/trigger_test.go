@@ -84,7 +84,7 @@ func TestTriggerCompileErrors(t *testing.T) {
 		{`properties.plan`, `@-1 properties.plan is a value, not a condition: compare it, e.g. properties.plan == "pro" or properties.plan != nil`},
 		{`properties.beta && type == "track"`, `@0 properties.beta is a value, not a condition: compare it, e.g. properties.beta == true or properties.beta != nil`},
 		{`!context.active`, `@1 context.active is a value, not a condition: compare it, e.g. context.active == true or context.active != nil`},
-		{`"pro"`, `@-1 must be a condition (true or false), but its result is of type string`},
+		{`"pro"`, `@-1 must be a condition (true or false), but it gives text`},
 		{`properties.plan ?? false`, `@-1 must be a condition (true or false), but it gives a value: compare it, e.g. ... == true`},
 		{`type = "track"`, `@5 unexpected "=": compare with ==, not =`},
 		{`type === "track"`, `@7 unexpected "=": compare with == (expr has no ===)`},

@@ -69,7 +69,7 @@ func TestYAMLErrors(t *testing.T) {
 		{"second rule's key", "rules:\n  - name: x\n    action: track_event\n    fields:\n      metadata: properties\n  - name: y\n     action: track_event\n",
 			"r.yaml:7:6: invalid YAML: indented 5 spaces, but line 6 is indented 4" + lineUp},
 		{"tab", "rules:\n  - name: x\n    action: track_event\n\ttrigger: type == \"track\"\n",
-			"r.yaml:4:1: invalid YAML: a tab in the indentation (YAML indents with spaces)"},
+			"r.yaml:4:1: invalid YAML: a tab in the indentation: YAML indents with spaces only (use spaces)"},
 		{"trigger starting with a quote", "rules:\n  - name: x\n    action: track_event\n    trigger: \"track\" == type\n",
 			`r.yaml:4:22: invalid YAML: text after the closing quote: a value that starts with a quote ends with it; write '"track" == type'`},
 		{"single quotes inside single quotes", "rules:\n  - name: x\n    action: track_event\n    trigger: 'type == 'track''\n",

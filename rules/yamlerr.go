@@ -78,9 +78,14 @@ func diagnose(lines []string, k int, msg string) (col int, hint string) {
 	text := strings.TrimRight(lines[k-1], "\r\n")
 	indent := len(text) - len(strings.TrimLeft(text, " "))
 	first := indent + 1
+	if at := tabInIndent(text); at >= 0 && !strings.Contains(msg, "tab character") {
+		// yaml.v3 takes a tab after spaces as the start of a value, and
+		// reports the text after it: say what it is.
+		return at + 1, tabHint
+	}
 	switch {
 	case strings.Contains(msg, "tab character"):
-		return strings.IndexByte(text, '\t') + 1, "a tab in the indentation (YAML indents with spaces)"
+		return strings.IndexByte(text, '\t') + 1, tabHint
 	case strings.HasPrefix(msg, "did not find expected ',' or"):
 		if at, open := unclosedFlow(text); at >= 0 {
 			closing := map[byte]string{'{': "}", '[': "]"}[open]
@@ -109,6 +114,24 @@ func diagnose(lines []string, k int, msg string) (col int, hint string) {
 		}
 	}
 	return first, msg
+}
+
+// tabHint is the message for a tab where YAML wants spaces.
+const tabHint = "a tab in the indentation: YAML indents with spaces only (use spaces)"
+
+// tabInIndent returns the offset of the first tab in the line's leading
+// blanks; -1 when there is none.
+func tabInIndent(text string) int {
+	for i := 0; i < len(text); i++ {
+		switch text[i] {
+		case ' ':
+		case '\t':
+			return i
+		default:
+			return -1
+		}
+	}
+	return -1
 }
 
 // indentMsg reports whether msg is one of the errors a block that is not
