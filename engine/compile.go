@@ -91,7 +91,7 @@ func (c *compiler) trigger(r *rules.Rule, k *action.Kind) *trigger {
 			c.errorf(pos, "", "trigger: %s", e.msg)
 		}
 	case err != nil:
-		c.errorf(at, "", "trigger: %s", firstLine(err))
+		c.errorf(at, "", "trigger: %s", jsonWords(firstLine(err)))
 	}
 	return t
 }

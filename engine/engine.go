@@ -193,7 +193,7 @@ func (e *Engine) evaluate(raw []byte, mem *action.Arena) ([]action.Action, error
 			match, err = r.trigger.eval(doc)
 		}
 		if err != nil {
-			errs = append(errs, &RuleError{Rule: r.name, Err: fmt.Errorf("trigger: %s", firstLine(err))})
+			errs = append(errs, &RuleError{Rule: r.name, Err: fmt.Errorf("trigger: %s", jsonWords(firstLine(err)))})
 			continue
 		}
 		if !match {

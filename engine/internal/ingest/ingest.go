@@ -417,7 +417,7 @@ func jsonProblem(b []byte) string {
 		}
 		return err.Error()
 	}
-	return fmt.Sprintf("it is a JSON %T", v)
+	return "it is a JSON " + jsonKind(v)
 }
 
 // newMessageID makes a messageId for an event that has none, as
@@ -437,3 +437,20 @@ func (nopObserver) Received(string, int) {}
 func (nopObserver) Rejected(string, int) {}
 func (nopObserver) Duplicates(int)       {}
 func (nopObserver) Acked(time.Duration)  {}
+
+// jsonKind names the kind of a decoded JSON value in JSON words.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case []any:
+		return "list"
+	case string:
+		return "string"
+	case float64:
+		return "number"
+	case bool:
+		return "boolean"
+	case nil:
+		return "null"
+	}
+	return "value"
+}

@@ -216,7 +216,7 @@ func TestBadRequestsAreRefusedWithAReason(t *testing.T) {
 		body string
 	}{
 		{"malformed JSON", req{path: "/v1/track", body: `{"userId":"u1",}`}, 400, `{"success":false,"error":"body is not a JSON object: invalid character '}' looking for beginning of object key string (at byte 16)"}`},
-		{"not an object", req{path: "/v1/identify", body: `["u1"]`}, 400, `{"success":false,"error":"body is not a JSON object: it is a JSON []interface {}"}`},
+		{"not an object", req{path: "/v1/identify", body: `["u1"]`}, 400, `{"success":false,"error":"body is not a JSON object: it is a JSON list"}`},
 		{"no batch array", req{path: "/v1/batch", body: `{"events":[]}`}, 400, `{"success":false,"error":"body has no \"batch\" array of events"}`},
 		{"empty batch", req{path: "/v1/batch", body: `{"batch":[]}`}, 400, `{"success":false,"error":"the batch holds no event"}`},
 		{"event over 32 KB", req{path: "/v1/track", body: big}, 400, `{"success":false,"error":"body is larger than Segment's 32 KB limit for an event"}`},
