@@ -62,7 +62,7 @@ func TestRuleErrorDoesNotStopOtherRules(t *testing.T) {
 	}
 	actions, err := eng.Evaluate([]byte(`{"type":"track","event":"E","userId":"u","timestamp":1700000000,"properties":{"count":"three"}}`))
 	var re RuleErrors
-	if !errors.As(err, &re) || len(re) != 1 || re[0].Rule != "Broken" || !strings.HasPrefix(err.Error(), `rule "Broken": trigger: invalid operation: string > int`) {
+	if !errors.As(err, &re) || len(re) != 1 || re[0].Rule != "Broken" || err.Error() != `rule "Broken": trigger: invalid operation: text > number (1:37)` {
 		t.Errorf("error = %v", err)
 	}
 	if len(actions) != 1 || actions[0].Rule != "Fine" {
