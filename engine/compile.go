@@ -160,9 +160,7 @@ func (c *compiler) fieldSyntax(r *rules.Rule) {
 				c.errorf(m.Path.Pos, m.Field, "%v", err)
 			}
 		case m.Template != nil:
-			if _, err := compileTemplate(m.Template.Value); err != nil {
-				c.errorf(m.Template.Pos, m.Field, "template: %v", err)
-			}
+			c.template(m.Field, m.Template)
 		}
 	}
 }
@@ -177,7 +175,26 @@ func (c *compiler) value(f *action.Field, m *rules.Mapping) (*value, bool) {
 		c.errorf(m.Template.Pos, f.Name, "a template makes text; %s needs an object (use a path or {value: {...}})", f.Name)
 		return nil, false
 	}
+	if m.Path != nil && m.Default == nil && constantWord(f, m.Path.Value) {
+		c.errorf(m.Path.Pos, f.Name, "%s: a Segment event has no field %q (did you mean {value: %s}?)", m.Path.Value, m.Path.Value, m.Path.Value)
+		return nil, false
+	}
 	return c.single(f.Name, m, func(lit *rules.Literal) (gjson.Result, bool) { return c.literal(f, lit) })
+}
+
+// constantWord reports whether path, written as a field's whole value, is
+// more likely a constant than a path: a single word that is no event
+// field but one of the field's values (role: user, a boolean's "false").
+func constantWord(f *action.Field, path string) bool {
+	if f.Type != action.TypeEnum && f.Type != action.TypeBoolean {
+		return false
+	}
+	if root, end, ok := rootKey(path); !ok || end != len(path) || isEventField[root] {
+		return false
+	}
+	lit, _ := literalResult(path)
+	warnings, err := f.Check(lit)
+	return err == nil && len(warnings) == 0
 }
 
 // single compiles a path (with its default), a constant or a template:
@@ -206,14 +223,26 @@ func (c *compiler) single(name string, m *rules.Mapping, lit func(*rules.Literal
 		}
 		return &value{kind: literalValue, literal: r, source: r.Raw}, true
 	case m.Template != nil:
-		t, err := compileTemplate(m.Template.Value)
-		if err != nil {
-			c.errorf(m.Template.Pos, name, "template: %v", err)
+		t, ok := c.template(name, m.Template)
+		if !ok {
 			return nil, false
 		}
 		return &value{kind: templateValue, template: t, source: m.Template.Value}, true
 	}
 	return nil, false
+}
+
+// template compiles a template, reporting its mistake at its column.
+func (c *compiler) template(name string, src *rules.Text) (*template, bool) {
+	t, err := compileTemplate(src.Value)
+	var te *templateError
+	switch {
+	case errors.As(err, &te):
+		c.errorf(src.At(te.offset), name, "template: %s", te.msg)
+	case err != nil:
+		c.errorf(src.Pos, name, "template: %v", err)
+	}
+	return t, err == nil
 }
 
 // object compiles the object forms of a field: a path with except or

@@ -52,7 +52,7 @@ func TestCompileErrors(t *testing.T) {
 		{"unknown variable function", "rules:\n  - name: x\n    action: track_event\n    trigger: nope(event) == 'a'\n", `r.yaml:4:14: rule "x": trigger: unknown function nope() (did you mean "none"?)`},
 		{"bad path", "rules:\n  - name: x\n    action: track_event\n    fields:\n      user_id: 'properties.#(id==1'\n", `r.yaml:5:16: rule "x": field "user_id": bad path "properties.#(id==1": unclosed '('`},
 		{"unknown modifier", "rules:\n  - name: x\n    action: track_event\n    fields:\n      user_id: '@nope'\n", `r.yaml:5:16: rule "x": field "user_id": bad path "@nope": unknown modifier @nope`},
-		{"template unclosed", "rules:\n  - name: x\n    action: track_event\n    fields:\n      event_name: {template: 'Hi {{name'}\n", `r.yaml:5:30: rule "x": field "event_name": template: unclosed {{ at offset 3`},
+		{"template unclosed", "rules:\n  - name: x\n    action: track_event\n    fields:\n      event_name: {template: 'Hi {{name'}\n", `r.yaml:5:34: rule "x": field "event_name": template: this {{ is never closed with }}`},
 		{"template for object", "rules:\n  - name: x\n    action: track_event\n    fields:\n      metadata: {template: 'x'}\n", `r.yaml:5:28: rule "x": field "metadata": a template makes text; metadata needs an object (use a path or {value: {...}})`},
 		{"literal nested attributes", "rules:\n  - name: x\n    action: identify_contact\n    fields:\n      role: {value: user}\n      custom_attributes: {value: {a: {b: 1}}}\n", `r.yaml:6:34: rule "x": field "custom_attributes": custom_attributes: dropped "a" (nested object; Intercom takes only flat values)`},
 		{"bad enum literal", "rules:\n  - name: x\n    action: identify_contact\n    fields:\n      role: {value: admin}\n", `r.yaml:5:21: rule "x": field "role": expected one of user, lead, got the string "admin"`},
@@ -81,7 +81,7 @@ func TestUnknownActionHidesNothing(t *testing.T) {
 	want := `r.yaml:3:13: rule "x": unknown action "track_evnt" (did you mean "track_event"?)
 r.yaml:4:19: rule "x": trigger: unexpected "=": compare with ==, not =
 r.yaml:6:16: rule "x": field "user_id": bad path "properties.#(id==1": unclosed '('
-r.yaml:7:30: rule "x": field "event_name": template: unclosed {{ at offset 3`
+r.yaml:7:34: rule "x": field "event_name": template: this {{ is never closed with }}`
 	if err == nil || err.Error() != want {
 		t.Errorf("got:\n%v\nwant:\n%s", err, want)
 	}

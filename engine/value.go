@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 
@@ -104,9 +105,9 @@ func (t *template) eval(doc *event.Doc) gjson.Result {
 
 // compilePathValue compiles a gjson path.
 func compilePathValue(src string) (*value, error) {
-	p, err := event.CompilePath(src)
+	p, err := compilePath(src)
 	if err != nil {
-		return nil, fmt.Errorf("bad path %q: %w", src, err)
+		return nil, err
 	}
 	return &value{kind: pathValue, path: p, source: src}, nil
 }
@@ -121,6 +122,23 @@ func literalResult(v any) (gjson.Result, error) {
 	return gjson.ParseBytes(b), nil
 }
 
+// pathProblem is the error of compiling path, without the path.
+func pathProblem(path string, err error) string {
+	msg := strings.TrimPrefix(err.Error(), path+": ")
+	return strings.TrimPrefix(msg, fmt.Sprintf("bad path %q: ", path))
+}
+
+// templateError is a mistake in a template, at a rune offset into it.
+type templateError struct {
+	offset int
+	msg    string
+	err    error // the path's error, when it is one
+}
+
+func (e *templateError) Error() string { return e.msg }
+
+func (e *templateError) Unwrap() error { return e.err }
+
 // compileTemplate splits "Hello {{traits.name}}" into text and paths.
 func compileTemplate(src string) (*template, error) {
 	var texts []string // len(paths)+1 pieces of text around the placeholders
@@ -134,14 +152,20 @@ func compileTemplate(src string) (*template, error) {
 			break
 		}
 		text.WriteString(rest[:i])
+		at := len(src) - len(rest) + i // the byte offset of the {{
 		j := strings.Index(rest[i:], "}}")
 		if j < 0 {
-			return nil, fmt.Errorf("unclosed {{ at offset %d", len(src)-len(rest)+i)
+			return nil, &templateError{offset: utf8.RuneCountInString(src[:at]), msg: "this {{ is never closed with }}"}
 		}
-		ref := strings.TrimSpace(rest[i+2 : i+j])
-		p, err := event.CompilePath(ref)
+		inner := rest[i+2 : i+j]
+		ref := strings.TrimSpace(inner)
+		if ref == "" {
+			return nil, &templateError{offset: utf8.RuneCountInString(src[:at]), msg: "{{}} holds no path, e.g. {{traits.name}}"}
+		}
+		p, err := compilePath(ref)
 		if err != nil {
-			return nil, fmt.Errorf("bad path %q in {{...}}: %w", ref, err)
+			refAt := at + 2 + strings.Index(inner, ref)
+			return nil, &templateError{offset: utf8.RuneCountInString(src[:refAt]), msg: "{{" + ref + "}}: " + pathProblem(ref, err), err: err}
 		}
 		texts = append(texts, text.String())
 		text.Reset()

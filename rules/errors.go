@@ -79,16 +79,22 @@ func (l ErrorList) Sort() {
 // the list of known words when none is close: the tail of an "unknown"
 // message.
 func Suggest(got string, known []string) string {
-	best, bestDist := "", 3
-	for _, k := range known {
-		if d := editDistance(strings.ToLower(got), k); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	if best != "" {
+	if best, ok := Closest(got, known); ok {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	return " (known: " + strings.Join(known, ", ") + ")"
+}
+
+// Closest returns the known word closest to got (in lower case, within
+// two edits), and false when none is that close.
+func Closest(got string, known []string) (string, bool) {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(got), strings.ToLower(k)); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best, best != ""
 }
 
 func editDistance(a, b string) int {

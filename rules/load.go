@@ -229,6 +229,24 @@ func (l *loader) ruleNode(n *yaml.Node) {
 	l.set.Rules = append(l.set.Rules, r)
 }
 
+// text records a scalar and where it is written, knowing whether offsets
+// into its value are columns: on one line, plain or quoted without
+// escapes (a double quote or backslash in a double-quoted value, a single
+// quote in a single-quoted one, were written escaped).
+func (l *loader) text(n *yaml.Node) *Text {
+	t := &Text{Value: n.Value, Pos: l.pos(n)}
+	single := !strings.ContainsAny(n.Value, "\r\n")
+	switch n.Style {
+	case 0, yaml.FlowStyle:
+		t.exact = single
+	case yaml.DoubleQuotedStyle:
+		t.exact, t.quoted = single && !strings.ContainsAny(n.Value, `"\`), true
+	case yaml.SingleQuotedStyle:
+		t.exact, t.quoted = single && !strings.Contains(n.Value, "'"), true
+	}
+	return t
+}
+
 // expr records a trigger and where it is written.
 func (l *loader) expr(n *yaml.Node, src string) *Expr {
 	return &Expr{
@@ -285,7 +303,7 @@ func (l *loader) valueIn(mp *Mapping, n *yaml.Node, entry bool) bool {
 		if n.Tag != "!!str" {
 			return fail(n, "%s is not a path: write {value: %s} for a constant", n.Value, n.Value)
 		}
-		mp.Path = &Text{Value: n.Value, Pos: l.pos(n)}
+		mp.Path = l.text(n)
 		return true
 	case yaml.MappingNode:
 	default:
@@ -359,7 +377,7 @@ func (l *loader) valueIn(mp *Mapping, n *yaml.Node, entry bool) bool {
 		if p.Kind != yaml.ScalarNode || p.Tag != "!!str" {
 			return fail(p, "path must be a string")
 		}
-		mp.Path = &Text{Value: p.Value, Pos: l.pos(p)}
+		mp.Path = l.text(p)
 		if d := parts["default"]; d != nil && !(d.Kind == yaml.ScalarNode && d.Tag == "!!null") {
 			lit, good := l.literal(mp, d)
 			mp.Default = lit
@@ -383,7 +401,7 @@ func (l *loader) valueIn(mp *Mapping, n *yaml.Node, entry bool) bool {
 		if t.Kind != yaml.ScalarNode || t.Tag != "!!str" {
 			return fail(t, "template must be a string")
 		}
-		mp.Template = &Text{Value: t.Value, Pos: l.pos(t)}
+		mp.Template = l.text(t)
 		return true
 	}
 	return ok // map alone

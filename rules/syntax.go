@@ -41,6 +41,23 @@ type Rule struct {
 type Text struct {
 	Value string
 	Pos   Pos
+	exact bool // written on one line without escapes, so offsets into it are columns
+	// quoted is true when Pos is at a quote, one column before the text.
+	quoted bool
+}
+
+// At returns the position of the byte at offset in the text: exact when
+// it was written on one line without escapes, else (or for a negative
+// offset) Pos.
+func (t *Text) At(offset int) Pos {
+	p := t.Pos
+	if t.exact && offset >= 0 {
+		p.Column += offset
+		if t.quoted {
+			p.Column++
+		}
+	}
+	return p
 }
 
 // Expr is a trigger expression and where it was written.
