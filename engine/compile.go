@@ -29,8 +29,15 @@ type mapping struct {
 // compiler checks what rules mean and compiles them, collecting every
 // problem with its position.
 type compiler struct {
-	errs rules.ErrorList
-	rule string // the rule being compiled, for messages
+	errs     rules.ErrorList
+	warnings rules.ErrorList
+	rule     string // the rule being compiled, for messages
+}
+
+// warnf records a warning: the rules compile, but may not do what the
+// author means.
+func (c *compiler) warnf(at rules.Pos, field, format string, args ...any) {
+	c.warnings = append(c.warnings, &rules.Error{Pos: at, Rule: c.rule, Field: field, Msg: "warning: " + fmt.Sprintf(format, args...)})
 }
 
 func (c *compiler) errorf(at rules.Pos, field, format string, args ...any) {
@@ -161,6 +168,8 @@ func (c *compiler) fieldSyntax(r *rules.Rule) {
 			}
 		case m.Template != nil:
 			c.template(m.Field, m.Template)
+		case m.MD5 != nil:
+			c.md5(m.Field, m.MD5)
 		}
 	}
 }
@@ -168,8 +177,12 @@ func (c *compiler) fieldSyntax(r *rules.Rule) {
 // value compiles one field's value; false when it has errors (reported).
 // A mapping in none of the forms was malformed, and rules reported it.
 func (c *compiler) value(f *action.Field, m *rules.Mapping) (*value, bool) {
-	if m.Map != nil || m.Except != nil || m.Flatten != nil {
+	if m.Map != nil || m.Except != nil || m.Flatten != nil || m.Lists != nil || m.Nested != nil || m.Keep != nil {
 		return c.object(f, m)
+	}
+	if m.MD5 != nil && f.Type.IsObject() {
+		c.errorf(m.MD5.Pos, f.Name, "md5 makes text; %s needs an object (use md5 for one key of its map)", f.Name)
+		return nil, false
 	}
 	if m.Template != nil && f.Type.IsObject() {
 		c.errorf(m.Template.Pos, f.Name, "a template makes text; %s needs an object (use a path or {value: {...}})", f.Name)
@@ -208,6 +221,13 @@ func (c *compiler) single(name string, m *rules.Mapping, lit func(*rules.Literal
 			c.errorf(m.Path.Pos, name, "%v", err)
 			return nil, false
 		}
+		if m.DefaultMD5 != nil {
+			h, ok := c.md5(name, m.DefaultMD5)
+			if !ok {
+				return nil, false
+			}
+			v.hashDefault = h
+		}
 		if m.Default != nil {
 			r, good := lit(m.Default)
 			if !good {
@@ -222,6 +242,8 @@ func (c *compiler) single(name string, m *rules.Mapping, lit func(*rules.Literal
 			return nil, false
 		}
 		return &value{kind: literalValue, literal: r, source: r.Raw}, true
+	case m.MD5 != nil:
+		return c.md5(name, m.MD5)
 	case m.Template != nil:
 		t, ok := c.template(name, m.Template)
 		if !ok {
@@ -230,6 +252,16 @@ func (c *compiler) single(name string, m *rules.Mapping, lit func(*rules.Literal
 		return &value{kind: templateValue, template: t, source: m.Template.Value}, true
 	}
 	return nil, false
+}
+
+// md5 compiles {md5: path}.
+func (c *compiler) md5(name string, src *rules.Text) (*value, bool) {
+	p, err := compilePath(src.Value)
+	if err != nil {
+		c.errorf(src.Pos, name, "md5: %v", err)
+		return nil, false
+	}
+	return &value{kind: md5Value, path: p, source: "md5 of " + src.Value}, true
 }
 
 // template compiles a template, reporting its mistake at its column.
@@ -255,13 +287,23 @@ func (c *compiler) object(f *action.Field, m *rules.Mapping) (*value, bool) {
 			at, what = m.Except[0].Pos, "except"
 		case m.Flatten != nil:
 			at, what = m.Flatten.Pos, "flatten"
+		case m.Lists != nil:
+			at, what = m.Lists.Pos, "lists"
+		case m.Nested != nil:
+			at, what = m.Nested.Pos, "nested"
+		case m.Keep != nil:
+			at, what = m.KeepPos, "keep"
 		case m.Map == nil:
 			at = m.Pos
 		}
-		c.errorf(at, f.Name, "%s builds an object; %s is %s (map, except and flatten go with custom_attributes and metadata)", what, f.Name, typeName(f.Type))
+		c.errorf(at, f.Name, "%s builds an object; %s is %s (map, except, flatten, lists, nested and keep go with custom_attributes and metadata)", what, f.Name, typeName(f.Type))
 		return nil, false
 	}
-	o := &object{field: f.Name}
+	if m.Keep != nil && f.Type != action.TypeMetadata {
+		c.errorf(m.KeepPos, f.Name, "keep orders metadata's keys for Intercom's limit of 10; %s has no such limit", f.Name)
+		return nil, false
+	}
+	o := &object{field: f.Name, rich: f.Type == action.TypeMetadata, listSep: "_"}
 	v := &value{kind: objectValue, object: o, source: "map"}
 	ok := true
 	if m.Path != nil {
@@ -281,6 +323,16 @@ func (c *compiler) object(f *action.Field, m *rules.Mapping) (*value, bool) {
 			ok = false
 		}
 		o.sep = m.Flatten.Value
+		o.listSep = m.Flatten.Value
+	}
+	o.index = m.Lists != nil && m.Lists.Value == "index"
+	o.stringify = m.Nested != nil && m.Nested.Value == "stringify"
+	for _, k := range m.Keep {
+		if err := checkKey(k.Value); err != nil {
+			c.errorf(k.Pos, f.Name, "keep: %v", err)
+			ok = false
+		}
+		o.keep = append(o.keep, k.Value)
 	}
 	for _, e := range m.Map {
 		name := f.Name + "." + e.Field
@@ -296,7 +348,30 @@ func (c *compiler) object(f *action.Field, m *rules.Mapping) (*value, bool) {
 		}
 		o.entries = append(o.entries, entry{key: e.Field, value: ev})
 	}
+	if ok && f.Type == action.TypeMetadata && len(o.keep) == 0 {
+		c.metadataLimit(f, m, o)
+	}
 	return v, ok
+}
+
+// maxMetadataKeys is the most metadata keys Intercom keeps on one event.
+const maxMetadataKeys = 10
+
+// metadataLimit warns when a metadata mapping can give Intercom more
+// than 10 keys and does not say which matter most (keep): past the 10th,
+// keys are dropped in event order.
+func (c *compiler) metadataLimit(f *action.Field, m *rules.Mapping, o *object) {
+	const advice = "Intercom keeps the first 10 of an event; name those that matter most with keep: [...]"
+	switch {
+	case len(o.entries) > maxMetadataKeys:
+		c.warnf(m.MapPos, f.Name, "map gives up to %d keys: %s", len(o.entries), advice)
+	case o.base != nil && (o.sep != "" || o.index):
+		what := "flatten"
+		if o.sep == "" {
+			what = "lists: index"
+		}
+		c.warnf(m.Path.Pos, f.Name, "%s can make more than 10 keys of %s: %s", what, m.Path.Value, advice)
+	}
 }
 
 // entry compiles the value of one key of a map (named field.key).

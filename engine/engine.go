@@ -26,9 +26,10 @@ import (
 
 // Engine is a compiled rule set. It is safe for concurrent use.
 type Engine struct {
-	all     []*rule   // every rule, in file order
-	rules   []*rule   // the enabled ones, which Evaluate checks
-	scratch sync.Pool // of *scratch
+	warnings rules.ErrorList // what compiles but may not do what is meant
+	all      []*rule         // every rule, in file order
+	rules    []*rule         // the enabled ones, which Evaluate checks
+	scratch  sync.Pool       // of *scratch
 }
 
 // scratch is what one evaluation uses and the next can reuse: the event
@@ -72,8 +73,16 @@ func Compile(set *rules.Set) (*Engine, error) {
 		return nil, c.errs
 	}
 	e.scratch.New = newScratch
+	c.warnings.Sort()
+	e.warnings = c.warnings
 	return e, nil
 }
+
+// Warnings are what the rules say that compiles but may not do what the
+// author means (a metadata mapping that can give Intercom more than its
+// 10 keys, without keep), each at its position, with "warning: " before
+// its message.
+func (e *Engine) Warnings() rules.ErrorList { return e.warnings }
 
 // RuleInfo describes one compiled rule.
 type RuleInfo struct {

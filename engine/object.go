@@ -1,11 +1,16 @@
 package engine
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tidwall/gjson"
 
+	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/internal/event"
 )
@@ -17,16 +22,24 @@ import (
 //	{map: {company_name: traits.company.name}} one mapping per key
 //	{path: traits, map: {...}}                 the path's object, keys added or replaced
 //	flatten: "_"                               nested objects as address_city
+//	lists: index                               list items as tags_0, tags_1
+//	nested: stringify                          what is still nested, as JSON text
+//	keep: [order_id, total]                    these metadata keys first
 //
 // Keys whose value is missing, null or "" are left out; when no key is
 // left, so is the field. What is left goes through the field's conversion
 // (flat values only, metadata's 10 keys).
 type object struct {
-	field   string          // the field's name, for warnings
-	base    *value          // the path (with its default), or nil
-	except  map[string]bool // top-level keys of base left out
-	entries []entry         // map, in written order
-	sep     string          // flatten's separator; "" for no flattening
+	field     string          // the field's name, for warnings
+	base      *value          // the path (with its default), or nil
+	except    map[string]bool // top-level keys of base left out
+	entries   []entry         // map, in written order
+	sep       string          // flatten's separator; "" for no flattening
+	index     bool            // lists: index
+	listSep   string          // joins a list's key and an item's index: sep, or "_"
+	stringify bool            // nested: stringify
+	rich      bool            // metadata: Intercom's price and rich-link objects stay whole
+	keep      []string        // keep: these keys (and those flattened from them) first
 }
 
 // entry is one key of a map and its value.
@@ -64,16 +77,18 @@ func (o *object) eval(doc *event.Doc, warn func(string)) gjson.Result {
 		r := v.Result
 		switch {
 		case event.IsEmpty(r):
-		case o.sep != "" && r.IsObject():
+		case (o.sep != "" && r.IsObject() && !(o.rich && action.RichObject(r))) || (o.index && r.IsArray()):
 			// The key's own object replaces what the path gave under it.
-			prefix := e.key + o.sep
 			kept := out[:0]
 			for _, m := range out {
-				if m.Key != e.key && !strings.HasPrefix(m.Key, prefix) {
+				if !o.keeps(e.key, m.Key) {
 					kept = append(kept, m)
 				}
 			}
 			out = kept
+			o.add(&out, e.key, r, 0, warn)
+		case o.stringify && (r.IsObject() || r.IsArray()):
+			out = slices.DeleteFunc(out, func(m intercom.Member) bool { return m.Key == e.key })
 			o.add(&out, e.key, r, 0, warn)
 		default:
 			out.Set(e.key, rawJSON(r))
@@ -82,7 +97,41 @@ func (o *object) eval(doc *event.Doc, warn func(string)) gjson.Result {
 	if len(out) == 0 {
 		return gjson.Result{}
 	}
+	if len(o.keep) > 0 {
+		out = o.order(out)
+	}
 	return gjson.Parse(string(out.AppendJSON(nil)))
+}
+
+// order puts the keys keep names first, in keep's order, and the others
+// after them in their order: Intercom keeps the first 10 metadata keys.
+func (o *object) order(out intercom.Object) intercom.Object {
+	sorted := make(intercom.Object, 0, len(out))
+	taken := make([]bool, len(out))
+	for _, k := range o.keep {
+		for i, m := range out {
+			if !taken[i] && o.keeps(k, m.Key) {
+				sorted = append(sorted, m)
+				taken[i] = true
+			}
+		}
+	}
+	for i, m := range out {
+		if !taken[i] {
+			sorted = append(sorted, m)
+		}
+	}
+	return sorted
+}
+
+// keeps reports whether the keep entry k names key: the key itself, or
+// one flattened from it (order names order_id).
+func (o *object) keeps(k, key string) bool {
+	if key == k {
+		return true
+	}
+	return len(key) > len(k) && key[:len(k)] == k &&
+		(o.sep != "" && strings.HasPrefix(key[len(k):], o.sep) || o.index && strings.HasPrefix(key[len(k):], o.listSep))
 }
 
 // add adds key: v to out, flattening v when the object says to.
@@ -90,12 +139,30 @@ func (o *object) add(out *intercom.Object, key string, v gjson.Result, depth int
 	if event.IsEmpty(v) {
 		return
 	}
-	if o.sep != "" && v.IsObject() && depth < maxFlattenDepth {
+	switch {
+	case o.rich && v.IsObject() && action.RichObject(v):
+		// Intercom's own metadata objects are sent whole.
+	case o.sep != "" && v.IsObject() && depth < maxFlattenDepth:
 		v.ForEach(func(k, x gjson.Result) bool {
 			o.add(out, key+o.sep+k.Str, x, depth+1, warn)
 			return true
 		})
 		return
+	case o.index && v.IsArray() && depth < maxFlattenDepth:
+		i := 0
+		v.ForEach(func(_, x gjson.Result) bool {
+			o.add(out, key+o.listSep+strconv.Itoa(i), x, depth+1, warn)
+			i++
+			return true
+		})
+		return
+	case o.stringify && (v.IsObject() || v.IsArray()):
+		var b bytes.Buffer
+		if json.Compact(&b, []byte(v.Raw)) != nil {
+			b.Reset()
+			b.WriteString(v.Raw)
+		}
+		v = gjson.Result{Type: gjson.String, Str: b.String()}
 	}
 	if _, dup := out.Get(key); dup {
 		warn(fmt.Sprintf("%s: %q given twice after flattening (kept the first)", o.field, key))

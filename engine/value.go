@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -25,6 +27,8 @@ const (
 	// objectValue builds an object: the one a path finds, less some keys
 	// (except), plus per-key values (map), nested objects flattened.
 	objectValue
+	// md5Value is the lowercase hex MD5 of the text a path finds ({md5: ...}).
+	md5Value
 )
 
 // value is a compiled field value.
@@ -33,10 +37,13 @@ type value struct {
 	path       *event.Path  // pathValue
 	fallback   gjson.Result // pathValue: used when the path finds nothing
 	hasDefault bool
-	literal    gjson.Result // literalValue
-	template   *template
-	object     *object
-	source     string // the value as written, for messages
+	// hashDefault, for pathValue: used when the path finds nothing
+	// (default: {md5: ...}).
+	hashDefault *value
+	literal     gjson.Result // literalValue
+	template    *template
+	object      *object
+	source      string // the value as written, for messages
 }
 
 // eval produces the value for one event, telling warn what it left out.
@@ -49,12 +56,39 @@ func (v *value) eval(doc *event.Doc, warn func(string)) event.Value {
 		return event.ValueOf(v.template.eval(doc))
 	case objectValue:
 		return event.ValueOf(v.object.eval(doc, warn))
+	case md5Value:
+		return event.ValueOf(md5Hex(doc.Get(v.path).Result))
 	}
 	r := doc.Get(v.path)
-	if v.hasDefault && event.IsEmpty(r.Result) {
+	switch {
+	case !event.IsEmpty(r.Result):
+	case v.hashDefault != nil:
+		return v.hashDefault.eval(doc, warn)
+	case v.hasDefault:
 		return event.ValueOf(v.fallback)
 	}
 	return r
+}
+
+// md5Hex is the lowercase hex MD5 of r's text, as RudderStack makes a
+// company's id from its name (md5(company.name)): a string as it is, a
+// number or boolean as its JSON text. Nothing (missing, null, "") and
+// objects and lists give nothing.
+func md5Hex(r gjson.Result) gjson.Result {
+	var text string
+	switch r.Type {
+	case gjson.String:
+		text = r.Str
+	case gjson.Number, gjson.True, gjson.False:
+		text = r.Raw
+	default:
+		return gjson.Result{}
+	}
+	if text == "" {
+		return gjson.Result{}
+	}
+	sum := md5.Sum([]byte(text))
+	return gjson.Result{Type: gjson.String, Str: hex.EncodeToString(sum[:])}
 }
 
 // discard is a warn func for values whose warnings are not reported.

@@ -281,7 +281,17 @@ func (l *loader) fields(r *Rule, m *yaml.Node) {
 	}
 }
 
-var valueKeys = []string{"path", "default", "value", "template", "map", "except", "flatten"}
+var valueKeys = []string{"path", "default", "value", "template", "md5", "map", "except", "flatten", "lists", "nested", "keep"}
+
+// objectKeys are the keys that shape an object field's value: they go
+// with a path or a map, and with the whole field, not one key of its map.
+var objectKeys = []string{"map", "except", "flatten", "lists", "nested", "keep"}
+
+// The choices of lists: and nested:.
+var (
+	listsChoices  = []string{"index", "drop"}
+	nestedChoices = []string{"stringify", "drop"}
+)
 
 // value reads one field value node into mp; false when it is malformed.
 func (l *loader) value(mp *Mapping, n *yaml.Node) bool {
@@ -328,14 +338,14 @@ func (l *loader) valueIn(mp *Mapping, n *yaml.Node, entry bool) bool {
 		return false
 	}
 	if entry {
-		for _, k := range []string{"map", "except", "flatten"} {
+		for _, k := range objectKeys {
 			if keys[k] != nil {
 				return fail(keys[k], "%s goes with the whole field, not with one key of its map", k)
 			}
 		}
 	}
 	forms := 0
-	for _, k := range []string{"path", "value", "template", "map"} {
+	for _, k := range []string{"path", "value", "template", "md5", "map"} {
 		if parts[k] != nil {
 			forms++
 		}
@@ -345,9 +355,9 @@ func (l *loader) valueIn(mp *Mapping, n *yaml.Node, entry bool) bool {
 	}
 	if forms != 1 {
 		if entry {
-			return fail(n, "give exactly one of path, value or template")
+			return fail(n, "give exactly one of path, value, template or md5")
 		}
-		return fail(n, "give exactly one of path, value, template or map (or path with map)")
+		return fail(n, "give exactly one of path, value, template, md5 or map (or path with map)")
 	}
 	if d := parts["default"]; d != nil && parts["path"] == nil {
 		return fail(d, "default goes with path, e.g. {path: traits.plan, default: free}")
@@ -355,12 +365,36 @@ func (l *loader) valueIn(mp *Mapping, n *yaml.Node, entry bool) bool {
 	if e := parts["except"]; e != nil && parts["path"] == nil {
 		return fail(keys["except"], "except goes with path, e.g. {path: traits, except: [email, name]}")
 	}
-	if f := parts["flatten"]; f != nil && parts["path"] == nil && parts["map"] == nil {
-		return fail(keys["flatten"], `flatten goes with path or map, e.g. {path: traits, flatten: "_"}`)
+	examples := map[string]string{"flatten": `flatten: "_"`, "lists": "lists: index", "nested": "nested: stringify", "keep": "keep: [order_id]"}
+	for _, k := range []string{"flatten", "lists", "nested", "keep"} {
+		if keys[k] != nil && parts["path"] == nil && parts["map"] == nil {
+			return fail(keys[k], "%s goes with path or map, e.g. {path: properties, %s}", k, examples[k])
+		}
 	}
 	ok := true
+	for _, k := range []string{"lists", "nested"} {
+		v := parts[k]
+		if v == nil {
+			continue
+		}
+		choices := map[string][]string{"lists": listsChoices, "nested": nestedChoices}[k]
+		if v.Kind != yaml.ScalarNode || !slices.Contains(choices, v.Value) {
+			l.errorf(v, mp.Field, "%s: expected %s, got %s", k, strings.Join(choices, " or "), kindOf(v))
+			ok = false
+			continue
+		}
+		if k == "lists" {
+			mp.Lists = l.text(v)
+		} else {
+			mp.Nested = l.text(v)
+		}
+	}
+	if k := parts["keep"]; k != nil {
+		mp.KeepPos = l.pos(keys["keep"])
+		ok = l.keys(mp, "keep", k, &mp.Keep) && ok
+	}
 	if e := parts["except"]; e != nil {
-		ok = l.except(mp, e) && ok
+		ok = l.keys(mp, "except", e, &mp.Except) && ok
 	}
 	if f := parts["flatten"]; f != nil {
 		if f.Kind != yaml.ScalarNode || f.Tag != "!!str" {
@@ -378,6 +412,15 @@ func (l *loader) valueIn(mp *Mapping, n *yaml.Node, entry bool) bool {
 			return fail(p, "path must be a string")
 		}
 		mp.Path = l.text(p)
+		if d := parts["default"]; d != nil && d.Kind == yaml.MappingNode && len(d.Content) == 2 && d.Content[0].Value == "md5" {
+			// default: {md5: path}: an id made from another value.
+			m := d.Content[1]
+			if m.Kind != yaml.ScalarNode || m.Tag != "!!str" {
+				return fail(m, "md5 must be a path, e.g. {md5: traits.company.name}")
+			}
+			mp.DefaultMD5 = l.text(m)
+			return ok
+		}
 		if d := parts["default"]; d != nil && !(d.Kind == yaml.ScalarNode && d.Tag == "!!null") {
 			lit, good := l.literal(mp, d)
 			mp.Default = lit
@@ -396,6 +439,13 @@ func (l *loader) valueIn(mp *Mapping, n *yaml.Node, entry bool) bool {
 		lit, good := l.literal(mp, v)
 		mp.Value = lit
 		return good
+	case parts["md5"] != nil:
+		m := parts["md5"]
+		if m.Kind != yaml.ScalarNode || m.Tag != "!!str" {
+			return fail(m, "md5 must be a path, e.g. {md5: traits.company.name}")
+		}
+		mp.MD5 = l.text(m)
+		return true
 	case parts["template"] != nil:
 		t := parts["template"]
 		if t.Kind != yaml.ScalarNode || t.Tag != "!!str" {
@@ -417,20 +467,21 @@ func noneOf(m *yaml.Node, known []string) bool {
 	return true
 }
 
-// except reads the list of keys to leave out.
-func (l *loader) except(mp *Mapping, n *yaml.Node) bool {
+// keys reads a list of keys (except, keep) into out.
+func (l *loader) keys(mp *Mapping, name string, n *yaml.Node, out *[]*Text) bool {
 	if n.Kind != yaml.SequenceNode {
-		l.errorf(n, mp.Field, "except must be a list of keys, e.g. except: [email, name]")
+		example := map[string]string{"except": "except: [email, name]", "keep": "keep: [order_id, total]"}[name]
+		l.errorf(n, mp.Field, "%s must be a list of keys, e.g. %s", name, example)
 		return false
 	}
 	ok := true
 	for _, k := range n.Content {
 		if k.Kind != yaml.ScalarNode || k.Tag == "!!null" {
-			l.errorf(k, mp.Field, "except: expected a key, got %s", kindOf(k))
+			l.errorf(k, mp.Field, "%s: expected a key, got %s", name, kindOf(k))
 			ok = false
 			continue
 		}
-		mp.Except = append(mp.Except, &Text{Value: k.Value, Pos: l.pos(k)})
+		*out = append(*out, &Text{Value: k.Value, Pos: l.pos(k)})
 	}
 	return ok
 }

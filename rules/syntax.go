@@ -83,10 +83,11 @@ func (e *Expr) At(offset int) Pos {
 
 // Mapping is one entry of a rule's `fields:`, `name: value`, in one of its
 // forms: a path (a bare string, or {path, default}), {value}, {template},
-// {map} (an object of per-key mappings, which may go with a path), or null
-// to leave the field out. A path or map may also say which keys to leave
-// out (except) and how to flatten nested objects (flatten). A mapping in
-// none of the forms was malformed; its error is in Set.Errors.
+// {md5}, {map} (an object of per-key mappings, which may go with a path),
+// or null to leave the field out. A path or map may also say which keys to
+// leave out (except), how to send nested values (flatten, lists, nested)
+// and which metadata keys matter most (keep). A mapping in none of the
+// forms was malformed; its error is in Set.Errors.
 type Mapping struct {
 	Field    string   // the field's name; in Map, the key's
 	Pos      Pos      // where the field's name (or the key) is written
@@ -105,7 +106,24 @@ type Mapping struct {
 	Except []*Text
 	// Flatten joins the keys of nested objects with this separator
 	// (address.city becomes address_city with "_"); nil: no flattening.
+	// Intercom's own metadata objects (a price, a rich link) stay whole.
 	Flatten *Text
+	// Lists says what an object field does with lists: "index" sends
+	// their items as key_0, key_1, ...; nil drops them.
+	Lists *Text
+	// Nested says what an object field does with the objects and lists it
+	// still holds: "stringify" sends them as JSON text; nil drops them.
+	Nested *Text
+	// Keep orders the keys of metadata for Intercom's 10-key limit: these
+	// keys (or the keys flattened from them) first, in this order.
+	Keep    []*Text
+	KeepPos Pos // where `keep:` is written
+	// MD5 is a path whose value's text is sent as the lowercase hex of its
+	// MD5 ({md5: traits.company.name}, as RudderStack makes company ids).
+	MD5 *Text
+	// DefaultMD5, with Path: when the path finds nothing, the MD5 of this
+	// path's value ({path: traits.company.id, default: {md5: traits.company.name}}).
+	DefaultMD5 *Text
 }
 
 // Literal is a constant as written, decoded from YAML into JSON-shaped Go

@@ -282,7 +282,7 @@ func toFlatObject(f *Field, v *event.Value, warn func(string), mem *Arena) (inte
 			}
 		case 'n': // null
 		case '{', '[':
-			if f.Type == TypeMetadata && raw[0] == '{' && richObject(gjson.Parse(raw)) {
+			if f.Type == TypeMetadata && raw[0] == '{' && RichObject(gjson.Parse(raw)) {
 				out = append(out, intercom.Member{Key: k, Raw: raw})
 				return true
 			}
@@ -315,9 +315,9 @@ func dropped(field, key, why string) string {
 	return field + `: dropped "` + key + `" (` + why + ")"
 }
 
-// richObject recognises Intercom's metadata objects: a rich link
-// {url, value} and a monetary amount {amount, currency}.
-func richObject(v gjson.Result) bool {
+// RichObject recognises the objects Intercom takes in event metadata: a
+// rich link {url, value} and a monetary amount {amount, currency}.
+func RichObject(v gjson.Result) bool {
 	n, url, value, amount, currency := 0, false, false, false, false
 	v.ForEach(func(k, x gjson.Result) bool {
 		n++

@@ -25,6 +25,9 @@ with --with-defaults: a rule named like a default rule replaces it, the
 others are added. --preset adds an embedded opt-in preset (e.g.
 classic-company).
 
+Warnings (a metadata mapping that can give Intercom more than the 10 keys
+it keeps, without keep:) go to standard error too, and do not fail.
+
 Exit status: 0 when the rules are valid, 1 when any has an error.
 
 Examples:
@@ -60,6 +63,9 @@ func runCheck(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if r.Enabled {
 			enabled++
 		}
+	}
+	for _, w := range eng.Warnings() {
+		fmt.Fprintln(stderr, w)
 	}
 	fmt.Fprintf(stdout, "ok: %d rules (%d enabled)\n", len(all), enabled)
 	if cfg.Rules.WithDefaults && len(fs.Args()) > 0 {

@@ -54,6 +54,9 @@ func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
+	for _, w := range eng.Warnings() {
+		fmt.Fprintf(stderr, "plan: %v\n", w)
+	}
 	batchGC()
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	defer out.Flush()

@@ -14,7 +14,8 @@
 //	               and how the events are sent, e.g. `custom-attributes: create`
 //
 // When the rules do not load, want holds "rules failed to load:" and every
-// error, so error messages are golden-tested too.
+// error, so error messages are golden-tested too; when they load with
+// warnings, want starts with them.
 package ruletest
 
 import (
@@ -193,6 +194,9 @@ func (rn Runner) Output(ar *txtar.Archive) ([]byte, error) {
 		return out.Bytes(), nil
 	case err != nil:
 		return nil, err
+	}
+	for _, w := range eng.Warnings() {
+		fmt.Fprintf(&out, "%v\n", w)
 	}
 	sum, err := planner.Run(eng, bytes.NewReader(events), func(r *planner.Result) error {
 		return planner.WriteReadable(&out, r)
