@@ -44,7 +44,7 @@ func TestFlagsAfterFileNames(t *testing.T) {
 	}
 	// An unknown flag after a file name is a usage error before any work.
 	code, out, errOut = runCLI(t, trackSignedUp, "plan", events, "--prety")
-	if code != 2 || out != "" || !strings.HasPrefix(errOut, "flag provided but not defined: -prety\n") {
+	if code != 2 || out != "" || errOut != "intercom-actions plan: unknown flag --prety (did you mean --pretty?)\nRun 'intercom-actions plan --help' for its flags.\n" {
 		t.Errorf("bad flag: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}
 }
@@ -194,25 +194,26 @@ func TestVersion(t *testing.T) {
 }
 
 // TestBadFlagValuesAreRefused: values that cannot work are usage errors
-// (exit 2, with the command's flags) before any work is done.
+// (exit 2, a short message naming the flag and pointing to --help, not
+// the whole usage) before any work is done.
 func TestBadFlagValuesAreRefused(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"send", "--concurrency", "0", "events.ndjson"}, `invalid value "0" for flag -concurrency: must be at least 1`},
-		{[]string{"send", "--concurrency", "lots"}, `invalid value "lots" for flag -concurrency: not a whole number`},
-		{[]string{"send", "--contact-wait", "-5s"}, `invalid value "-5s" for flag -contact-wait: must not be negative`},
-		{[]string{"send", "--contact-wait", "30"}, `invalid value "30" for flag -contact-wait: not a duration (such as 30s, 5m or 1h)`},
-		{[]string{"serve", "--concurrency", "0"}, `invalid value "0" for flag -concurrency: must be at least 1`},
-		{[]string{"serve", "--shutdown-timeout", "-1s"}, `invalid value "-1s" for flag -shutdown-timeout: must not be negative`},
-		{[]string{"simulate", "--error-rate", "5"}, `invalid value "5" for flag -error-rate: must be a fraction from 0 to 1, such as 0.05`},
-		{[]string{"simulate", "--rate-limit", "-1"}, `invalid value "-1" for flag -rate-limit: must be at least 0`},
-		{[]string{"simulate", "--window", "0s"}, `invalid value "0s" for flag -window: must be at least 1ms`},
+		{[]string{"send", "--concurrency", "0", "events.ndjson"}, `intercom-actions send: invalid value "0" for --concurrency: must be at least 1`},
+		{[]string{"send", "--concurrency", "lots"}, `intercom-actions send: invalid value "lots" for --concurrency: not a whole number`},
+		{[]string{"send", "--contact-wait", "-5s"}, `intercom-actions send: invalid value "-5s" for --contact-wait: must not be negative`},
+		{[]string{"send", "--contact-wait", "30"}, `intercom-actions send: invalid value "30" for --contact-wait: not a duration (such as 30s, 5m or 1h)`},
+		{[]string{"serve", "--concurrency", "0"}, `intercom-actions serve: invalid value "0" for --concurrency: must be at least 1`},
+		{[]string{"serve", "--shutdown-timeout", "-1s"}, `intercom-actions serve: invalid value "-1s" for --shutdown-timeout: must not be negative`},
+		{[]string{"simulate", "--error-rate", "5"}, `intercom-actions simulate: invalid value "5" for --error-rate: must be a fraction from 0 to 1, such as 0.05`},
+		{[]string{"simulate", "--rate-limit", "-1"}, `intercom-actions simulate: invalid value "-1" for --rate-limit: must be at least 0`},
+		{[]string{"simulate", "--window", "0s"}, `intercom-actions simulate: invalid value "0s" for --window: must be at least 1ms`},
 	} {
 		code, out, errOut := runCLI(t, "", tc.args...)
-		usage := "Usage: intercom-actions " + tc.args[0]
-		if code != 2 || out != "" || !strings.HasPrefix(errOut, tc.want+"\n"+usage) {
+		want := tc.want + "\nRun 'intercom-actions " + tc.args[0] + " --help' for its flags.\n"
+		if code != 2 || out != "" || errOut != want {
 			t.Errorf("%v: exit %d, stdout %q, stderr:\n%.300s", tc.args, code, out, errOut)
 		}
 	}
@@ -231,5 +232,32 @@ func TestHelpOfNewCommands(t *testing.T) {
 		if !strings.Contains(b.String(), line) {
 			t.Errorf("usage lacks %q:\n%s", line, b.String())
 		}
+	}
+}
+
+// TestFlagMistakesAreShort: a mistyped flag gets one line naming it, the
+// closest flag the command has, and where its flags are listed; not the
+// whole usage.
+func TestFlagMistakesAreShort(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"send", "--concurrent", "3"}, "intercom-actions send: unknown flag --concurrent (did you mean --concurrency?)"},
+		{[]string{"plan", "--rule", "r.yaml"}, "intercom-actions plan: unknown flag --rule (did you mean --rules?)"},
+		{[]string{"check", "--rules", "r.yaml"}, "intercom-actions check: unknown flag --rules (the rule files are this command's arguments)"},
+		{[]string{"plan", "--xyzzy"}, "intercom-actions plan: unknown flag --xyzzy"},
+		{[]string{"plan", "--rules"}, "intercom-actions plan: --rules needs a value (--rules VALUE or --rules=VALUE)"},
+		{[]string{"plan", "--pretty=maybe"}, `intercom-actions plan: invalid value "maybe" for --pretty: expected true or false (--pretty alone is true)`},
+	} {
+		code, out, errOut := runCLI(t, "", tc.args...)
+		want := tc.want + "\nRun 'intercom-actions " + tc.args[0] + " --help' for its flags.\n"
+		if code != 2 || out != "" || errOut != want {
+			t.Errorf("%v: exit %d, stdout %q, stderr:\n%s\nwant:\n%s", tc.args, code, out, errOut, want)
+		}
+	}
+	code, out, errOut := runCLI(t, "", "sned")
+	if want := "intercom-actions: unknown command \"sned\" (did you mean \"send\"?)\nRun 'intercom-actions --help' for the commands.\n"; code != 2 || out != "" || errOut != want {
+		t.Errorf("sned: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}
 }

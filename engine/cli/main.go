@@ -4,9 +4,11 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -124,9 +126,18 @@ func parse(fs *flag.FlagSet, args []string, stdout io.Writer) (int, bool) {
 		}
 	}
 	var rest []string
+	stderr := fs.Output()
+	fs.SetOutput(io.Discard) // a mistake gets a short message, not the whole usage
+	defer fs.SetOutput(stderr)
 	for {
 		if err := fs.Parse(args); err != nil {
-			return 2, false // the flag package printed the error and the usage to stderr
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(stdout)
+				fs.Usage()
+				return 0, false
+			}
+			fmt.Fprintf(stderr, "intercom-actions %s: %s\nRun 'intercom-actions %s --help' for its flags.\n", fs.Name(), flagMistake(fs, err), fs.Name())
+			return 2, false
 		}
 		left := fs.Args()
 		if n := len(args) - len(left); n > 0 && args[n-1] == "--" {
@@ -141,6 +152,59 @@ func parse(fs *flag.FlagSet, args []string, stdout io.Writer) (int, bool) {
 	}
 	fs.Parse(append([]string{"--"}, rest...)) // cannot fail: only arguments
 	return 0, true
+}
+
+// flagMistakes are the flag package's parse errors, with their flag.
+var flagMistakes = []struct {
+	re  *regexp.Regexp
+	say func(fs *flag.FlagSet, m []string) string
+}{
+	{regexp.MustCompile(`^flag provided but not defined: -+(.*)$`), func(fs *flag.FlagSet, m []string) string {
+		return "unknown flag --" + m[1] + suggestFlag(fs, m[1])
+	}},
+	{regexp.MustCompile(`^invalid value "(.*)" for flag -(\S+): (.*)$`), func(_ *flag.FlagSet, m []string) string {
+		return fmt.Sprintf("invalid value %q for --%s: %s", m[1], m[2], m[3])
+	}},
+	{regexp.MustCompile(`^invalid boolean value "(.*)" for -(\S+): .*$`), func(_ *flag.FlagSet, m []string) string {
+		return fmt.Sprintf("invalid value %q for --%s: expected true or false (--%s alone is true)", m[1], m[2], m[2])
+	}},
+	{regexp.MustCompile(`^flag needs an argument: -(.*)$`), func(_ *flag.FlagSet, m []string) string {
+		return fmt.Sprintf("--%s needs a value (--%s VALUE or --%s=VALUE)", m[1], m[1], m[1])
+	}},
+	{regexp.MustCompile(`^bad flag syntax: (.*)$`), func(_ *flag.FlagSet, m []string) string {
+		return fmt.Sprintf("cannot read the flag %s (write --name or --name=value)", m[1])
+	}},
+}
+
+// flagMistake says what is wrong with the command line, naming the flag
+// as it is written (--name) and, for an unknown one, the closest known.
+func flagMistake(fs *flag.FlagSet, err error) string {
+	msg := err.Error()
+	for _, fm := range flagMistakes {
+		if m := fm.re.FindStringSubmatch(msg); m != nil {
+			return fm.say(fs, m)
+		}
+	}
+	return msg
+}
+
+// suggestFlag returns " (did you mean --x?)" for the known flag closest
+// to name, or "" when none is close.
+func suggestFlag(fs *flag.FlagSet, name string) string {
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if best, ok := rules.Closest(name, names); ok {
+		return " (did you mean --" + best + "?)"
+	}
+	for _, n := range names { // --concurrent for --concurrency
+		if len(name) >= 4 && (strings.HasPrefix(n, name) || strings.HasPrefix(name, n)) {
+			return " (did you mean --" + n + "?)"
+		}
+	}
+	if _, ok := rules.Closest(name, []string{"rules"}); ok { // check takes its files as arguments
+		return " (the rule files are this command's arguments)"
+	}
+	return ""
 }
 
 // listFlag is a repeatable string flag.

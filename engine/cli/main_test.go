@@ -141,7 +141,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%s --help: exit %d, stdout:\n%s\nstderr:\n%s", cmd, code, out, errOut)
 		}
 	}
-	if code, _, errOut := runCLI(t, "", "plan", "--nope"); code != 2 || !strings.HasPrefix(errOut, "flag provided but not defined: -nope\nUsage: intercom-actions plan") {
+	if code, _, errOut := runCLI(t, "", "plan", "--nope"); code != 2 || errOut != "intercom-actions plan: unknown flag --nope\nRun 'intercom-actions plan --help' for its flags.\n" {
 		t.Errorf("bad flag: exit %d, stderr:\n%s", code, errOut)
 	}
 	code, out, _ := runCLI(t, "", "--help")
