@@ -227,6 +227,7 @@ func (c *compiler) single(name string, m *rules.Mapping, lit func(*rules.Literal
 				return nil, false
 			}
 			v.hashDefault = h
+			v.source += " (default: " + h.source + ")"
 		}
 		if m.Default != nil {
 			r, good := lit(m.Default)
@@ -261,7 +262,7 @@ func (c *compiler) md5(name string, src *rules.Text) (*value, bool) {
 		c.errorf(src.Pos, name, "md5: %v", err)
 		return nil, false
 	}
-	return &value{kind: md5Value, path: p, source: "md5 of " + src.Value}, true
+	return &value{kind: md5Value, path: p, source: "{md5: " + src.Value + "}"}, true
 }
 
 // template compiles a template, reporting its mistake at its column.

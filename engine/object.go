@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -88,8 +87,7 @@ func (o *object) eval(doc *event.Doc, warn func(string)) gjson.Result {
 			out = kept
 			o.add(&out, e.key, r, 0, warn)
 		case o.stringify && (r.IsObject() || r.IsArray()):
-			out = slices.DeleteFunc(out, func(m intercom.Member) bool { return m.Key == e.key })
-			o.add(&out, e.key, r, 0, warn)
+			out.Set(e.key, rawJSON(jsonText(r)))
 		default:
 			out.Set(e.key, rawJSON(r))
 		}
@@ -157,18 +155,23 @@ func (o *object) add(out *intercom.Object, key string, v gjson.Result, depth int
 		})
 		return
 	case o.stringify && (v.IsObject() || v.IsArray()):
-		var b bytes.Buffer
-		if json.Compact(&b, []byte(v.Raw)) != nil {
-			b.Reset()
-			b.WriteString(v.Raw)
-		}
-		v = gjson.Result{Type: gjson.String, Str: b.String()}
+		v = jsonText(v)
 	}
 	if _, dup := out.Get(key); dup {
 		warn(fmt.Sprintf("%s: %q given twice after flattening (kept the first)", o.field, key))
 		return
 	}
 	*out = append(*out, intercom.Member{Key: key, Raw: rawJSON(v)})
+}
+
+// jsonText is the compact JSON text of an object or list, as a string.
+func jsonText(v gjson.Result) gjson.Result {
+	var b bytes.Buffer
+	if json.Compact(&b, []byte(v.Raw)) != nil {
+		b.Reset()
+		b.WriteString(v.Raw)
+	}
+	return gjson.Result{Type: gjson.String, Str: b.String()}
 }
 
 // rawJSON is r's JSON text; a template's result has none of its own.
