@@ -51,8 +51,8 @@ func Reference() string {
 		{TypeInteger, "a whole number (or text holding one); 12.5 is left out with a warning"},
 		{TypeBoolean, "`true`/`false`, or the text `\"true\"`/`\"false\"`"},
 		{TypeDatetime, "ISO-8601 / RFC 3339 text, Unix seconds, or Unix milliseconds (numbers ≥ 1e11), as number or text; sent as Unix seconds"},
-		{TypeAttributes, "a flat object; nested objects (unless flattened, see \"Rule files\") and arrays are dropped with a warning, nulls are left out, and an object with nothing left is not sent"},
-		{TypeMetadata, "like attributes, but Intercom's rich link `{url, value}` and amount `{amount, currency}` objects are kept; at most 10 keys (the rest dropped with a warning)"},
+		{TypeAttributes, "a flat object; nested objects and lists are dropped with a warning unless the rule flattens them (`flatten`, `lists: index`: tags_0, tags_1, with `_` since Intercom's names take no `[`) or sends them as JSON text (`nested: stringify`), see \"Rule files\"; nulls are left out, and an object with nothing left is not sent"},
+		{TypeMetadata, "like attributes, but Intercom's rich link `{url, value}` and amount `{amount, currency}` objects are kept whole, flattened or not; at most 10 keys, the first in the event's order (a rule's `keep: [...]` puts the keys it names first), the rest dropped with a warning"},
 		{TypeStrings, "a string, or a list of them (numbers and booleans become their text); empty and repeated items are left out, objects and lists in the list dropped with a warning; a list with no text leaves the field out"},
 	} {
 		fmt.Fprintf(&b, "- **%s**: %s.\n", t.t, t.doc)
