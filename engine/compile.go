@@ -188,26 +188,36 @@ func (c *compiler) value(f *action.Field, m *rules.Mapping) (*value, bool) {
 		c.errorf(m.Template.Pos, f.Name, "a template makes text; %s needs an object (use a path or {value: {...}})", f.Name)
 		return nil, false
 	}
-	if m.Path != nil && m.Default == nil && constantWord(f, m.Path.Value) {
-		c.errorf(m.Path.Pos, f.Name, "%s: a Segment event has no field %q (did you mean {value: %s}?)", m.Path.Value, m.Path.Value, m.Path.Value)
-		return nil, false
+	if m.Path != nil && m.Default == nil {
+		if lit, ok := constantWord(f, m.Path.Value); ok {
+			c.errorf(m.Path.Pos, f.Name, "%s: a Segment event has no field %q (did you mean {value: %s}?)", m.Path.Value, m.Path.Value, lit)
+			return nil, false
+		}
 	}
 	return c.single(f.Name, m, func(lit *rules.Literal) (gjson.Result, bool) { return c.literal(f, lit) })
 }
 
+// yamlBooleans are the YAML 1.1 words for true and false, which YAML 1.2
+// (and so a rule file) reads as text.
+var yamlBooleans = map[string]string{"yes": "true", "on": "true", "no": "false", "off": "false"}
+
 // constantWord reports whether path, written as a field's whole value, is
 // more likely a constant than a path: a single word that is no event
-// field but one of the field's values (role: user, a boolean's "false").
-func constantWord(f *action.Field, path string) bool {
+// field but one of the field's values (role: user, a boolean's "false",
+// or yes). lit is the constant to write.
+func constantWord(f *action.Field, path string) (lit string, ok bool) {
 	if f.Type != action.TypeEnum && f.Type != action.TypeBoolean {
-		return false
+		return "", false
 	}
 	if root, end, ok := rootKey(path); !ok || end != len(path) || isEventField[root] {
-		return false
+		return "", false
 	}
-	lit, _ := literalResult(path)
-	warnings, err := f.Check(lit)
-	return err == nil && len(warnings) == 0
+	if b, ok := yamlBooleans[strings.ToLower(path)]; ok && f.Type == action.TypeBoolean {
+		return b, true
+	}
+	r, _ := literalResult(path)
+	warnings, err := f.Check(r)
+	return path, err == nil && len(warnings) == 0
 }
 
 // single compiles a path (with its default), a constant or a template:

@@ -25,6 +25,9 @@ func (e *rootError) Error() string {
 	if e.fix != "" {
 		return fmt.Sprintf("%s: a Segment event has no field %q (did you mean %s?)", e.path, e.root, e.fix)
 	}
+	if e.root == e.path { // one word: perhaps a constant
+		return fmt.Sprintf("%s: a Segment event has no field %q (a custom top-level key is read as %s%s, a constant is written {value: %s})", e.path, e.root, customPrefix, e.path, e.path)
+	}
 	return fmt.Sprintf("%s: a Segment event has no field %q (a custom top-level key is read as %s%s)", e.path, e.root, customPrefix, e.path)
 }
 

@@ -381,7 +381,11 @@ func parseTrigger(src string) (*parsedTrigger, triggerErrors) {
 		if fix == nil || len(errs) >= maxSlips {
 			return nil, errs.sorted()
 		}
-		cur = fix.apply(cur)
+		next := fix.apply(cur)
+		if next == cur { // nothing mended: parsing would stop here again
+			return nil, errs.sorted()
+		}
+		cur = next
 		mended = append(mended, *fix)
 	}
 }
@@ -495,7 +499,8 @@ func syntaxHint(src string, fe *file.Error) (e triggerError, fix *edit) {
 			return triggerError{offset: open, msg: hint}, nil
 		}
 	}
-	if strings.HasPrefix(msg, "unrecognized character: U+201") {
+	if strings.HasPrefix(msg, "unrecognized character: U+201C") || strings.HasPrefix(msg, "unrecognized character: U+201D") ||
+		strings.HasPrefix(msg, "unrecognized character: U+2018") || strings.HasPrefix(msg, "unrecognized character: U+2019") {
 		// Mend every typographic quote at once: one slip, copied text.
 		mendedSrc := strings.NewReplacer("\u201c", `"`, "\u201d", `"`, "\u2018", "'", "\u2019", "'").Replace(src)
 		return triggerError{offset: at, msg: msg + ` (a typographic quote: write " or ')`},
