@@ -103,6 +103,12 @@ func TestTriggerCompileErrors(t *testing.T) {
 		{`lowr(event) == "x"`, `@0 unknown function lowr() (did you mean "lower"?)`},
 		{`__get($env, 1) == 1`, `@0 unknown function __get() (did you mean "get"?); @6 $env takes a key: $env["my_key"] is the event's top-level key "my_key"`},
 		{``, `@-1 empty trigger`},
+		// Several slips: each at its offset in the source as written (in
+		// runes: "é" is one), with the hint it gets alone.
+		{`event == "é" AND type = "x" OR trait.plan === "p"`, `@13 unexpected AND: write && (or and, in lower case); @22 unexpected "=": compare with ==, not =; @28 unexpected OR: write || (or or, in lower case); @31 unknown name trait (did you mean "traits"?); @44 unexpected "=": compare with == (expr has no ===)`},
+		{`type = “track” AND event == ‘x’`, `@5 unexpected "=": compare with ==, not =; @7 unrecognized character: U+201C '“' (a typographic quote: write " or '); @15 unexpected AND: write && (or and, in lower case)`},
+		{`type = "a" && event == "b`, `@5 unexpected "=": compare with ==, not =; @23 this text is never closed: end it with "`},
+		{`type == "a" – event`, `@12 unrecognized character: U+2013 '–'`},
 	} {
 		_, err := compileTrigger(tc.src)
 		var errs triggerErrors
