@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -180,8 +181,8 @@ func (c *compiler) value(f *action.Field, m *rules.Mapping) (*value, bool) {
 	if m.Map != nil || m.Except != nil || m.Flatten != nil || m.Lists != nil || m.Nested != nil || m.Keep != nil {
 		return c.object(f, m)
 	}
-	if m.MD5 != nil && f.Type.IsObject() {
-		c.errorf(m.MD5.Pos, f.Name, "md5 makes text; %s needs an object (use md5 for one key of its map)", f.Name)
+	if md5 := cmp.Or(m.MD5, m.DefaultMD5); md5 != nil && f.Type.IsObject() {
+		c.errorf(md5.Pos, f.Name, "md5 makes text; %s needs an object (use md5 for one key of its map)", f.Name)
 		return nil, false
 	}
 	if m.Template != nil && f.Type.IsObject() {

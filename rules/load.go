@@ -407,19 +407,14 @@ func (l *loader) valueIn(mp *Mapping, n *yaml.Node, entry bool) bool {
 	}
 	switch {
 	case parts["path"] != nil:
-		p := parts["path"]
-		if p.Kind != yaml.ScalarNode || p.Tag != "!!str" {
-			return fail(p, "path must be a string")
+		var good bool
+		if mp.Path, good = l.textPart(mp, "path", parts["path"]); !good {
+			return false
 		}
-		mp.Path = l.text(p)
 		if d := parts["default"]; d != nil && d.Kind == yaml.MappingNode && len(d.Content) == 2 && d.Content[0].Value == "md5" {
 			// default: {md5: path}: an id made from another value.
-			m := d.Content[1]
-			if m.Kind != yaml.ScalarNode || m.Tag != "!!str" {
-				return fail(m, "md5 must be a path, e.g. {md5: traits.company.name}")
-			}
-			mp.DefaultMD5 = l.text(m)
-			return ok
+			mp.DefaultMD5, good = l.textPart(mp, "md5", d.Content[1])
+			return good && ok
 		}
 		if d := parts["default"]; d != nil && !(d.Kind == yaml.ScalarNode && d.Tag == "!!null") {
 			lit, good := l.literal(mp, d)
@@ -440,21 +435,31 @@ func (l *loader) valueIn(mp *Mapping, n *yaml.Node, entry bool) bool {
 		mp.Value = lit
 		return good
 	case parts["md5"] != nil:
-		m := parts["md5"]
-		if m.Kind != yaml.ScalarNode || m.Tag != "!!str" {
-			return fail(m, "md5 must be a path, e.g. {md5: traits.company.name}")
-		}
-		mp.MD5 = l.text(m)
-		return true
+		var good bool
+		mp.MD5, good = l.textPart(mp, "md5", parts["md5"])
+		return good
 	case parts["template"] != nil:
-		t := parts["template"]
-		if t.Kind != yaml.ScalarNode || t.Tag != "!!str" {
-			return fail(t, "template must be a string")
-		}
-		mp.Template = l.text(t)
-		return true
+		var good bool
+		mp.Template, good = l.textPart(mp, "template", parts["template"])
+		return good
 	}
 	return ok // map alone
+}
+
+// textMistakes say what a part of a field value that must be text holds.
+var textMistakes = map[string]string{
+	"path":     "path must be a string",
+	"md5":      "md5 must be a path, e.g. {md5: traits.company.name}",
+	"template": "template must be a string",
+}
+
+// textPart reads the part name of a field value, which must be text.
+func (l *loader) textPart(mp *Mapping, name string, n *yaml.Node) (*Text, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+		l.errorf(n, mp.Field, "%s", textMistakes[name])
+		return nil, false
+	}
+	return l.text(n), true
 }
 
 // noneOf reports whether no key of the mapping m is one of known.

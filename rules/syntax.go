@@ -46,14 +46,17 @@ type Text struct {
 	quoted bool
 }
 
-// At returns the position of the byte at offset in the text: exact when
-// it was written on one line without escapes, else (or for a negative
-// offset) Pos.
-func (t *Text) At(offset int) Pos {
-	p := t.Pos
-	if t.exact && offset >= 0 {
+// At returns the position of the character at offset in the text: exact
+// when it was written on one line without escapes, else (or for a
+// negative offset) Pos.
+func (t *Text) At(offset int) Pos { return at(t.Pos, t.exact, t.quoted, offset) }
+
+// at is the position of the character at offset in a value written at p:
+// p's column moved by offset (and the opening quote) when exact.
+func at(p Pos, exact, quoted bool, offset int) Pos {
+	if exact && offset >= 0 {
 		p.Column += offset
-		if t.quoted {
+		if quoted {
 			p.Column++
 		}
 	}
@@ -68,18 +71,10 @@ type Expr struct {
 	quoted bool // Pos is at a quote, one column before the expression
 }
 
-// At returns the position of the byte at offset in the expression: exact
-// when it was written on one line, else (or for a negative offset) Pos.
-func (e *Expr) At(offset int) Pos {
-	p := e.Pos
-	if e.inline && offset >= 0 {
-		p.Column += offset
-		if e.quoted {
-			p.Column++
-		}
-	}
-	return p
-}
+// At returns the position of the character at offset in the expression:
+// exact when it was written on one line, else (or for a negative offset)
+// Pos.
+func (e *Expr) At(offset int) Pos { return at(e.Pos, e.inline, e.quoted, offset) }
 
 // Mapping is one entry of a rule's `fields:`, `name: value`, in one of its
 // forms: a path (a bare string, or {path, default}), {value}, {template},
