@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -259,5 +261,26 @@ func TestFlagMistakesAreShort(t *testing.T) {
 	code, out, errOut := runCLI(t, "", "sned")
 	if want := "intercom-actions: unknown command \"sned\" (did you mean \"send\"?)\nRun 'intercom-actions --help' for the commands.\n"; code != 2 || out != "" || errOut != want {
 		t.Errorf("sned: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+}
+
+// TestCheckAndPlanWarnOfMetadataLimit: rules that can give Intercom more
+// than 10 metadata keys without keep load, with a warning from check and
+// from plan on standard error; the events are planned as ever.
+func TestCheckAndPlanWarnOfMetadataLimit(t *testing.T) {
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "r.yaml")
+	src := "rules:\n  - name: Track Event\n    action: track_event\n    fields:\n      metadata: {path: properties, flatten: \"_\"}\n"
+	if err := os.WriteFile(rulesFile, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	warning := rulesFile + `:5:24: rule "Track Event": field "metadata": warning: flatten can make more than 10 keys of properties: Intercom keeps the first 10 of an event; name those that matter most with keep: [...]` + "\n"
+	code, out, errOut := runCLI(t, "", "check", rulesFile)
+	if code != 0 || errOut != warning || !strings.HasPrefix(out, "ok: 1 rules (1 enabled)\n") {
+		t.Errorf("check: exit %d\nstdout:\n%s\nstderr:\n%s\nwant stderr:\n%s", code, out, errOut, warning)
+	}
+	code, out, errOut = runCLI(t, trackSignedUp+"\n", "plan", "--rules", rulesFile)
+	if code != 0 || !strings.HasPrefix(errOut, "plan: "+warning) || !strings.Contains(out, `"metadata":{"plan":"pro"}`) {
+		t.Errorf("plan: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 }
