@@ -79,7 +79,8 @@ func signalName(sig os.Signal) string {
 // most frequent first (mostFrequent), with its count and an example.
 func logStopped(log *slog.Logger, name string, sum processor.Summary, extra ...any) {
 	attrs := []any{"events_settled", sum.Events, "sent", sum.Sent, "skipped", sum.Skipped, "failed", sum.Failed,
-		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown}
+		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown,
+		"same_second_events", sum.SameSecond, "spread_events", sum.Spread}
 	log.Info(name+": stopped", append(attrs, extra...)...)
 	for _, r := range mostFrequent(sum.Failures) {
 		f := sum.Failures[r]
