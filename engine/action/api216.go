@@ -53,7 +53,7 @@ func (c *Call) unarchive(ctx context.Context, id string, conflict error) error {
 // ErrEventNameCap means Intercom refused a data event because the
 // workspace has its most active event names (120): retrying cannot help
 // until event names are archived in Intercom's settings.
-var ErrEventNameCap = errors.New("the workspace has Intercom's most active event names (120); archive unused ones in Intercom's settings (Data > Events) to track new names")
+var ErrEventNameCap = errors.New("the workspace has Intercom's most active event names (120); archive unused event names in Intercom's settings to track new ones")
 
 // eventNameCap wraps a 422 from POST /events that names the cap on event
 // names as ErrEventNameCap; other errors are returned as they are.
