@@ -116,7 +116,7 @@ func findByExternalID(s *Server, c *call) (int, any, *apiError) {
 	if c.minor < 13 {
 		return 0, nil, errResourceNotFound
 	}
-	rec := s.st.byExt[c.segs[2]]
+	rec := s.st.byExt[strings.Join(c.segs[2:], "/")]
 	if rec == nil || rec.c.Role != "user" {
 		return 0, nil, errUserNotFound
 	}

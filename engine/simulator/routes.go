@@ -48,7 +48,7 @@ func route(method, path string) (handler, string) {
 		m = map[string]handler{http.MethodPost: searchContacts}
 	case n == 2 && segs[0] == "contacts" && segs[1] == "merge":
 		m = map[string]handler{http.MethodPost: mergeContacts}
-	case n == 3 && segs[0] == "contacts" && segs[1] == "find_by_external_id":
+	case n >= 3 && segs[0] == "contacts" && segs[1] == "find_by_external_id": // an external_id may hold "/"
 		m = map[string]handler{http.MethodGet: findByExternalID}
 	case n == 3 && segs[0] == "contacts" && (segs[2] == "archive" || segs[2] == "unarchive"):
 		m = map[string]handler{http.MethodPost: archiveContact}
