@@ -507,6 +507,26 @@ func TestDeleteUser(t *testing.T) {
 	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
 	exec(t, c, identifyUser("u-1", "ann@example.com"))
+	s.ResetRequests()
+	// From 2.13 the user is found by external_id without search's lag.
+	for i, want := range []bool{true, false} {
+		if deleted, err := DeleteUser(context.Background(), c, "u-1"); err != nil || deleted != want {
+			t.Fatalf("DeleteUser #%d = %v, %v; want %v", i+1, deleted, err, want)
+		}
+	}
+	wantTranscript(t, s,
+		`GET /contacts/find_by_external_id/u-1 [200]`,
+		`DELETE /contacts/`+contactID(1)+` [200]`,
+		`GET /contacts/find_by_external_id/u-1 [404]`,
+	)
+	testDeleteUserBySearch(t)
+}
+
+// testDeleteUserBySearch: before 2.13, the user is searched for.
+func testDeleteUserBySearch(t *testing.T) {
+	s := newSim(t, simulator.Options{})
+	c := newClient(t, s, func(cfg *rest.Config) { cfg.Version = "2.12" })
+	exec(t, c, identifyUser("u-1", "ann@example.com"))
 	exec(t, c, track(Contact{ExternalID: "u-1"}))
 	s.ResetRequests()
 
