@@ -73,6 +73,7 @@ func (rn Runner) Send(ar *txtar.Archive) (Sent, error) {
 		SpreadSameSecondEvents: opts.spread,
 		Concurrency:            1, // one worker: requests in input order, so the transcript is exact
 		ContactWait:            time.Second,
+		SearchWait:             time.Second, // the simulator's search does not lag: no wait past ContactWait
 		MinBackoff:             time.Millisecond,
 		MaxBackoff:             10 * time.Millisecond,
 		Logger:                 slog.New(slog.NewTextHandler(&logs, logOptions)),
