@@ -58,12 +58,15 @@ var conflictRE = regexp.MustCompile(`already exists with id=([A-Za-z0-9_-]+)`)
 
 // ConflictID returns the id of the existing contact named by a 409 answer
 // ("A contact matching those details already exists with id=<id>"), or "".
-func ConflictID(err error) string {
+func ConflictID(err error) string { return conflictMatch(conflictRE, err) }
+
+// conflictMatch is the id re finds in a 409 answer's message, or "".
+func conflictMatch(re *regexp.Regexp, err error) string {
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != StatusConflict {
 		return ""
 	}
-	if m := conflictRE.FindStringSubmatch(ae.Message); m != nil {
+	if m := re.FindStringSubmatch(ae.Message); m != nil {
 		return m[1]
 	}
 	return ""
@@ -75,16 +78,7 @@ var archivedRE = regexp.MustCompile(`(?i)\barchived contact\b.*already exists wi
 // answer ("An archived contact matching those details already exists with
 // id=<id>"), or "" when err is no such answer. POST
 // /contacts/{id}/unarchive restores it.
-func ArchivedConflictID(err error) string {
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.Status != StatusConflict {
-		return ""
-	}
-	if m := archivedRE.FindStringSubmatch(ae.Message); m != nil {
-		return m[1]
-	}
-	return ""
-}
+func ArchivedConflictID(err error) string { return conflictMatch(archivedRE, err) }
 
 // CodeContactMerged is the error code of a 410 for a merged contact's old
 // id (2.16 on); its Link header names the contact it was merged into.
