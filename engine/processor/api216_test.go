@@ -53,6 +53,9 @@ func TestEventNameCapIsOneDeadLetter(t *testing.T) {
 	}
 	const reason = `"error":"track_event: submit event: the workspace has Intercom's most active event names (120); archive unused event names in Intercom's settings to track new ones: ` +
 		`intercom: 422 parameter_invalid: Your workspace has reached its limit of 1 active event names: archive event names to track new ones (request sim-000000000003)"`
+	if got := Reasons(errors.Join(&RuleError{Rule: "Track Event", Err: ErrEventNameCap})); len(got) != 1 || got[0] != `rule "Track Event": intercom's cap of 120 active event names reached` {
+		t.Errorf("reason %q", got)
+	}
 	if strings.Count(dead.String(), "\n") != 1 || !strings.Contains(dead.String(), `"ref":"in:3"`) || !strings.Contains(dead.String(), reason) {
 		t.Errorf("dead letters:\n%s\nwant one for in:3 with %s", dead.String(), reason)
 	}

@@ -32,10 +32,11 @@
 // named in this package, so that an embedder needs no other to handle
 // them: *EventError (an unusable event), RuleErrors and *RuleError (a rule
 // that failed on the event, or whose action failed), *APIError
-// (Intercom's answer), ErrContactNotFound, ErrOutcomeUnknown (a request
-// cut off: Intercom may have applied it), ErrUnauthorized, and ErrNotSent
-// (nothing of the event was sent: safe to send again). Reasons names the
-// kind of each failure without ids, for metrics.
+// (Intercom's answer), ErrContactNotFound, ErrEventNameCap, ErrArchived,
+// ErrOutcomeUnknown (a request cut off: Intercom may have applied it),
+// ErrUnauthorized, and ErrNotSent (nothing of the event was sent: safe to
+// send again). Reasons names the kind of each failure without ids, for
+// metrics.
 //
 // Stopping is in two stages, for every face: Stop (or Shutdown) lets the
 // requests in flight finish and leaves what was not started to its source;
