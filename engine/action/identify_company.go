@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
@@ -213,24 +214,45 @@ const (
 // truncates a fraction, so 1200.9 would become 1200: it is rounded here,
 // to 1201, with a warning) within a 32-bit integer (bounded, with a
 // warning). A value that is not a number is left to the field's checks.
+// The last value changed is remembered with its warning, so that a value
+// every group call repeats costs no allocation.
 func wholeSpend(n json.Number, warn func(string)) json.Number {
 	if n == "" {
 		return n
+	}
+	if m := lastSpend.Load(); m != nil && m.in == n {
+		warn(m.warning)
+		return m.out
 	}
 	v, err := strconv.ParseFloat(string(n), 64)
 	if err != nil {
 		return n
 	}
 	r := math.Round(v)
+	var warning string
 	switch {
 	case r > maxSpend:
-		warn(fmt.Sprintf("monthly_spend: %s bounded to %d, Intercom's largest", n, maxSpend))
 		r = maxSpend
+		warning = fmt.Sprintf("monthly_spend: %s bounded to %d, Intercom's largest", n, maxSpend)
 	case r < minSpend:
-		warn(fmt.Sprintf("monthly_spend: %s bounded to %d, Intercom's smallest", n, minSpend))
 		r = minSpend
+		warning = fmt.Sprintf("monthly_spend: %s bounded to %d, Intercom's smallest", n, minSpend)
 	case r != v:
-		warn(fmt.Sprintf("monthly_spend: %s rounded to %d: Intercom takes whole numbers (and would truncate it)", n, int64(r)))
+		warning = fmt.Sprintf("monthly_spend: %s rounded to %d: Intercom takes whole numbers (and would truncate it)", n, int64(r))
+	default:
+		return n // whole already
 	}
-	return json.Number(strconv.FormatInt(int64(r), 10))
+	m := &spendMemo{in: json.Number(strings.Clone(string(n))), out: json.Number(strconv.FormatInt(int64(r), 10)), warning: warning}
+	lastSpend.Store(m)
+	warn(warning)
+	return m.out
 }
+
+// spendMemo is a monthly_spend wholeSpend changed: its value, the whole
+// number sent and the warning.
+type spendMemo struct {
+	in, out json.Number
+	warning string
+}
+
+var lastSpend atomic.Pointer[spendMemo]

@@ -72,6 +72,7 @@ func finishTrackEvent(a *TrackEvent, warn func(string)) error {
 	meta := slices.DeleteFunc(a.Metadata, func(m intercom.Member) bool {
 		return m.Key == "revenue" || m.Key == "currency" || m.Key == "email"
 	})
+	meta = dropBadAmounts(meta, warn) // before the price made from revenue, which is good
 	if a.Revenue != "" {
 		cur := a.Currency
 		if cur == "" {
@@ -90,7 +91,6 @@ func finishTrackEvent(a *TrackEvent, warn func(string)) error {
 		}
 	}
 	a.Revenue, a.Currency = "", ""
-	meta = dropBadAmounts(meta, warn)
 	if len(meta) > maxMetadata {
 		// Keep the first keys in event order, and the price.
 		keep := make(intercom.Object, 0, maxMetadata)
@@ -185,20 +185,32 @@ func runTrackEvent(ctx context.Context, c *Call, a *TrackEvent) error {
 // ({amount, currency}) of metadata whose amount is not what Intercom takes:
 // a positive whole number of cents.
 func dropBadAmounts(meta intercom.Object, warn func(string)) intercom.Object {
-	return slices.DeleteFunc(meta, func(m intercom.Member) bool {
-		var v struct {
-			Amount   *json.Number `json:"amount"`
-			Currency *string      `json:"currency"`
+	kept := meta[:0]
+	for _, m := range meta {
+		if amount, bad := badAmount(m.Raw); bad {
+			warn(fmt.Sprintf("metadata.%s: left out: a monetary amount must be a positive whole number of cents (was %s)", m.Key, amount))
+			continue
 		}
-		if !strings.HasPrefix(m.Raw, "{") || json.Unmarshal([]byte(m.Raw), &v) != nil || v.Amount == nil || v.Currency == nil {
-			return false
-		}
-		if n, err := strconv.ParseInt(string(*v.Amount), 10, 64); err == nil && n > 0 {
-			return false
-		}
-		warn(fmt.Sprintf("metadata.%s: left out: a monetary amount must be a positive whole number of cents (was %s)", m.Key, *v.Amount))
-		return true
-	})
+		kept = append(kept, m)
+	}
+	return kept
+}
+
+// badAmount says whether raw is a monetary amount whose amount is not a
+// positive whole number, and gives the amount.
+func badAmount(raw string) (string, bool) {
+	if !strings.HasPrefix(raw, "{") || !strings.Contains(raw, `"amount"`) {
+		return "", false // cheap: most values are no amount
+	}
+	var v struct {
+		Amount   *json.Number `json:"amount"`
+		Currency *string      `json:"currency"`
+	}
+	if json.Unmarshal([]byte(raw), &v) != nil || v.Amount == nil || v.Currency == nil {
+		return "", false
+	}
+	n, err := strconv.ParseInt(string(*v.Amount), 10, 64)
+	return string(*v.Amount), err != nil || n <= 0
 }
 
 // EventSecond returns what Intercom de-duplicates a planned track_event
