@@ -21,7 +21,7 @@ var convertLead = Register(Spec[ConvertLead]{
 	Name:  "convert_lead",
 	Title: "Convert Lead",
 	Doc:   "Turn a lead into a user: merge it into the user with this external_id if one exists, else make the lead that user.",
-	Calls: "find the lead (lead_id, else search role=lead by email) → find the user by external_id → `POST /contacts/merge`, or `PUT /contacts/{lead}` with role user",
+	Calls: "find the lead (lead_id, else search role=lead by email) → find the user by external_id (`GET /contacts/find_by_external_id/{id}` from 2.13, search before) → `POST /contacts/merge`, or `PUT /contacts/{lead}` with role user",
 	Fields: []FieldOf[ConvertLead]{
 		StringField("external_id", func(a *ConvertLead) *string { return &a.ExternalID }).Required().Default("userId").
 			Doc("the user the lead becomes"),
@@ -64,12 +64,8 @@ func runConvertLead(ctx context.Context, c *Call, a *ConvertLead) error {
 		userID, userSrc = e.ID, fromCache
 	}
 	if userID == "" {
-		ans, err := c.API.SearchContacts(ctx, intercom.Eq("external_id", ext), searchPerPage)
-		if err != nil {
-			return fmt.Errorf("search contacts: %w", err)
-		}
-		if len(ans.Data) == 1 && ans.Data[0].Role == "user" {
-			userID = ans.Data[0].ID
+		if userID, err = c.findUserByExternalID(ctx, ext); err != nil {
+			return err
 		}
 	}
 	if userID == leadID {

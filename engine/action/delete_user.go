@@ -9,9 +9,10 @@ import (
 )
 
 // DeleteUser deletes the user with an external_id, as for a user-deletion
-// request: it searches by external_id and deletes the contact if exactly one
-// matches. A user created so recently that search does not show it yet is
-// found through the cache. deleted is false, with no error, when no contact
+// request: it finds the user with GET /contacts/find_by_external_id/{id}
+// (from 2.13; before, a search by external_id that must match exactly one
+// contact, and a user created so recently that search does not show it yet
+// is found through the cache) and deletes it. deleted is false, with no error, when no contact
 // has the external_id (or it was deleted meanwhile): the user is already
 // absent, so the request is done, as Segment (since 2025) and RudderStack
 // treat it. Several contacts with the external_id is an error wrapping
@@ -19,6 +20,16 @@ import (
 func DeleteUser(ctx context.Context, api intercom.API, externalID string) (deleted bool, err error) {
 	if externalID == "" {
 		return false, errors.New("delete user: no external_id")
+	}
+	if api.Version().FindByExternalID() {
+		ct, err := api.FindContactByExternalID(ctx, externalID)
+		switch {
+		case intercom.StatusOf(err) == intercom.StatusNotFound:
+			return false, nil // already absent: this lookup does not lag
+		case err != nil:
+			return false, fmt.Errorf("delete user: find contact by external_id: %w", err)
+		}
+		return deleteContact(ctx, api, ct.ID)
 	}
 	ans, err := api.SearchContacts(ctx, intercom.Eq("external_id", externalID), searchPerPage)
 	if err != nil {
@@ -37,6 +48,11 @@ func DeleteUser(ctx context.Context, api intercom.API, externalID string) (delet
 		}
 		id = e.ID
 	}
+	return deleteContact(ctx, api, id)
+}
+
+// deleteContact deletes the user id; gone meanwhile is absent all the same.
+func deleteContact(ctx context.Context, api intercom.API, id string) (deleted bool, err error) {
 	if err := api.DeleteContact(ctx, id); err != nil {
 		if intercom.StatusOf(err) == intercom.StatusNotFound {
 			api.Forget(id)

@@ -37,18 +37,9 @@ var detachCompany = Register(Spec[DetachCompany]{
 // Detaching a contact that is not attached (or no longer: an earlier
 // attempt whose answer was lost) succeeds: it is what was asked for.
 func runDetachCompany(ctx context.Context, c *Call, a *DetachCompany) error {
-	companyID, companySrc := "", fromSearch
-	if e, ok := c.cached(intercom.CompanyKey(a.CompanyID)); ok {
-		companyID, companySrc = e.ID, fromCache
-	} else {
-		co, err := c.API.FindCompany(ctx, a.CompanyID)
-		if intercom.StatusOf(err) == intercom.StatusNotFound {
-			return fmt.Errorf("%w (company_id %q): %w", ErrCompanyNotFound, a.CompanyID, err)
-		}
-		if err != nil {
-			return fmt.Errorf("find company: %w", err)
-		}
-		companyID = co.ID
+	companyID, companySrc, err := c.companyIntercomID(ctx, a.CompanyID)
+	if err != nil {
+		return err
 	}
 	c.Result.CompanyID = companyID
 	id, src, err := c.find(ctx, a.ContactRef)
@@ -67,7 +58,7 @@ func runDetachCompany(ctx context.Context, c *Call, a *DetachCompany) error {
 	}
 	switch {
 	case strings.Contains(ae.Message, "Company") && companySrc == fromCache:
-		return stale(err, companySrc, companyID) // the cached company may be gone: find it again
+		return staleCompany(err, companySrc, companyID) // the cached company may be gone: find it again
 	case strings.Contains(ae.Message, "Company"):
 		// The company exists (just found): the contact is not attached to it.
 		c.log.DebugContext(ctx, "intercom: contact not attached to the company; nothing to detach", "contact", id, "company", companyID)

@@ -38,7 +38,7 @@ func TestDetachCompany(t *testing.T) {
 	}
 	wantTranscript(t, s,
 		`GET /companies?company_id=co-1 [200]`,
-		`POST /contacts/search {"query":{"field":"external_id","operator":"=","value":"u-1"},"pagination":{"per_page":2}} [200]`,
+		`GET /contacts/find_by_external_id/u-1 [200]`,
 		`DELETE /contacts/`+contactID(1)+`/companies/`+companyID(1)+` [404]`,
 	)
 }

@@ -59,6 +59,11 @@ type Executor struct {
 	// upserts of one company become one. Share one across the Executors of
 	// a run; nil sends every action's calls on its own.
 	Merges *Merges
+	// KeepArchived leaves an archived contact that an identify matches
+	// archived, and fails the identify with ErrArchived; by default it is
+	// unarchived and updated, as Intercom does when such a contact comes
+	// back through the Messenger.
+	KeepArchived bool
 
 	sleep func(ctx context.Context, d time.Duration) error // tests replace it
 }
@@ -93,7 +98,7 @@ func (e Executor) Execute(ctx context.Context, a Action) (Result, error) {
 	var tally intercom.Tally
 	ctx = intercom.WithTally(ctx, &tally)
 	defer e.Merges.Forget(a) // run, a is no part to carry any more, whatever its Run did
-	c := &Call{API: e.API, log: e.Log, attrs: e.Attributes, merges: e.Merges, useCache: true,
+	c := &Call{API: e.API, log: e.Log, attrs: e.Attributes, merges: e.Merges, useCache: true, keepArchived: e.KeepArchived,
 		indexWait: e.IndexWait, indexTries: e.IndexTries, sleep: e.sleep}
 	if c.indexWait <= 0 {
 		c.indexWait = DefaultIndexWait
@@ -110,11 +115,16 @@ func (e Executor) Execute(ctx context.Context, a Action) (Result, error) {
 	err := a.Kind.run(ctx, c, a.Fields)
 	var stale *staleCache
 	if errors.As(err, &stale) {
-		c.log.DebugContext(ctx, "intercom: cached id is gone; looking it up again",
-			"action", a.Kind.Name, "rule", a.Rule, "id", stale.id)
-		e.API.Forget(stale.id)
-		c.useCache = false
 		c.Result = Result{}
+		if !stale.company && c.followMerge(ctx, stale.id) {
+			c.log.DebugContext(ctx, "intercom: cached id was merged into another contact; using that one",
+				"action", a.Kind.Name, "rule", a.Rule, "id", stale.id)
+		} else {
+			c.log.DebugContext(ctx, "intercom: cached id is gone; looking it up again",
+				"action", a.Kind.Name, "rule", a.Rule, "id", stale.id)
+			e.API.Forget(stale.id)
+			c.useCache = false
+		}
 		err = a.Kind.run(ctx, c, a.Fields)
 	}
 	c.Result.Calls = tally.Calls()
@@ -144,6 +154,8 @@ type Call struct {
 	merges   *Merges
 	useCache bool // false on the second run, after a cached id proved gone
 
+	keepArchived bool // see Executor.KeepArchived
+
 	indexWait  time.Duration
 	indexTries int
 	sleep      func(context.Context, time.Duration) error
@@ -157,6 +169,15 @@ func (c *Call) customAttributes(ctx context.Context, model string, obj intercom.
 	return c.attrs.filter(ctx, c.API, c.log, model, obj, func(w string) {
 		c.Result.Warnings = append(c.Result.Warnings, w)
 	})
+}
+
+// warner returns a function that adds a warning to the result and logs
+// it: something the call sequence left out.
+func (c *Call) warner(ctx context.Context) func(string) {
+	return func(w string) {
+		c.Result.Warnings = append(c.Result.Warnings, w)
+		c.log.WarnContext(ctx, "intercom: "+w)
+	}
 }
 
 // Merged sends, for a Run whose kind declares a MergeKey, the call that
@@ -185,8 +206,9 @@ const (
 // staleCache is a 404 for an id the cache gave: the contact or company is
 // gone (deleted or merged), so the action is run again without the cache.
 type staleCache struct {
-	id  string
-	err error
+	id      string
+	err     error
+	company bool // a company's id, not a contact's
 }
 
 func (e *staleCache) Error() string { return e.err.Error() }
@@ -196,6 +218,16 @@ func (e *staleCache) Unwrap() error { return e.err }
 func stale(err error, src source, id string) error {
 	if src == fromCache && intercom.StatusOf(err) == intercom.StatusNotFound {
 		return &staleCache{id: id, err: err}
+	}
+	return err
+}
+
+// staleCompany is stale for a company's id.
+func staleCompany(err error, src source, id string) error {
+	err = stale(err, src, id)
+	var s *staleCache
+	if errors.As(err, &s) {
+		s.company = true
 	}
 	return err
 }

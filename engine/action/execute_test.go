@@ -180,7 +180,7 @@ func TestIdentifyCompany(t *testing.T) {
 	}
 	wantTranscript(t, s,
 		`POST /companies `+companyBody+` [200]`,
-		`POST /contacts/search {"query":{"field":"external_id","operator":"=","value":"u-1"},"pagination":{"per_page":2}} [200]`,
+		`GET /contacts/find_by_external_id/u-1 [200]`,
 		`POST /contacts/`+contactID(1)+`/companies {"id":"`+companyID(1)+`"} [200]`,
 	)
 
@@ -319,7 +319,7 @@ func TestConvertLeadMerge(t *testing.T) {
 	}
 	wantTranscript(t, s,
 		`POST /contacts/search {"query":{"operator":"AND","value":[{"field":"email","operator":"=","value":"lee@example.com"},{"field":"role","operator":"=","value":"lead"}]},"pagination":{"per_page":2}} [200]`,
-		`POST /contacts/search {"query":{"field":"external_id","operator":"=","value":"u-1"},"pagination":{"per_page":2}} [200]`,
+		`GET /contacts/find_by_external_id/u-1 [200]`,
 		`POST /contacts/merge {"from":"`+contactID(2)+`","into":"`+contactID(1)+`"} [200]`,
 	)
 	st := s.State()
@@ -356,7 +356,7 @@ func TestConvertLeadPromote(t *testing.T) {
 	}
 	wantTranscript(t, s,
 		`POST /contacts/search {"query":{"operator":"AND","value":[{"field":"email","operator":"=","value":"lee@example.com"},{"field":"role","operator":"=","value":"lead"}]},"pagination":{"per_page":2}} [200]`,
-		`POST /contacts/search {"query":{"field":"external_id","operator":"=","value":"u-7"},"pagination":{"per_page":2}} [200]`,
+		`GET /contacts/find_by_external_id/u-7 [404]`,
 		`PUT /contacts/`+contactID(1)+` {"role":"user","external_id":"u-7","email":"lee@example.com"} [200]`,
 	)
 	if st := s.State(); len(st.Contacts) != 1 || st.Contacts[0].Role != "user" || st.Contacts[0].ExternalID != "u-7" {
@@ -453,11 +453,21 @@ func TestSearchLagNewUser(t *testing.T) {
 		t.Errorf("state: %+v", st)
 	}
 
-	// Without the cache, the group fails as Segment's would.
-	nc := newClient(t, s, func(cfg *rest.Config) { cfg.CacheSize = -1 })
-	if _, err := execute(nc, group("co-2", Contact{ExternalID: "u-1"})); !errors.Is(err, ErrContactNotFound) {
-		t.Errorf("uncached group: err = %v, want ErrContactNotFound", err)
+	// Without the cache, before 2.13 the group fails as Segment's would:
+	// search does not show the user yet.
+	nc := newClient(t, s, func(cfg *rest.Config) { cfg.CacheSize, cfg.Version = -1, "2.12" })
+	if _, err := execute(nc, group("co-2", Contact{ExternalID: "u-1"})); !errors.Is(err, ErrContactNotFound) || !SearchMissed(err) {
+		t.Errorf("uncached group at 2.12: err = %v, want ErrContactNotFound from a search", err)
 	}
+	// From 2.13 find_by_external_id does not lag: the group attaches.
+	nc = newClient(t, s, func(cfg *rest.Config) { cfg.CacheSize = -1 })
+	s.ResetRequests()
+	exec(t, nc, group("co-2", Contact{ExternalID: "u-1"}))
+	wantTranscript(t, s,
+		`POST /companies {"company_id":"co-2","custom_attributes":{"tier":"gold"},"monthly_spend":99.5,"name":"Acme","plan":"pro","size":12} [200]`,
+		`GET /contacts/find_by_external_id/u-1 [200]`,
+		`POST /contacts/`+contactID(1)+`/companies {"id":"`+companyID(2)+`"} [200]`,
+	)
 }
 
 // TestStaleCacheEntry: a cached contact deleted meanwhile gives a 404; the
@@ -472,12 +482,13 @@ func TestStaleCacheEntry(t *testing.T) {
 	s.ResetRequests()
 
 	res := exec(t, c, identifyUser("u-1", "ann@example.com"))
-	if res.Calls != 2 || res.ContactID != contactID(2) {
+	if res.Calls != 3 || res.ContactID != contactID(2) {
 		t.Errorf("result: %+v", res)
 	}
 	body := `{"role":"user","external_id":"u-1","email":"ann@example.com","name":"Ann","last_seen_at":1700000000}`
 	wantTranscript(t, s,
 		`PUT /contacts/`+contactID(1)+` `+body+` [404]`,
+		`GET /contacts/`+contactID(1)+` [404]`, // 2.16: merged (410) or gone (404)?
 		`POST /contacts `+body+` [200]`,
 	)
 
@@ -495,6 +506,26 @@ func TestStaleCacheEntry(t *testing.T) {
 func TestDeleteUser(t *testing.T) {
 	s := newSim(t, simulator.Options{})
 	c := newClient(t, s)
+	exec(t, c, identifyUser("u-1", "ann@example.com"))
+	s.ResetRequests()
+	// From 2.13 the user is found by external_id without search's lag.
+	for i, want := range []bool{true, false} {
+		if deleted, err := DeleteUser(context.Background(), c, "u-1"); err != nil || deleted != want {
+			t.Fatalf("DeleteUser #%d = %v, %v; want %v", i+1, deleted, err, want)
+		}
+	}
+	wantTranscript(t, s,
+		`GET /contacts/find_by_external_id/u-1 [200]`,
+		`DELETE /contacts/`+contactID(1)+` [200]`,
+		`GET /contacts/find_by_external_id/u-1 [404]`,
+	)
+	testDeleteUserBySearch(t)
+}
+
+// testDeleteUserBySearch: before 2.13, the user is searched for.
+func testDeleteUserBySearch(t *testing.T) {
+	s := newSim(t, simulator.Options{})
+	c := newClient(t, s, func(cfg *rest.Config) { cfg.Version = "2.12" })
 	exec(t, c, identifyUser("u-1", "ann@example.com"))
 	exec(t, c, track(Contact{ExternalID: "u-1"}))
 	s.ResetRequests()

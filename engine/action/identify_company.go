@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
@@ -40,7 +43,8 @@ var identifyCompany = Register(Spec[IdentifyCompany]{
 		StringField("name", func(a *IdentifyCompany) *string { return &a.Name }).Default("traits.name"),
 		DatetimeField("remote_created_at", func(a *IdentifyCompany) **int64 { return &a.RemoteCreatedAt }).Default("traits.createdAt").
 			Doc("when the company was created in your system"),
-		NumberField("monthly_spend", func(a *IdentifyCompany) *json.Number { return &a.MonthlySpend }).Default("traits.monthly_spend"),
+		NumberField("monthly_spend", func(a *IdentifyCompany) *json.Number { return &a.MonthlySpend }).Default("traits.monthly_spend").
+			Doc("a whole number: a fraction is rounded (Intercom would truncate it) and a value past ±2147483647 bounded, each with a warning"),
 		StringField("plan", func(a *IdentifyCompany) *string { return &a.Plan }).Default("traits.plan"),
 		IntegerField("size", func(a *IdentifyCompany) **int64 { return &a.Size }).Default("traits.employees").Doc("number of employees"),
 		StringField("website", func(a *IdentifyCompany) *string { return &a.Website }).Default("traits.website"),
@@ -55,6 +59,7 @@ var identifyCompany = Register(Spec[IdentifyCompany]{
 			Doc("finds the contact to attach (how leads are attached)"),
 	},
 	Finish: func(a *IdentifyCompany, warn func(string)) error {
+		a.MonthlySpend = wholeSpend(a.MonthlySpend, warn)
 		if a.ContactID == "" && a.ExternalID == "" && a.Email == "" {
 			warn("no contact_id, external_id or email: the company is saved with nobody attached (Intercom hides it until someone is)")
 		}
@@ -102,7 +107,7 @@ func runIdentifyCompany(ctx context.Context, c *Call, a *IdentifyCompany) error 
 	err = fmt.Errorf("attach company to contact %s: %w", id, err)
 	var ae *intercom.APIError
 	if errors.As(err, &ae) && ae.Status == intercom.StatusNotFound && strings.Contains(ae.Message, "Company") {
-		return stale(err, companySrc, companyID) // the company is gone: upsert it again
+		return staleCompany(err, companySrc, companyID) // the company is gone: upsert it again
 	}
 	if errors.As(err, &ae) && ae.Status == intercom.StatusNotFound {
 		if src == fromCache {
@@ -198,3 +203,56 @@ func refused(err error) bool {
 	s := intercom.StatusOf(err)
 	return s == intercom.StatusBadRequest || s == intercom.StatusUnprocessableEntity
 }
+
+// Intercom's bounds of monthly_spend: a 32-bit integer.
+const (
+	maxSpend = math.MaxInt32
+	minSpend = math.MinInt32
+)
+
+// wholeSpend makes monthly_spend what Intercom takes: a whole number (it
+// truncates a fraction, so 1200.9 would become 1200: it is rounded here,
+// to 1201, with a warning) within a 32-bit integer (bounded, with a
+// warning). A value that is not a number is left to the field's checks.
+// The last value changed is remembered with its warning, so that a value
+// every group call repeats costs no allocation.
+func wholeSpend(n json.Number, warn func(string)) json.Number {
+	if n == "" {
+		return n
+	}
+	if m := lastSpend.Load(); m != nil && m.in == n {
+		warn(m.warning)
+		return m.out
+	}
+	v, err := strconv.ParseFloat(string(n), 64)
+	if err != nil {
+		return n
+	}
+	r := math.Round(v)
+	var warning string
+	switch {
+	case r > maxSpend:
+		r = maxSpend
+		warning = fmt.Sprintf("monthly_spend: %s bounded to %d, Intercom's largest", n, maxSpend)
+	case r < minSpend:
+		r = minSpend
+		warning = fmt.Sprintf("monthly_spend: %s bounded to %d, Intercom's smallest", n, minSpend)
+	case r != v:
+		warning = fmt.Sprintf("monthly_spend: %s rounded to %d: Intercom takes whole numbers (and would truncate it)", n, int64(r))
+	default:
+		return n // whole already
+	}
+	m := &spendMemo{in: json.Number(strings.Clone(string(n))), out: json.Number(strconv.FormatInt(int64(r), 10)), warning: warning}
+	lastSpend.Store(m)
+	warn(warning)
+	return m.out
+}
+
+// spendMemo is a monthly_spend wholeSpend changed: its value, the whole
+// number sent and the warning.
+type spendMemo struct {
+	in, out json.Number
+	warning string
+}
+
+var lastSpend atomic.Pointer[spendMemo]

@@ -21,6 +21,7 @@ type IdentifyContact struct {
 	SignedUpAt             *int64 // Unix seconds
 	LastSeenAt             *int64 // Unix seconds
 	OwnerID                *int64
+	EmailVerified          *bool // 2.16 on, with an email
 	UnsubscribedFromEmails *bool
 	CustomAttributes       intercom.Object
 }
@@ -30,7 +31,7 @@ var identifyContact = Register(Spec[IdentifyContact]{
 	Title:   "Identify Contact",
 	Trigger: `type == "identify"`,
 	Doc:     "Create or update a contact: a user, or a lead (a visitor who gave an email).",
-	Calls:   "users: a cached id → `PUT /contacts/{id}`; else `POST /contacts` first (1 call for a new user; an existing one answers 409 with its id → `PUT`, after a `GET` that checks its external_id when the identify has both an external_id and an email). Leads: cached id, else one search by email among leads → `PUT`, or `POST`",
+	Calls:   "users: a cached id → `PUT /contacts/{id}`; else `POST /contacts` first (1 call for a new user; an existing one answers 409 with its id → `PUT`, after a `GET` that checks its external_id when the identify has both an external_id and an email; an archived one answers 409 too → `POST /contacts/{id}/unarchive`, then as an existing one, unless `--archived-contacts dead-letter`). Leads: cached id, else one search by email among leads → `PUT`, or `POST`. A cached id that answers 404 is looked up again; from 2.16 a `GET /contacts/{id}` first tells a merged contact (410 with the contact it went into: that one is updated)",
 	Fields: []FieldOf[IdentifyContact]{
 		EnumField("role", func(a *IdentifyContact) *string { return &a.Role }, "user", "lead").Required().
 			Doc("`user`, or `lead` for contacts who are not signed up; set it with `{value: user}`"),
@@ -43,7 +44,10 @@ var identifyContact = Register(Spec[IdentifyContact]{
 		StringField("avatar", func(a *IdentifyContact) *string { return &a.Avatar }).Default("traits.avatar").Doc("image URL"),
 		DatetimeField("signed_up_at", func(a *IdentifyContact) **int64 { return &a.SignedUpAt }).Doc("when the user signed up"),
 		DatetimeField("last_seen_at", func(a *IdentifyContact) **int64 { return &a.LastSeenAt }).Default("timestamp"),
-		IntegerField("owner_id", func(a *IdentifyContact) **int64 { return &a.OwnerID }).Doc("id of the admin who owns the contact"),
+		IntegerField("owner_id", func(a *IdentifyContact) **int64 { return &a.OwnerID }).
+			Doc("id of the admin who owns the contact; sent as a string from Intercom-Version 2.16, a number before"),
+		BooleanField("email_verified", func(a *IdentifyContact) **bool { return &a.EmailVerified }).
+			Doc("you verified the contact owns the email (Intercom-Version 2.16 on; left out with a warning before, and without an email)"),
 		BooleanField("unsubscribed_from_emails", func(a *IdentifyContact) **bool { return &a.UnsubscribedFromEmails }),
 		AttributesField("custom_attributes", func(a *IdentifyContact) *intercom.Object { return &a.CustomAttributes }).
 			Doc("flat object; Intercom refuses the whole call for one the workspace lacks, unless `send --custom-attributes create` (or `existing`)"),
@@ -55,6 +59,10 @@ var identifyContact = Register(Spec[IdentifyContact]{
 })
 
 func finishIdentifyContact(a *IdentifyContact, warn func(string)) error {
+	if a.EmailVerified != nil && a.Email == "" {
+		warn("email_verified: left out: Intercom takes it only with an email in the same request")
+		a.EmailVerified = nil
+	}
 	if a.Role == "lead" {
 		if a.ExternalID != "" {
 			warn(fmt.Sprintf("external_id: left out: leads cannot have one (was %q)", a.ExternalID))
@@ -68,13 +76,26 @@ func finishIdentifyContact(a *IdentifyContact, warn func(string)) error {
 	return nil
 }
 
-// body is the contact's request body.
-func (a *IdentifyContact) body() intercom.ContactBody {
-	return intercom.ContactBody{
+// body is the contact's request body as version v takes it: owner_id a
+// string from 2.16, a number before; email_verified only from 2.16 (before,
+// it is left out with a warning through warn).
+func (a *IdentifyContact) body(v intercom.Version, warn func(string)) intercom.ContactBody {
+	b := intercom.ContactBody{
 		Role: a.Role, ExternalID: a.ExternalID, Email: a.Email, Phone: a.Phone, Name: a.Name,
-		Avatar: a.Avatar, SignedUpAt: a.SignedUpAt, LastSeenAt: a.LastSeenAt, OwnerID: a.OwnerID,
+		Avatar: a.Avatar, SignedUpAt: a.SignedUpAt, LastSeenAt: a.LastSeenAt,
 		UnsubscribedFromEmails: a.UnsubscribedFromEmails, CustomAttributes: a.CustomAttributes,
 	}
+	if a.OwnerID != nil {
+		b.OwnerID = &intercom.AdminID{ID: *a.OwnerID, AsString: v.OwnerIDString()}
+	}
+	if a.EmailVerified != nil {
+		if v.EmailVerified() {
+			b.EmailVerified = a.EmailVerified
+		} else {
+			warn(fmt.Sprintf("email_verified: left out: Intercom-Version %s does not take it (2.16 does)", v))
+		}
+	}
+	return b
 }
 
 // runIdentifyContact creates or updates a user or a lead.
@@ -85,7 +106,7 @@ func (a *IdentifyContact) body() intercom.ContactBody {
 // only ever matched among users, so a lead that shares the email is never
 // turned into a user by identify (convert_lead does that on purpose).
 func runIdentifyContact(ctx context.Context, c *Call, a *IdentifyContact) error {
-	body := a.body()
+	body := a.body(c.API.Version(), c.warner(ctx))
 	if body.Role == "" {
 		body.Role = "user"
 	}
@@ -111,6 +132,12 @@ func runIdentifyContact(ctx context.Context, c *Call, a *IdentifyContact) error 
 		}
 	}
 	ct, err := c.API.CreateContact(ctx, body)
+	if aid := intercom.ArchivedConflictID(err); aid != "" {
+		if err := c.unarchive(ctx, aid, err); err != nil {
+			return err
+		}
+		return resolveConflict(ctx, c, aid, ext, email, body, err)
+	}
 	if cid := intercom.ConflictID(err); cid != "" {
 		return resolveConflict(ctx, c, cid, ext, email, body, err)
 	}

@@ -34,12 +34,12 @@ func (c *Call) findContact(ctx context.Context, contactID, ext, email string) (s
 		}
 	}
 	if ext != "" {
-		ans, err := c.API.SearchContacts(ctx, intercom.Eq("external_id", ext), searchPerPage)
+		id, err := c.findUserByExternalID(ctx, ext)
 		if err != nil {
-			return "", fromSearch, fmt.Errorf("search contacts: %w", err)
+			return "", fromSearch, err
 		}
-		if len(ans.Data) == 1 && ans.TotalCount == 1 {
-			return ans.Data[0].ID, fromSearch, nil
+		if id != "" {
+			return id, fromSearch, nil
 		}
 	}
 	var detail string
@@ -60,7 +60,11 @@ func (c *Call) findContact(ctx context.Context, contactID, ext, email string) (s
 			detail = fmt.Sprintf("%d contacts match the email", ans.TotalCount)
 		}
 	}
-	return "", fromSearch, notFound(detail, "external_id", ext, "email", email)
+	err := notFound(detail, "external_id", ext, "email", email)
+	if email != "" || !c.API.Version().FindByExternalID() {
+		err = searchMissed{err} // a search found none
+	}
+	return "", fromSearch, err
 }
 
 // cachedUser finds a user in the cache by external_id, then by email (a
@@ -140,7 +144,7 @@ func (c *Call) findLead(ctx context.Context, leadID, email string) (string, sour
 	case ans.TotalCount > 1:
 		return "", fromSearch, notFound(fmt.Sprintf("%d leads match", ans.TotalCount), "lead_email", email)
 	}
-	return "", fromSearch, notFound("", "lead_email", email)
+	return "", fromSearch, searchMissed{notFound("", "lead_email", email)}
 }
 
 // updateFound sends body to the contact id that src found. done is false

@@ -21,7 +21,7 @@ var tagCompany = Register(Spec[TagCompany]{
 	Trigger: `type == "group" && traits.tags != nil`,
 	Doc: "Tag a company with each of the tags, creating the tags Intercom does not have yet; or, with `untag`, remove them " +
 		"(RudderStack tags the company of a group call from `traits.tags`).",
-	Calls: "per tag `POST /tags {name, companies: [{company_id, untag}]}` (Intercom finds the company by your company_id: no lookup)",
+	Calls: "per tag `POST /tags {name, companies: [{company_id}]}` (Intercom finds the company by your company_id: no lookup); an untag names Intercom's id too, as Intercom requires (`{id, company_id, untag: true}`: the id cached, else `GET /companies?company_id=` once)",
 	Fields: []FieldOf[TagCompany]{
 		StringField("company_id", func(a *TagCompany) *string { return &a.CompanyID }).Required().Default("groupId").
 			Doc("your company id"),
@@ -41,8 +41,17 @@ var tagCompany = Register(Spec[TagCompany]{
 // running it again changes nothing.
 func runTagCompany(ctx context.Context, c *Call, a *TagCompany) error {
 	untag := a.Untag != nil && *a.Untag
+	target := intercom.TagTarget{CompanyID: a.CompanyID, Untag: untag}
+	idSrc := fromAction
+	if untag {
+		id, src, err := c.companyIntercomID(ctx, a.CompanyID)
+		if err != nil {
+			return err
+		}
+		target.ID, idSrc = id, src
+	}
 	for _, name := range a.Tags {
-		body := intercom.TagBody{Name: name, Companies: []intercom.TagTarget{{CompanyID: a.CompanyID, Untag: untag}}}
+		body := intercom.TagBody{Name: name, Companies: []intercom.TagTarget{target}}
 		if _, err := c.API.Tag(ctx, body); err != nil {
 			verb := "tag"
 			if untag {
@@ -50,10 +59,31 @@ func runTagCompany(ctx context.Context, c *Call, a *TagCompany) error {
 			}
 			err = fmt.Errorf("%s company with %q: %w", verb, name, err)
 			if intercom.StatusOf(err) == intercom.StatusNotFound {
+				if idSrc == fromCache {
+					return staleCompany(err, idSrc, target.ID) // the cached company may be gone: find it again
+				}
 				return fmt.Errorf("%w (company_id %q): %w", ErrCompanyNotFound, a.CompanyID, err)
 			}
 			return err
 		}
 	}
 	return nil
+}
+
+// companyIntercomID returns Intercom's id of the company with your
+// company_id, and where it came from: cached from an earlier answer, else
+// read with GET /companies?company_id= (which caches it). A company
+// Intercom does not have is ErrCompanyNotFound.
+func (c *Call) companyIntercomID(ctx context.Context, companyID string) (string, source, error) {
+	if e, ok := c.cached(intercom.CompanyKey(companyID)); ok && e.ID != "" {
+		return e.ID, fromCache, nil
+	}
+	co, err := c.API.FindCompany(ctx, companyID)
+	switch {
+	case intercom.StatusOf(err) == intercom.StatusNotFound:
+		return "", fromSearch, fmt.Errorf("%w (company_id %q): %w", ErrCompanyNotFound, companyID, err)
+	case err != nil:
+		return "", fromSearch, fmt.Errorf("find company: %w", err)
+	}
+	return co.ID, fromSearch, nil
 }

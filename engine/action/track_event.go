@@ -32,7 +32,7 @@ var trackEvent = Register(Spec[TrackEvent]{
 	Title:   "Track Event",
 	Trigger: `type == "track"`,
 	Doc:     "Submit a data event for a user or a lead.",
-	Calls:   "`POST /events` by id or user_id as given; with only an email, the contact is found first (cached id, else search) and the event sent with its id",
+	Calls:   "`POST /events` by id or user_id as given; with only an email, the contact is found first (cached id, else search) and the event sent with its id. Intercom keeps one event per contact, name and second (`--spread-same-second-events` moves the others to the next free seconds); a 422 for its cap of 120 active event names is dead-lettered at once",
 	Fields: []FieldOf[TrackEvent]{
 		StringField("event_name", func(a *TrackEvent) *string { return &a.EventName }).Required().Default("event").
 			Doc("`.` and `$` become `-`; Intercom compares names case-insensitively"),
@@ -45,7 +45,7 @@ var trackEvent = Register(Spec[TrackEvent]{
 		MetadataField("metadata", func(a *TrackEvent) *intercom.Object { return &a.Metadata }).Default("properties").
 			Doc("flat object, at most 10 keys; revenue, currency and email are removed"),
 		NumberField("revenue", func(a *TrackEvent) *json.Number { return &a.Revenue }).Default("properties.revenue").
-			Doc("sent as `metadata.price = {amount, currency}` in minor units"),
+			Doc("sent as `metadata.price = {amount, currency}` in minor units; zero or negative (a refund) is left out with a warning: Intercom takes only a positive amount"),
 		StringField("currency", func(a *TrackEvent) *string { return &a.Currency }).Default("properties.currency").
 			Doc("ISO 4217 code; `USD` when revenue is set without one"),
 	},
@@ -72,6 +72,7 @@ func finishTrackEvent(a *TrackEvent, warn func(string)) error {
 	meta := slices.DeleteFunc(a.Metadata, func(m intercom.Member) bool {
 		return m.Key == "revenue" || m.Key == "currency" || m.Key == "email"
 	})
+	meta = dropBadAmounts(meta, warn) // before the price made from revenue, which is good
 	if a.Revenue != "" {
 		cur := a.Currency
 		if cur == "" {
@@ -79,6 +80,8 @@ func finishTrackEvent(a *TrackEvent, warn func(string)) error {
 		}
 		if amount, err := minorUnits(a.Revenue, cur); err != nil {
 			warn("revenue: left out: " + err.Error())
+		} else if amount <= 0 {
+			warn(fmt.Sprintf("revenue: left out: %s is not a positive amount, and Intercom takes a price only as a positive whole number of cents (a refund: map the revenue to a metadata key of its own to keep it as a plain number)", a.Revenue))
 		} else {
 			if _, clash := meta.Get("price"); clash {
 				warn(`metadata: "price" replaced by the revenue`)
@@ -168,7 +171,7 @@ func runTrackEvent(ctx context.Context, c *Call, a *TrackEvent) error {
 	if err == nil {
 		return nil
 	}
-	err = fmt.Errorf("submit event: %w", err)
+	err = fmt.Errorf("submit event: %w", eventNameCap(err))
 	if intercom.StatusOf(err) == intercom.StatusNotFound {
 		if src == fromCache {
 			return stale(err, src, id)
@@ -176,4 +179,58 @@ func runTrackEvent(ctx context.Context, c *Call, a *TrackEvent) error {
 		return fmt.Errorf("%w: %w", notFound("", "id", id, "user_id", a.UserID, "email", a.Email), err)
 	}
 	return err
+}
+
+// dropBadAmounts leaves out, with a warning, the monetary amounts
+// ({amount, currency}) of metadata whose amount is not what Intercom takes:
+// a positive whole number of cents.
+func dropBadAmounts(meta intercom.Object, warn func(string)) intercom.Object {
+	kept := meta[:0]
+	for _, m := range meta {
+		if amount, bad := badAmount(m.Raw); bad {
+			warn(fmt.Sprintf("metadata.%s: left out: a monetary amount must be a positive whole number of cents (was %s)", m.Key, amount))
+			continue
+		}
+		kept = append(kept, m)
+	}
+	return kept
+}
+
+// badAmount says whether raw is a monetary amount whose amount is not a
+// positive whole number, and gives the amount.
+func badAmount(raw string) (string, bool) {
+	if !strings.HasPrefix(raw, "{") || !strings.Contains(raw, `"amount"`) {
+		return "", false // cheap: most values are no amount
+	}
+	var v struct {
+		Amount   *json.Number `json:"amount"`
+		Currency *string      `json:"currency"`
+	}
+	if json.Unmarshal([]byte(raw), &v) != nil || v.Amount == nil || v.Currency == nil {
+		return "", false
+	}
+	n, err := strconv.ParseInt(string(*v.Amount), 10, 64)
+	return string(*v.Amount), err != nil || n <= 0
+}
+
+// EventSecond returns what Intercom de-duplicates a planned track_event
+// by: its contact (the key it is routed by, see Contact.Key), its name and
+// its created_at, in Unix seconds. ok is false for another action, or an
+// event without a contact or a created_at.
+func EventSecond(a Action) (contact, name string, at int64, ok bool) {
+	t, isEvent := a.Fields.(*TrackEvent)
+	if !isEvent || t.CreatedAt == nil {
+		return "", "", 0, false
+	}
+	contact = a.Contact().Key()
+	return contact, t.EventName, *t.CreatedAt, contact != ""
+}
+
+// MoveEvent sets a planned track_event's created_at to at (Unix seconds):
+// a free second for an event that shares one with another of its name
+// and contact (see EventSecond).
+func MoveEvent(a Action, at int64) {
+	if t, ok := a.Fields.(*TrackEvent); ok {
+		t.CreatedAt = &at
+	}
 }

@@ -47,13 +47,14 @@ func TestIntercomVersion(t *testing.T) {
 		got = append(got, r.Header.Get("Intercom-Version")+" "+r.Header.Get("User-Agent"))
 	}
 	// Each run: POST /events (404, no such user) and its last try at the end.
-	if want := []string{"2.11 intercom-actions/dev", "2.11 intercom-actions/dev", "2.14 intercom-actions/dev", "2.14 intercom-actions/dev"}; !slices.Equal(got, want) {
+	if want := []string{"2.16 intercom-actions/dev", "2.16 intercom-actions/dev", "2.14 intercom-actions/dev", "2.14 intercom-actions/dev"}; !slices.Equal(got, want) {
 		t.Errorf("Intercom-Version and User-Agent sent: %q", got)
 	}
 	for v, want := range map[string]string{
-		"2.16":     "send: --intercom-version 2.16 is not supported: from 2.16 Intercom sends owner_id as a string and answers 410 for a merged contact's old id, which this client does not handle yet; use 2.0 to 2.15 (default 2.11)\n",
-		"Unstable": "send: --intercom-version \"Unstable\": want a version from 2.0 to 2.15 (default 2.11)\n",
-		"1.4":      "send: --intercom-version \"1.4\": want a version from 2.0 to 2.15 (default 2.11)\n",
+		"2.17":     "send: --intercom-version 2.17 is not supported: want a version from 2.11 to 2.16 (default 2.16)\n",
+		"2.10":     "send: --intercom-version 2.10 is not supported: want a version from 2.11 to 2.16 (default 2.16)\n",
+		"Unstable": "send: --intercom-version \"Unstable\": want a version from 2.11 to 2.16 (default 2.16)\n",
+		"1.4":      "send: --intercom-version \"1.4\": want a version from 2.11 to 2.16 (default 2.16)\n",
 	} {
 		code, _, errOut := runCLI(t, event, "send", "--api-base", sim.URL(), "--dead-letter", dl, "--intercom-version", v)
 		if code != 2 || errOut != want {

@@ -87,6 +87,9 @@ func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 					fmt.Fprintf(stderr, "%s:%s\n", label, strings.TrimPrefix(m, "line "))
 				}
 			}
+			for _, m := range res.SameSecond {
+				fmt.Fprintf(stderr, "%s:%s\n", label, strings.TrimPrefix(m, "line "))
+			}
 			events.Add(1)
 			_, err := out.Write(res.Output)
 			return err
@@ -110,7 +113,7 @@ func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func add(a, b planner.Summary) planner.Summary {
 	return planner.Summary{
 		Events: a.Events + b.Events, Actions: a.Actions + b.Actions, Skipped: a.Skipped + b.Skipped,
-		BadEvents: a.BadEvents + b.BadEvents, RuleErrors: a.RuleErrors + b.RuleErrors,
+		BadEvents: a.BadEvents + b.BadEvents, RuleErrors: a.RuleErrors + b.RuleErrors, SameSecond: a.SameSecond + b.SameSecond,
 	}
 }
 

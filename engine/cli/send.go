@@ -433,6 +433,7 @@ func writeSendSummary(w io.Writer, s processor.Summary, stats *processor.Stats, 
 		fmt.Fprintf(w, ", %d waited for their contact's identify", s.Waited)
 	}
 	fmt.Fprintln(w)
+	writeSameSecond(w, s)
 	writeFailures(w, s.Failures)
 	if dlWritten {
 		fmt.Fprintf(w, "dead letters: %s (send it again to retry them)\n", dlPath)
@@ -464,6 +465,19 @@ func writeSendSummary(w io.Writer, s processor.Summary, stats *processor.Stats, 
 		rate = float64(s.Events) / secs
 	}
 	fmt.Fprintf(w, "elapsed: %s (%.0f events/s)\n", s.Elapsed.Round(time.Millisecond), rate)
+}
+
+// writeSameSecond says how many track events shared a second with another
+// of their name and contact, which Intercom stores as one, and what was
+// done about it.
+func writeSameSecond(w io.Writer, s processor.Summary) {
+	switch {
+	case s.SameSecond == 0:
+	case s.Spread == s.SameSecond:
+		fmt.Fprintf(w, "same second: %d track events shared a second with another of their name and contact; all were moved to the next free second (--spread-same-second-events)\n", s.SameSecond)
+	default:
+		fmt.Fprintf(w, "same second: %d track events shared a second with another of their name and contact: Intercom keeps one of each (--spread-same-second-events keeps them all)\n", s.SameSecond-s.Spread)
+	}
 }
 
 // writeFailures lists the dead letters grouped by reason, most frequent

@@ -80,7 +80,11 @@ func signalName(sig os.Signal) string {
 func logStopped(log *slog.Logger, name string, sum processor.Summary, extra ...any) {
 	attrs := []any{"events_settled", sum.Events, "sent", sum.Sent, "skipped", sum.Skipped, "failed", sum.Failed,
 		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown}
-	log.Info(name+": stopped", append(attrs, extra...)...)
+	attrs = append(attrs, extra...)
+	if sum.SameSecond > 0 { // Intercom stored one of each, unless they were spread
+		attrs = append(attrs, "same_second_events", sum.SameSecond, "spread_events", sum.Spread)
+	}
+	log.Info(name+": stopped", attrs...)
 	for _, r := range mostFrequent(sum.Failures) {
 		f := sum.Failures[r]
 		log.Info(name+": failures", "reason", r, "count", f.Count, "example_ref", f.Ref, "example", f.Example)

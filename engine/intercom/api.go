@@ -22,8 +22,19 @@ import (
 type API interface {
 	// CreateContact creates a user or lead (POST /contacts).
 	CreateContact(ctx context.Context, body ContactBody) (*Contact, error)
-	// GetContact reads a contact by Intercom id (GET /contacts/{id}).
+	// GetContact reads a contact by Intercom id (GET /contacts/{id}). From
+	// 2.16 a merged contact's old id answers 410 with the contact it was
+	// merged into, which implementations follow: the answer is then that
+	// contact, and the cache maps the old id's keys to it.
 	GetContact(ctx context.Context, id string) (*Contact, error)
+	// FindContactByExternalID reads a user by external_id
+	// (GET /contacts/find_by_external_id/{id}, 2.13 on: see
+	// Version.FindByExternalID); unlike search it does not lag writes. A 404
+	// when there is none.
+	FindContactByExternalID(ctx context.Context, externalID string) (*Contact, error)
+	// UnarchiveContact restores an archived contact
+	// (POST /contacts/{id}/unarchive).
+	UnarchiveContact(ctx context.Context, id string) error
 	// UpdateContact updates a contact by Intercom id (PUT /contacts/{id}).
 	UpdateContact(ctx context.Context, id string, body ContactBody) (*Contact, error)
 	// SearchContacts returns the first page of contacts matching q
@@ -68,6 +79,10 @@ type API interface {
 	ListDataAttributes(ctx context.Context, model string) ([]DataAttribute, error)
 	// CreateDataAttribute creates a custom attribute (POST /data_attributes).
 	CreateDataAttribute(ctx context.Context, body DataAttributeBody) (*DataAttribute, error)
+
+	// Version is the API version the implementation speaks: call
+	// sequences write their bodies for it.
+	Version() Version
 
 	// Cached returns what earlier answers taught about key; for a company,
 	// also the digest of the last body sent (see CompanyBody.Digest).

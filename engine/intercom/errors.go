@@ -14,6 +14,7 @@ const (
 	StatusBadRequest          = 400
 	StatusNotFound            = 404
 	StatusConflict            = 409
+	StatusGone                = 410
 	StatusUnprocessableEntity = 422
 )
 
@@ -24,6 +25,7 @@ type APIError struct {
 	Message    string        // the error messages, joined with "; "
 	RequestID  string        // Intercom's request id, for support
 	RetryAfter time.Duration // how long to wait: for 429 from Retry-After or X-RateLimit-Reset, for 503 from Retry-After
+	MergedInto string        // 410 contact_merged: the id of the contact it was merged into, from the Link header
 }
 
 // Error formats e like `intercom: 409 conflict: A contact matching those
@@ -56,15 +58,30 @@ var conflictRE = regexp.MustCompile(`already exists with id=([A-Za-z0-9_-]+)`)
 
 // ConflictID returns the id of the existing contact named by a 409 answer
 // ("A contact matching those details already exists with id=<id>"), or "".
-func ConflictID(err error) string {
+func ConflictID(err error) string { return conflictMatch(conflictRE, err) }
+
+// conflictMatch is the id re finds in a 409 answer's message, or "".
+func conflictMatch(re *regexp.Regexp, err error) string {
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != StatusConflict {
 		return ""
 	}
-	if m := conflictRE.FindStringSubmatch(ae.Message); m != nil {
+	if m := re.FindStringSubmatch(ae.Message); m != nil {
 		return m[1]
 	}
 	return ""
 }
+
+var archivedRE = regexp.MustCompile(`(?i)\barchived contact\b.*already exists with id=([A-Za-z0-9_-]+)`)
+
+// ArchivedConflictID returns the id of the archived contact named by a 409
+// answer ("An archived contact matching those details already exists with
+// id=<id>"), or "" when err is no such answer. POST
+// /contacts/{id}/unarchive restores it.
+func ArchivedConflictID(err error) string { return conflictMatch(archivedRE, err) }
+
+// CodeContactMerged is the error code of a 410 for a merged contact's old
+// id (2.16 on); its Link header names the contact it was merged into.
+const CodeContactMerged = "contact_merged"
 
 func lower(s string) string { return strings.ToLower(s) }

@@ -3,6 +3,8 @@ package intercom
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
+	"strconv"
 )
 
 // Request bodies list their fields in alphabetical order of the JSON
@@ -12,17 +14,61 @@ import (
 // ContactBody is the body of POST /contacts and PUT /contacts/{id}. Empty
 // fields are left out; nil pointers too.
 type ContactBody struct {
-	Avatar                 string `json:"avatar,omitempty"`
-	CustomAttributes       Object `json:"custom_attributes,omitempty"`
-	Email                  string `json:"email,omitempty"`
-	ExternalID             string `json:"external_id,omitempty"`
-	LastSeenAt             *int64 `json:"last_seen_at,omitempty"`
-	Name                   string `json:"name,omitempty"`
-	OwnerID                *int64 `json:"owner_id,omitempty"`
-	Phone                  string `json:"phone,omitempty"`
-	Role                   string `json:"role,omitempty"` // "user" or "lead"
-	SignedUpAt             *int64 `json:"signed_up_at,omitempty"`
-	UnsubscribedFromEmails *bool  `json:"unsubscribed_from_emails,omitempty"`
+	Avatar                 string   `json:"avatar,omitempty"`
+	CustomAttributes       Object   `json:"custom_attributes,omitempty"`
+	Email                  string   `json:"email,omitempty"`
+	EmailVerified          *bool    `json:"email_verified,omitempty"` // 2.16 on, with an email
+	ExternalID             string   `json:"external_id,omitempty"`
+	LastSeenAt             *int64   `json:"last_seen_at,omitempty"`
+	Name                   string   `json:"name,omitempty"`
+	OwnerID                *AdminID `json:"owner_id,omitempty"`
+	Phone                  string   `json:"phone,omitempty"`
+	Role                   string   `json:"role,omitempty"` // "user" or "lead"
+	SignedUpAt             *int64   `json:"signed_up_at,omitempty"`
+	UnsubscribedFromEmails *bool    `json:"unsubscribed_from_emails,omitempty"`
+}
+
+// AdminID is an admin's id in a request body, such as a contact's
+// owner_id: a JSON string from 2.16 on (AsString), an integer before
+// (see Version.OwnerIDString).
+type AdminID struct {
+	ID       int64
+	AsString bool
+}
+
+// MarshalJSON writes the id as a string or a number, as AsString says.
+func (a AdminID) MarshalJSON() ([]byte, error) {
+	n := strconv.FormatInt(a.ID, 10)
+	if a.AsString {
+		return []byte(strconv.Quote(n)), nil
+	}
+	return []byte(n), nil
+}
+
+// FlexID is an id Intercom answers as a JSON string (2.16 on) or as a
+// number (before); it decodes from either, to its decimal text.
+type FlexID string
+
+// UnmarshalJSON takes a string, a number or null.
+func (f *FlexID) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+		*f = ""
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = FlexID(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("want an id as a string or a number, not %s", b)
+	}
+	*f = FlexID(n)
+	return nil
 }
 
 // CompanyBody is the body of POST /companies.
@@ -133,7 +179,7 @@ type Contact struct {
 	Phone                  string         `json:"phone,omitempty"`
 	Name                   string         `json:"name,omitempty"`
 	Avatar                 string         `json:"avatar,omitempty"`
-	OwnerID                int64          `json:"owner_id,omitempty"`
+	OwnerID                FlexID         `json:"owner_id,omitempty"` // a string from 2.16, a number before
 	SignedUpAt             int64          `json:"signed_up_at,omitempty"`
 	LastSeenAt             int64          `json:"last_seen_at,omitempty"`
 	CreatedAt              int64          `json:"created_at,omitempty"`

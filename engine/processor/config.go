@@ -5,12 +5,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
-	"strconv"
 
 	"golang.org/x/oauth2"
 
 	"github.com/intercom-actions/intercom-actions/engine/action"
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/internal/auth"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 )
@@ -36,11 +35,16 @@ func (c *Config) Validate() error {
 			return &OptionError{Option: "custom-attributes", Detail: ": " + err.Error()}
 		}
 	}
+	if err := checkArchived(c.ArchivedContacts); err != nil {
+		return err
+	}
 	switch {
 	case c.Concurrency < 0:
 		return &OptionError{Option: "concurrency", Detail: fmt.Sprintf(" %d: must be at least 1", c.Concurrency)}
 	case c.ContactWait < 0:
 		return &OptionError{Option: "contact-wait", Detail: fmt.Sprintf(" %s: must not be negative", c.ContactWait)}
+	case c.SearchWait < 0 || c.SearchWait > maxSearchWait:
+		return &OptionError{Option: "search-wait", Detail: fmt.Sprintf(" %s: must be from 0 to %s", c.SearchWait, maxSearchWait)}
 	}
 	return nil
 }
@@ -87,25 +91,12 @@ func isLoopback(base string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// lastVersion is the newest Intercom-Version this client may send: 2.16
-// sends owner_id as a string and answers 410 contact_merged for the old id
-// of a merged contact, neither of which the call sequences handle yet.
-const (
-	lastVersion      = "2.15"
-	lastVersionMinor = 15
-)
-
-var versionRE = regexp.MustCompile(`^2\.([0-9]|[1-9][0-9])$`)
-
-// checkVersion accepts the Intercom API versions the client can speak.
+// checkVersion accepts the Intercom API versions the client speaks: those
+// whose requests and answers it is written and tested for (see
+// intercom.Version).
 func checkVersion(v string) error {
-	m := versionRE.FindStringSubmatch(v)
-	if m == nil {
-		return &OptionError{Option: "intercom-version", Detail: fmt.Sprintf(" %q: want a version from 2.0 to %s (default %s)", v, lastVersion, rest.DefaultVersion)}
-	}
-	if minor, _ := strconv.Atoi(m[1]); minor > lastVersionMinor {
-		return &OptionError{Option: "intercom-version", Detail: fmt.Sprintf(" %s is not supported: from 2.16 Intercom sends owner_id as a string and answers 410 for a merged contact's old id, "+
-			"which this client does not handle yet; use 2.0 to %s (default %s)", v, lastVersion, rest.DefaultVersion)}
+	if _, err := intercom.ParseVersion(v); err != nil {
+		return &OptionError{Option: "intercom-version", Detail: " " + err.Error()}
 	}
 	return nil
 }

@@ -90,6 +90,12 @@ var (
 	// and no identify of it came within ContactWait or before the end of
 	// the run.
 	ErrContactNotFound = action.ErrContactNotFound
+	// ErrEventNameCap: Intercom refused a data event (422) because the
+	// workspace has its most active event names (120); it is not retried.
+	ErrEventNameCap = action.ErrEventNameCap
+	// ErrArchived: the contact an identify matches is archived in
+	// Intercom, and ArchivedContacts is dead-letter.
+	ErrArchived = action.ErrArchived
 )
 
 type (

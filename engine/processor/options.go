@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/internal/bounded"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 	"github.com/intercom-actions/intercom-actions/rules"
@@ -94,12 +95,21 @@ var options = []Option{
 		Help: "file holding the Intercom token (as 'intercom-actions auth login' writes it); default: INTERCOM_ACCESS_TOKEN, else the login's",
 		set:  func(c *Config, v string) error { c.TokenFile = v; return nil }},
 	{Name: "intercom-version", Kind: String, Default: rest.DefaultVersion,
-		Help: "Intercom-Version header: the API version, 2.0 to " + lastVersion + " (the default is the one the request bodies are written and tested for)",
+		Help: "Intercom-Version header: the API version, " + string(intercom.FirstVersion) + " to " + string(intercom.LastVersion) + " (request bodies are written for the version sent)",
 		set:  func(c *Config, v string) error { c.IntercomVersion = v; return nil }},
 	{Name: "concurrency", Kind: Int, Default: "8", Help: "actions in flight at once in the process, across its runs and partitions (contacts sent in parallel)",
 		set: func(c *Config, v string) error { return parseInt(v, 1, &c.Concurrency) }},
 	{Name: "contact-wait", Kind: Duration, Default: "30s", Help: "how long a group or track waits for its contact's identify",
 		set: func(c *Config, v string) error { return parseDuration(v, &c.ContactWait) }},
+	{Name: "search-wait", Kind: Duration, Default: DefaultSearchWait.String(),
+		Help: "how long an action whose contact search did not find (a lead, a contact by email) waits, also at the end of the input: Intercom's search lags new contacts by up to a few minutes (0: contact-wait only; at most 30m)",
+		set:  setSearchWait},
+	{Name: "archived-contacts", Kind: Enum, Default: UnarchiveArchived, Values: []string{UnarchiveArchived, DeadLetterArchived},
+		Help: "an identify that matches a contact archived in Intercom: unarchive (unarchive it, then update it, as Intercom does when one comes back through the Messenger) or dead-letter (leave it archived)",
+		set:  func(c *Config, v string) error { c.ArchivedContacts = v; return nil }},
+	{Name: "spread-same-second-events", Kind: Bool, Default: "false",
+		Help: "keep track events of one name for one contact in one second, which Intercom stores as one: send each after the first at the next free second (the same second again on a retry); they are counted and reported either way",
+		set:  func(c *Config, v string) error { return parseBool(v, &c.SpreadSameSecondEvents) }},
 	{Name: "custom-attributes", Kind: Enum, Default: "send", Values: []string{"send", "create", "existing"},
 		Help: "custom attributes the workspace does not have: send (as mapped: Intercom refuses the whole update), " +
 			"create (create them, typed from the value, up to Intercom's 250; drop what cannot be, with a warning) or existing (drop them with a warning)",

@@ -32,10 +32,11 @@
 // named in this package, so that an embedder needs no other to handle
 // them: *EventError (an unusable event), RuleErrors and *RuleError (a rule
 // that failed on the event, or whose action failed), *APIError
-// (Intercom's answer), ErrContactNotFound, ErrOutcomeUnknown (a request
-// cut off: Intercom may have applied it), ErrUnauthorized, and ErrNotSent
-// (nothing of the event was sent: safe to send again). Reasons names the
-// kind of each failure without ids, for metrics.
+// (Intercom's answer), ErrContactNotFound, ErrEventNameCap, ErrArchived,
+// ErrOutcomeUnknown (a request cut off: Intercom may have applied it),
+// ErrUnauthorized, and ErrNotSent (nothing of the event was sent: safe to
+// send again). Reasons names the kind of each failure without ids, for
+// metrics.
 //
 // Stopping is in two stages, for every face: Stop (or Shutdown) lets the
 // requests in flight finish and leaves what was not started to its source;
@@ -63,6 +64,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
+	"github.com/intercom-actions/intercom-actions/engine/internal/samesecond"
 )
 
 // Config configures a Processor: every field but the Go-only ones at the
@@ -86,7 +88,8 @@ type Config struct {
 	// saves it. Without it or TokenSource, INTERCOM_ACCESS_TOKEN is used,
 	// else the login's token; for a loopback APIBase, a placeholder.
 	TokenFile string
-	// IntercomVersion is the Intercom-Version header (default 2.11).
+	// IntercomVersion is the Intercom-Version header, 2.11 to 2.16
+	// (default 2.16); request bodies are written for it.
 	IntercomVersion string
 	// Concurrency is the most actions in flight at once, across all runs
 	// and calls of the Processor; default 8.
@@ -96,6 +99,21 @@ type Config struct {
 	// identify of that contact later in its run; then it gets one last try
 	// and fails with action.ErrContactNotFound. Default 30 s.
 	ContactWait time.Duration
+	// SearchWait bounds how long an action whose contact a search did
+	// not find waits (longer than ContactWait: Intercom's search lags new
+	// contacts by up to a few minutes), also at the end of the input.
+	// Zero is DefaultSearchWait; a wait no longer than ContactWait (the
+	// option's 0 sets a nanosecond) waits ContactWait only.
+	SearchWait time.Duration
+	// ArchivedContacts says what an identify that matches a contact
+	// archived in Intercom does: unarchive (default: unarchive it, then
+	// update it) or dead-letter.
+	ArchivedContacts string
+	// SpreadSameSecondEvents keeps track events of one name for one
+	// contact in one second, which Intercom stores as one, by sending each
+	// after the first at the next free second. Either way they are counted
+	// (Summary.SameSecond).
+	SpreadSameSecondEvents bool
 	// CustomAttributes says what happens to custom attributes the
 	// workspace does not have: send (default: sent as mapped, and Intercom
 	// refuses the call), create or existing (see action.AttributeMode).
@@ -135,6 +153,9 @@ type Processor struct {
 	idle   func()       // closes the idle connections of a client of its own
 	slots  chan struct{}
 	merges *action.Merges
+	// seconds places track events in time across the Processor's runs
+	// (see Config.SpreadSameSecondEvents).
+	seconds *samesecond.Seconds
 
 	mu      sync.Mutex
 	stopped bool
@@ -157,7 +178,8 @@ func New(cfg Config) (*Processor, error) {
 			return nil, err
 		}
 	}
-	p := &Processor{cfg: cfg, rules: eng, slots: make(chan struct{}, cfg.Concurrency), runs: map[*run]bool{}}
+	p := &Processor{cfg: cfg, rules: eng, slots: make(chan struct{}, cfg.Concurrency), runs: map[*run]bool{},
+		seconds: samesecond.New(0)}
 	if cfg.DryRun != nil {
 		p.exec = &dryRun{w: cfg.DryRun}
 		return p, nil
@@ -168,7 +190,7 @@ func New(cfg Config) (*Processor, error) {
 	}
 	p.client, p.idle = client, hc.CloseIdleConnections
 	p.merges = &action.Merges{}
-	exec := action.Executor{API: client, Log: cfg.Logger, Merges: p.merges}
+	exec := action.Executor{API: client, Log: cfg.Logger, Merges: p.merges, KeepArchived: cfg.ArchivedContacts == DeadLetterArchived}
 	if mode, _ := action.ParseAttributeMode(cfg.CustomAttributes); mode != action.SendAttributes {
 		exec.Attributes = action.NewAttributes(mode) // one for the Processor: the workspace is listed once
 	}
@@ -183,6 +205,9 @@ func (c *Config) defaults() {
 	}
 	if c.ContactWait <= 0 {
 		c.ContactWait = 30 * time.Second
+	}
+	if c.SearchWait <= 0 {
+		c.SearchWait = DefaultSearchWait
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -273,7 +298,8 @@ func (p *Processor) Start(ctx context.Context, src Source, sink Sink) Run {
 // share a call (the upserts of a company by its members' group calls),
 // whatever the face.
 func (p *Processor) start(ctx context.Context, src Source, sink Sink, workers int) *run {
-	cfg := dispatch.Config{Engine: p.rules, Executor: limited{p}, Concurrency: workers, ContactWait: p.cfg.ContactWait, Sink: sink}
+	cfg := dispatch.Config{Engine: p.rules, Executor: limited{p}, Concurrency: workers, ContactWait: p.cfg.ContactWait, Sink: sink,
+		SearchWait: p.cfg.SearchWait, Seconds: p.seconds, SpreadSameSecond: p.cfg.SpreadSameSecondEvents}
 	if p.merges != nil {
 		cfg.Merges = p.merges
 	}

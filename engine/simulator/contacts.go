@@ -19,7 +19,7 @@ type contactJSON struct {
 	Phone                  *string        `json:"phone"`
 	Name                   *string        `json:"name"`
 	Avatar                 *string        `json:"avatar"`
-	OwnerID                *int64         `json:"owner_id"`
+	OwnerID                any            `json:"owner_id"` // a string from 2.16, a number before (see ownerIDJSON)
 	CreatedAt              int64          `json:"created_at"`
 	UpdatedAt              int64          `json:"updated_at"`
 	SignedUpAt             *int64         `json:"signed_up_at"`
@@ -79,7 +79,7 @@ func (st *store) renderContact(c *Contact, companyIDs []string) contactJSON {
 		Phone:                  nullStr(c.Phone),
 		Name:                   nullStr(c.Name),
 		Avatar:                 nullStr(c.Avatar),
-		OwnerID:                nullInt(c.OwnerID),
+		OwnerID:                st.ownerIDJSON(c.OwnerID),
 		CreatedAt:              c.CreatedAt,
 		UpdatedAt:              c.UpdatedAt,
 		SignedUpAt:             nullInt(c.SignedUpAt),
@@ -112,19 +112,23 @@ type contactPatch struct {
 	strs      map[string]string
 	ints      map[string]int64
 	unsub     *bool
+	verified  *bool // email_verified, 2.16 on
 	custom    map[string]any
 	customSet bool
 }
 
-func parseContactPatch(body []byte) (*contactPatch, *apiError) {
+func parseContactPatch(body []byte, minor int) (*contactPatch, *apiError) {
 	p, e := parseParams(body)
 	if e != nil {
 		return nil, e
 	}
-	if e := p.only(contactParams...); e != nil {
+	if e := p.only(contactParamsOf(minor)...); e != nil {
 		return nil, e
 	}
 	cp := &contactPatch{strs: map[string]string{}, ints: map[string]int64{}}
+	if e := cp.parse216(p, minor); e != nil {
+		return nil, e
+	}
 	if v, ok, e := p.str("role"); e != nil {
 		return nil, e
 	} else if ok {
@@ -146,6 +150,9 @@ func parseContactPatch(body []byte) (*contactPatch, *apiError) {
 		return nil, errInvalid("email %q is not a valid email address", email)
 	}
 	for _, k := range contactIntParams {
+		if k == "owner_id" && minor >= 16 {
+			continue // a string: see parse216
+		}
 		v, ok, e := p.integer(k)
 		if e != nil {
 			return nil, e
@@ -214,6 +221,9 @@ func (cp *contactPatch) apply(c *Contact) bool {
 	}
 	if cp.unsub != nil && *cp.unsub != c.UnsubscribedFromEmails {
 		c.UnsubscribedFromEmails, changed = *cp.unsub, true
+	}
+	if cp.verified != nil && *cp.verified != c.EmailVerified {
+		c.EmailVerified, changed = *cp.verified, true
 	}
 	if mergeAttributes(&c.CustomAttributes, cp.custom) {
 		changed = true
@@ -340,7 +350,7 @@ func (st *store) contact(id string) (*contactRec, *apiError) {
 
 // createContact serves POST /contacts.
 func createContact(s *Server, c *call) (int, any, *apiError) {
-	cp, e := parseContactPatch(c.body)
+	cp, e := parseContactPatch(c.body, c.minor)
 	if e == nil {
 		e = s.checkAttributes("contact", cp.custom)
 	}
@@ -351,6 +361,9 @@ func createContact(s *Server, c *call) (int, any, *apiError) {
 	cp.apply(nc)
 	st := &s.st
 	if e := st.validateContact(nc, ""); e != nil {
+		return 0, nil, e
+	}
+	if e := st.archivedConflict(nc); e != nil {
 		return 0, nil, e
 	}
 	now := s.now()
@@ -368,7 +381,7 @@ func createContact(s *Server, c *call) (int, any, *apiError) {
 func getContact(s *Server, c *call) (int, any, *apiError) {
 	rec, e := s.st.contact(c.segs[1])
 	if e != nil {
-		return 0, nil, e
+		return 0, nil, s.st.merged410(c, e)
 	}
 	return http.StatusOK, s.st.renderContact(rec.c, rec.c.CompanyIDs), nil
 }
@@ -380,7 +393,7 @@ func updateContact(s *Server, c *call) (int, any, *apiError) {
 	if e != nil {
 		return 0, nil, e
 	}
-	cp, e := parseContactPatch(c.body)
+	cp, e := parseContactPatch(c.body, c.minor)
 	if e == nil {
 		e = s.checkAttributes("contact", cp.custom)
 	}
@@ -540,6 +553,7 @@ func mergeContacts(s *Server, c *call) (int, any, *apiError) {
 	}
 	st.reindexEvents()
 	st.removeContact(s, lead)
+	st.merged[l.ID] = user.c.ID
 	now := s.now()
 	nc.UpdatedAt = now.Unix()
 	user.c = &nc

@@ -27,7 +27,7 @@ func TestContactLifecycle(t *testing.T) {
 	s, c, clk := start(t, Options{})
 	created := c.ok("POST", "/contacts", map[string]any{
 		"external_id": "u1", "email": "ann@example.com", "name": "Ann",
-		"signed_up_at": 1600000000, "owner_id": 7,
+		"signed_up_at": 1600000000, "owner_id": "7",
 		"custom_attributes": map[string]any{"plan": "pro", "seats": 3, "vip": true},
 	}, 200)
 	id := created["id"].(string)
@@ -37,7 +37,7 @@ func TestContactLifecycle(t *testing.T) {
 	want := map[string]any{
 		"type": "contact", "id": id, "workspace_id": "sim", "external_id": "u1",
 		"role": "user", "email": "ann@example.com", "phone": nil, "name": "Ann",
-		"avatar": nil, "owner_id": 7.0, "created_at": float64(t0.Unix()),
+		"avatar": nil, "owner_id": "7", "created_at": float64(t0.Unix()),
 		"updated_at": float64(t0.Unix()), "signed_up_at": 1600000000.0,
 		"last_seen_at": nil, "unsubscribed_from_emails": false,
 		"custom_attributes": map[string]any{"plan": "pro", "seats": 3.0, "vip": true},
@@ -207,7 +207,7 @@ func TestMerge(t *testing.T) {
 		t.Fatalf("merged contact: %v", merged)
 	}
 	mustEqual(t, "merged custom attributes", merged["custom_attributes"], map[string]any{"plan": "pro", "source": "ad"})
-	c.fail("GET", "/contacts/"+lead, nil, 404, "not_found", "User Not Found")
+	c.fail("GET", "/contacts/"+lead, nil, 410, "contact_merged", "This contact has been merged. See the 'Link' header for the canonical contact.")
 
 	st := s.State()
 	mustEqual(t, "contacts", len(st.Contacts), 2)

@@ -92,12 +92,16 @@ func createEvent(s *Server, c *call) (int, any, *apiError) {
 		CreatedAt: createdAt,
 		Metadata:  meta,
 	}
+	if e := s.eventNameCap(name); e != nil {
+		return 0, nil, e
+	}
 	key := ev.dedupKey()
 	if st.eventKeys[key] {
 		st.duplicates++
 		return http.StatusAccepted, nil, nil // a duplicate: ignored
 	}
 	st.eventKeys[key] = true
+	st.eventNames[strings.ToLower(name)] = true
 	st.events = append(st.events, ev)
 	return http.StatusAccepted, nil, nil
 }

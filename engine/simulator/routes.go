@@ -11,6 +11,12 @@ type call struct {
 	r    *http.Request
 	body []byte
 	segs []string // path segments
+	// minor is the Intercom-Version's minor number (2.16 → 16), the
+	// newest when the header is absent (see apiMinor).
+	minor int
+	// header holds headers the handler adds to its answer (the Link of a
+	// 410 contact_merged).
+	header http.Header
 }
 
 // handler serves one endpoint with the workspace lock held. It returns the
@@ -42,6 +48,10 @@ func route(method, path string) (handler, string) {
 		m = map[string]handler{http.MethodPost: searchContacts}
 	case n == 2 && segs[0] == "contacts" && segs[1] == "merge":
 		m = map[string]handler{http.MethodPost: mergeContacts}
+	case n >= 3 && segs[0] == "contacts" && segs[1] == "find_by_external_id": // an external_id may hold "/"
+		m = map[string]handler{http.MethodGet: findByExternalID}
+	case n == 3 && segs[0] == "contacts" && (segs[2] == "archive" || segs[2] == "unarchive"):
+		m = map[string]handler{http.MethodPost: archiveContact}
 	case n == 2 && segs[0] == "contacts":
 		m = map[string]handler{
 			http.MethodGet:    getContact,

@@ -61,6 +61,10 @@ type Options struct {
 	// their model only. Nil accepts every name. GET /data_attributes lists
 	// the names given here as custom string attributes of both models.
 	DataAttributes []string
+	// MaxEventNames is the most distinct event names the workspace takes
+	// (default Intercom's 120): an event of a new name past it answers
+	// 422, as Intercom does.
+	MaxEventNames int
 	// MaxRequests bounds the request log (Requests, GET /_sim/requests):
 	// only the most recent MaxRequests are kept, so a long run does not
 	// grow without limit. 0 keeps every request (what tests want).
@@ -431,8 +435,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, body []byte, r
 		writeError(w, reqID, &apiError{http.StatusNotFound, "not_found", "Resource Not Found"})
 		return
 	}
-	c := &call{r: r, body: body, segs: splitPath(r.URL.Path)}
+	c := &call{r: r, body: body, segs: splitPath(r.URL.Path), minor: apiMinor(r)}
 	s.mu.Lock()
+	s.st.minor = c.minor
 	status, out, e := h(s, c)
 	s.mu.Unlock()
 	if lose {
@@ -441,6 +446,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, body []byte, r
 	}
 	if e != nil && e.status == http.StatusConflict && s.opts.ConflictsNameNoID {
 		e = &apiError{http.StatusConflict, "conflict", "A contact matching those details already exists"}
+	}
+	for k, v := range c.header {
+		w.Header()[k] = v
 	}
 	if e != nil {
 		writeError(w, reqID, e)

@@ -41,7 +41,12 @@ type Contact struct {
 	SignedUpAt             int64          `json:"signed_up_at,omitempty"`
 	LastSeenAt             int64          `json:"last_seen_at,omitempty"`
 	UnsubscribedFromEmails bool           `json:"unsubscribed_from_emails"`
+	EmailVerified          bool           `json:"email_verified,omitempty"` // 2.16 on
 	CustomAttributes       map[string]any `json:"custom_attributes,omitempty"`
+	// Archived is set on a contact archived (POST /contacts/{id}/archive):
+	// it is out of search and lookups, and a create matching it answers
+	// 409 naming it, until POST /contacts/{id}/unarchive.
+	Archived bool `json:"archived,omitempty"`
 	// CompanyIDs are the Intercom ids of the attached companies, in attach
 	// order.
 	CompanyIDs []string `json:"company_ids,omitempty"`
@@ -326,6 +331,12 @@ type store struct {
 
 	attrs   []DataAttribute // created by POST /data_attributes, in creation order
 	attrSeq uint64
+
+	// What Intercom 2.13 to 2.16 add (see api216.go).
+	minor      int                    // the Intercom-Version minor of the request being served
+	merged     map[string]string      // a merged contact's old id → the id it was merged into
+	archived   map[string]*contactRec // archived contacts by id
+	eventNames map[string]bool        // the lower-cased names of the events stored
 }
 
 // contactRec is a live or deleted contact with the versions search can see.
@@ -359,6 +370,9 @@ func (st *store) reset() {
 		tagsByID:     map[string]*Tag{},
 		tagsByName:   map[string]*Tag{},
 		tagApplied:   map[string]map[string]int64{},
+		merged:       map[string]string{},
+		archived:     map[string]*contactRec{},
+		eventNames:   map[string]bool{},
 	}
 }
 
@@ -401,6 +415,11 @@ func (st *store) snapshot() State {
 		for _, id := range rec.c.CompanyIDs {
 			counts[id]++
 		}
+	}
+	for _, rec := range st.archived {
+		c := rec.c.clone()
+		c.Archived = true
+		out.Contacts = append(out.Contacts, c)
 	}
 	slices.SortFunc(out.Contacts, func(a, b Contact) int { return strings.Compare(a.ID, b.ID) })
 	for _, co := range st.companies {

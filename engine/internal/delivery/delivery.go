@@ -127,6 +127,10 @@ type Summary struct {
 	// Failures groups the dead letters by reason.
 	Failures map[string]*Failure
 	Elapsed  time.Duration
+	// SameSecond counts track events of one name for one contact in a
+	// second another had: Intercom keeps one of them, unless they were
+	// spread over the following free seconds (Spread counts those).
+	SameSecond, Spread int
 }
 
 // Failure counts the dead letters of one reason, with the first as an
@@ -159,6 +163,8 @@ func (sum *Summary) Add(s Summary) {
 	sum.DeadLettered += s.DeadLettered
 	sum.Unknown += s.Unknown
 	sum.Waited += s.Waited
+	sum.SameSecond += s.SameSecond
+	sum.Spread += s.Spread
 	sum.Calls += s.Calls
 	for k, c := range s.PerAction {
 		if sum.PerAction == nil {

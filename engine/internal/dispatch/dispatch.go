@@ -47,6 +47,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
+	"github.com/intercom-actions/intercom-actions/engine/internal/samesecond"
 )
 
 // The vocabulary of a run, shared with its sources and sinks.
@@ -91,6 +92,18 @@ type Config struct {
 	Merges Announcer
 	// Sink receives each event's Result and the dead letters.
 	Sink delivery.Sink
+	// SearchWait is how long an action whose contact a search did not
+	// find (action.SearchMissed: a lead, or a contact found by email)
+	// waits, when that is longer than ContactWait: Intercom's search lags
+	// writes by up to a few minutes. At the end of the input such an action
+	// still waits that long for its last try. 0: ContactWait only.
+	SearchWait time.Duration
+	// Seconds, if set, places track events in time as they are planned:
+	// one of a name for a contact in a second another has is counted, and
+	// with SpreadSameSecond moved to the next free second (see
+	// placeEvents). Share one across the runs of a workspace.
+	Seconds          *samesecond.Seconds
+	SpreadSameSecond bool
 }
 
 // Dispatcher sends events to Intercom. Create it with New.
@@ -373,6 +386,7 @@ func (d *Dispatcher) plan(ev Event) *planned {
 		}
 		p.actions = kept
 	}
+	d.placeEvents(p)
 	return p
 }
 
@@ -518,8 +532,7 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 			unstarted = p.actions[i+1:]
 		case errors.Is(err, action.ErrContactNotFound) && w.in != nil:
 			*pending++
-			w.park(ctx, &parked{res: res, ev: ev, action: a, keys: a.Contact().Keys(),
-				deadline: time.Now().Add(w.d.cfg.ContactWait), pending: pending})
+			w.park(ctx, w.d.parkFor(&parked{res: res, ev: ev, action: a, keys: a.Contact().Keys(), pending: pending}, err, time.Now()))
 			w.d.count(func(s *Summary) { s.Waited++ })
 		default:
 			w.deadLetter(res, ev, a.Rule, a.Kind.Name, err)
@@ -639,13 +652,14 @@ func (w *worker) retry(ctx context.Context, p *parked, ended string) {
 // expire gives the actions whose wait is over one last try.
 func (w *worker) expire(ctx context.Context, now time.Time) {
 	for _, p := range w.waiting.takeDue(now) {
-		w.retry(ctx, p, "succeeded within "+w.d.cfg.ContactWait.String())
+		w.retry(ctx, p, "succeeded within "+p.wait.String())
 	}
 }
 
 // flush ends the waits at the end of the input: no identify can follow.
 func (w *worker) flush(ctx context.Context) {
 	for _, p := range w.waiting.takeAll() {
+		w.awaitSearch(ctx, p)
 		w.retry(ctx, p, "came before the end of the input")
 	}
 }

@@ -49,6 +49,10 @@ func reasonOf(err error) string {
 		return "invalid event: " + general(firstClause(evErr.Reason))
 	case errors.Is(err, action.ErrContactNotFound):
 		return "contact not found"
+	case errors.Is(err, action.ErrEventNameCap):
+		return "intercom's cap of 120 active event names reached"
+	case errors.Is(err, action.ErrArchived):
+		return "contact archived in intercom (not unarchived)"
 	case errors.As(err, &apiErr):
 		if apiErr.Code != "" {
 			return fmt.Sprintf("intercom %d %s", apiErr.Status, apiErr.Code)

@@ -16,6 +16,11 @@ type parked struct {
 	keys     []string // the contact it waits for (action.Contact.Keys)
 	deadline time.Time
 	pending  *int // actions of the event still open; the event is done at 0
+	// wait is how long it waits (ContactWait, or SearchWait for a contact
+	// search did not find); searchUntil, when not zero, is when search
+	// will have caught up (see Dispatcher.parkFor).
+	wait        time.Duration
+	searchUntil time.Time
 
 	seq  uint64 // order of parking: actions are retried in it
 	gone bool   // taken out: the index and the heap drop it lazily

@@ -123,6 +123,7 @@ var (
 	descActions     = desc("actions_total", "Intercom actions by action and status: sent, or failed (dead-lettered, outcome unknown included).", "action", "status")
 	descDeadLetters = desc("dead_letters_total", "Dead letters written (an event or one of its actions each).")
 	descUnknown     = desc("outcome_unknown_total", "Actions cut off mid-request at a forced stop: Intercom may have applied them.")
+	descSameSecond  = desc("same_second_events_total", "Track events of one name for one contact in a second another had, which Intercom stores as one, by handling: kept (sent as they are: Intercom keeps one) or spread (moved to the next free second).", "handling")
 	descRequests    = desc("intercom_requests_total", "HTTP requests sent to Intercom, retries included, by endpoint.", "endpoint")
 	descRetries     = desc("intercom_retries_total", "Requests to Intercom that were retries.")
 	descRateLimited = desc("intercom_rate_limited_total", "429 answers from Intercom.")
@@ -133,7 +134,7 @@ var (
 	descMaxBytes    = desc("spool_max_bytes", "The spool's bound: past it, ingestion answers 503.")
 	descOldest      = desc("spool_oldest_age_seconds", "How long the oldest unsettled event has been in the spool (0 when empty).")
 	descCommits     = desc("spool_commits_total", "Spool transactions committed, each with one fsync.")
-	allScraped      = []*prometheus.Desc{descDispatched, descActions, descDeadLetters, descUnknown, descRequests, descRetries,
+	allScraped      = []*prometheus.Desc{descDispatched, descActions, descDeadLetters, descUnknown, descSameSecond, descRequests, descRetries,
 		descRateLimited, descRemaining, descLimit, descDepth, descBytes, descMaxBytes, descOldest, descCommits}
 )
 
@@ -167,6 +168,8 @@ func (s *scraped) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(descDeadLetters, float64(sum.DeadLettered))
 		counter(descUnknown, float64(sum.Unknown))
+		counter(descSameSecond, float64(sum.SameSecond-sum.Spread), "kept")
+		counter(descSameSecond, float64(sum.Spread), "spread")
 	}
 	if c := s.src.Client; c != nil {
 		st := c.Stats()

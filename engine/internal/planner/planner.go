@@ -14,6 +14,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/internal/ndjson"
+	"github.com/intercom-actions/intercom-actions/engine/internal/samesecond"
 )
 
 // Result is the outcome of one input line.
@@ -23,6 +24,9 @@ type Result struct {
 	Actions []action.Action // planned actions (may be non-empty even when Err != nil)
 	Err     error           // *engine.EventError, engine.RuleErrors, or nil
 	Output  []byte          // what Options.Render made of it, if set
+	// SameSecond are warnings of its track events that share a second
+	// with an earlier one of their name and contact: Intercom stores one.
+	SameSecond []string
 }
 
 // Skipped reports whether no rule matched a good event.
@@ -35,12 +39,17 @@ type Summary struct {
 	Skipped    int // good events no rule matched
 	BadEvents  int // lines that were not usable events, or were too long to read
 	RuleErrors int // rule failures on good events
+	SameSecond int // track events in a second an earlier one of their name and contact had
 }
 
 // String is a one-line report, e.g. "5 events: 7 actions, 1 skipped (no rule matched), 0 bad events, 0 rule errors".
 func (s Summary) String() string {
-	return fmt.Sprintf("%d events: %d actions, %d skipped (no rule matched), %d bad events, %d rule errors",
+	out := fmt.Sprintf("%d events: %d actions, %d skipped (no rule matched), %d bad events, %d rule errors",
 		s.Events, s.Actions, s.Skipped, s.BadEvents, s.RuleErrors)
+	if s.SameSecond > 0 {
+		out += fmt.Sprintf(", %d same-second track events (Intercom keeps one of each)", s.SameSecond)
+	}
+	return out
 }
 
 // Failed reports whether any line or rule failed.
@@ -114,10 +123,12 @@ func RunWith(eng *engine.Engine, r io.Reader, opts Options, fn func(*Result) err
 	}()
 
 	var sum Summary
+	seconds := samesecond.New(0)
 	for b := range order {
 		<-b.done
 		for i := range b.results {
 			res := &b.results[i]
+			res.SameSecond = sameSecond(seconds, res, res.SameSecond[:0])
 			sum.count(res)
 			if err := fn(res); err != nil {
 				return sum, err
@@ -140,6 +151,7 @@ func RunWith(eng *engine.Engine, r io.Reader, opts Options, fn func(*Result) err
 func (s *Summary) count(res *Result) {
 	s.Events++
 	s.Actions += len(res.Actions)
+	s.SameSecond += len(res.SameSecond)
 	if res.Err == nil {
 		if len(res.Actions) == 0 {
 			s.Skipped++
@@ -285,4 +297,20 @@ func (r *Result) Notes() []Note {
 func WriteJSON(w io.Writer, r *Result) error {
 	_, err := w.Write(AppendJSON(nil, r))
 	return err
+}
+
+// sameSecond appends to dst a warning for each track event of res that
+// has a second an earlier event of its name and contact had, in input
+// order: Intercom de-duplicates events by contact, name and created_at,
+// so it would store one of them.
+func sameSecond(seconds *samesecond.Seconds, res *Result, dst []string) []string {
+	for _, a := range res.Actions {
+		contact, name, at, ok := action.EventSecond(a)
+		if !ok || !seconds.Place(contact, name, at, "", false).Same {
+			continue
+		}
+		dst = append(dst, fmt.Sprintf("line %d: warning: rule %q: event %q for %s at %d: an earlier event of this name for this contact has this second, and Intercom keeps one of them (send --spread-same-second-events keeps both)",
+			res.Line, a.Rule, name, contact, at))
+	}
+	return dst
 }

@@ -105,6 +105,22 @@ func (c *cache) forgetID(id string) {
 	delete(c.byID, id)
 }
 
+// repoint makes every key that maps to the id old map to new instead: a
+// contact merged into another (a 410 contact_merged) is found as that one.
+func (c *cache) repoint(old, new string) {
+	if c == nil || old == new || new == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, el := range c.byID[old] {
+		it := el.Value.(*cacheItem)
+		it.ID, it.ExternalID = new, ""
+		c.byID[new] = append(c.byID[new], el)
+	}
+	delete(c.byID, old)
+}
+
 // remove drops one entry; the caller holds mu.
 func (c *cache) remove(el *list.Element) {
 	c.unindex(el)

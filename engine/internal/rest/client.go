@@ -42,7 +42,7 @@ import (
 // DefaultVersion is the Intercom-Version sent when Config.Version is empty:
 // the version whose request bodies and answers this client is written and
 // tested for.
-const DefaultVersion = "2.11"
+const DefaultVersion = string(intercom.DefaultVersion)
 
 // modulePath is this project's module, for the User-Agent's version.
 const modulePath = "github.com/intercom-actions/intercom-actions"
@@ -205,6 +205,8 @@ const (
 	epTagContact     = "POST /contacts/{id}/tags"
 	epUntagContact   = "DELETE /contacts/{id}/tags/{id}"
 	epAddNote        = "POST /contacts/{id}/notes"
+	epFindByExternal = "GET /contacts/find_by_external_id/{id}"
+	epUnarchive      = "POST /contacts/{id}/unarchive"
 
 	epListDataAttributes  = "GET /data_attributes"
 	epCreateDataAttribute = "POST /data_attributes"
@@ -213,7 +215,7 @@ const (
 var endpointKeys = []string{
 	epMe, epCreateContact, epGetContact, epUpdateContact, epDeleteContact,
 	epSearchContacts, epMergeContacts, epAttachCompany, epDetachCompany, epUpsertCompany,
-	epFindCompany, epSubmitEvent, epTag, epTagContact, epUntagContact, epAddNote,
+	epFindCompany, epSubmitEvent, epTag, epTagContact, epUntagContact, epAddNote, epFindByExternal, epUnarchive,
 	epListDataAttributes, epCreateDataAttribute,
 }
 

@@ -33,7 +33,7 @@ func (c *Client) UpdateContact(ctx context.Context, id string, body intercom.Con
 func (c *Client) contact(ctx context.Context, cl call) (*intercom.Contact, error) {
 	var ct intercom.Contact
 	cl.out = &ct
-	if _, err := c.do(ctx, cl); err != nil {
+	if _, err := c.follow(ctx, cl); err != nil {
 		return nil, err
 	}
 	c.learn(&ct)

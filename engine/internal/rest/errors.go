@@ -50,6 +50,10 @@ func parseAPIError(status int, h http.Header, body []byte, now time.Time) *inter
 		e.Message = strings.ToLower(http.StatusText(status))
 	}
 	switch status {
+	case http.StatusGone:
+		if e.Code == intercom.CodeContactMerged {
+			e.MergedInto = canonicalContact(h.Get("Link"))
+		}
 	case http.StatusTooManyRequests:
 		e.RetryAfter = retryAfter(h, now, true)
 	case http.StatusServiceUnavailable:

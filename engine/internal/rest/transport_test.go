@@ -126,7 +126,7 @@ func TestUserAgentAndVersion(t *testing.T) {
 	}).Me(ctx); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"intercom-actions/dev 2.11", "mine/1 2.14"}
+	want := []string{"intercom-actions/dev 2.16", "mine/1 2.14"}
 	if strings.Join(agents, "|") != strings.Join(want, "|") || DefaultUserAgent != "intercom-actions/dev" {
 		t.Errorf("User-Agent and Intercom-Version: %q (default %q), want %q", agents, DefaultUserAgent, want)
 	}

@@ -24,13 +24,17 @@ const OptionsFile = "options"
 //	workspace-attributes: plan, seats   the simulated workspace's custom attributes;
 //	                                    others are refused as Intercom refuses them
 //	                                    (without the option any name is accepted)
+//	intercom-version: 2.15              the Intercom-Version sent (default the newest)
+//	spread-same-second-events: true     the delivery option of that name
 type caseOptions struct {
 	presets    []string
 	attributes string   // the custom-attributes option; "": send
 	workspace  []string // nil: the simulator accepts any custom attribute
+	version    string   // the intercom-version option; "": the default
+	spread     bool     // the spread-same-second-events option
 }
 
-var optionNames = []string{"presets", "custom-attributes", "workspace-attributes"}
+var optionNames = []string{"presets", "custom-attributes", "workspace-attributes", "intercom-version", "spread-same-second-events"}
 
 // list splits a comma-separated option value.
 func list(value string) []string {
@@ -70,6 +74,10 @@ func readOptions(ar *txtar.Archive) (caseOptions, error) {
 			o.presets = list(value)
 		case "workspace-attributes":
 			o.workspace = list(value)
+		case "intercom-version":
+			o.version = value
+		case "spread-same-second-events":
+			o.spread = value == "true"
 		}
 	}
 	return o, nil

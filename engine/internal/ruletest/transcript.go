@@ -65,15 +65,18 @@ func (rn Runner) Send(ar *txtar.Archive) (Sent, error) {
 	defer sim.Close()
 	var dead, logs bytes.Buffer
 	p, err := processor.New(processor.Config{
-		Engine:           eng,
-		APIBase:          sim.URL(),
-		TokenSource:      oauth2.StaticTokenSource(&oauth2.Token{AccessToken: transcriptToken}),
-		CustomAttributes: opts.attributes,
-		Concurrency:      1, // one worker: requests in input order, so the transcript is exact
-		ContactWait:      time.Second,
-		MinBackoff:       time.Millisecond,
-		MaxBackoff:       10 * time.Millisecond,
-		Logger:           slog.New(slog.NewTextHandler(&logs, logOptions)),
+		Engine:                 eng,
+		APIBase:                sim.URL(),
+		TokenSource:            oauth2.StaticTokenSource(&oauth2.Token{AccessToken: transcriptToken}),
+		CustomAttributes:       opts.attributes,
+		IntercomVersion:        opts.version,
+		SpreadSameSecondEvents: opts.spread,
+		Concurrency:            1, // one worker: requests in input order, so the transcript is exact
+		ContactWait:            time.Second,
+		SearchWait:             time.Second, // the simulator's search does not lag: no wait past ContactWait
+		MinBackoff:             time.Millisecond,
+		MaxBackoff:             10 * time.Millisecond,
+		Logger:                 slog.New(slog.NewTextHandler(&logs, logOptions)),
 	})
 	if err != nil {
 		return Sent{}, err
@@ -104,6 +107,9 @@ func (rn Runner) Send(ar *txtar.Archive) (Sent, error) {
 		if line != "" {
 			fmt.Fprintf(&out, "log: %s\n", line)
 		}
+	}
+	if sum.SameSecond > 0 {
+		fmt.Fprintf(&out, "same second: %d track events of one name for one contact in a second another had; %d spread\n", sum.SameSecond, sum.Spread)
 	}
 	fmt.Fprintf(&out, "summary: %d events: %d sent, %d skipped, %d failed; %d actions sent, %d dead-lettered; %d calls\n",
 		sum.Events, sum.Sent, sum.Skipped, sum.Failed, sum.ActionsSent, sum.DeadLettered, p.Stats().Calls)
