@@ -10,9 +10,10 @@
 // (5xx answers, dropped connections, slow answers, bursts of 429s) that never
 // change state — and one that does: answers lost after the request was
 // handled (Faults.LostAnswerRate), as when a connection drops after Intercom
-// did the work. Data events are de-duplicated as Intercom documents, so a
-// client that resends the same event body after a lost answer stores it
-// once. The request log (Requests, GET /_sim/requests) redacts the
+// did the work. Data events are de-duplicated as Intercom documents, by
+// contact, event name and created_at (not metadata): a client that resends
+// an event after a lost answer stores it once, and a second event of one
+// name for one contact in the same second is not stored. The request log (Requests, GET /_sim/requests) redacts the
 // credentials of the Authorization header.
 //
 // Endpoints:

@@ -16,8 +16,8 @@ type State struct {
 	// Companies are the companies, in creation order.
 	Companies []Company `json:"companies"`
 	// Events are the data events of live contacts, in arrival order; an
-	// event that repeats a stored one is ignored, as Intercom's
-	// de-duplication does (see POST /events).
+	// event of the same contact, name and created_at as a stored one is
+	// ignored, as Intercom's de-duplication does (see POST /events).
 	Events []Event `json:"events"`
 	// Tags are the workspace's tags, in creation order; nil when there are
 	// none.

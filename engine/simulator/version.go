@@ -1,0 +1,58 @@
+package simulator
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// The Intercom-Version values the simulator speaks. A request without the
+// header gets DefaultVersion, as a workspace configured for it would; any
+// other value is refused with 400 intercom_version_invalid.
+const (
+	// MinVersion is the oldest version the simulator speaks.
+	MinVersion = "2.11"
+	// DefaultVersion is the newest, and the one a request without an
+	// Intercom-Version header gets.
+	DefaultVersion = "2.16"
+)
+
+// minMinor and maxMinor are MinVersion's and DefaultVersion's minor numbers.
+const (
+	minMinor = 11
+	maxMinor = 16
+)
+
+// apiVersion is an Intercom API version 2.x, by its minor number.
+type apiVersion int
+
+// stringOwnerID is the version from which owner_id is a string in contact
+// bodies and answers (an integer before).
+const stringOwnerID apiVersion = 16
+
+// requestVersion reads a request's Intercom-Version header.
+func requestVersion(r *http.Request) (apiVersion, *apiError) {
+	v := strings.TrimSpace(r.Header.Get("Intercom-Version"))
+	if v == "" {
+		return maxMinor, nil
+	}
+	if minor, ok := strings.CutPrefix(v, "2."); ok {
+		if n, err := strconv.Atoi(minor); err == nil && n >= minMinor && n <= maxMinor && strconv.Itoa(n) == minor {
+			return apiVersion(n), nil
+		}
+	}
+	return 0, &apiError{http.StatusBadRequest, "intercom_version_invalid",
+		"Intercom-Version " + strconv.Quote(v) + " is not supported: the simulator speaks " + MinVersion + " to " + DefaultVersion}
+}
+
+// ownerID renders a contact's owner_id for version v: null when unset, else
+// the admin's id, a string from 2.16 and an integer before.
+func (v apiVersion) ownerID(id int64) any {
+	switch {
+	case id == 0:
+		return nil
+	case v >= stringOwnerID:
+		return strconv.FormatInt(id, 10)
+	}
+	return id
+}
