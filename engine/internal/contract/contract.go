@@ -199,6 +199,20 @@ func patchesExisting(desc, patch any, at string) error {
 	return nil
 }
 
+// Operation names the description's operation ex is an exchange of,
+// "POST /contacts/{contact_id}/tags", or "" when the description has none.
+func (c *Checker) Operation(ex simulator.Exchange) string {
+	req, err := http.NewRequest(ex.Request.Method, server+ex.Request.Path, nil)
+	if err != nil {
+		return ""
+	}
+	route, _, err := c.router.FindRoute(req)
+	if err != nil {
+		return ""
+	}
+	return ex.Request.Method + " " + route.Path
+}
+
 // Check returns the ways ex breaks the description that no waiver
 // covers, and the names of the waivers that covered others.
 func (c *Checker) Check(ex simulator.Exchange) (violations []Violation, waived []string) {
@@ -220,10 +234,14 @@ func (c *Checker) Check(ex simulator.Exchange) (violations []Violation, waived [
 	return violations, waived
 }
 
+// waiver names the waiver that covers v, "" when none does; a tagged
+// waiver the request names comes before the others.
 func (c *Checker) waiver(v Violation, version string, tags []string) string {
-	for _, w := range c.waivers {
-		if w.covers(v, version, tags) {
-			return w.Name
+	for _, tagged := range []bool{true, false} {
+		for _, w := range c.waivers {
+			if (w.Match != nil && w.Match.Tagged) == tagged && w.covers(v, version, tags) {
+				return w.Name
+			}
 		}
 	}
 	return ""

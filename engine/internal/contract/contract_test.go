@@ -204,7 +204,7 @@ func TestRecorderWithSimulator(t *testing.T) {
 	if !rec.Report(&out) || !strings.Contains(out.String(), "- POST /contacts/{contact_id}/tags → 200: request body /id: value must be a string (1×)\n    request: {\"id\":1}\n") {
 		t.Errorf("report:\n%s", out.String())
 	}
-	if got, want := rec.Summary(), "contract: 6 exchanges checked against Intercom's 2.16 description; waiver simulator-takes-integer-ids: 1\n"; got != want {
+	if got, want := rec.Summary(), "contract: 6 exchanges of 3 operations checked against Intercom's 2.16 description; waiver simulator-takes-integer-ids: 1\n"; got != want {
 		t.Errorf("summary %q, want %q", got, want)
 	}
 }

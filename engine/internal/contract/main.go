@@ -42,6 +42,7 @@ type Recorder struct {
 	mu       sync.Mutex
 	err      error
 	checked  int
+	ops      map[string]int // exchanges by operation
 	waived   map[string]int
 	problems map[string]*problem
 	order    []string
@@ -54,7 +55,7 @@ type problem struct {
 
 // NewRecorder returns an empty Recorder.
 func NewRecorder() *Recorder {
-	return &Recorder{waived: map[string]int{}, problems: map[string]*problem{}}
+	return &Recorder{waived: map[string]int{}, problems: map[string]*problem{}, ops: map[string]int{}}
 }
 
 // Observe checks one exchange; it is a simulator.Options.Observe.
@@ -62,8 +63,10 @@ func (r *Recorder) Observe(ex simulator.Exchange) {
 	c, err := Load()
 	var vs []Violation
 	var waived []string
+	var op string
 	if err == nil {
 		vs, waived = c.Check(ex)
+		op = c.Operation(ex)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -72,6 +75,9 @@ func (r *Recorder) Observe(ex simulator.Exchange) {
 		return
 	}
 	r.checked++
+	if op != "" {
+		r.ops[op]++
+	}
 	for _, w := range waived {
 		r.waived[w]++
 	}
@@ -94,13 +100,21 @@ func (r *Recorder) Violations() []string {
 	return slices.Clone(r.order)
 }
 
-// Summary says how many exchanges were checked and how often each waiver
-// applied.
+// Operations are the description's operations seen, with how many
+// exchanges each had.
+func (r *Recorder) Operations() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.ops)
+}
+
+// Summary says how many exchanges of how many operations were checked and
+// how often each waiver applied.
 func (r *Recorder) Summary() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "contract: %d exchanges checked against Intercom's %s description", r.checked, Version)
+	fmt.Fprintf(&b, "contract: %d exchanges of %d operations checked against Intercom's %s description", r.checked, len(r.ops), Version)
 	for _, name := range slices.Sorted(maps.Keys(r.waived)) {
 		fmt.Fprintf(&b, "; waiver %s: %d", name, r.waived[name])
 	}
