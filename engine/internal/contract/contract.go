@@ -105,32 +105,24 @@ func Load() (*Checker, error) {
 // LoadDir reads the description, the overrides and the waivers from dir
 // and compiles them.
 func LoadDir(dir string) (*Checker, error) {
-	read := func(name string) (any, error) {
-		b, err := os.ReadFile(filepath.Join(dir, name))
+	var desc, over any
+	var waivers []Waiver
+	for _, f := range []struct {
+		name  string
+		parse func([]byte) error
+	}{
+		{DescriptionFile, func(b []byte) (err error) { desc, err = decodeYAML(b); return err }},
+		{OverridesFile, func(b []byte) (err error) { over, err = decodeYAML(b); return err }},
+		{WaiversFile, func(b []byte) (err error) { waivers, err = parseWaivers(b); return err }},
+	} {
+		path := filepath.Join(dir, f.name)
+		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, err
 		}
-		v, err := decodeYAML(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, name), err)
+		if err := f.parse(b); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		return v, nil
-	}
-	desc, err := read(DescriptionFile)
-	if err != nil {
-		return nil, err
-	}
-	over, err := read(OverridesFile)
-	if err != nil {
-		return nil, err
-	}
-	wb, err := os.ReadFile(filepath.Join(dir, WaiversFile))
-	if err != nil {
-		return nil, err
-	}
-	waivers, err := parseWaivers(wb)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, WaiversFile), err)
 	}
 	return compile(desc, over, waivers)
 }
