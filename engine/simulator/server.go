@@ -391,6 +391,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.Status = sw.status
 		s.ctl.Unlock()
 		if len(observers) > 0 {
+			if f, ok := sw.ResponseWriter.(http.Flusher); ok && sw.status != 0 {
+				f.Flush() // the client has its answer while the observers look at it
+			}
 			s.notify(observers, rec, sw)
 		}
 	}()

@@ -24,6 +24,7 @@ import (
 //	func TestMain(m *testing.M) { os.Exit(contract.Main(m)) }
 func Main(m *testing.M) int {
 	rec := NewRecorder()
+	_, _ = Load() // now, not while a test's first request waits; Observe reports an error
 	old := simhook.SetObserver(rec.Observe)
 	defer simhook.SetObserver(old)
 	code := m.Run()
