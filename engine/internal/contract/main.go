@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -22,7 +23,14 @@ import (
 // example). Use it as
 //
 //	func TestMain(m *testing.M) { os.Exit(contract.Main(m)) }
+//
+// A run with -bench checks nothing: the check would be part of what the
+// benchmarks measure.
 func Main(m *testing.M) int {
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		return m.Run()
+	}
 	rec := NewRecorder()
 	_, _ = Load() // now, not while a test's first request waits; Observe reports an error
 	old := simhook.SetObserver(rec.Observe)
