@@ -278,7 +278,7 @@ func TestTrackEvent(t *testing.T) {
 	wantTranscript(t, s, `POST /events {"event_name":"order-completed","created_at":1700000100,"id":"`+contactID(1)+`",`+meta+`} [202]`)
 
 	// The same event sent again for a contact is stored once: Intercom
-	// de-duplicates events (same contact, name, created_at and metadata).
+	// de-duplicates events (same contact, name and created_at).
 	st := s.State().Canonical()
 	if len(st.Events) != 2 || st.Events[0].ContactID != "email:lee@example.com" || st.Events[1].ContactID != "external_id:u-1" {
 		t.Errorf("events: %+v", st.Events)

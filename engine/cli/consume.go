@@ -43,8 +43,8 @@ not send them again. On a rebalance, the revoked partitions' requests in
 flight finish (--revoke-timeout), what was fetched and not started is left
 to the next owner, and the partition is committed once, before the next
 owner starts. After a crash, the events settled since the last commit
-(--commit-interval) go again; Intercom ignores a data event identical to
-one it stored.
+(--commit-interval) go again; Intercom ignores a data event of the same
+contact, name and created_at as one it stored (whatever its metadata).
 
 Dead letters (events that cannot be used, actions that finally failed)
 go to --dead-letter-topic (the JSON of each, keyed as its event, header

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intercom-actions/intercom-actions/engine/internal/contract"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
@@ -27,7 +28,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := contract.Main(m) // every exchange with an in-process simulator checked against Intercom's description
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

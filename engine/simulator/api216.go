@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,69 +21,30 @@ import (
 // matching those details already exists with id=…"), and the cap on
 // distinct event names (Options.MaxEventNames, 422 past it).
 
-// newestMinor is the newest version the simulator speaks, 2.16: the one
-// it answers as when a request has no Intercom-Version.
-const newestMinor = 16
-
-var versionRE = regexp.MustCompile(`^2\.([0-9]{1,2})$`)
-
-// apiMinor is the minor number of a request's Intercom-Version (2.14 →
-// 14); newestMinor when it has none or one the simulator cannot read.
-func apiMinor(r *http.Request) int {
-	m := versionRE.FindStringSubmatch(strings.TrimSpace(r.Header.Get("Intercom-Version")))
-	if m == nil {
-		return newestMinor
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
-}
-
 // contactParamsOf are the body parameters of POST and PUT /contacts in a
 // version: email_verified from 2.16.
-func contactParamsOf(minor int) []string {
-	if minor >= 16 {
+func contactParamsOf(v apiVersion) []string {
+	if v >= version216 {
 		return append(slices.Clone(contactParams), "email_verified")
 	}
 	return contactParams
 }
 
-// parse216 reads the parameters 2.16 changes: owner_id a string of digits
-// (an admin's id), email_verified a boolean that needs an email in the
-// same request.
-func (cp *contactPatch) parse216(p params, minor int) *apiError {
-	if minor < 16 {
+// parseVerified reads email_verified (2.16 on): a boolean that needs an
+// email in the same request.
+func (cp *contactPatch) parseVerified(p params, v apiVersion) *apiError {
+	if v < version216 {
 		return nil
 	}
-	if v, ok, e := p.str("owner_id"); e != nil {
+	if ok, set, e := p.boolean("email_verified"); e != nil {
 		return e
-	} else if ok {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if v != "" && (err != nil || n <= 0) {
-			return errInvalid("owner_id must be the id of an admin")
-		}
-		cp.ints["owner_id"] = n
-	}
-	if v, ok, e := p.boolean("email_verified"); e != nil {
-		return e
-	} else if ok {
+	} else if set {
 		if email, _, _ := p.str("email"); email == "" {
 			return errInvalid("email_verified must be supplied together with an email")
 		}
-		cp.verified = &v
+		cp.verified = &ok
 	}
 	return nil
-}
-
-// ownerIDJSON renders an owner id as the request's version does: a string
-// from 2.16, a number before; null when unset.
-func (st *store) ownerIDJSON(id int64) any {
-	switch {
-	case id == 0:
-		return nil
-	case st.minor >= 16:
-		return strconv.FormatInt(id, 10)
-	}
-	return id
 }
 
 // merged410 turns notFound, the answer for an id that is no live contact,
@@ -93,7 +53,7 @@ func (st *store) ownerIDJSON(id int64) any {
 // resolved, up to 3 hops, as Intercom does.
 func (st *store) merged410(c *call, notFound *apiError) *apiError {
 	into, ok := st.merged[c.segs[1]]
-	if !ok || c.minor < 16 {
+	if !ok || c.ver < version216 {
 		return notFound
 	}
 	for hop := 1; hop < 3; hop++ {
@@ -113,14 +73,14 @@ func (st *store) merged410(c *call, notFound *apiError) *apiError {
 // findByExternalID serves GET /contacts/find_by_external_id/{id} (2.13
 // on): the user with that external_id.
 func findByExternalID(s *Server, c *call) (int, any, *apiError) {
-	if c.minor < 13 {
+	if c.ver < version213 {
 		return 0, nil, errResourceNotFound
 	}
 	rec := s.st.byExt[strings.Join(c.segs[2:], "/")]
 	if rec == nil || rec.c.Role != "user" {
 		return 0, nil, errUserNotFound
 	}
-	return http.StatusOK, s.st.renderContact(rec.c, rec.c.CompanyIDs), nil
+	return http.StatusOK, s.st.renderContact(rec.c, rec.c.CompanyIDs, c.ver), nil
 }
 
 // archiveContact serves POST /contacts/{id}/archive and

@@ -36,7 +36,7 @@ func scenario(send sender) {
 	u1 := send("POST", "/contacts", map[string]any{"external_id": "u1", "email": "ann@x.test", "name": "Ann", "signed_up_at": 1600000000}, 200)["id"].(string)
 	lead := send("POST", "/contacts", map[string]any{"role": "lead", "email": "lee@x.test", "custom_attributes": map[string]any{"source": "ad"}}, 200)["id"].(string)
 	send("PUT", "/contacts/"+u1, map[string]any{"custom_attributes": map[string]any{"plan": "pro"}}, 200)
-	acme := send("POST", "/companies", map[string]any{"company_id": "acme", "name": "Acme", "monthly_spend": 10.5}, 200)["id"].(string)
+	acme := send("POST", "/companies", map[string]any{"company_id": "acme", "name": "Acme", "monthly_spend": 10}, 200)["id"].(string)
 	send("POST", "/companies", map[string]any{"company_id": "acme", "plan": "pro"}, 200)
 	beta := send("POST", "/companies", map[string]any{"company_id": "beta"}, 200)["id"].(string)
 	send("POST", "/contacts/"+u1+"/companies", map[string]any{"id": beta}, 200)

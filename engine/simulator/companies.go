@@ -12,15 +12,16 @@ type companyJSON struct {
 	ID               string         `json:"id"`
 	AppID            string         `json:"app_id"`
 	CompanyID        string         `json:"company_id"`
-	Name             *string        `json:"name"`
+	Name             string         `json:"name"` // "" when unset: never null
 	Plan             *planJSON      `json:"plan,omitempty"`
 	Size             int64          `json:"size"`
-	Website          *string        `json:"website"`
-	Industry         *string        `json:"industry"`
+	Website          string         `json:"website,omitempty"`  // left out when unset
+	Industry         string         `json:"industry,omitempty"` // left out when unset
 	MonthlySpend     int64          `json:"monthly_spend"`
-	RemoteCreatedAt  *int64         `json:"remote_created_at"`
+	RemoteCreatedAt  int64          `json:"remote_created_at,omitempty"` // left out when unset
 	CreatedAt        int64          `json:"created_at"`
 	UpdatedAt        int64          `json:"updated_at"`
+	SessionCount     int            `json:"session_count"` // always 0: the simulator has no sessions
 	UserCount        int            `json:"user_count"`
 	CustomAttributes map[string]any `json:"custom_attributes"`
 }
@@ -54,12 +55,12 @@ func (st *store) renderCompany(co *Company) companyJSON {
 		ID:               co.ID,
 		AppID:            WorkspaceID,
 		CompanyID:        co.CompanyID,
-		Name:             nullStr(co.Name),
+		Name:             co.Name,
 		Size:             co.Size,
-		Website:          nullStr(co.Website),
-		Industry:         nullStr(co.Industry),
+		Website:          co.Website,
+		Industry:         co.Industry,
 		MonthlySpend:     co.MonthlySpend,
-		RemoteCreatedAt:  nullInt(co.RemoteCreatedAt),
+		RemoteCreatedAt:  co.RemoteCreatedAt,
 		CreatedAt:        co.CreatedAt,
 		UpdatedAt:        co.UpdatedAt,
 		UserCount:        st.userCount(co.ID),

@@ -15,15 +15,17 @@ type contactJSON struct {
 	WorkspaceID            string         `json:"workspace_id"`
 	ExternalID             *string        `json:"external_id"`
 	Role                   string         `json:"role"`
-	Email                  *string        `json:"email"`
+	Email                  string         `json:"email"` // "" when unset: never null
 	Phone                  *string        `json:"phone"`
 	Name                   *string        `json:"name"`
 	Avatar                 *string        `json:"avatar"`
-	OwnerID                any            `json:"owner_id"` // a string from 2.16, a number before (see ownerIDJSON)
+	OwnerID                any            `json:"owner_id"` // see version.ownerID
 	CreatedAt              int64          `json:"created_at"`
 	UpdatedAt              int64          `json:"updated_at"`
 	SignedUpAt             *int64         `json:"signed_up_at"`
 	LastSeenAt             *int64         `json:"last_seen_at"`
+	HasHardBounced         bool           `json:"has_hard_bounced"`
+	MarkedEmailAsSpam      bool           `json:"marked_email_as_spam"`
 	UnsubscribedFromEmails bool           `json:"unsubscribed_from_emails"`
 	CustomAttributes       map[string]any `json:"custom_attributes"`
 	Companies              companyRefList `json:"companies"`
@@ -57,8 +59,9 @@ func nullInt(n int64) *int64 {
 	return &n
 }
 
-// renderContact renders c; companyIDs are the attached companies to list.
-func (st *store) renderContact(c *Contact, companyIDs []string) contactJSON {
+// renderContact renders c for version v; companyIDs are the attached
+// companies to list.
+func (st *store) renderContact(c *Contact, companyIDs []string, v apiVersion) contactJSON {
 	refs := []companyRef{}
 	for _, id := range companyIDs {
 		if _, ok := st.companies[id]; ok {
@@ -75,11 +78,11 @@ func (st *store) renderContact(c *Contact, companyIDs []string) contactJSON {
 		WorkspaceID:            WorkspaceID,
 		ExternalID:             nullStr(c.ExternalID),
 		Role:                   c.Role,
-		Email:                  nullStr(c.Email),
+		Email:                  c.Email,
 		Phone:                  nullStr(c.Phone),
 		Name:                   nullStr(c.Name),
 		Avatar:                 nullStr(c.Avatar),
-		OwnerID:                st.ownerIDJSON(c.OwnerID),
+		OwnerID:                v.ownerID(c.OwnerID),
 		CreatedAt:              c.CreatedAt,
 		UpdatedAt:              c.UpdatedAt,
 		SignedUpAt:             nullInt(c.SignedUpAt),
@@ -103,6 +106,8 @@ var contactParams = []string{
 
 var (
 	contactStrParams = []string{"external_id", "email", "phone", "name", "avatar"}
+	// contactIntParams are integers; owner_id is one only before 2.16 (see
+	// parseContactPatch).
 	contactIntParams = []string{"owner_id", "signed_up_at", "last_seen_at"}
 )
 
@@ -117,16 +122,18 @@ type contactPatch struct {
 	customSet bool
 }
 
-func parseContactPatch(body []byte, minor int) (*contactPatch, *apiError) {
+// parseContactPatch reads a contact body of version v: owner_id is an
+// integer before 2.16 and a string (of the admin's numeric id) from 2.16.
+func parseContactPatch(body []byte, v apiVersion) (*contactPatch, *apiError) {
 	p, e := parseParams(body)
 	if e != nil {
 		return nil, e
 	}
-	if e := p.only(contactParamsOf(minor)...); e != nil {
+	if e := p.only(contactParamsOf(v)...); e != nil {
 		return nil, e
 	}
 	cp := &contactPatch{strs: map[string]string{}, ints: map[string]int64{}}
-	if e := cp.parse216(p, minor); e != nil {
+	if e := cp.parseVerified(p, v); e != nil {
 		return nil, e
 	}
 	if v, ok, e := p.str("role"); e != nil {
@@ -150,15 +157,16 @@ func parseContactPatch(body []byte, minor int) (*contactPatch, *apiError) {
 		return nil, errInvalid("email %q is not a valid email address", email)
 	}
 	for _, k := range contactIntParams {
-		if k == "owner_id" && minor >= 16 {
-			continue // a string: see parse216
+		read := p.integer
+		if k == "owner_id" && v >= version216 {
+			read = p.numericString
 		}
-		v, ok, e := p.integer(k)
+		n, ok, e := read(k)
 		if e != nil {
 			return nil, e
 		}
 		if ok {
-			cp.ints[k] = v
+			cp.ints[k] = n
 		}
 	}
 	if v, ok, e := p.boolean("unsubscribed_from_emails"); e != nil {
@@ -350,7 +358,7 @@ func (st *store) contact(id string) (*contactRec, *apiError) {
 
 // createContact serves POST /contacts.
 func createContact(s *Server, c *call) (int, any, *apiError) {
-	cp, e := parseContactPatch(c.body, c.minor)
+	cp, e := parseContactPatch(c.body, c.ver)
 	if e == nil {
 		e = s.checkAttributes("contact", cp.custom)
 	}
@@ -374,7 +382,7 @@ func createContact(s *Server, c *call) (int, any, *apiError) {
 	st.contacts[nc.ID] = rec
 	st.order = append(st.order, rec)
 	s.recordVersion(rec, now)
-	return http.StatusOK, st.renderContact(nc, nc.CompanyIDs), nil
+	return http.StatusOK, st.renderContact(nc, nc.CompanyIDs, c.ver), nil
 }
 
 // getContact serves GET /contacts/{id}.
@@ -383,7 +391,7 @@ func getContact(s *Server, c *call) (int, any, *apiError) {
 	if e != nil {
 		return 0, nil, s.st.merged410(c, e)
 	}
-	return http.StatusOK, s.st.renderContact(rec.c, rec.c.CompanyIDs), nil
+	return http.StatusOK, s.st.renderContact(rec.c, rec.c.CompanyIDs, c.ver), nil
 }
 
 // updateContact serves PUT /contacts/{id}: a partial update.
@@ -393,7 +401,7 @@ func updateContact(s *Server, c *call) (int, any, *apiError) {
 	if e != nil {
 		return 0, nil, e
 	}
-	cp, e := parseContactPatch(c.body, c.minor)
+	cp, e := parseContactPatch(c.body, c.ver)
 	if e == nil {
 		e = s.checkAttributes("contact", cp.custom)
 	}
@@ -405,7 +413,7 @@ func updateContact(s *Server, c *call) (int, any, *apiError) {
 		return 0, nil, errInvalid("role cannot be changed from user to lead")
 	}
 	if !cp.apply(&nc) {
-		return http.StatusOK, st.renderContact(rec.c, rec.c.CompanyIDs), nil
+		return http.StatusOK, st.renderContact(rec.c, rec.c.CompanyIDs, c.ver), nil
 	}
 	if e := st.validateContact(&nc, nc.ID); e != nil {
 		return 0, nil, e
@@ -414,7 +422,7 @@ func updateContact(s *Server, c *call) (int, any, *apiError) {
 	nc.UpdatedAt = now.Unix()
 	rec.c = &nc
 	s.recordVersion(rec, now)
-	return http.StatusOK, st.renderContact(rec.c, rec.c.CompanyIDs), nil
+	return http.StatusOK, st.renderContact(rec.c, rec.c.CompanyIDs, c.ver), nil
 }
 
 // deleteContact serves DELETE /contacts/{id}. The contact's events (and
@@ -558,7 +566,7 @@ func mergeContacts(s *Server, c *call) (int, any, *apiError) {
 	nc.UpdatedAt = now.Unix()
 	user.c = &nc
 	s.recordVersion(user, now)
-	return http.StatusOK, st.renderContact(user.c, user.c.CompanyIDs), nil
+	return http.StatusOK, st.renderContact(user.c, user.c.CompanyIDs, c.ver), nil
 }
 
 // listContactCompanies serves GET /contacts/{id}/companies.

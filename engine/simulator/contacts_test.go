@@ -13,12 +13,14 @@ func TestMeAndAdmins(t *testing.T) {
 	_, c, _ := start(t, Options{Token: "tok"})
 	mustEqual(t, "GET /me", c.ok("GET", "/me", nil, 200), map[string]any{
 		"type": "admin", "id": "1", "email": "sim@example.com", "name": "Simulator",
+		"away_mode_enabled": false, "away_mode_reassign": false, "has_inbox_seat": true, "team_ids": []any{},
 		"app": map[string]any{"type": "app", "id_code": "sim", "name": "Intercom Simulator", "region": "US"},
 	})
 	mustEqual(t, "GET /admins", c.ok("GET", "/admins", nil, 200), map[string]any{
 		"type": "admin.list",
 		"admins": []any{map[string]any{
 			"type": "admin", "id": "1", "email": "sim@example.com", "name": "Simulator",
+			"away_mode_enabled": false, "away_mode_reassign": false, "has_inbox_seat": true, "team_ids": []any{},
 		}},
 	})
 }
@@ -39,8 +41,9 @@ func TestContactLifecycle(t *testing.T) {
 		"role": "user", "email": "ann@example.com", "phone": nil, "name": "Ann",
 		"avatar": nil, "owner_id": "7", "created_at": float64(t0.Unix()),
 		"updated_at": float64(t0.Unix()), "signed_up_at": 1600000000.0,
-		"last_seen_at": nil, "unsubscribed_from_emails": false,
-		"custom_attributes": map[string]any{"plan": "pro", "seats": 3.0, "vip": true},
+		"last_seen_at": nil, "has_hard_bounced": false, "marked_email_as_spam": false,
+		"unsubscribed_from_emails": false,
+		"custom_attributes":        map[string]any{"plan": "pro", "seats": 3.0, "vip": true},
 		"companies": map[string]any{
 			"type": "list", "data": []any{}, "url": "/contacts/" + id + "/companies",
 			"total_count": 0.0, "has_more": false,
@@ -218,7 +221,7 @@ func TestMerge(t *testing.T) {
 
 func TestCompanies(t *testing.T) {
 	s, c, clk := start(t, Options{})
-	first := c.ok("POST", "/companies", map[string]any{
+	first := c.offDescription("simulator-truncates-monthly-spend").ok("POST", "/companies", map[string]any{
 		"company_id": "acme", "name": "Acme", "plan": "pro", "size": 50,
 		"monthly_spend": 155.98, "remote_created_at": 1500000000,
 		"custom_attributes": map[string]any{"tier": "gold"},
@@ -227,9 +230,9 @@ func TestCompanies(t *testing.T) {
 	want := map[string]any{
 		"type": "company", "id": id, "app_id": "sim", "company_id": "acme", "name": "Acme",
 		"plan": map[string]any{"type": "plan", "name": "pro"}, "size": 50.0,
-		"website": nil, "industry": nil, "monthly_spend": 155.0,
+		"monthly_spend":     155.0,
 		"remote_created_at": 1500000000.0, "created_at": float64(t0.Unix()),
-		"updated_at": float64(t0.Unix()), "user_count": 0.0,
+		"updated_at": float64(t0.Unix()), "session_count": 0.0, "user_count": 0.0,
 		"custom_attributes": map[string]any{"tier": "gold"},
 	}
 	mustEqual(t, "created company", first, want)
@@ -410,12 +413,15 @@ func TestDataAttributes(t *testing.T) {
 	}
 }
 
-// TestEventDeduplication: an event that repeats a stored one (same contact,
-// name ignoring case, created_at and metadata) is answered 202 and ignored,
-// however the contact is named; any difference makes a new event.
+// TestEventDeduplication: as Intercom's description of POST /events says,
+// an event of the same contact, name (ignoring case) and created_at as a
+// stored one is a duplicate, whatever its metadata: it is answered 202 like
+// any other and not stored, however the contact is named. Another second,
+// name or contact makes a new event.
 func TestEventDeduplication(t *testing.T) {
 	s, c, _ := start(t, Options{})
 	u := c.ok("POST", "/contacts", map[string]any{"external_id": "u1", "email": "ann@example.com"}, 200)["id"].(string)
+	other := c.ok("POST", "/contacts", map[string]any{"external_id": "u9"}, 200)["id"].(string)
 	send := func(body map[string]any) {
 		t.Helper()
 		if r := c.do("POST", "/events", body); r.status != http.StatusAccepted || len(r.body) != 0 {
@@ -427,19 +433,23 @@ func TestEventDeduplication(t *testing.T) {
 	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000001, "user_id": "u1", "metadata": meta})
 	send(map[string]any{"event_name": "signed-up", "created_at": 1700000001, "id": u, "metadata": map[string]any{"n": 2.0, "plan": "pro"}})
 	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000001, "email": "ann@example.com", "metadata": meta})
-	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000002, "user_id": "u1", "metadata": meta}) // another time
-	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000001, "user_id": "u1"})                   // no metadata
-	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000001, "user_id": "u1", "metadata": map[string]any{"plan": "pro", "n": 3}})
+	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000002, "user_id": "u1", "metadata": meta})                                   // another time
+	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000001, "user_id": "u1"})                                                     // no metadata: a duplicate
+	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000001, "user_id": "u1", "metadata": map[string]any{"plan": "team", "n": 3}}) // other metadata: a duplicate
+	send(map[string]any{"event_name": "Upgraded", "created_at": 1700000001, "user_id": "u1", "metadata": meta})                                    // another name
+	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000001, "user_id": "u9", "metadata": meta})                                   // another contact
 	mustEqual(t, "events", s.State().Events, []Event{
 		{ContactID: u, EventName: "Signed-Up", CreatedAt: 1700000001, Metadata: map[string]any{"plan": "pro", "n": 2.0}},
 		{ContactID: u, EventName: "Signed-Up", CreatedAt: 1700000002, Metadata: map[string]any{"plan": "pro", "n": 2.0}},
-		{ContactID: u, EventName: "Signed-Up", CreatedAt: 1700000001},
-		{ContactID: u, EventName: "Signed-Up", CreatedAt: 1700000001, Metadata: map[string]any{"plan": "pro", "n": 3.0}},
+		{ContactID: u, EventName: "Upgraded", CreatedAt: 1700000001, Metadata: map[string]any{"plan": "pro", "n": 2.0}},
+		{ContactID: other, EventName: "Signed-Up", CreatedAt: 1700000001, Metadata: map[string]any{"plan": "pro", "n": 2.0}},
 	})
-	mustEqual(t, "requests", len(s.Requests()), 8)
+	mustEqual(t, "duplicates", s.DuplicateEvents(), 5)
+	mustEqual(t, "requests", len(s.Requests()), 11)
 
 	// A contact deleted and made again is another contact: its events are new.
 	c.ok("DELETE", "/contacts/"+u, nil, 200)
+	c.ok("DELETE", "/contacts/"+other, nil, 200)
 	u2 := c.ok("POST", "/contacts", map[string]any{"external_id": "u1"}, 200)["id"].(string)
 	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000001, "user_id": "u1", "metadata": meta})
 	send(map[string]any{"event_name": "Signed-Up", "created_at": 1700000001, "user_id": "u1", "metadata": meta})

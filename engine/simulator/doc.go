@@ -10,10 +10,19 @@
 // (5xx answers, dropped connections, slow answers, bursts of 429s) that never
 // change state — and one that does: answers lost after the request was
 // handled (Faults.LostAnswerRate), as when a connection drops after Intercom
-// did the work. Data events are de-duplicated as Intercom documents, so a
-// client that resends the same event body after a lost answer stores it
-// once. The request log (Requests, GET /_sim/requests) redacts the
-// credentials of the Authorization header.
+// did the work. Data events are de-duplicated as Intercom documents, by
+// contact, event name and created_at (not metadata): a client that resends
+// an event after a lost answer stores it once, and a second event of one
+// name for one contact in the same second is not stored. The request log
+// (Requests, GET /_sim/requests) redacts the credentials of the
+// Authorization header; Options.Observe sees each request with its answer.
+//
+// Versions: the simulator speaks Intercom-Version 2.11 to 2.16
+// (MinVersion, DefaultVersion), and 2.16 to a request without the header;
+// another value is refused, 400 intercom_version_invalid. Its answers keep
+// to Intercom's OpenAPI description of 2.16 (the contract check of
+// engine/internal/contract holds every test's exchanges to it): owner_id
+// is a string from 2.16 and an integer before, in bodies and answers alike.
 //
 // Endpoints:
 //

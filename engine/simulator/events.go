@@ -14,10 +14,12 @@ const maxMetadataKeys = 10
 // user_id (its external_id), else by email (the user with that email; leads
 // are not matched by email). The answer is 202 with an empty body.
 //
-// As Intercom documents ("event de-duplication"), an event that repeats one
-// already stored — same contact, event name (ignoring case), created_at and
-// metadata — is ignored and answered 202 like any other: so a client that
-// resends exactly the same body after a lost answer stores it once.
+// As Intercom's description of POST /events says ("Event de-duplication"),
+// an event of the same contact, event name (ignoring case) and created_at
+// as one already stored is a duplicate, whatever its metadata: it is
+// ignored and answered 202 like any other. So a client that resends an
+// event after a lost answer stores it once, and two different events of one
+// name for one contact in the same second are stored as one (the first).
 func createEvent(s *Server, c *call) (int, any, *apiError) {
 	st := &s.st
 	p, e := parseParams(c.body)
@@ -107,10 +109,9 @@ func createEvent(s *Server, c *call) (int, any, *apiError) {
 }
 
 // dedupKey identifies an event as Intercom's de-duplication does: its
-// contact, name (ignoring case), created_at and metadata.
+// contact, name (ignoring case) and created_at; not its metadata.
 func (e Event) dedupKey() string {
-	return e.ContactID + "\x00" + strings.ToLower(e.EventName) + "\x00" +
-		strconv.FormatInt(e.CreatedAt, 10) + "\x00" + jsonString(e.Metadata)
+	return e.ContactID + "\x00" + strings.ToLower(e.EventName) + "\x00" + strconv.FormatInt(e.CreatedAt, 10)
 }
 
 // reindexEvents rebuilds the de-duplication keys after events were removed

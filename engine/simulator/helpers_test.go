@@ -37,10 +37,29 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // testClient talks to a started Server.
 type testClient struct {
-	t     *testing.T
-	base  string
-	token string
-	hc    *http.Client
+	t       *testing.T
+	base    string
+	token   string
+	hc      *http.Client
+	version string // the Intercom-Version header, none when ""
+	waiver  string // the contract waiver the requests name (see offDescription)
+}
+
+// withVersion returns a client that sends Intercom-Version v.
+func (c *testClient) withVersion(v string) *testClient {
+	cc := *c
+	cc.version = v
+	return &cc
+}
+
+// offDescription returns a client whose requests say that they are off
+// Intercom's OpenAPI description on purpose: they name waiver, a tagged
+// waiver of testdata/intercom-openapi/waivers.yaml, in the contract
+// check's X-Contract-Waiver header.
+func (c *testClient) offDescription(waiver string) *testClient {
+	cc := *c
+	cc.waiver = waiver
+	return &cc
 }
 
 type response struct {
@@ -88,6 +107,12 @@ func (c *testClient) try(ctx context.Context, method, path string, body any) res
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.version != "" {
+		req.Header.Set("Intercom-Version", c.version)
+	}
+	if c.waiver != "" {
+		req.Header.Set("X-Contract-Waiver", c.waiver)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -8,22 +8,12 @@ import (
 
 // noteJSON is a note as the API renders it.
 type noteJSON struct {
-	Type      string         `json:"type"`
-	ID        string         `json:"id"`
-	CreatedAt int64          `json:"created_at"`
-	Contact   refJSON        `json:"contact"`
-	Author    noteAuthorJSON `json:"author"`
-	Body      string         `json:"body"`
-}
-
-// noteAuthorJSON is the admin who wrote a note.
-type noteAuthorJSON struct {
-	Type             string `json:"type"`
-	ID               string `json:"id"`
-	Name             string `json:"name"`
-	Email            string `json:"email"`
-	AwayModeEnabled  bool   `json:"away_mode_enabled"`
-	AwayModeReassign bool   `json:"away_mode_reassign"`
+	Type      string    `json:"type"`
+	ID        string    `json:"id"`
+	CreatedAt int64     `json:"created_at"`
+	Contact   refJSON   `json:"contact"`
+	Author    adminJSON `json:"author"`
+	Body      string    `json:"body"`
 }
 
 // noteOrder is the sequence number in a note's id.
@@ -90,7 +80,7 @@ func createNote(s *Server, c *call) (int, any, *apiError) {
 		ID:        n.ID,
 		CreatedAt: n.CreatedAt,
 		Contact:   refJSON{Type: "contact", ID: nc.ID},
-		Author:    noteAuthorJSON{Type: "admin", ID: admin.ID, Name: admin.Name, Email: admin.Email},
+		Author:    admin,
 		Body:      n.Body,
 	}, nil
 }

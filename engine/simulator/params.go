@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -72,6 +73,20 @@ func (p params) integer(key string) (v int64, ok bool, e *apiError) {
 		return 0, true, errInvalid("%s must be an integer", key)
 	}
 	return v, true, nil
+}
+
+// numericString reads a string of an integer, such as an admin id from
+// 2.16, or null (as 0).
+func (p params) numericString(key string) (v int64, ok bool, e *apiError) {
+	s, ok, e := p.str(key)
+	if e != nil || s == "" {
+		return 0, ok, e
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, true, errInvalid("%s must be a string of an id", key)
+	}
+	return n, true, nil
 }
 
 func parseInteger(raw json.RawMessage) (int64, bool) {

@@ -10,10 +10,8 @@ import (
 type call struct {
 	r    *http.Request
 	body []byte
-	segs []string // path segments
-	// minor is the Intercom-Version's minor number (2.16 → 16), the
-	// newest when the header is absent (see apiMinor).
-	minor int
+	segs []string   // path segments
+	ver  apiVersion // the request's Intercom-Version
 	// header holds headers the handler adds to its answer (the Link of a
 	// 410 contact_merged).
 	header http.Header
@@ -106,16 +104,22 @@ type appJSON struct {
 	Region string `json:"region"`
 }
 
+// adminJSON is an admin as the API renders it: GET /me (with the app),
+// GET /admins, and a note's author.
 type adminJSON struct {
-	Type  string   `json:"type"`
-	ID    string   `json:"id"`
-	Email string   `json:"email"`
-	Name  string   `json:"name"`
-	App   *appJSON `json:"app,omitempty"`
+	Type             string   `json:"type"`
+	ID               string   `json:"id"`
+	Email            string   `json:"email"`
+	Name             string   `json:"name"`
+	AwayModeEnabled  bool     `json:"away_mode_enabled"`
+	AwayModeReassign bool     `json:"away_mode_reassign"`
+	HasInboxSeat     bool     `json:"has_inbox_seat"`
+	TeamIDs          []int64  `json:"team_ids"`
+	App              *appJSON `json:"app,omitempty"`
 }
 
 func simAdmin() adminJSON {
-	return adminJSON{Type: "admin", ID: "1", Email: "sim@example.com", Name: "Simulator"}
+	return adminJSON{Type: "admin", ID: "1", Email: "sim@example.com", Name: "Simulator", HasInboxSeat: true, TeamIDs: []int64{}}
 }
 
 // getMe serves GET /me: the admin and workspace the token belongs to.

@@ -449,7 +449,7 @@ func searchContacts(s *Server, c *call) (int, any, *apiError) {
 		if h.rec.c != nil {
 			companies = h.rec.c.CompanyIDs
 		}
-		out.Data = append(out.Data, st.renderContact(h.c, companies))
+		out.Data = append(out.Data, st.renderContact(h.c, companies, c.ver))
 	}
 	if skipped+len(page) < len(hits) {
 		out.Pages.Next = &searchNext{

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/intercom-actions/intercom-actions/engine/internal/simhook"
 )
 
 // DefaultWindow is the rate-limit window used when Options.Window is zero.
@@ -69,6 +71,24 @@ type Options struct {
 	// only the most recent MaxRequests are kept, so a long run does not
 	// grow without limit. 0 keeps every request (what tests want).
 	MaxRequests int
+	// Observe, when not nil, is called with every API request (not those
+	// to /_sim/) and the answer it got, once the answer is sent or the
+	// connection dropped, on the request's goroutine and outside the
+	// simulator's locks: to record whole exchanges or check them, e.g.
+	// against Intercom's OpenAPI description.
+	Observe func(Exchange)
+}
+
+// Exchange is one API request and the answer the simulator gave it.
+type Exchange struct {
+	// Request is the request as recorded (see Request).
+	Request Request
+	// Status is the answer's status, 0 when the connection was dropped.
+	Status int
+	// Header is the answer's header.
+	Header http.Header
+	// Body is the answer's body as sent, nil when empty.
+	Body []byte
 }
 
 // Faults are injected failures. A faulted request never changes state.
@@ -293,10 +313,13 @@ func (s *Server) State() State {
 	return s.st.snapshot()
 }
 
-// statusWriter remembers the status written through it.
+// statusWriter remembers the status written through it and, when keep is
+// set, the body.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	keep   bool
+	body   []byte
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -309,6 +332,9 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+	}
+	if w.keep {
+		w.body = append(w.body, b...)
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -352,12 +378,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rec := &Request{
 		Method: r.Method,
-		Path:   r.URL.Path,
+		Path:   r.URL.EscapedPath(), // as sent: an id with a "/" stays one segment
 		Query:  r.URL.RawQuery,
 		Body:   compactBody(body),
 		Header: redactedHeader(r.Header),
 	}
-	sw := &statusWriter{ResponseWriter: w}
+	observers := s.observers()
+	sw := &statusWriter{ResponseWriter: w, keep: len(observers) > 0}
 	s.ctl.Lock()
 	s.record(rec)
 	reqID := s.nextRequestID()
@@ -367,6 +394,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.ctl.Lock()
 		rec.Status = sw.status
 		s.ctl.Unlock()
+		if len(observers) > 0 {
+			if f, ok := sw.ResponseWriter.(http.Flusher); ok && sw.status != 0 {
+				f.Flush() // the client has its answer while the observers look at it
+			}
+			s.notify(observers, rec, sw)
+		}
 	}()
 
 	if drop {
@@ -378,6 +411,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.serveAPI(sw, r, body, reqID, fail, lose)
+}
+
+// observers are the functions that watch this server's exchanges:
+// Options.Observe and the test binary's (engine/internal/simhook).
+func (s *Server) observers() []func(Exchange) {
+	var fs []func(Exchange)
+	if s.opts.Observe != nil {
+		fs = append(fs, s.opts.Observe)
+	}
+	if f, ok := simhook.Observer().(func(Exchange)); ok {
+		fs = append(fs, f)
+	}
+	return fs
+}
+
+// notify hands an exchange to the observers; a dropped connection has
+// status 0 and no answer.
+func (s *Server) notify(observers []func(Exchange), rec *Request, sw *statusWriter) {
+	s.ctl.Lock()
+	req := *rec
+	s.ctl.Unlock()
+	req.Body = bytes.Clone(req.Body)
+	req.Header = req.Header.Clone()
+	ex := Exchange{Request: req, Status: sw.status}
+	if sw.status != 0 {
+		ex.Header = sw.Header().Clone()
+		ex.Body = sw.body
+	}
+	for _, f := range observers {
+		f(ex)
+	}
 }
 
 // serveAPI runs authentication, rate limiting, error faults and routing;
@@ -425,6 +489,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, body []byte, r
 		return
 	}
 
+	ver, e := requestVersion(r)
+	if e != nil {
+		writeError(w, reqID, e)
+		return
+	}
 	h, allow := route(r.Method, r.URL.Path)
 	if h == nil {
 		if allow != "" {
@@ -435,9 +504,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, body []byte, r
 		writeError(w, reqID, &apiError{http.StatusNotFound, "not_found", "Resource Not Found"})
 		return
 	}
-	c := &call{r: r, body: body, segs: splitPath(r.URL.Path), minor: apiMinor(r)}
+	c := &call{r: r, body: body, segs: splitPath(r.URL.Path), ver: ver}
 	s.mu.Lock()
-	s.st.minor = c.minor
 	status, out, e := h(s, c)
 	s.mu.Unlock()
 	if lose {

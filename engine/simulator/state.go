@@ -16,8 +16,8 @@ type State struct {
 	// Companies are the companies, in creation order.
 	Companies []Company `json:"companies"`
 	// Events are the data events of live contacts, in arrival order; an
-	// event that repeats a stored one is ignored, as Intercom's
-	// de-duplication does (see POST /events).
+	// event of the same contact, name and created_at as a stored one is
+	// ignored, as Intercom's de-duplication does (see POST /events).
 	Events []Event `json:"events"`
 	// Tags are the workspace's tags, in creation order; nil when there are
 	// none.
@@ -333,7 +333,6 @@ type store struct {
 	attrSeq uint64
 
 	// What Intercom 2.13 to 2.16 add (see api216.go).
-	minor      int                    // the Intercom-Version minor of the request being served
 	merged     map[string]string      // a merged contact's old id → the id it was merged into
 	archived   map[string]*contactRec // archived contacts by id
 	eventNames map[string]bool        // the lower-cased names of the events stored

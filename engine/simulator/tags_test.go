@@ -55,7 +55,7 @@ func TestTags(t *testing.T) {
 	// One contact at a time; the tag id may be sent as a number.
 	clk.Advance(10 * time.Second)
 	mustEqual(t, "tag u2", c.ok("POST", "/contacts/"+u2+"/tags", map[string]any{"id": "2"}, 200), appliedTagBody("2", "Churn risk", ts+10))
-	mustEqual(t, "tag u1 (numeric id)", c.ok("POST", "/contacts/"+u1+"/tags", map[string]any{"id": 2}, 200), appliedTagBody("2", "Churn risk", ts+10))
+	mustEqual(t, "tag u1 (numeric id)", c.offDescription("simulator-takes-integer-ids").ok("POST", "/contacts/"+u1+"/tags", map[string]any{"id": 2}, 200), appliedTagBody("2", "Churn risk", ts+10))
 	clk.Advance(10 * time.Second)
 	mustEqual(t, "tag u2 again keeps applied_at", c.ok("POST", "/contacts/"+u2+"/tags", map[string]any{"id": "2"}, 200), appliedTagBody("2", "Churn risk", ts+10))
 	mustEqual(t, "tag u2 with VIP", c.ok("POST", "/contacts/"+u2+"/tags", map[string]any{"id": "1"}, 200), appliedTagBody("1", "VIP", ts+20))

@@ -41,8 +41,8 @@ func NewForwarder(ctx context.Context, conn Conn, topic string) (*Forwarder, err
 
 // Append writes the events and waits for the brokers' acknowledgement. A
 // messageId is not de-duplicated here (Kafka keeps what it is given); the
-// event keeps it, and Intercom ignores a data event identical to one it
-// stored.
+// event keeps it, and Intercom ignores a data event of the same contact,
+// name and created_at as one it stored.
 func (f *Forwarder) Append(ctx context.Context, items []delivery.Item) (delivery.Stored, error) {
 	recs := make([]*kgo.Record, len(items))
 	for i, it := range items {

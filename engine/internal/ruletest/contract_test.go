@@ -1,0 +1,12 @@
+package ruletest
+
+import (
+	"os"
+	"testing"
+
+	"github.com/intercom-actions/intercom-actions/engine/internal/contract"
+)
+
+// TestMain checks every exchange of the golden transcripts against
+// Intercom's OpenAPI description (engine/internal/contract).
+func TestMain(m *testing.M) { os.Exit(contract.Main(m)) }

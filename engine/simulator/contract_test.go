@@ -1,0 +1,14 @@
+package simulator_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/intercom-actions/intercom-actions/engine/internal/contract"
+)
+
+// TestMain checks every exchange of the simulator's tests against
+// Intercom's OpenAPI description (engine/internal/contract): its answers
+// must keep to it, and so must every request it did not refuse as
+// malformed.
+func TestMain(m *testing.M) { os.Exit(contract.Main(m)) }
