@@ -62,6 +62,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
+	"github.com/intercom-actions/intercom-actions/engine/internal/pause"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 )
 
@@ -123,6 +124,21 @@ type Config struct {
 	// DryRun, if set, receives each planned action as a JSON line instead
 	// of its being sent: nothing reaches Intercom.
 	DryRun io.Writer
+
+	// A refused token (401) and an outage (connection errors, timeouts,
+	// 5xx, 429 past the retries) pause delivery rather than fail events:
+	// the calls wait, a contact's order kept, and nothing is dead-lettered
+	// for it (see Health). TokenRecheck is how often a refused token is
+	// read again (TokenFile, the environment, the login's store) and
+	// checked (GET /me); default 1 min (ReloadToken checks at once).
+	TokenRecheck time.Duration
+	// OutageWait, if positive, bounds an outage: a run stops (ErrOutage)
+	// once Intercom has been unreachable this long, leaving what it did
+	// not send to its source. 0 waits for as long as the outage lasts.
+	OutageWait time.Duration
+	// StopOnRefusedToken makes a refused token stop a run at once
+	// (ErrUnauthorized), as `send` does, instead of a pause.
+	StopOnRefusedToken bool
 }
 
 // Processor sends events' actions to Intercom. Create it with New; it is
@@ -132,6 +148,8 @@ type Processor struct {
 	rules  *engine.Engine
 	exec   dispatch.Executor
 	client *rest.Client // nil on a dry run
+	gate   *pause.Gate  // nil on a dry run
+	token  *rest.SwappableToken // read again by ReloadToken; nil with Config.TokenSource
 	idle   func()       // closes the idle connections of a client of its own
 	slots  chan struct{}
 	merges *action.Merges
@@ -162,11 +180,13 @@ func New(cfg Config) (*Processor, error) {
 		p.exec = &dryRun{w: cfg.DryRun}
 		return p, nil
 	}
-	client, hc, err := cfg.client()
+	p.gate = pause.New(pause.Config{Recheck: cfg.TokenRecheck, OutageLimit: cfg.OutageWait,
+		StopOnRefusal: cfg.StopOnRefusedToken, Log: cfg.Logger, Check: p.recheckToken})
+	client, hc, token, err := cfg.client(p.gate)
 	if err != nil {
 		return nil, err
 	}
-	p.client, p.idle = client, hc.CloseIdleConnections
+	p.client, p.idle, p.token = client, hc.CloseIdleConnections, token
 	p.merges = &action.Merges{}
 	exec := action.Executor{API: client, Log: cfg.Logger, Merges: p.merges}
 	if mode, _ := action.ParseAttributeMode(cfg.CustomAttributes); mode != action.SendAttributes {
@@ -361,6 +381,9 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 		p.abort()
 		<-done
+	}
+	if p.gate != nil {
+		p.gate.Close()
 	}
 	if p.idle != nil {
 		p.idle()

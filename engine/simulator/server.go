@@ -61,6 +61,9 @@ type Options struct {
 	// their model only. Nil accepts every name. GET /data_attributes lists
 	// the names given here as custom string attributes of both models.
 	DataAttributes []string
+	// Region is the workspace's region GET /me answers, as Intercom
+	// spells it ("US", "Europe", "Australia"); default "US".
+	Region string
 	// MaxRequests bounds the request log (Requests, GET /_sim/requests):
 	// only the most recent MaxRequests are kept, so a long run does not
 	// grow without limit. 0 keeps every request (what tests want).
@@ -139,6 +142,9 @@ type Server struct {
 	winCount  int
 	requests  []*Request
 	closeOnce sync.Once
+	outage    Outage // answered to every API request while on
+	tokenNow  string // the token accepted: Options.Token, or SetToken's
+	mangle    Mangle // the next answers' damage
 
 	// predefined is Options.DataAttributes without repeats.
 	predefined []string
@@ -167,6 +173,7 @@ func NewHandler(opts Options) *Server {
 		s.window = DefaultWindow
 	}
 	s.idle = sync.NewCond(&s.ctl)
+	s.tokenNow = opts.Token
 	for _, name := range opts.DataAttributes {
 		if !slices.Contains(s.predefined, name) {
 			s.predefined = append(s.predefined, name)
@@ -380,7 +387,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // lose drops the answer after the request was handled.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, body []byte, reqID string, fail, lose bool) {
 	w.Header().Set("X-Request-Id", reqID)
-	if s.opts.Token != "" && r.Header.Get("Authorization") != "Bearer "+s.opts.Token {
+	if s.outageAnswer(w, reqID) {
+		return
+	}
+	if token := s.token(); token != "" && r.Header.Get("Authorization") != "Bearer "+token {
 		writeError(w, reqID, &apiError{http.StatusUnauthorized, "unauthorized", "Access Token Invalid"})
 		return
 	}
@@ -446,6 +456,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, body []byte, r
 		writeError(w, reqID, e)
 		return
 	}
+	if s.mangled(w, r, status, out) {
+		return
+	}
 	writeJSON(w, status, out)
 }
 
@@ -475,6 +488,11 @@ func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		allow = "GET"
+	case "/_sim/outage":
+		if s.serveOutage(w, r, reqID) {
+			return
+		}
+		allow = "PUT, DELETE"
 	case "/_sim/reset":
 		if r.Method == http.MethodPost {
 			s.Reset()
