@@ -101,6 +101,12 @@ type Config struct {
 	// workspace does not have: send (default: sent as mapped, and Intercom
 	// refuses the call), create or existing (see action.AttributeMode).
 	CustomAttributes string
+	// TokenRecheck: while Intercom refuses the token (a 401), delivery is
+	// paused, nothing is dead-lettered for it, and the token is read again
+	// (TokenFile, the environment, the login's store) and checked (GET
+	// /me) this often; default 1 min (ReloadToken checks at once).
+	// StopOnRefusedToken stops the run instead.
+	TokenRecheck time.Duration
 
 	// TokenSource gives Intercom's bearer token, e.g.
 	// oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}); it is
@@ -128,10 +134,8 @@ type Config struct {
 	// A refused token (401) and an outage (connection errors, timeouts,
 	// 5xx, 429 past the retries) pause delivery rather than fail events:
 	// the calls wait, a contact's order kept, and nothing is dead-lettered
-	// for it (see Health). TokenRecheck is how often a refused token is
-	// read again (TokenFile, the environment, the login's store) and
-	// checked (GET /me); default 1 min (ReloadToken checks at once).
-	TokenRecheck time.Duration
+	// for it (see Health and TokenRecheck).
+	//
 	// OutageWait, if positive, bounds an outage: a run stops (ErrOutage)
 	// once Intercom has been unreachable this long, leaving what it did
 	// not send to its source. 0 waits for as long as the outage lasts.
@@ -147,10 +151,10 @@ type Processor struct {
 	cfg    Config // Validated, with defaults
 	rules  *engine.Engine
 	exec   dispatch.Executor
-	client *rest.Client // nil on a dry run
-	gate   *pause.Gate  // nil on a dry run
+	client *rest.Client         // nil on a dry run
+	gate   *pause.Gate          // nil on a dry run
 	token  *rest.SwappableToken // read again by ReloadToken; nil with Config.TokenSource
-	idle   func()       // closes the idle connections of a client of its own
+	idle   func()               // closes the idle connections of a client of its own
 	slots  chan struct{}
 	merges *action.Merges
 

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -105,12 +104,13 @@ func (s *Server) serveOutage(w http.ResponseWriter, r *http.Request, reqID strin
 	return false
 }
 
-// Mangle damages the answers to requests whose path starts with Path,
+// Mangle damages the answers to requests of Method (any, if "") to Path,
 // after the simulated API handled them (what they changed stays changed):
 // the next Truncate answers are cut off mid-body (the connection closes
 // before the Content-Length promised is sent), and the next NotJSON are a
 // 200 HTML page, as a captive proxy would answer.
 type Mangle struct {
+	Method   string
 	Path     string
 	Truncate int
 	NotJSON  int
@@ -129,7 +129,7 @@ func (s *Server) mangled(w http.ResponseWriter, r *http.Request, status int, out
 	s.ctl.Lock()
 	m := &s.mangle
 	cut, page := false, false
-	if m.Path != "" && strings.HasPrefix(r.URL.Path, m.Path) {
+	if r.URL.Path == m.Path && (m.Method == "" || m.Method == r.Method) {
 		switch {
 		case m.Truncate > 0:
 			m.Truncate--

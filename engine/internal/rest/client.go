@@ -486,7 +486,13 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 		} else {
 			rep.status = status
 			if status >= 200 && status < 300 {
-				if err := c.answer(cl, status, hdr, respBody, err); err != nil {
+				err = c.answer(cl, status, hdr, respBody, err)
+				if err != nil && cl.reads() && attempt < maxRetries {
+					attempt++ // a read changed nothing: it is asked again
+					c.log.DebugContext(ctx, "intercom: retrying a damaged answer", "endpoint", cl.endpoint, "try", try+1, "error", err)
+					continue
+				}
+				if err != nil {
 					return rep, err
 				}
 				if gate != nil {
@@ -554,6 +560,10 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 		}
 	}
 }
+
+// reads says whether the call only reads (GET, a search): sending it
+// again cannot apply anything twice.
+func (cl call) reads() bool { return cl.method == http.MethodGet || cl.endpoint == epSearchContacts }
 
 // probeRetries bounds the retries of a check of the token (GET /me).
 const probeRetries = 2
