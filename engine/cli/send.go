@@ -138,7 +138,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg.StopOnRefusedToken = true // a run with a start and an end stops, resumably
-	cfg.OutageWait = *outageWait // 0: no bound, as for the processor
+	cfg.OutageWait = *outageWait  // 0: no bound, as for the processor
 	p, code, ok := newProcessor("send", cfg, stderr)
 	if !ok {
 		return code
@@ -203,8 +203,9 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, abort := context.WithCancel(context.Background())
 	defer abort()
+	sigs := catchSignals() // before the run: a signal as it starts must not kill the process
 	run := p.Start(ctx, &src, sink)
-	watch := stopOnSignals(run, abort, *shutdownTimeout, prog, out)
+	watch := stopOnSignals(sigs, run, abort, *shutdownTimeout, prog, out)
 	sum, runErr := run.Wait()
 	stopped := watch()
 	prog.stop()
@@ -252,8 +253,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // aborts (abort) on a second one or when timeout has passed since the
 // first. The returned func ends the watch and says which signal came, if
 // any.
-func stopOnSignals(run processor.Run, abort func(), timeout time.Duration, prog *progress, out *lockedWriter) func() os.Signal {
-	sigs := catchSignals()
+func stopOnSignals(sigs *signals, run processor.Run, abort func(), timeout time.Duration, prog *progress, out *lockedWriter) func() os.Signal {
 	end := make(chan struct{})
 	var got atomic.Value
 	var wg sync.WaitGroup

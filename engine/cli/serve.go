@@ -215,6 +215,8 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		log.Warn("no admin socket: deadletter commands need serve stopped", "error", adminErr)
 	}
 
+	sigs := catchSignals() // before it says it listens: a signal then stops it as any other
+	defer sigs.release()
 	log.Info("serve: listening", "addr", base, "data_dir", *dataDir, "spool_events", sp.Depth(), "rules", rulesLabel(cfg.Rules.Files))
 	if sim != nil {
 		log.Info("serve: actions go to an in-process Intercom simulator (--intercom sim); nothing reaches Intercom",
@@ -240,8 +242,6 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	sigs := catchSignals()
-	defer sigs.release()
 	var forced bool
 	select {
 	case sig := <-sigs.C:

@@ -56,14 +56,12 @@ func checkToken(cmd string, p *processor.Processor, log *slog.Logger, w io.Write
 		fmt.Fprintf(w, "%s: %v\n", cmd, err)
 		return 2, false
 	case errors.Is(err, processor.ErrUnauthorized):
-		fmt.Fprintf(w, "%s: Intercom refuses the token: %v\n  check it with 'intercom-actions auth status': it is wrong, was revoked, "+
+		fmt.Fprintf(w, "%s: Intercom refuses the token: %v\n  check it with 'intercom-actions auth status': it is mistyped, was revoked, "+
 			"or belongs to a workspace in another region (--region)\n", cmd, err)
 		return 1, false
 	case err != nil:
-		if log != nil {
+		if log != nil { // send says so as its run meets it
 			log.Warn(cmd+": the token could not be checked (GET /me); starting anyway: delivery waits until Intercom answers", "error", err)
-		} else {
-			fmt.Fprintf(w, "%s: the token could not be checked (GET /me): %v; going on\n", cmd, err)
 		}
 		return 0, true
 	case me == nil: // a dry run

@@ -202,6 +202,15 @@ func (g *Gate) Outage(first time.Time, err error) error {
 	return nil
 }
 
+// Bound returns ErrOutage, wrapping err, once a call that has failed
+// since first has waited OutageLimit, though its retries are not used up.
+func (g *Gate) Bound(first time.Time, err error) error {
+	if g.cfg.OutageLimit <= 0 || time.Since(first) < g.cfg.OutageLimit {
+		return nil
+	}
+	return g.Outage(first, err)
+}
+
 // Answered records an answer from Intercom: an outage, if any, is over.
 func (g *Gate) Answered() {
 	g.mu.Lock()

@@ -476,7 +476,7 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 				return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, ctx.Err())
 			}
 			err = fmt.Errorf("intercom: %s: %w", cl.endpoint, err)
-			if c.reportUnreachable(ctx, err) && tally != nil {
+			if !cl.probe && c.reportUnreachable(ctx, err) && tally != nil { // a check's caller says so itself
 				tally.AddUndelivered(1)
 			}
 			if !Retryable(err) {
@@ -535,11 +535,15 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 			}
 			limitedFor += max(wait, time.Millisecond)
 		} else {
-			if attempt >= maxRetries {
-				if gate == nil {
-					return rep, failure
-				}
+			switch {
+			case attempt >= maxRetries && gate == nil:
+				return rep, failure
+			case attempt >= maxRetries: // an outage: waited out
 				if err := gate.Outage(firstFail, failure); err != nil {
+					return rep, err
+				}
+			case gate != nil: // still retrying, within the Gate's bound
+				if err := gate.Bound(firstFail, failure); err != nil {
 					return rep, err
 				}
 			}
