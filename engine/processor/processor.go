@@ -27,7 +27,14 @@
 //
 // Errors: an event's failure is in its Result's Err, never in the error a
 // call returns, which says only that a call was cut short (ErrClosed, the
-// context's error, or ErrUnauthorized: Intercom refused the token).
+// context's error, or, with StopOnRefusedToken or OutageWait,
+// ErrUnauthorized or ErrOutage).
+//
+// Pausing: a refused token (401) and an outage (connection errors,
+// timeouts, 5xx and 429 past the retries) fail no event: delivery waits,
+// in each contact's order, until Intercom takes the token again (read
+// again every TokenRecheck, or on ReloadToken) or answers again; Health
+// says why it waits.
 // Result.Err holds each failure for errors.Is and errors.As, each kind
 // named in this package, so that an embedder needs no other to handle
 // them: *EventError (an unusable event), RuleErrors and *RuleError (a rule
@@ -332,8 +339,10 @@ type run struct {
 
 // Run sends the events of src until its end (see Start) and returns the
 // summary: nil at the end of src, ErrStopped after Stop, ctx's error after
-// an abort, or an error wrapping intercom.ErrUnauthorized when Intercom
-// refused the token (the run stops at once: every call would fail).
+// an abort; with StopOnRefusedToken an error wrapping
+// intercom.ErrUnauthorized when Intercom refused the token, with
+// OutageWait one wrapping ErrOutage (the run stops at once: what it did
+// not send is left to src). Otherwise both pause delivery (see Health).
 func (p *Processor) Run(ctx context.Context, src Source, sink Sink) (Summary, error) {
 	return p.Start(ctx, src, sink).Wait()
 }
@@ -434,8 +443,9 @@ const (
 
 // Process sends one event's actions, in rule order, and returns what
 // happened to it. The error is nil unless the call was cut short
-// (ErrClosed, ctx's error, or one wrapping intercom.ErrUnauthorized when
-// Intercom refuses the token); the Result says what happened all the same.
+// (ErrClosed, ctx's error, or, with StopOnRefusedToken, one wrapping
+// intercom.ErrUnauthorized); the Result says what happened all the same.
+// While delivery is paused (see Health), Process waits.
 // Cancelling ctx aborts the requests in flight (see ErrOutcomeUnknown).
 func (p *Processor) Process(ctx context.Context, event []byte) (Result, error) {
 	res, err := p.ProcessBatch(ctx, [][]byte{event})
