@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -337,5 +339,36 @@ func TestDamagedAnswersAreOutcomeUnknown(t *testing.T) {
 				t.Errorf("error:\n%s\nwant:\n%s", got, c.want)
 			}
 		})
+	}
+}
+
+// toSimulator carries every request to the simulator, whatever its host:
+// Intercom's region hosts, on loopback.
+type toSimulator struct{ sim *simulator.Server }
+
+func (s toSimulator) RoundTrip(r *http.Request) (*http.Response, error) {
+	u, _ := url.Parse(s.sim.URL())
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host = u.Scheme, u.Host
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestCheckTokenComparesTheRegion: the check at start (GET /me) refuses a
+// workspace in another region than the API host, with the fix, and takes
+// one in the same region.
+func TestCheckTokenComparesTheRegion(t *testing.T) {
+	sim := simulator.NewServer(simulator.Options{Region: "Europe"})
+	defer sim.Close()
+	hc := &http.Client{Transport: toSimulator{sim}}
+	p := newProcessor(t, Config{Region: "us", HTTPClient: hc})
+	_, err := p.CheckToken(context.Background())
+	var re *RegionError
+	const want = `the token's workspace "Intercom Simulator" (id sim) is in Intercom's Europe region, but requests go to https://api.intercom.io (region us): use --region eu (API https://api.eu.intercom.io)`
+	if !errors.As(err, &re) || err.Error() != want {
+		t.Errorf("us: %v\nwant %s", err, want)
+	}
+	p = newProcessor(t, Config{Region: "eu", HTTPClient: hc})
+	if me, err := p.CheckToken(context.Background()); err != nil || me.App.Region != "Europe" || me.Name != "Simulator" {
+		t.Errorf("eu: %+v, %v", me, err)
 	}
 }

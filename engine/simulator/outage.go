@@ -76,7 +76,7 @@ func (s *Server) outageAnswer(w http.ResponseWriter, reqID string) bool {
 // serveOutage serves /_sim/outage: PUT {"status":502,"seconds":2} (or
 // {"drop":true}; no seconds: until DELETE) starts an outage, DELETE ends
 // it. It says whether the method was one of those.
-func (s *Server) serveOutage(w http.ResponseWriter, r *http.Request, reqID string) bool {
+func (s *Server) serveOutage(w http.ResponseWriter, r *http.Request, reqID string, body []byte) bool {
 	switch r.Method {
 	case http.MethodDelete:
 		s.SetOutage(Outage{})
@@ -88,7 +88,6 @@ func (s *Server) serveOutage(w http.ResponseWriter, r *http.Request, reqID strin
 			Drop    bool    `json:"drop"`
 			Seconds float64 `json:"seconds"`
 		}
-		body, _ := io.ReadAll(r.Body)
 		if err := json.Unmarshal(body, &in); err != nil || (in.Status == 0 && !in.Drop) || in.Status != 0 && (in.Status < 400 || in.Status > 599) || in.Seconds < 0 {
 			writeError(w, reqID, errBadRequest(`want {"status": 400 to 599, "seconds": N} or {"drop": true, "seconds": N}; no seconds: until DELETE`))
 			return true

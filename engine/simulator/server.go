@@ -349,7 +349,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if strings.HasPrefix(r.URL.Path, "/_sim/") {
-		s.serveSim(w, r)
+		s.serveSim(w, r, body)
 		return
 	}
 
@@ -469,7 +469,7 @@ func (s *Server) nextRequestID() string {
 }
 
 // serveSim serves the /_sim/ control endpoints.
-func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveSim(w http.ResponseWriter, r *http.Request, body []byte) {
 	s.ctl.Lock()
 	reqID := s.nextRequestID()
 	s.ctl.Unlock()
@@ -489,7 +489,7 @@ func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
 		}
 		allow = "GET"
 	case "/_sim/outage":
-		if s.serveOutage(w, r, reqID) {
+		if s.serveOutage(w, r, reqID, body) {
 			return
 		}
 		allow = "PUT, DELETE"
