@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -40,10 +41,8 @@ func (s *workloadSource) Next(ctx context.Context) (Event, error) {
 	if s.at != nil {
 		s.at(i)
 	}
-	return Event{Raw: []byte(s.events[i]), Ref: itoa(i)}, nil
+	return Event{Raw: []byte(s.events[i]), Ref: strconv.Itoa(i)}, nil
 }
-
-func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 // canonicalState is the simulator's state in a form equal across runs.
 func canonicalState(t *testing.T, sim *simulator.Server) string {
@@ -111,14 +110,14 @@ func collect() (Sink, func() []EventResult) {
 	var mu sync.Mutex
 	var out []EventResult
 	return Sink{OnResult: func(r EventResult) {
-			mu.Lock()
-			out = append(out, r)
-			mu.Unlock()
-		}}, func() []EventResult {
-			mu.Lock()
-			defer mu.Unlock()
-			return out
-		}
+		mu.Lock()
+		out = append(out, r)
+		mu.Unlock()
+	}}, func() []EventResult {
+		mu.Lock()
+		defer mu.Unlock()
+		return out
+	}
 }
 
 // TestRefusedTokenPausesDelivery: Intercom refuses the token in the middle
@@ -217,7 +216,7 @@ func TestOutagePausesDelivery(t *testing.T) {
 	for _, o := range []simulator.Outage{{Status: 500}, {Status: 502}, {Status: 503}, {Drop: true}} {
 		name := "drop"
 		if o.Status != 0 {
-			name = itoa(o.Status)
+			name = strconv.Itoa(o.Status)
 		}
 		t.Run(name, func(t *testing.T) {
 			events := simulator.Workload(40, 5)
