@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -21,27 +20,26 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
-// workloadSource gives events one at a time and calls at(i) before
+// workloadSource gives events as a batch does, and calls at(i) before
 // giving the i-th (from 0): where a test starts a fault, under load.
 type workloadSource struct {
-	events []string
-	next   int
-	at     func(i int)
+	batchSource
+	at func(i int)
+}
+
+func newWorkload(events []string, at func(int)) *workloadSource {
+	s := &workloadSource{at: at}
+	for _, e := range events {
+		s.events = append(s.events, []byte(e))
+	}
+	return s
 }
 
 func (s *workloadSource) Next(ctx context.Context) (Event, error) {
-	if err := ctx.Err(); err != nil {
-		return Event{}, err
+	if s.at != nil && s.next < len(s.events) && ctx.Err() == nil {
+		s.at(s.next)
 	}
-	if s.next == len(s.events) {
-		return Event{}, io.EOF
-	}
-	i := s.next
-	s.next++
-	if s.at != nil {
-		s.at(i)
-	}
-	return Event{Raw: []byte(s.events[i]), Ref: strconv.Itoa(i)}, nil
+	return s.batchSource.Next(ctx)
 }
 
 // canonicalState is the simulator's state in a form equal across runs.
@@ -62,7 +60,7 @@ func cleanRun(t *testing.T, events []string) string {
 	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()
 	p := newProcessor(t, Config{APIBase: sim.URL()})
-	sum, err := p.Run(context.Background(), &workloadSource{events: events}, Sink{})
+	sum, err := p.Run(context.Background(), newWorkload(events, nil), Sink{})
 	if err != nil || sum.DeadLettered > 0 {
 		t.Fatalf("clean run: %v, %+v", err, sum)
 	}
@@ -139,11 +137,11 @@ func TestRefusedTokenPausesDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	src := &workloadSource{events: events, at: func(i int) {
+	src := newWorkload(events, func(i int) {
 		if i == len(events)/3 {
 			sim.SetToken("second") // the first is revoked
 		}
-	}}
+	})
 	sink, results := collect()
 	run := p.Start(context.Background(), src, sink)
 
@@ -223,11 +221,11 @@ func TestOutagePausesDelivery(t *testing.T) {
 			sim := simulator.NewServer(simulator.Options{})
 			defer sim.Close()
 			p := newProcessor(t, Config{APIBase: sim.URL(), MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
-			src := &workloadSource{events: events, at: func(i int) {
+			src := newWorkload(events, func(i int) {
 				if i == len(events)/3 {
 					sim.SetOutage(o)
 				}
-			}}
+			})
 			sink, results := collect()
 			run := p.Start(context.Background(), src, sink)
 			waitUntil(t, "pause for the outage", func() bool { return !p.Health().UnreachableSince.IsZero() })
@@ -259,24 +257,13 @@ func TestOutageWaitStopsTheRun(t *testing.T) {
 	p := newProcessor(t, Config{APIBase: sim.URL(), MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
 		OutageWait: 100 * time.Millisecond})
 	events := simulator.Workload(10, 2)
-	src := &redeliverable{workloadSource{events: events}}
-	sum, err := p.Run(context.Background(), src, Sink{})
+	sum, err := p.Run(context.Background(), newWorkload(events, nil), Sink{}) // a batch's events go back to it
 	if !errors.Is(err, ErrOutage) || !strings.Contains(err.Error(), "gave up after 100ms") {
 		t.Fatalf("run error %v, want ErrOutage", err)
 	}
 	if sum.DeadLettered != 0 || sum.Events != 0 || sum.Unsettled != sum.Read {
 		t.Errorf("summary %+v: want everything read left unsettled, nothing dead-lettered", sum)
 	}
-}
-
-// redeliverable marks its events as a checkpointed file's: a stop leaves
-// them to it.
-type redeliverable struct{ workloadSource }
-
-func (s *redeliverable) Next(ctx context.Context) (Event, error) {
-	ev, err := s.workloadSource.Next(ctx)
-	ev.Redeliverable = true
-	return ev, err
 }
 
 // TestDamagedAnswersAreOutcomeUnknown: a 2xx answer to a request Intercom
@@ -313,7 +300,7 @@ func TestDamagedAnswersAreOutcomeUnknown(t *testing.T) {
 			var dls []DeadLetter
 			sink, results := collect()
 			sink.DeadLetters = delivery.DeadLetterFunc(func(dl DeadLetter) error { dls = append(dls, dl); return nil })
-			sum, err := p.Run(context.Background(), &workloadSource{events: []string{c.event}}, sink)
+			sum, err := p.Run(context.Background(), newWorkload([]string{c.event}, nil), sink)
 			if err != nil {
 				t.Fatal(err)
 			}

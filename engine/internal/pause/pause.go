@@ -170,8 +170,14 @@ func (g *Gate) AwaitToken(ctx context.Context) error {
 	g.mu.Lock()
 	ok := g.tokenOK
 	g.mu.Unlock()
+	return g.wait(ctx, ok)
+}
+
+// wait waits until ready is closed: nil then; ctx's error after an abort,
+// ErrHeld after the run's stop or the Gate's Close.
+func (g *Gate) wait(ctx context.Context, ready <-chan struct{}) error {
 	select {
-	case <-ok:
+	case <-ready:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -228,18 +234,10 @@ func (g *Gate) Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
-	t := time.NewTimer(d)
+	over := make(chan struct{})
+	t := time.AfterFunc(d, func() { close(over) })
 	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-stopOf(ctx):
-		return ErrHeld
-	case <-g.closed:
-		return ErrHeld
-	}
+	return g.wait(ctx, over)
 }
 
 // Status is why delivery is paused, if it is.
