@@ -245,3 +245,44 @@ func TestSendStopsOnATokenRefusedLater(t *testing.T) {
 		t.Errorf("final state differs from a clean run's:\n got: %s\nwant: %s", got, want)
 	}
 }
+
+// TestConsumePausesOnARefusedToken: Intercom refuses consume's token
+// while it runs; delivery pauses, nothing new is committed, nothing is
+// dead-lettered; after the token file is fixed and SIGHUP, every record is
+// sent and committed, and Intercom ends as after a clean run.
+func TestConsumePausesOnARefusedToken(t *testing.T) {
+	events := workload(300)
+	want := cleanState(t, events)
+	lines := strings.SplitAfter(events, "\n")
+	c := newKafka(t, 2)
+	sim := simulator.NewServer(simulator.Options{Token: "first"})
+	defer sim.Close()
+	tokenFile := filepath.Join(t.TempDir(), "token.json")
+	if err := auth.Save(tokenFile, &oauth2.Token{AccessToken: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, t.TempDir(), consumeArgs(c, sim.URL(), "--token-file", tokenFile, "--token-recheck", "1h")...)
+	waitFor(t, 30*time.Second, "the partitions", func() bool { return p.owned() == "events/0,events/1" })
+	produceEvents(t, c, strings.Join(lines[:150], ""))
+	waitFor(t, 30*time.Second, "the first half committed", func() bool { return lag(t, c, "g") == 0 })
+	sim.SetToken("second") // revoked
+	produceEvents(t, c, strings.Join(lines[150:], ""))
+	p.waitForStderr(t, 30*time.Second, `msg="delivery paused: token refused; events wait, nothing is dead-lettered for it;`)
+	time.Sleep(500 * time.Millisecond) // five commit intervals
+	if l := lag(t, c, "g"); l != 150 {
+		t.Errorf("lag %d while paused, want 150: nothing new committed", l)
+	}
+	if err := auth.Save(tokenFile, &oauth2.Token{AccessToken: "second"}); err != nil {
+		t.Fatal(err)
+	}
+	p.signal(syscall.SIGHUP)
+	waitFor(t, 30*time.Second, "every record committed", func() bool { return lag(t, c, "g") == 0 })
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(30 * time.Second); code != 0 || !strings.Contains(p.stderr.String(), " failed=0 ") ||
+		!strings.Contains(p.stderr.String(), "dead_lettered=0") {
+		t.Errorf("exit %d:\n%s", code, p.stderr.String())
+	}
+	if got := canonical(t, sim.State()); got != want {
+		t.Errorf("final state differs from a clean run's:\n got: %s\nwant: %s", got, want)
+	}
+}
