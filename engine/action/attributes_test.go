@@ -75,7 +75,7 @@ func TestAttributesCreate(t *testing.T) {
 	wantTranscript(t, s,
 		`PUT /contacts/`+contactID(1)+` {"custom_attributes":{"beta":true,"ltv":12.5,"plan":"pro","renews":"2025-01-01T00:00:00Z","seats":3},"external_id":"u-1","last_seen_at":1700000000,"name":"Ann","role":"user"} [200]`,
 		`POST /data_attributes {"data_type":"integer","model":"company","name":"seats"} [400]`,
-		`POST /companies {"company_id":"co-1","custom_attributes":{"plan":"pro"},"monthly_spend":99.5,"name":"Acme","plan":"pro","size":12} [200]`,
+		`POST /companies {"company_id":"co-1","custom_attributes":{"plan":"pro"},"monthly_spend":99,"name":"Acme","plan":"pro","size":12} [200]`,
 	)
 	wantLogs := `level=WARN msg="intercom: custom attribute dropped" model=contact attribute=bad.name reason="the workspace has no such contact attribute, and creating it failed: intercom: 400 parameter_invalid: Your name for this attribute must only contain alphanumeric characters, currency symbols, and hyphens (request sim-000000000007)"
 level=WARN msg="intercom: custom attribute dropped" model=company attribute=seats reason="the workspace has no such company attribute, and creating it failed: intercom: 400 parameter_invalid: You already have 'seats' in your people data. To save this as new company data, use a different name. (request sim-000000000010)"

@@ -160,7 +160,7 @@ func TestIdentifyCompany(t *testing.T) {
 	exec(t, c, identifyLead("lee@example.com"))
 	s.ResetRequests()
 
-	companyBody := `{"company_id":"co-1","name":"Acme","plan":"pro","size":12,"monthly_spend":99.5,"custom_attributes":{"tier":"gold"}}`
+	companyBody := `{"company_id":"co-1","name":"Acme","plan":"pro","size":12,"monthly_spend":99,"custom_attributes":{"tier":"gold"}}`
 
 	// Cached user: upsert and attach.
 	res := exec(t, c, group("co-1", Contact{ExternalID: "u-1", Email: "ann@example.com"}))
@@ -196,7 +196,7 @@ func TestIdentifyCompany(t *testing.T) {
 	// By contact_id: no search.
 	exec(t, newClient(t, s), group("co-2", Contact{ID: contactID(2)}))
 	wantTranscript(t, s,
-		`POST /companies {"company_id":"co-2","name":"Acme","plan":"pro","size":12,"monthly_spend":99.5,"custom_attributes":{"tier":"gold"}} [200]`,
+		`POST /companies {"company_id":"co-2","name":"Acme","plan":"pro","size":12,"monthly_spend":99,"custom_attributes":{"tier":"gold"}} [200]`,
 		`POST /contacts/`+contactID(2)+`/companies {"id":"`+companyID(2)+`"} [200]`,
 	)
 
@@ -205,7 +205,7 @@ func TestIdentifyCompany(t *testing.T) {
 	if res.Calls != 1 || res.ContactID != "" {
 		t.Errorf("company only: %+v", res)
 	}
-	wantTranscript(t, s, `POST /companies {"company_id":"co-3","name":"Acme","plan":"pro","size":12,"monthly_spend":99.5,"custom_attributes":{"tier":"gold"}} [200]`)
+	wantTranscript(t, s, `POST /companies {"company_id":"co-3","name":"Acme","plan":"pro","size":12,"monthly_spend":99,"custom_attributes":{"tier":"gold"}} [200]`)
 
 	st := s.State().Canonical()
 	if got := st.Contacts; len(got) != 2 || !reflect.DeepEqual(got[0].CompanyIDs, []string{"co-1", "co-2"}) ||
@@ -464,7 +464,7 @@ func TestSearchLagNewUser(t *testing.T) {
 	s.ResetRequests()
 	exec(t, nc, group("co-2", Contact{ExternalID: "u-1"}))
 	wantTranscript(t, s,
-		`POST /companies {"company_id":"co-2","custom_attributes":{"tier":"gold"},"monthly_spend":99.5,"name":"Acme","plan":"pro","size":12} [200]`,
+		`POST /companies {"company_id":"co-2","custom_attributes":{"tier":"gold"},"monthly_spend":99,"name":"Acme","plan":"pro","size":12} [200]`,
 		`GET /contacts/find_by_external_id/u-1 [200]`,
 		`POST /contacts/`+contactID(1)+`/companies {"id":"`+companyID(2)+`"} [200]`,
 	)
@@ -598,7 +598,7 @@ func TestIdentifyCompanySkipsIdenticalUpsert(t *testing.T) {
 		t.Errorf("changed group: %+v", res)
 	}
 	wantTranscript(t, s,
-		`POST /companies {"company_id":"co-1","name":"Acme","plan":"enterprise","size":12,"monthly_spend":99.5,"custom_attributes":{"tier":"gold"}} [200]`,
+		`POST /companies {"company_id":"co-1","name":"Acme","plan":"enterprise","size":12,"monthly_spend":99,"custom_attributes":{"tier":"gold"}} [200]`,
 		`POST /contacts/`+contactID(1)+`/companies {"id":"`+companyID(1)+`"} [200]`,
 	)
 }

@@ -92,7 +92,7 @@ func identifyLead(email string) Action {
 // group identifies company companyKey and attaches the contact who names.
 func group(companyKey string, who Contact) Action {
 	return Action{Rule: "Group", Kind: identifyCompany, Fields: &IdentifyCompany{
-		CompanyID: companyKey, Name: "Acme", Plan: "pro", Size: ptr(int64(12)), MonthlySpend: "99.5",
+		CompanyID: companyKey, Name: "Acme", Plan: "pro", Size: ptr(int64(12)), MonthlySpend: "99",
 		CustomAttributes: intercom.Object{{Key: "tier", Raw: `"gold"`}},
 		ContactID:        who.ID, ExternalID: who.ExternalID, Email: who.Email,
 	}}

@@ -116,6 +116,19 @@ workspace: Intercom Simulator (id sim, region US)
 	}
 }
 
+// TestAuthStatusShowsTheRegion: auth status shows the workspace's region
+// as GET /me gives it.
+func TestAuthStatusShowsTheRegion(t *testing.T) {
+	authEnv(t)
+	sim := simulator.NewServer(simulator.Options{Region: "Europe"})
+	defer sim.Close()
+	t.Setenv(auth.EnvToken, "tok")
+	code, out, _ := runCLI(t, "", "auth", "status", "--api-base", sim.URL())
+	if want := "workspace: Intercom Simulator (id sim, region Europe)\n"; code != 0 || !strings.HasSuffix(out, want) {
+		t.Errorf("exit %d, stdout:\n%s\nwant it to end with %s", code, out, want)
+	}
+}
+
 func TestAuthStatusWrongToken(t *testing.T) {
 	authEnv(t)
 	sim := simulator.NewServer(simulator.Options{Token: "the-right-one"})

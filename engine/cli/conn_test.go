@@ -46,8 +46,10 @@ func TestIntercomVersion(t *testing.T) {
 	for _, r := range sim.Requests() {
 		got = append(got, r.Header.Get("Intercom-Version")+" "+r.Header.Get("User-Agent"))
 	}
-	// Each run: POST /events (404, no such user) and its last try at the end.
-	if want := []string{"2.16 intercom-actions/dev", "2.16 intercom-actions/dev", "2.14 intercom-actions/dev", "2.14 intercom-actions/dev"}; !slices.Equal(got, want) {
+	// Each run: GET /me (the token's check), POST /events (404, no such
+	// user) and its last try at the end.
+	if want := []string{"2.16 intercom-actions/dev", "2.16 intercom-actions/dev", "2.16 intercom-actions/dev",
+		"2.14 intercom-actions/dev", "2.14 intercom-actions/dev", "2.14 intercom-actions/dev"}; !slices.Equal(got, want) {
 		t.Errorf("Intercom-Version and User-Agent sent: %q", got)
 	}
 	for v, want := range map[string]string{
@@ -61,7 +63,7 @@ func TestIntercomVersion(t *testing.T) {
 			t.Errorf("--intercom-version %s: exit %d, stderr %q\nwant %q", v, code, errOut, want)
 		}
 	}
-	if n := len(sim.Requests()); n != 4 {
-		t.Errorf("%d requests, want 4: a refused version sends nothing", n)
+	if n := len(sim.Requests()); n != 6 {
+		t.Errorf("%d requests, want 6: a refused version sends nothing", n)
 	}
 }

@@ -66,7 +66,12 @@ and leaves the group, so its partitions move at once; a second signal
 aborts (a request cut off is dead-lettered as outcome unknown). Exit
 status 0 after a clean stop, 130 when requests had to be cut off, 1 on
 failure (brokers not reachable, no such topic, Intercom refusing the
-token), 2 on bad usage.
+token at start), 2 on bad usage (no token, a workspace in another region).
+
+Intercom down or refusing the token later: delivery pauses and nothing new
+is committed or dead-lettered for it; an outage is waited out in order, a
+refused token is read again and checked every --token-recheck and on
+SIGHUP; the metric intercom_actions_delivery_paused says why.
 
 Examples:
   intercom-actions consume --brokers 127.0.0.1:9092 --topic events --group intercom-actions --api-base http://127.0.0.1:8089
@@ -132,11 +137,19 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Logger = log
+	if msg := missingToken("consume", cfg, "run 'intercom-actions simulate --addr 127.0.0.1:8089' and give consume --api-base http://127.0.0.1:8089"); msg != "" {
+		fmt.Fprint(stderr, msg)
+		return 2
+	}
 	p, code, ok := newProcessor("consume", cfg, stderr)
 	if !ok {
 		return code
 	}
 	defer p.Close()
+	if code, ok := checkToken("consume", p, log, stderr); !ok {
+		return code
+	}
+	defer reloadTokenOnHUP("consume", p, log)()
 	if share > 0 {
 		p.SetRateShare(share)
 	}
@@ -221,16 +234,12 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	case <-runDone:
 	}
 	<-runDone
-	if runErr != nil && !errors.Is(runErr, processor.ErrStopped) && !errors.Is(runErr, context.Canceled) && !errors.Is(runErr, processor.ErrUnauthorized) {
+	if runErr != nil && !errors.Is(runErr, processor.ErrStopped) && !errors.Is(runErr, context.Canceled) {
 		log.Error("consume: failed", "error", runErr)
 		return 1
 	}
 	logStopped(log, "consume", sum, "left_uncommitted", sum.Unsettled, "already_settled", c.Already(), "calls", p.Stats().Calls)
-	switch {
-	case errors.Is(runErr, processor.ErrUnauthorized):
-		log.Error("consume: Intercom refused the access token; what was fetched and not sent stays uncommitted for the next start", "error", runErr)
-		return 1
-	case forced:
+	if forced {
 		return exitInterrupted
 	}
 	return 0

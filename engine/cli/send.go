@@ -39,9 +39,13 @@ email, else Intercom id their first action names: userId, else email,
 with the default rules) are sent one after another, in input order;
 different contacts go in parallel (--concurrency). 429s wait for X-RateLimit-Reset;
 408, 5xx, timeouts and dropped connections are retried with exponential
-backoff and jitter; 400/401/403/404/422 are not retried, and a 401 (Intercom
-refuses the token) stops the run at once. A group or track for a contact
-that does not exist yet waits (--contact-wait) for its identify.
+backoff and jitter, and past the retries waited out as an outage for up to
+--outage-wait: then the run stops, resumably, dead-lettering nothing for
+it. 400/403/404/422 are not retried. The token is checked at start (GET
+/me: a refused token, or a workspace in another region than --region, is
+refused before anything is read); a 401 later stops the run at once,
+resumably. A group or track for a contact that does not exist yet waits
+(--contact-wait) for its identify.
 
 Custom attributes: Intercom refuses a whole create or update that carries
 one the workspace does not have ("Custom attribute 'x' does not exist").
@@ -98,6 +102,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	resume := fs.Bool("resume", false, "continue a stopped or killed run from its checkpoint: events already settled are not sent again")
 	cpPath := fs.String("checkpoint", "send-checkpoint.ndjson", "file recording how far each input file is settled, for --resume")
 	shutdownTimeout := addShutdownTimeout(fs)
+	outageWait := durationFlag(fs, "outage-wait", 5*time.Minute, 0, "how long send waits for Intercom to answer again (connection errors, timeouts, 5xx, 429) before it stops, resumably, dead-lettering nothing for it (0: for as long as it takes)")
 	includeUnknown := fs.Bool("include-unknown", false, "re-send dead letters whose outcome is unknown (Intercom may have applied them); without it they stay dead letters")
 	if code, ok := parse(fs, args, stdout); !ok {
 		return code
@@ -132,11 +137,16 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			out.printf("send: cannot reach Intercom at %s: %s; retrying (check --api-base or --region; Ctrl-C stops and keeps the checkpoint)\n", base, processor.Unreachable(err))
 		}
 	}
+	cfg.StopOnRefusedToken = true // a run with a start and an end stops, resumably
+	cfg.OutageWait = *outageWait  // 0: no bound, as for the processor
 	p, code, ok := newProcessor("send", cfg, stderr)
 	if !ok {
 		return code
 	}
 	defer p.Close()
+	if code, ok := checkToken("send", p, nil, stderr); !ok {
+		return code
+	}
 	cp, progress, code := openCheckpoint(*cpPath, inputs, *resume, *dryRun, stderr)
 	if cp == nil && code >= 0 {
 		return code
@@ -193,8 +203,9 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, abort := context.WithCancel(context.Background())
 	defer abort()
+	sigs := catchSignals() // before the run: a signal as it starts must not kill the process
 	run := p.Start(ctx, &src, sink)
-	watch := stopOnSignals(run, abort, *shutdownTimeout, prog, out)
+	watch := stopOnSignals(sigs, run, abort, *shutdownTimeout, prog, out)
 	sum, runErr := run.Wait()
 	stopped := watch()
 	prog.stop()
@@ -219,6 +230,11 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			"the events read but not sent are in the dead letters or, with a checkpoint, left for --resume\n", sum.Read, runErr)
 		return 1
 	}
+	if errors.Is(runErr, processor.ErrOutage) {
+		out.printf("send: stopped: %v\n  nothing was dead-lettered for it; check --api-base or --region and the network, then continue once Intercom answers\n", runErr)
+		writeStopReport(out, nil, sum, inputs, progress, cp, args)
+		return 1
+	}
 	if stopped != nil || errors.Is(runErr, processor.ErrStopped) || errors.Is(runErr, context.Canceled) {
 		writeStopReport(out, stopped, sum, inputs, progress, cp, args)
 		return exitInterrupted
@@ -237,8 +253,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // aborts (abort) on a second one or when timeout has passed since the
 // first. The returned func ends the watch and says which signal came, if
 // any.
-func stopOnSignals(run processor.Run, abort func(), timeout time.Duration, prog *progress, out *lockedWriter) func() os.Signal {
-	sigs := catchSignals()
+func stopOnSignals(sigs *signals, run processor.Run, abort func(), timeout time.Duration, prog *progress, out *lockedWriter) func() os.Signal {
 	end := make(chan struct{})
 	var got atomic.Value
 	var wg sync.WaitGroup

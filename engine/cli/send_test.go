@@ -201,9 +201,10 @@ func TestSendCustomAttributes(t *testing.T) {
 	}
 }
 
-// TestSendStopsOnUnauthorized: a wrong token stops the run at the first
-// 401 with a clear message, not one failure per action.
-func TestSendStopsOnUnauthorized(t *testing.T) {
+// TestSendRefusesARefusedTokenAtStart: the token is checked before
+// anything is read (GET /me); a token Intercom refuses stops send there,
+// saying how to check it, without printing it.
+func TestSendRefusesARefusedTokenAtStart(t *testing.T) {
 	sim := simulator.NewServer(simulator.Options{Token: "right"})
 	defer sim.Close()
 	t.Setenv("INTERCOM_ACCESS_TOKEN", "wrong")
@@ -213,10 +214,10 @@ func TestSendStopsOnUnauthorized(t *testing.T) {
 	}
 	dl := filepath.Join(t.TempDir(), "dead.ndjson")
 	code, _, errOut := runCLI(t, events.String(), "send", "--api-base", sim.URL(), "--dead-letter", dl, "--concurrency", "1")
-	const msg = "  check the token (INTERCOM_ACCESS_TOKEN, --token-file, or 'intercom-actions auth status') and --region; " +
-		"the events read but not sent are in the dead letters or, with a checkpoint, left for --resume\n"
-	if code != 1 || !strings.Contains(errOut, ": intercom refused the access token: intercom: 401 unauthorized: Access Token Invalid (request sim-000000000001)\n"+msg) {
-		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	const want = "send: Intercom refuses the token: intercom: 401 unauthorized: Access Token Invalid (request sim-000000000001)\n" +
+		"  check it with 'intercom-actions auth status': it is mistyped, was revoked, or belongs to a workspace in another region (--region)\n"
+	if code != 1 || errOut != want {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and:\n%s", code, errOut, want)
 	}
 	if n := len(sim.Requests()); n != 1 {
 		t.Errorf("%d requests reached Intercom, want 1", n)

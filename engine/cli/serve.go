@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/auth"
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/ingest"
 	"github.com/intercom-actions/intercom-actions/engine/internal/metrics"
@@ -39,11 +37,20 @@ only once the events are written and fsynced to the spool in --data-dir;
 and it sends them to Intercom through the rules, in order per contact,
 keeping what fails as dead letters ('intercom-actions deadletter').
 
-With no flags it works on a fresh machine: it listens on 127.0.0.1:8088,
-keeps its data in the user's state dir, uses the embedded default rules,
-and, with no Intercom token, sends to an in-process Intercom simulator
-whose state is at /_sim/state. Give a token (INTERCOM_ACCESS_TOKEN, or
-'intercom-actions auth login') or --intercom api to send to Intercom.
+It listens on 127.0.0.1:8088, keeps its data in the user's state dir and
+uses the embedded default rules. It needs an Intercom token
+(INTERCOM_ACCESS_TOKEN, --token-file, or 'intercom-actions auth login'),
+checks it at start (GET /me: the admin, workspace and region are logged;
+a workspace in another region than --region is refused), and refuses to
+start without one. To try it offline: --intercom sim sends to an
+in-process Intercom simulator whose state is at /_sim/state.
+
+Intercom down or refusing the token: delivery pauses, events are still
+taken into the spool, nothing is dead-lettered for it; /readyz answers
+200 {"status":"paused","detail":"delivery paused: ..."} and the metric
+intercom_actions_delivery_paused says why. An outage (connection errors,
+timeouts, 5xx, 429) is waited out in order; a refused token is read again
+and checked every --token-recheck, and at once on SIGHUP.
 
 Endpoints:
   POST /v1/identify /v1/track /v1/group /v1/page /v1/screen /v1/alias /v1/batch
@@ -51,7 +58,8 @@ Endpoints:
   POST /v1/webhook     one forwarded event (or an array), X-Signature checked
                        when INTERCOM_ACTIONS_WEBHOOK_SECRET or --webhook-secret-file is set
   GET  /healthz        the process answers
-  GET  /readyz         it takes events (503 while stopping, or with the spool full)
+  GET  /readyz         it takes events (503 while stopping, or with the spool full;
+                       200 "paused" while delivery waits for Intercom)
   GET  /metrics        Prometheus metrics
   GET  /_sim/state     the simulator's contacts, companies and events (--intercom sim)
 
@@ -77,7 +85,7 @@ everything else in the spool for the next start; a second signal aborts
 after a clean stop, 130 when requests had to be cut off, 1 on failure.
 
 Examples:
-  intercom-actions serve
+  intercom-actions serve --intercom sim
   curl -s -u my-write-key: http://127.0.0.1:8088/v1/track -d '{"userId":"u1","event":"Signed Up"}'
   curl -s http://127.0.0.1:8088/_sim/state
   INTERCOM_ACCESS_TOKEN=... intercom-actions serve --addr :8088 --region eu --write-key $KEY --log-format json
@@ -90,7 +98,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	dataDir := fs.String("data-dir", defaultDataDir(), "where the spool and the dead letters are kept")
 	var cfg processor.Config
 	addOptions(fs, &cfg)
-	mode := fs.String("intercom", "", "where actions go: api (Intercom's REST API: needs a token) or sim (an in-process simulator); default: api with a token or --api-base, else sim")
+	mode := fs.String("intercom", "", "where actions go: api (Intercom's REST API: needs a token; the default) or sim (an in-process simulator, to try it offline)")
 	shutdownTimeout := addShutdownTimeout(fs)
 	var writeKeys listFlag
 	fs.Var(&writeKeys, "write-key", "a write key to accept (repeatable; also INTERCOM_ACTIONS_WRITE_KEYS, comma-separated)")
@@ -147,6 +155,11 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
+	if code, ok := checkToken("serve", p, log, stderr); !ok {
+		p.Close()
+		return code
+	}
+	defer reloadTokenOnHUP("serve", p, log)()
 
 	sp, err := spool.Open(*dataDir, spool.Options{MaxBytes: maxBytes, DedupWindow: *dedupWindow})
 	if err != nil {
@@ -184,6 +197,12 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			}
 			return "", ""
 		},
+		Degraded: func() (string, string) { // events are still taken into the spool
+			if h := p.Health(); h.Paused() {
+				return "paused", h.Reason()
+			}
+			return "", ""
+		},
 	}
 	if sim != nil {
 		web.Extra = map[string]http.Handler{"/_sim/": sim}
@@ -196,9 +215,11 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		log.Warn("no admin socket: deadletter commands need serve stopped", "error", adminErr)
 	}
 
+	sigs := catchSignals() // before it says it listens: a signal then stops it as any other
+	defer sigs.release()
 	log.Info("serve: listening", "addr", base, "data_dir", *dataDir, "spool_events", sp.Depth(), "rules", rulesLabel(cfg.Rules.Files))
 	if sim != nil {
-		log.Info("serve: no Intercom token: actions go to an in-process Intercom simulator (--intercom sim); nothing reaches Intercom",
+		log.Info("serve: actions go to an in-process Intercom simulator (--intercom sim); nothing reaches Intercom",
 			"sim_state", base+"/_sim/state")
 	} else {
 		apiBase, _ := cfg.BaseURL()
@@ -221,8 +242,6 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	sigs := catchSignals()
-	defer sigs.release()
 	var forced bool
 	select {
 	case sig := <-sigs.C:
@@ -282,7 +301,10 @@ func spoolDepth(dir string) int64 {
 	return sp.Depth()
 }
 
-// chooseIntercom says whether actions go to the in-process simulator.
+// chooseIntercom says whether actions go to the in-process simulator:
+// only when asked (--intercom sim). With no token and no --api-base, it
+// refuses, saying how to give one: a service that went on would deliver
+// nowhere.
 func chooseIntercom(mode string, cfg *processor.Config) (bool, error) {
 	switch mode {
 	case "sim":
@@ -290,15 +312,9 @@ func chooseIntercom(mode string, cfg *processor.Config) (bool, error) {
 			return false, errors.New("--intercom sim and --api-base: pick one")
 		}
 		return true, nil
-	case "api":
-		return false, nil
-	case "":
-		if cfg.APIBase != "" {
-			return false, nil
-		}
-		_, _, err := auth.TokenSource(cfg.TokenFile)
-		if errors.Is(err, fs.ErrNotExist) {
-			return true, nil
+	case "api", "":
+		if msg := missingToken("serve", *cfg, "intercom-actions serve --intercom sim"); msg != "" {
+			return false, errors.New(strings.TrimPrefix(strings.TrimSuffix(msg, "\n"), "serve: "))
 		}
 		return false, nil // a token, or a problem the client will report
 	}

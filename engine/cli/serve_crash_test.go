@@ -173,14 +173,15 @@ func TestServeStopsOnSignalAndTheNextStartFinishes(t *testing.T) {
 // TestServeSecondSignalAborts: a second signal while requests to Intercom
 // hang cuts them off: dead-lettered with outcome unknown, exit 130.
 func TestServeSecondSignalAborts(t *testing.T) {
-	sim := simulator.NewServer(simulator.Options{Faults: simulator.Faults{SlowRate: 1, SlowDelay: time.Minute}})
+	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()
+	front := newFront(t, sim, 0) // every delivery is held: in flight until cut off
 	dir := t.TempDir()
-	s := startServe(t, nil, "--data-dir", dir, "--api-base", sim.URL(), "--concurrency", "2")
+	s := startServe(t, nil, "--data-dir", dir, "--api-base", front.URL(), "--concurrency", "2")
 	for _, b := range batches(workload(100), 100) {
 		post(t, s.base+"/v1/batch", b)
 	}
-	waitFor(t, 20*time.Second, "2 requests in flight", func() bool { return len(sim.Requests()) >= 2 })
+	waitFor(t, 20*time.Second, "2 requests in flight", func() bool { return front.Stalled() >= 2 })
 	s.signal(syscall.SIGTERM)
 	waitFor(t, 30*time.Second, "stopping", func() bool { return strings.Contains(s.stderr.String(), "serve: stopping") })
 	s.signal(syscall.SIGTERM)

@@ -18,6 +18,9 @@ type ingestion struct {
 	Extra    map[string]http.Handler // more routes, such as the simulator's /_sim/
 	About    string                  // the root page's text
 	NotReady func() (status, detail string)
+	// Degraded, if it says so, is /readyz's 200 answer: events are taken,
+	// but delivery waits (a paused delivery).
+	Degraded func() (status, detail string)
 	stopping atomic.Bool
 }
 
@@ -36,6 +39,12 @@ func (in *ingestion) server(h slog.Handler) *http.Server {
 		if in.NotReady != nil {
 			if status, detail := in.NotReady(); status != "" {
 				writeStatus(w, http.StatusServiceUnavailable, status, detail)
+				return
+			}
+		}
+		if in.Degraded != nil {
+			if status, detail := in.Degraded(); status != "" {
+				writeStatus(w, http.StatusOK, status, detail)
 				return
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/internal/auth"
+	"github.com/intercom-actions/intercom-actions/engine/internal/pause"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 )
 
@@ -101,17 +102,22 @@ func checkVersion(v string) error {
 	return nil
 }
 
-// client is the REST client of c, and the HTTP client it sends with.
-func (c *Config) client() (*rest.Client, *http.Client, error) {
+// client is the REST client of c, the HTTP client it sends with, and the
+// token it sends, which ReloadToken replaces (nil with c.TokenSource).
+func (c *Config) client(gate *pause.Gate) (*rest.Client, *http.Client, *rest.SwappableToken, error) {
 	base, err := c.BaseURL()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	var token *rest.SwappableToken
 	ts := c.TokenSource
 	if ts == nil {
-		if ts, err = tokenSource(base, c.TokenFile); err != nil {
-			return nil, nil, err
+		found, err := tokenSource(base, c.TokenFile)
+		if err != nil {
+			return nil, nil, nil, err
 		}
+		token = rest.NewSwappableToken(found)
+		ts = token
 	}
 	hc := c.HTTPClient
 	if hc == nil {
@@ -120,8 +126,8 @@ func (c *Config) client() (*rest.Client, *http.Client, error) {
 		hc = &http.Client{Timeout: rest.DefaultTimeout, Transport: t}
 	}
 	client, err := rest.New(rest.Config{BaseURL: base, TokenSource: ts, HTTPClient: hc, Logger: c.Logger, Version: c.IntercomVersion,
-		OnUnreachable: c.OnUnreachable, MinBackoff: c.MinBackoff, MaxBackoff: c.MaxBackoff})
-	return client, hc, err
+		OnUnreachable: c.OnUnreachable, MinBackoff: c.MinBackoff, MaxBackoff: c.MaxBackoff, Pause: gate})
+	return client, hc, token, err
 }
 
 // tokenSource finds the access token: INTERCOM_ACCESS_TOKEN, else the

@@ -83,8 +83,9 @@ func Reasons(err error) []string {
 // that produce them and named here, so that an embedder handles every
 // failure with this package alone.
 var (
-	// ErrUnauthorized: Intercom refused the access token (a 401); the run
-	// stopped at once, and the events it did not send have ErrNotSent.
+	// ErrUnauthorized: Intercom refused the access token (a 401) and
+	// Config.StopOnRefusedToken stopped the run at once; the events it did
+	// not send have ErrNotSent. Without it, delivery pauses instead.
 	ErrUnauthorized = intercom.ErrUnauthorized
 	// ErrContactNotFound: an action's contact does not exist in Intercom,
 	// and no identify of it came within ContactWait or before the end of

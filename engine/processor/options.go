@@ -114,6 +114,9 @@ var options = []Option{
 		Help: "custom attributes the workspace does not have: send (as mapped: Intercom refuses the whole update), " +
 			"create (create them, typed from the value, up to Intercom's 250; drop what cannot be, with a warning) or existing (drop them with a warning)",
 		set: func(c *Config, v string) error { c.CustomAttributes = v; return nil }},
+	{Name: "token-recheck", Kind: Duration, Default: "1m",
+		Help: "while Intercom refuses the token, delivery waits (nothing is dead-lettered for it) and the token is read again and checked this often (serve and consume: also on SIGHUP; send stops instead)",
+		set:  func(c *Config, v string) error { return parseDuration(v, &c.TokenRecheck) }},
 }
 
 func parseBool(v string, p *bool) error {

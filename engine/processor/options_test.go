@@ -36,7 +36,7 @@ func TestEveryOptionSetsTheConfig(t *testing.T) {
 	for name, want := range map[string]string{
 		"concurrency":  `concurrency "0": must be at least 1`,
 		"contact-wait": `contact-wait "soon": not a duration (such as 30s, 5m or 1h)`,
-		"colour":       `no option "colour" (known: rules, with-defaults, preset, region, api-base, token-file, intercom-version, concurrency, contact-wait, search-wait, archived-contacts, spread-same-second-events, custom-attributes)`,
+		"colour":       `no option "colour" (known: rules, with-defaults, preset, region, api-base, token-file, intercom-version, concurrency, contact-wait, search-wait, archived-contacts, spread-same-second-events, custom-attributes, token-recheck)`,
 		"regoin":       `no option "regoin" (did you mean "region"?)`,
 	} {
 		value := map[string]string{"concurrency": "0", "contact-wait": "soon"}[name]

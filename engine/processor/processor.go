@@ -27,7 +27,14 @@
 //
 // Errors: an event's failure is in its Result's Err, never in the error a
 // call returns, which says only that a call was cut short (ErrClosed, the
-// context's error, or ErrUnauthorized: Intercom refused the token).
+// context's error, or, with StopOnRefusedToken or OutageWait,
+// ErrUnauthorized or ErrOutage).
+//
+// Pausing: a refused token (401) and an outage (connection errors,
+// timeouts, 5xx and 429 past the retries) fail no event: delivery waits,
+// in each contact's order, until Intercom takes the token again (read
+// again every TokenRecheck, or on ReloadToken) or answers again; Health
+// says why it waits.
 // Result.Err holds each failure for errors.Is and errors.As, each kind
 // named in this package, so that an embedder needs no other to handle
 // them: *EventError (an unusable event), RuleErrors and *RuleError (a rule
@@ -63,6 +70,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/dispatch"
+	"github.com/intercom-actions/intercom-actions/engine/internal/pause"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 	"github.com/intercom-actions/intercom-actions/engine/internal/samesecond"
 )
@@ -118,6 +126,12 @@ type Config struct {
 	// workspace does not have: send (default: sent as mapped, and Intercom
 	// refuses the call), create or existing (see action.AttributeMode).
 	CustomAttributes string
+	// TokenRecheck: while Intercom refuses the token (a 401), delivery is
+	// paused, nothing is dead-lettered for it, and the token is read again
+	// (TokenFile, the environment, the login's store) and checked (GET
+	// /me) this often; default 1 min (ReloadToken checks at once).
+	// StopOnRefusedToken stops the run instead.
+	TokenRecheck time.Duration
 
 	// TokenSource gives Intercom's bearer token, e.g.
 	// oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}); it is
@@ -141,6 +155,19 @@ type Config struct {
 	// DryRun, if set, receives each planned action as a JSON line instead
 	// of its being sent: nothing reaches Intercom.
 	DryRun io.Writer
+
+	// A refused token (401) and an outage (connection errors, timeouts,
+	// 5xx, 429 past the retries) pause delivery rather than fail events:
+	// the calls wait, a contact's order kept, and nothing is dead-lettered
+	// for it (see Health and TokenRecheck).
+	//
+	// OutageWait, if positive, bounds an outage: a run stops (ErrOutage)
+	// once Intercom has been unreachable this long, leaving what it did
+	// not send to its source. 0 waits for as long as the outage lasts.
+	OutageWait time.Duration
+	// StopOnRefusedToken makes a refused token stop a run at once
+	// (ErrUnauthorized), as `send` does, instead of a pause.
+	StopOnRefusedToken bool
 }
 
 // Processor sends events' actions to Intercom. Create it with New; it is
@@ -149,8 +176,10 @@ type Processor struct {
 	cfg    Config // Validated, with defaults
 	rules  *engine.Engine
 	exec   dispatch.Executor
-	client *rest.Client // nil on a dry run
-	idle   func()       // closes the idle connections of a client of its own
+	client *rest.Client         // nil on a dry run
+	gate   *pause.Gate          // nil on a dry run
+	token  *rest.SwappableToken // read again by ReloadToken; nil with Config.TokenSource
+	idle   func()               // closes the idle connections of a client of its own
 	slots  chan struct{}
 	merges *action.Merges
 	// seconds places track events in time across the Processor's runs
@@ -184,11 +213,13 @@ func New(cfg Config) (*Processor, error) {
 		p.exec = &dryRun{w: cfg.DryRun}
 		return p, nil
 	}
-	client, hc, err := cfg.client()
+	p.gate = pause.New(pause.Config{Recheck: cfg.TokenRecheck, OutageLimit: cfg.OutageWait,
+		StopOnRefusal: cfg.StopOnRefusedToken, Log: cfg.Logger, Check: p.recheckToken})
+	client, hc, token, err := cfg.client(p.gate)
 	if err != nil {
 		return nil, err
 	}
-	p.client, p.idle = client, hc.CloseIdleConnections
+	p.client, p.idle, p.token = client, hc.CloseIdleConnections, token
 	p.merges = &action.Merges{}
 	exec := action.Executor{API: client, Log: cfg.Logger, Merges: p.merges, KeepArchived: cfg.ArchivedContacts == DeadLetterArchived}
 	if mode, _ := action.ParseAttributeMode(cfg.CustomAttributes); mode != action.SendAttributes {
@@ -334,8 +365,10 @@ type run struct {
 
 // Run sends the events of src until its end (see Start) and returns the
 // summary: nil at the end of src, ErrStopped after Stop, ctx's error after
-// an abort, or an error wrapping intercom.ErrUnauthorized when Intercom
-// refused the token (the run stops at once: every call would fail).
+// an abort; with StopOnRefusedToken an error wrapping
+// intercom.ErrUnauthorized when Intercom refused the token, with
+// OutageWait one wrapping ErrOutage (the run stops at once: what it did
+// not send is left to src). Otherwise both pause delivery (see Health).
 func (p *Processor) Run(ctx context.Context, src Source, sink Sink) (Summary, error) {
 	return p.Start(ctx, src, sink).Wait()
 }
@@ -388,6 +421,9 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 		p.abort()
 		<-done
 	}
+	if p.gate != nil {
+		p.gate.Close()
+	}
 	if p.idle != nil {
 		p.idle()
 	}
@@ -433,8 +469,9 @@ const (
 
 // Process sends one event's actions, in rule order, and returns what
 // happened to it. The error is nil unless the call was cut short
-// (ErrClosed, ctx's error, or one wrapping intercom.ErrUnauthorized when
-// Intercom refuses the token); the Result says what happened all the same.
+// (ErrClosed, ctx's error, or, with StopOnRefusedToken, one wrapping
+// intercom.ErrUnauthorized); the Result says what happened all the same.
+// While delivery is paused (see Health), Process waits.
 // Cancelling ctx aborts the requests in flight (see ErrOutcomeUnknown).
 func (p *Processor) Process(ctx context.Context, event []byte) (Result, error) {
 	res, err := p.ProcessBatch(ctx, [][]byte{event})

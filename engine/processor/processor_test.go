@@ -163,13 +163,13 @@ func TestResultErrors(t *testing.T) {
 	}
 }
 
-// A refused token cuts the call short: the event that met the 401 fails
-// with Intercom's answer, the others are not sent, and the call's error
-// says why.
+// With StopOnRefusedToken (send's way), a refused token cuts the call
+// short: the event that met the 401 fails with Intercom's answer, the
+// others are not sent, and the call's error says why.
 func TestUnauthorized(t *testing.T) {
 	sim := simulator.NewServer(simulator.Options{Token: "right"})
 	defer sim.Close()
-	p := newProcessor(t, Config{APIBase: sim.URL(), TokenSource: token("wrong"), Concurrency: 1})
+	p := newProcessor(t, Config{APIBase: sim.URL(), TokenSource: token("wrong"), Concurrency: 1, StopOnRefusedToken: true})
 	batch := interleaved(3, 1)[3:] // identifies, then tracks
 	results, err := p.ProcessBatch(context.Background(), batch)
 	if !errors.Is(err, ErrUnauthorized) {

@@ -51,6 +51,8 @@
 //	GET    /_sim/state                      State as JSON (no auth, no faults, not recorded)
 //	GET    /_sim/requests                   Requests() as JSON (no auth, no faults, not recorded)
 //	POST   /_sim/reset                      Reset (no auth, no faults, not recorded)
+//	PUT    /_sim/outage                     SetOutage: {"status":401,"seconds":5} or {"drop":true}; no seconds: until DELETE
+//	DELETE /_sim/outage                     SetOutage(Outage{}): the outage ends
 //
 // The simulator is deliberately stricter than Intercom in places so that
 // client bugs surface: unknown body parameters are rejected with 400

@@ -123,9 +123,13 @@ func simAdmin() adminJSON {
 }
 
 // getMe serves GET /me: the admin and workspace the token belongs to.
-func getMe(*Server, *call) (int, any, *apiError) {
+func getMe(s *Server, _ *call) (int, any, *apiError) {
 	a := simAdmin()
-	a.App = &appJSON{Type: "app", IDCode: WorkspaceID, Name: "Intercom Simulator", Region: "US"}
+	region := s.opts.Region
+	if region == "" {
+		region = "US"
+	}
+	a.App = &appJSON{Type: "app", IDCode: WorkspaceID, Name: "Intercom Simulator", Region: region}
 	return http.StatusOK, a, nil
 }
 

@@ -67,6 +67,9 @@ type Options struct {
 	// (default Intercom's 120): an event of a new name past it answers
 	// 422, as Intercom does.
 	MaxEventNames int
+	// Region is the workspace's region GET /me answers, as Intercom
+	// spells it ("US", "Europe", "Australia"); default "US".
+	Region string
 	// MaxRequests bounds the request log (Requests, GET /_sim/requests):
 	// only the most recent MaxRequests are kept, so a long run does not
 	// grow without limit. 0 keeps every request (what tests want).
@@ -89,6 +92,9 @@ type Exchange struct {
 	Header http.Header
 	// Body is the answer's body as sent, nil when empty.
 	Body []byte
+	// Damaged says the answer was damaged on purpose (see Mangle): cut off,
+	// or not JSON.
+	Damaged bool
 }
 
 // Faults are injected failures. A faulted request never changes state.
@@ -163,6 +169,9 @@ type Server struct {
 	winCount  int
 	requests  []*Request
 	closeOnce sync.Once
+	outage    Outage // answered to every API request while on
+	tokenNow  string // the token accepted: Options.Token, or SetToken's
+	mangle    Mangle // the next answers' damage
 
 	// predefined is Options.DataAttributes without repeats.
 	predefined []string
@@ -191,6 +200,7 @@ func NewHandler(opts Options) *Server {
 		s.window = DefaultWindow
 	}
 	s.idle = sync.NewCond(&s.ctl)
+	s.tokenNow = opts.Token
 	for _, name := range opts.DataAttributes {
 		if !slices.Contains(s.predefined, name) {
 			s.predefined = append(s.predefined, name)
@@ -317,9 +327,10 @@ func (s *Server) State() State {
 // set, the body.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	keep   bool
-	body   []byte
+	status  int
+	keep    bool
+	body    []byte
+	damaged bool // Mangle damaged the answer
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -372,7 +383,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if strings.HasPrefix(r.URL.Path, "/_sim/") {
-		s.serveSim(w, r)
+		s.serveSim(w, r, body)
 		return
 	}
 
@@ -434,7 +445,7 @@ func (s *Server) notify(observers []func(Exchange), rec *Request, sw *statusWrit
 	s.ctl.Unlock()
 	req.Body = bytes.Clone(req.Body)
 	req.Header = req.Header.Clone()
-	ex := Exchange{Request: req, Status: sw.status}
+	ex := Exchange{Request: req, Status: sw.status, Damaged: sw.damaged}
 	if sw.status != 0 {
 		ex.Header = sw.Header().Clone()
 		ex.Body = sw.body
@@ -448,7 +459,10 @@ func (s *Server) notify(observers []func(Exchange), rec *Request, sw *statusWrit
 // lose drops the answer after the request was handled.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, body []byte, reqID string, fail, lose bool) {
 	w.Header().Set("X-Request-Id", reqID)
-	if s.opts.Token != "" && r.Header.Get("Authorization") != "Bearer "+s.opts.Token {
+	if s.outageAnswer(w, reqID) {
+		return
+	}
+	if token := s.token(); token != "" && r.Header.Get("Authorization") != "Bearer "+token {
 		writeError(w, reqID, &apiError{http.StatusUnauthorized, "unauthorized", "Access Token Invalid"})
 		return
 	}
@@ -522,6 +536,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, body []byte, r
 		writeError(w, reqID, e)
 		return
 	}
+	if s.mangled(w, r, status, out) {
+		return
+	}
 	writeJSON(w, status, out)
 }
 
@@ -532,7 +549,7 @@ func (s *Server) nextRequestID() string {
 }
 
 // serveSim serves the /_sim/ control endpoints.
-func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveSim(w http.ResponseWriter, r *http.Request, body []byte) {
 	s.ctl.Lock()
 	reqID := s.nextRequestID()
 	s.ctl.Unlock()
@@ -551,6 +568,11 @@ func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		allow = "GET"
+	case "/_sim/outage":
+		if s.serveOutage(w, r, reqID, body) {
+			return
+		}
+		allow = "PUT, DELETE"
 	case "/_sim/reset":
 		if r.Method == http.MethodPost {
 			s.Reset()

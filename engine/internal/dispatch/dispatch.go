@@ -47,6 +47,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
+	"github.com/intercom-actions/intercom-actions/engine/internal/pause"
 	"github.com/intercom-actions/intercom-actions/engine/internal/samesecond"
 )
 
@@ -159,20 +160,34 @@ func (d *Dispatcher) stopped() bool {
 	}
 }
 
-// stopIfUnauthorized stops the run when err is a 401: Intercom refuses the
-// token, and every further call would fail the same way.
+// stopIfUnauthorized stops the run when err is a 401 (Intercom refuses the
+// token, and every further call would fail the same way: a client whose
+// Pause waits for a good token never returns one) or an outage the client
+// gave up on (pause.ErrOutage).
 func (d *Dispatcher) stopIfUnauthorized(err error) {
 	var ae *intercom.APIError
-	if !errors.Is(err, intercom.ErrUnauthorized) || !errors.As(err, &ae) {
+	var cause error
+	switch {
+	case errors.Is(err, pause.ErrOutage):
+		cause = err
+	case errors.Is(err, intercom.ErrUnauthorized) && errors.As(err, &ae):
+		cause = fmt.Errorf("%w: %w", intercom.ErrUnauthorized, ae)
+	default:
 		return
 	}
 	d.mu.Lock()
 	if d.cause == nil {
-		d.cause = fmt.Errorf("%w: %w", intercom.ErrUnauthorized, ae)
+		d.cause = cause
 	}
 	d.mu.Unlock()
 	d.Stop()
 }
+
+// held says whether err is a call that waited for delivery to resume
+// (a refused token, an outage) until the run stopped or gave up: the
+// action was not applied, so its event goes back to its source, not to the
+// dead letters.
+func held(err error) bool { return errors.Is(err, pause.ErrHeld) || errors.Is(err, pause.ErrOutage) }
 
 // stopCause is why the run stopped by itself, or nil.
 func (d *Dispatcher) stopCause() error {
@@ -198,6 +213,7 @@ func (d *Dispatcher) notSent() error {
 // the run after the events already read are done.
 func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 	start := time.Now()
+	ctx = pause.WithStop(ctx, d.stop) // a stop ends the waits for delivery to resume
 	workers := make([]*worker, d.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range workers {
@@ -307,6 +323,9 @@ reading:
 			}(w)
 		}
 		wg.Wait()
+		for _, w := range workers { // held by a stop during the last tries
+			w.leaveParked()
+		}
 	}
 	if cause := d.stopCause(); cause != nil {
 		readErr = cause // however the reader noticed, the run stopped for this
@@ -349,6 +368,7 @@ func (r *started) Wait() (Summary, error) {
 // announced (nothing of them is queued): each sends its own calls, which
 // the REST client still merges with concurrent upserts of a company.
 func (d *Dispatcher) Process(ctx context.Context, ev Event) Result {
+	ctx = pause.WithStop(ctx, d.stop)
 	w := &worker{d: d}
 	return *w.handle(ctx, d.plan(ev)) // a worker without input parks nothing
 }
@@ -509,6 +529,7 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 	// Actions an abort cut off before any of their requests reached Intercom
 	// (none sent, or all refused before they got there) were not started.
 	var unstarted []action.Action
+	wasHeld := false // an action waited for delivery to resume until the run stopped
 	for i, a := range p.actions {
 		if ctx.Err() != nil || w.d.stopCause() != nil { // aborted, or Intercom refuses the token
 			unstarted = p.actions[i:]
@@ -525,6 +546,8 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 			if a.Kind.Identifies {
 				w.identified(ctx, identifiedKeys(a, out))
 			}
+		case held(err):
+			unstarted, wasHeld = p.actions[i:], true
 		case cutOff(ctx, err) && out.Calls == out.Undelivered:
 			unstarted = p.actions[i:]
 		case cutOff(ctx, err):
@@ -542,8 +565,10 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 		}
 	}
 	w.d.forget(unstarted)
-	if len(unstarted) > 0 && untouched(res) && *pending == 1 {
+	if len(unstarted) > 0 && *pending == 1 && (untouched(res) || wasHeld && len(res.Errors) == 0 && ev.Redeliverable) {
 		// Aborted before anything of the event was sent: it was not started.
+		// Or held by a pause with nothing dead-lettered: its source sends it
+		// whole again (what was sent of it is sent again, as on a retry).
 		w.leaveEvent(ev)
 		return res
 	}
@@ -630,6 +655,9 @@ func (w *worker) retry(ctx context.Context, p *parked, ended string) {
 	switch {
 	case err == nil:
 		w.sent(p.res, p.action, out.Calls)
+	case held(err):
+		w.waiting.add(p) // settled by leaveParked: the run stops
+		return
 	case cutOff(ctx, err) && out.Calls == out.Undelivered:
 		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name, errNotSentWaiting)
 	case cutOff(ctx, err):

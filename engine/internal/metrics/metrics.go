@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
+	"github.com/intercom-actions/intercom-actions/engine/internal/pause"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 )
 
@@ -36,6 +37,7 @@ type Spool interface {
 type Client interface {
 	Stats() rest.Stats
 	RateLimit() (remaining, limit int, known bool)
+	Health() pause.Status
 }
 
 // Sources are read at each scrape; any may be nil.
@@ -129,13 +131,15 @@ var (
 	descRateLimited = desc("intercom_rate_limited_total", "429 answers from Intercom.")
 	descRemaining   = desc("intercom_rate_limit_remaining", "Requests left in Intercom's current rate-limit window, as its last answers said (absent when unknown).")
 	descLimit       = desc("intercom_rate_limit_limit", "Intercom's rate limit per window, as its last answers said (absent when unknown).")
+	descPaused      = desc("delivery_paused", "1 while delivery is paused, by reason: \"token refused\" (Intercom refuses the token: events wait, nothing is dead-lettered for it) or \"intercom unreachable\" (an outage is waited out); else 0.", "reason")
+	descUnreachable = desc("intercom_unreachable_since_seconds", "Since when (Unix time) Intercom has been unreachable, while it is (absent otherwise).")
 	descDepth       = desc("spool_depth", "Events in the spool not yet settled.")
 	descBytes       = desc("spool_bytes", "Bytes of the events in the spool not yet settled.")
 	descMaxBytes    = desc("spool_max_bytes", "The spool's bound: past it, ingestion answers 503.")
 	descOldest      = desc("spool_oldest_age_seconds", "How long the oldest unsettled event has been in the spool (0 when empty).")
 	descCommits     = desc("spool_commits_total", "Spool transactions committed, each with one fsync.")
 	allScraped      = []*prometheus.Desc{descDispatched, descActions, descDeadLetters, descUnknown, descSameSecond, descRequests, descRetries,
-		descRateLimited, descRemaining, descLimit, descDepth, descBytes, descMaxBytes, descOldest, descCommits}
+		descRateLimited, descRemaining, descLimit, descPaused, descUnreachable, descDepth, descBytes, descMaxBytes, descOldest, descCommits}
 )
 
 func (s *scraped) Describe(ch chan<- *prometheus.Desc) {
@@ -182,6 +186,12 @@ func (s *scraped) Collect(ch chan<- prometheus.Metric) {
 			gauge(descRemaining, float64(remaining))
 			gauge(descLimit, float64(limit))
 		}
+		h := c.Health()
+		gauge(descPaused, b2f(h.TokenRefused != nil), "token refused")
+		gauge(descPaused, b2f(!h.UnreachableSince.IsZero()), "intercom unreachable")
+		if !h.UnreachableSince.IsZero() {
+			gauge(descUnreachable, float64(h.UnreachableSince.Unix()))
+		}
 	}
 	if sp := s.src.Spool; sp != nil {
 		gauge(descDepth, float64(sp.Depth()))
@@ -190,4 +200,11 @@ func (s *scraped) Collect(ch chan<- prometheus.Metric) {
 		gauge(descOldest, sp.OldestAge().Seconds())
 		counter(descCommits, float64(sp.Commits()))
 	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

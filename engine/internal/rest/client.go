@@ -37,6 +37,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
+	"github.com/intercom-actions/intercom-actions/engine/internal/pause"
 )
 
 // DefaultVersion is the Intercom-Version sent when Config.Version is empty:
@@ -159,6 +161,13 @@ type Config struct {
 	// that goes on, so a caller can say so before the retries run out,
 	// instead of the Logger's warning. It must not block.
 	OnUnreachable func(err error)
+	// Pause, if set, holds calls while Intercom cannot take them instead
+	// of failing them: a 401 waits until the token works again (unless the
+	// Gate stops on a refusal), and a retryable failure (connection errors,
+	// timeouts, 5xx, 429) is retried past MaxRetries, at MaxBackoff, for as
+	// long as the Gate's OutageLimit lets it. Nil: a 401 fails at once and
+	// MaxRetries bounds the retries.
+	Pause *pause.Gate
 }
 
 // UnreachableEvery is how often a continuing failure to reach the API is
@@ -179,6 +188,7 @@ type Client struct {
 	cache      *cache
 
 	onUnreachable func(error)
+	pause         *pause.Gate
 	lastWarned    atomic.Int64 // Unix ns of the last unreachable report
 
 	calls, retries, rateLimited atomic.Int64
@@ -244,6 +254,7 @@ func New(cfg Config) (*Client, error) {
 		endpoints:  make(map[string]*atomic.Int64, len(endpointKeys)),
 
 		onUnreachable: cfg.OnUnreachable,
+		pause:         cfg.Pause,
 		other:         map[string]int64{},
 	}
 	if c.version == "" {
@@ -290,8 +301,12 @@ func New(cfg Config) (*Client, error) {
 	if hc.Transport == nil {
 		hc.Transport = http.DefaultTransport
 	}
+	source := cfg.TokenSource
+	if _, swappable := source.(*SwappableToken); !swappable { // it reuses its tokens itself
+		source = oauth2.ReuseTokenSource(nil, source)
+	}
 	hc.Transport = &bearerTransport{
-		source: oauth2.ReuseTokenSource(nil, cfg.TokenSource),
+		source: source,
 		base:   hc.Transport,
 		scheme: base.Scheme,
 		host:   base.Host,
@@ -408,6 +423,7 @@ type call struct {
 	endpoint string // Stats key
 	body     any    // marshalled to JSON; nil for no body
 	out      any    // decoded from a 2xx answer's JSON; nil to discard
+	probe    bool   // a check: few retries, never held by the Pause
 }
 
 // reply says how a call went.
@@ -416,7 +432,9 @@ type reply struct {
 	attempts int // requests sent
 }
 
-// do runs a call through the rate limiter and the retry loop.
+// do runs a call through the rate limiter and the retry loop. With a
+// Pause, a refused token waits for a good one and an outage is waited out
+// (see Config.Pause).
 func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 	var body []byte
 	if cl.body != nil {
@@ -427,9 +445,15 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 	}
 	u := c.base.String() + cl.path
 	tally := intercom.TallyFrom(ctx)
+	gate := c.pause
+	maxRetries := c.maxRetries
+	if cl.probe {
+		gate, maxRetries = nil, min(maxRetries, probeRetries)
+	}
 	var rep reply
 	var limitedFor time.Duration // waited out on 429s so far
 	attempt := 0                 // failures other than 429, for MaxRetries and backoff
+	var firstFail time.Time      // of the failures in a row, for the Pause's outage
 	for try := 0; ; try++ {
 		if err := c.limit.acquire(ctx); err != nil {
 			return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, err)
@@ -444,7 +468,9 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 		}
 		c.limit.release(hdr, c.now())
 		var wait time.Duration
-		if err != nil {
+		var failure error // retryable: wait, then try again
+		limited := false
+		if status == 0 { // no answer
 			if ctx.Err() != nil {
 				if unsent && tally != nil { // cut off before it had a connection: it never reached Intercom
 					tally.AddUndelivered(1)
@@ -452,61 +478,131 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 				return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, ctx.Err())
 			}
 			err = fmt.Errorf("intercom: %s: %w", cl.endpoint, err)
-			if c.reportUnreachable(ctx, err) && tally != nil {
+			if !cl.probe && c.reportUnreachable(ctx, err) && tally != nil { // a check's caller says so itself
 				tally.AddUndelivered(1)
 			}
-			if !Retryable(err) || attempt >= c.maxRetries {
+			if !Retryable(err) {
 				return rep, err
 			}
-			wait = c.backoff(attempt)
-			attempt++
-			c.log.DebugContext(ctx, "intercom: retrying after a network error",
-				"endpoint", cl.endpoint, "try", try+1, "wait", wait, "error", err)
+			failure = err
 		} else {
 			rep.status = status
 			if status >= 200 && status < 300 {
-				if cl.out != nil && len(bytes.TrimSpace(respBody)) > 0 {
-					if err := json.Unmarshal(respBody, cl.out); err != nil {
-						return rep, fmt.Errorf("intercom: %s: decode answer: %w", cl.endpoint, err)
-					}
+				err = c.answer(cl, status, hdr, respBody, err)
+				if err != nil && cl.reads() && attempt < maxRetries {
+					attempt++ // a read changed nothing: it is asked again
+					c.log.DebugContext(ctx, "intercom: retrying a damaged answer", "endpoint", cl.endpoint, "try", try+1, "error", err)
+					continue
+				}
+				if err != nil {
+					return rep, err
+				}
+				if gate != nil {
+					gate.Answered()
 				}
 				return rep, nil
 			}
 			apiErr := parseAPIError(status, hdr, respBody, c.now())
-			limited := status == http.StatusTooManyRequests
+			if status == http.StatusUnauthorized && gate != nil && !gate.StopsOnRefusal() {
+				if tally != nil {
+					tally.AddUndelivered(1) // refused: it changed nothing
+				}
+				gate.Refused(apiErr)
+				if err := gate.AwaitToken(ctx); err != nil {
+					return rep, fmt.Errorf("intercom: %s: %w (the token was refused: %s)", cl.endpoint, err, apiErr.Message)
+				}
+				continue // with the token that works now
+			}
+			limited = status == http.StatusTooManyRequests
 			if limited {
 				c.rateLimited.Add(1)
 			}
 			switch {
 			case !Retryable(apiErr):
+				if gate != nil {
+					gate.Answered()
+				}
 				return rep, apiErr
-			case limited && limitedFor >= maxRateLimited:
-				return rep, apiErr
-			case !limited && attempt >= c.maxRetries:
+			case limited && limitedFor >= maxRateLimited && gate == nil:
 				return rep, apiErr
 			}
-			wait = apiErr.RetryAfter
+			failure, wait = apiErr, apiErr.RetryAfter
+		}
+		if firstFail.IsZero() {
+			firstFail = time.Now()
+		}
+		if limited {
 			if wait <= 0 {
 				wait = c.backoff(try)
 			}
-			if limited {
-				limitedFor += max(wait, time.Millisecond)
-			} else {
-				attempt++
+			limitedFor += max(wait, time.Millisecond)
+		} else {
+			switch {
+			case attempt >= maxRetries && gate == nil:
+				return rep, failure
+			case attempt >= maxRetries: // an outage: waited out
+				if err := gate.Outage(firstFail, failure); err != nil {
+					return rep, err
+				}
+			case gate != nil: // still retrying, within the Gate's bound
+				if err := gate.Bound(firstFail, failure); err != nil {
+					return rep, err
+				}
 			}
-			c.log.DebugContext(ctx, "intercom: retrying",
-				"endpoint", cl.endpoint, "status", status, "code", apiErr.Code,
-				"request_id", apiErr.RequestID, "try", try+1, "wait", wait)
+			if wait <= 0 {
+				wait = c.backoff(attempt)
+			}
+			attempt++
 		}
-		if err := sleep(ctx, wait); err != nil {
+		c.log.DebugContext(ctx, "intercom: retrying",
+			"endpoint", cl.endpoint, "status", status, "try", try+1, "wait", wait, "error", failure)
+		if gate != nil {
+			err = gate.Sleep(ctx, wait)
+		} else {
+			err = sleep(ctx, wait)
+		}
+		if err != nil {
 			return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, err)
 		}
 	}
 }
 
+// reads says whether the call only reads (GET, a search): sending it
+// again cannot apply anything twice.
+func (cl call) reads() bool { return cl.method == http.MethodGet || cl.endpoint == epSearchContacts }
+
+// probeRetries bounds the retries of a check of the token (GET /me).
+const probeRetries = 2
+
+// answer reads a 2xx answer into cl.out. An answer cut off (readErr) or
+// not JSON (a proxy's page, say) comes after Intercom may have applied
+// the request: its error is delivery.ErrOutcomeUnknown, never a plain
+// failure or a success.
+func (c *Client) answer(cl call, status int, hdr http.Header, body []byte, readErr error) error {
+	if readErr != nil {
+		return fmt.Errorf("intercom: %s: %w: the %d answer was cut off after %d bytes (%v); Intercom may have applied the request: check before sending it again",
+			cl.endpoint, delivery.ErrOutcomeUnknown, status, len(body), readErr)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if !json.Valid(body) {
+		return fmt.Errorf("intercom: %s: %w: the %d answer is not JSON (Content-Type %q, %d bytes), so it may not come from Intercom; Intercom may have applied the request: check before sending it again",
+			cl.endpoint, delivery.ErrOutcomeUnknown, status, hdr.Get("Content-Type"), len(body))
+	}
+	if cl.out != nil {
+		if err := json.Unmarshal(body, cl.out); err != nil {
+			return fmt.Errorf("intercom: %s: decode answer: %w", cl.endpoint, err)
+		}
+	}
+	return nil
+}
+
 // send makes one HTTP request and reads the whole answer. Its bool is true
 // when it failed before any of the request was sent: an http.Transport
-// looked for a connection for it and got none.
+// looked for a connection for it and got none. The status is 0 when no
+// answer came; with an answer whose body could not be read whole, the
+// error says why, with the part read.
 func (c *Client) send(ctx context.Context, cl call, u string, body []byte) (int, http.Header, []byte, bool, error) {
 	var rd io.Reader
 	if body != nil {
@@ -536,7 +632,10 @@ func (c *Client) send(ctx context.Context, cl call, u string, body []byte) (int,
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return 0, resp.Header, nil, false, fmt.Errorf("read answer: %w", err)
+		if ctx.Err() != nil {
+			return 0, resp.Header, nil, false, fmt.Errorf("read answer: %w", ctx.Err())
+		}
+		return resp.StatusCode, resp.Header, b, false, fmt.Errorf("read answer: %w", err)
 	}
 	return resp.StatusCode, resp.Header, b, false, nil
 }
@@ -592,4 +691,59 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// SwappableToken is a token source whose token can be replaced while the
+// client runs: a token read again after Intercom refused it. The client
+// asks it at every request (it does not wrap it in a reusing source).
+type SwappableToken struct {
+	mu  sync.Mutex
+	src oauth2.TokenSource
+}
+
+// NewSwappableToken returns a SwappableToken giving src's tokens.
+func NewSwappableToken(src oauth2.TokenSource) *SwappableToken {
+	return &SwappableToken{src: oauth2.ReuseTokenSource(nil, src)}
+}
+
+// Set makes src give the tokens from now on.
+func (s *SwappableToken) Set(src oauth2.TokenSource) {
+	s.mu.Lock()
+	s.src = oauth2.ReuseTokenSource(nil, src)
+	s.mu.Unlock()
+}
+
+// Token returns the current source's token.
+func (s *SwappableToken) Token() (*oauth2.Token, error) {
+	s.mu.Lock()
+	src := s.src
+	s.mu.Unlock()
+	return src.Token()
+}
+
+// RegionOf is the region name (us, eu or au) of a workspace region as GET
+// /me gives it ("US", "Europe", "Australia"; or a name RegionURL takes);
+// ok is false for one it does not know.
+func RegionOf(workspaceRegion string) (string, bool) {
+	n := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(workspaceRegion)), " ", "_")
+	for _, r := range regions {
+		for _, rn := range r.names {
+			if n == rn {
+				return r.names[0], true
+			}
+		}
+	}
+	return "", false
+}
+
+// RegionOfURL is the region name (us, eu or au) whose API base URL is
+// base; ok is false for any other URL (a simulator, a proxy).
+func RegionOfURL(base string) (string, bool) {
+	b := strings.TrimRight(strings.ToLower(strings.TrimSpace(base)), "/")
+	for _, r := range regions {
+		if b == r.url {
+			return r.names[0], true
+		}
+	}
+	return "", false
 }

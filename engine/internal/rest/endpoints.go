@@ -16,17 +16,17 @@ func contactPath(id string) string { return "/contacts/" + url.PathEscape(id) }
 
 // CreateContact creates a contact (POST /contacts).
 func (c *Client) CreateContact(ctx context.Context, body intercom.ContactBody) (*intercom.Contact, error) {
-	return c.contact(ctx, call{http.MethodPost, "/contacts", epCreateContact, body, nil})
+	return c.contact(ctx, call{http.MethodPost, "/contacts", epCreateContact, body, nil, false})
 }
 
 // GetContact retrieves a contact by its Intercom id (GET /contacts/{id}).
 func (c *Client) GetContact(ctx context.Context, id string) (*intercom.Contact, error) {
-	return c.contact(ctx, call{http.MethodGet, contactPath(id), epGetContact, nil, nil})
+	return c.contact(ctx, call{http.MethodGet, contactPath(id), epGetContact, nil, nil, false})
 }
 
 // UpdateContact updates the contact with Intercom id id (PUT /contacts/{id}).
 func (c *Client) UpdateContact(ctx context.Context, id string, body intercom.ContactBody) (*intercom.Contact, error) {
-	return c.contact(ctx, call{http.MethodPut, contactPath(id), epUpdateContact, body, nil})
+	return c.contact(ctx, call{http.MethodPut, contactPath(id), epUpdateContact, body, nil, false})
 }
 
 // contact makes a call that answers a contact, and learns its keys.
@@ -55,7 +55,7 @@ func (c *Client) SearchContacts(ctx context.Context, q intercom.Query, perPage i
 	body := searchRequest{Query: q}
 	body.Pagination.PerPage = min(max(perPage, 1), maxPerPage)
 	var ans intercom.ContactList
-	if _, err := c.do(ctx, call{http.MethodPost, "/contacts/search", epSearchContacts, body, &ans}); err != nil {
+	if _, err := c.do(ctx, call{http.MethodPost, "/contacts/search", epSearchContacts, body, &ans, false}); err != nil {
 		return nil, err
 	}
 	for i := range ans.Data {
@@ -70,7 +70,7 @@ const maxPerPage = 150
 // DeleteContact deletes the contact with Intercom id id (DELETE /contacts/{id}).
 // A 404 on a retry counts as done: the first attempt deleted it.
 func (c *Client) DeleteContact(ctx context.Context, id string) error {
-	rep, err := c.do(ctx, call{http.MethodDelete, contactPath(id), epDeleteContact, nil, nil})
+	rep, err := c.do(ctx, call{http.MethodDelete, contactPath(id), epDeleteContact, nil, nil, false})
 	if err != nil && !(rep.attempts > 1 && intercom.StatusOf(err) == http.StatusNotFound) {
 		return err
 	}
@@ -88,7 +88,7 @@ func (c *Client) MergeContacts(ctx context.Context, leadID, userID string) (*int
 		From string `json:"from"`
 		Into string `json:"into"`
 	}{leadID, userID}
-	rep, err := c.do(ctx, call{http.MethodPost, "/contacts/merge", epMergeContacts, body, &ct})
+	rep, err := c.do(ctx, call{http.MethodPost, "/contacts/merge", epMergeContacts, body, &ct, false})
 	switch {
 	case err == nil:
 		c.Forget(leadID)
@@ -107,7 +107,7 @@ func (c *Client) MergeContacts(ctx context.Context, leadID, userID string) (*int
 // (intercom.Cached.Digest under intercom.CompanyKey), so that a caller can
 // skip an identical upsert.
 func (c *Client) UpsertCompany(ctx context.Context, body intercom.CompanyBody) (*intercom.Company, error) {
-	co, err := c.company(ctx, call{http.MethodPost, "/companies", epUpsertCompany, body, nil})
+	co, err := c.company(ctx, call{http.MethodPost, "/companies", epUpsertCompany, body, nil, false})
 	if err == nil {
 		c.cache.put(intercom.CompanyKey(body.CompanyID), intercom.Cached{ID: co.ID, Digest: body.Digest()})
 	}
@@ -118,7 +118,7 @@ func (c *Client) UpsertCompany(ctx context.Context, body intercom.CompanyBody) (
 // (GET /companies?company_id=); a 404 if there is none.
 func (c *Client) FindCompany(ctx context.Context, companyID string) (*intercom.Company, error) {
 	path := "/companies?company_id=" + url.QueryEscape(companyID)
-	return c.company(ctx, call{http.MethodGet, path, epFindCompany, nil, nil})
+	return c.company(ctx, call{http.MethodGet, path, epFindCompany, nil, nil, false})
 }
 
 // company makes a call that answers a company, and learns its id.
@@ -146,7 +146,7 @@ func (c *Client) AttachCompany(ctx context.Context, contactID, companyID string)
 	body := struct {
 		ID string `json:"id"`
 	}{companyID}
-	_, err := c.do(ctx, call{http.MethodPost, contactPath(contactID) + "/companies", epAttachCompany, body, nil})
+	_, err := c.do(ctx, call{http.MethodPost, contactPath(contactID) + "/companies", epAttachCompany, body, nil, false})
 	return err
 }
 
@@ -154,13 +154,13 @@ func (c *Client) AttachCompany(ctx context.Context, contactID, companyID string)
 // contact contactID (DELETE /contacts/{id}/companies/{company_id}).
 func (c *Client) DetachCompany(ctx context.Context, contactID, companyID string) error {
 	path := contactPath(contactID) + "/companies/" + url.PathEscape(companyID)
-	_, err := c.do(ctx, call{http.MethodDelete, path, epDetachCompany, nil, nil})
+	_, err := c.do(ctx, call{http.MethodDelete, path, epDetachCompany, nil, nil, false})
 	return err
 }
 
 // SubmitEvent records a data event (POST /events; Intercom answers 202).
 func (c *Client) SubmitEvent(ctx context.Context, body intercom.EventBody) error {
-	_, err := c.do(ctx, call{http.MethodPost, "/events", epSubmitEvent, body, nil})
+	_, err := c.do(ctx, call{http.MethodPost, "/events", epSubmitEvent, body, nil, false})
 	return err
 }
 
@@ -168,7 +168,7 @@ func (c *Client) SubmitEvent(ctx context.Context, body intercom.EventBody) error
 // and companies body lists (POST /tags).
 func (c *Client) Tag(ctx context.Context, body intercom.TagBody) (*intercom.Tag, error) {
 	var t intercom.Tag
-	if _, err := c.do(ctx, call{http.MethodPost, "/tags", epTag, body, &t}); err != nil {
+	if _, err := c.do(ctx, call{http.MethodPost, "/tags", epTag, body, &t, false}); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -180,7 +180,7 @@ func (c *Client) TagContact(ctx context.Context, contactID, tagID string) (*inte
 	body := struct {
 		ID string `json:"id"`
 	}{tagID}
-	if _, err := c.do(ctx, call{http.MethodPost, contactPath(contactID) + "/tags", epTagContact, body, &t}); err != nil {
+	if _, err := c.do(ctx, call{http.MethodPost, contactPath(contactID) + "/tags", epTagContact, body, &t, false}); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -191,7 +191,7 @@ func (c *Client) TagContact(ctx context.Context, contactID, tagID string) (*inte
 func (c *Client) UntagContact(ctx context.Context, contactID, tagID string) (*intercom.Tag, error) {
 	var t intercom.Tag
 	path := contactPath(contactID) + "/tags/" + url.PathEscape(tagID)
-	if _, err := c.do(ctx, call{http.MethodDelete, path, epUntagContact, nil, &t}); err != nil {
+	if _, err := c.do(ctx, call{http.MethodDelete, path, epUntagContact, nil, &t, false}); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -200,7 +200,7 @@ func (c *Client) UntagContact(ctx context.Context, contactID, tagID string) (*in
 // AddNote adds a note to the contact (POST /contacts/{id}/notes).
 func (c *Client) AddNote(ctx context.Context, contactID string, body intercom.NoteBody) (*intercom.Note, error) {
 	var n intercom.Note
-	if _, err := c.do(ctx, call{http.MethodPost, contactPath(contactID) + "/notes", epAddNote, body, &n}); err != nil {
+	if _, err := c.do(ctx, call{http.MethodPost, contactPath(contactID) + "/notes", epAddNote, body, &n, false}); err != nil {
 		return nil, err
 	}
 	return &n, nil
@@ -213,7 +213,7 @@ func (c *Client) ListDataAttributes(ctx context.Context, model string) ([]interc
 		Data []intercom.DataAttribute `json:"data"`
 	}
 	path := "/data_attributes?model=" + url.QueryEscape(model)
-	if _, err := c.do(ctx, call{http.MethodGet, path, epListDataAttributes, nil, &ans}); err != nil {
+	if _, err := c.do(ctx, call{http.MethodGet, path, epListDataAttributes, nil, &ans, false}); err != nil {
 		return nil, err
 	}
 	return ans.Data, nil
@@ -222,16 +222,27 @@ func (c *Client) ListDataAttributes(ctx context.Context, model string) ([]interc
 // CreateDataAttribute creates a custom data attribute (POST /data_attributes).
 func (c *Client) CreateDataAttribute(ctx context.Context, body intercom.DataAttributeBody) (*intercom.DataAttribute, error) {
 	var a intercom.DataAttribute
-	if _, err := c.do(ctx, call{http.MethodPost, "/data_attributes", epCreateDataAttribute, body, &a}); err != nil {
+	if _, err := c.do(ctx, call{http.MethodPost, "/data_attributes", epCreateDataAttribute, body, &a, false}); err != nil {
 		return nil, err
 	}
 	return &a, nil
 }
 
+// CheckToken asks whose the token is (GET /me) with few retries and
+// without the Pause: a refused token is an error wrapping
+// intercom.ErrUnauthorized.
+func (c *Client) CheckToken(ctx context.Context) (*intercom.Me, error) {
+	var me intercom.Me
+	if _, err := c.do(ctx, call{http.MethodGet, "/me", epMe, nil, &me, true}); err != nil {
+		return nil, err
+	}
+	return &me, nil
+}
+
 // Me returns the admin and workspace the token belongs to (GET /me).
 func (c *Client) Me(ctx context.Context) (*intercom.Me, error) {
 	var me intercom.Me
-	if _, err := c.do(ctx, call{http.MethodGet, "/me", epMe, nil, &me}); err != nil {
+	if _, err := c.do(ctx, call{http.MethodGet, "/me", epMe, nil, &me, false}); err != nil {
 		return nil, err
 	}
 	return &me, nil

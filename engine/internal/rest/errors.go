@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 )
 
 // errorList is Intercom's error body.
@@ -98,8 +99,8 @@ func Retryable(err error) bool {
 		}
 		return false
 	}
-	if errors.Is(err, context.Canceled) {
-		return false
+	if errors.Is(err, context.Canceled) || errors.Is(err, delivery.ErrOutcomeUnknown) {
+		return false // an answer cut off: a retry could apply the request twice
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true // e.g. http.Client.Timeout

@@ -80,13 +80,13 @@ func splitContactPath(path string) (id, rest string) {
 // (GET /contacts/find_by_external_id/{id}, 2.13 on), following a merge.
 func (c *Client) FindContactByExternalID(ctx context.Context, externalID string) (*intercom.Contact, error) {
 	path := "/contacts/find_by_external_id/" + url.PathEscape(externalID)
-	return c.contact(ctx, call{http.MethodGet, path, epFindByExternal, nil, nil})
+	return c.contact(ctx, call{http.MethodGet, path, epFindByExternal, nil, nil, false})
 }
 
 // UnarchiveContact restores the archived contact id
 // (POST /contacts/{id}/unarchive).
 func (c *Client) UnarchiveContact(ctx context.Context, id string) error {
-	_, err := c.do(ctx, call{http.MethodPost, contactPath(id) + "/unarchive", epUnarchive, nil, nil})
+	_, err := c.do(ctx, call{http.MethodPost, contactPath(id) + "/unarchive", epUnarchive, nil, nil, false})
 	return err
 }
 

@@ -1,0 +1,72 @@
+package pause
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestRefusedTokenHoldsUntilAccepted: after Refused, calls wait until a
+// check finds the token accepted; a run's stop ends a wait with ErrHeld.
+func TestRefusedTokenHoldsUntilAccepted(t *testing.T) {
+	var accept atomic.Bool
+	checks := make(chan struct{}, 100)
+	g := New(Config{Recheck: time.Hour, Check: func(context.Context) error {
+		checks <- struct{}{}
+		if accept.Load() {
+			return nil
+		}
+		return errors.New("401")
+	}})
+	defer g.Close()
+	g.Refused(errors.New("intercom: 401 unauthorized"))
+	if s := g.Status(); !s.Paused() || s.TokenRefused == nil {
+		t.Fatalf("status %+v", s)
+	}
+	stop := make(chan struct{})
+	held := make(chan error)
+	go func() { held <- g.AwaitToken(WithStop(context.Background(), stop)) }()
+	close(stop)
+	if err := <-held; !errors.Is(err, ErrHeld) {
+		t.Errorf("a stopped wait: %v, want ErrHeld", err)
+	}
+	waited := make(chan error)
+	go func() { waited <- g.AwaitToken(context.Background()) }()
+	g.Recheck() // still refused
+	<-checks
+	accept.Store(true)
+	g.Recheck()
+	if err := <-waited; err != nil {
+		t.Errorf("wait: %v", err)
+	}
+	if s := g.Status(); s.Paused() || s.Reason() != "" {
+		t.Errorf("after the token works: %+v %q", s, s.Reason())
+	}
+}
+
+// TestOutageLimit: an outage is recorded from its first failure, gives
+// up after OutageLimit, and ends at the next answer.
+func TestOutageLimit(t *testing.T) {
+	g := New(Config{OutageLimit: time.Minute})
+	defer g.Close()
+	first := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	err := g.Outage(first, errors.New("502 bad gateway"))
+	if !errors.Is(err, ErrOutage) || err.Error() != "intercom unreachable since 2026-01-02T03:04:05Z (gave up after 1m0s): 502 bad gateway" {
+		t.Errorf("outage: %v", err)
+	}
+	if r := g.Status().Reason(); r != "delivery paused: Intercom unreachable since 2026-01-02T03:04:05Z: 502 bad gateway; events wait" {
+		t.Errorf("reason %q", r)
+	}
+	if err := g.Bound(time.Now(), errors.New("x")); err != nil {
+		t.Errorf("a fresh failure within the limit: %v", err)
+	}
+	g.Answered()
+	if g.Status().Paused() {
+		t.Error("still paused after an answer")
+	}
+	if err := New(Config{}).Outage(first, errors.New("x")); err != nil {
+		t.Errorf("no limit: %v", err)
+	}
+}
