@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/intercom-actions/intercom-actions/engine/internal/connlimit"
+	"github.com/intercom-actions/intercom-actions/engine/internal/metrics"
 )
 
 // ingestion is the HTTP side of serve, with or without --forward-kafka:
@@ -18,11 +23,14 @@ type ingestion struct {
 	Extra    map[string]http.Handler // more routes, such as the simulator's /_sim/
 	About    string                  // the root page's text
 	NotReady func() (status, detail string)
+	MaxConns int // connections kept open at most (0: defaultMaxConns)
 	stopping atomic.Bool
 }
 
-// server is the HTTP server of in, its errors logged to h.
-func (in *ingestion) server(h slog.Handler) *http.Server {
+// server is the HTTP server of in over ln, its errors logged to h, its
+// connections bounded by in.MaxConns (counted in met): serve it on the
+// listener returned.
+func (in *ingestion) server(h slog.Handler, ln net.Listener, met *metrics.Metrics) (*http.Server, net.Listener) {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", in.Events)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -48,8 +56,39 @@ func (in *ingestion) server(h slog.Handler) *http.Server {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, in.About)
 	})
-	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(h, slog.LevelWarn)}
+	lim := connlimit.New(ln, cmp.Or(in.MaxConns, defaultMaxConns))
+	met.Connections(func() (open, evicted, refused int64) {
+		st := lim.Stats()
+		return st.Open, st.Evicted, st.Refused
+	})
+	return &http.Server{Handler: overCap(mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		ConnState: lim.ConnState, ConnContext: lim.ConnContext, ErrorLog: slog.NewLogLogger(h, slog.LevelWarn)}, lim
+}
+
+// defaultMaxConns is serve's --max-connections: well under the usual
+// limit of 4,096 open files, with room for the spool, the connections to
+// Intercom and the reserve over the cap.
+const defaultMaxConns = 1024
+
+// overCap answers the requests of a connection over the cap (every other
+// connection is in the middle of a request): health checks and metrics
+// are served, the rest refused with 503, and the connection is closed
+// after the answer.
+func overCap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !connlimit.Over(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Connection", "close")
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics":
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Retry-After", "1")
+		writeStatus(w, http.StatusServiceUnavailable, "busy", "too many connections (--max-connections), all in the middle of a request; retry later")
+	})
 }
 
 // stop makes /readyz say the service is stopping.
