@@ -168,7 +168,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		DeadLetters: delivery.DeadLetterFunc(sp.PutDeadLetter),
 		OnResult: func(r processor.EventResult) {
 			if r.Status == processor.Failed {
-				log.Warn("dead-lettered", "ref", r.Ref, "errors", r.Errors)
+				logDeadLettered(log, r)
 			}
 		},
 	}

@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/internal/connlimit"
 	"github.com/intercom-actions/intercom-actions/engine/internal/metrics"
+	"github.com/intercom-actions/intercom-actions/engine/processor"
 )
 
 // ingestion is the HTTP side of serve, with or without --forward-kafka:
@@ -102,4 +104,12 @@ func writeStatus(w http.ResponseWriter, code int, status, detail string) {
 		Detail string `json:"detail,omitempty"`
 	}{status, detail})
 	w.Write(append(b, '\n'))
+}
+
+// logDeadLettered logs at WARN that an event was dead-lettered, with the
+// reasons (the rule and the kind of failure, processor.Reasons) and not
+// the errors' text, which can hold an email or another trait: traits are
+// never logged; the dead letter keeps the whole error.
+func logDeadLettered(log *slog.Logger, r processor.EventResult) {
+	log.Warn("dead-lettered", "ref", r.Ref, "reasons", strings.Join(processor.Reasons(r.Err), "; "))
 }
