@@ -160,3 +160,41 @@ func TestSendRefusesASecondRunOnOneCheckpoint(t *testing.T) {
 		t.Errorf("after the first: exit %d, stderr:\n%s", code, errOut)
 	}
 }
+
+// TestSendRefusesInvalidUTF8: two users whose ids differ only in bytes
+// that are not UTF-8 are not sent as one contact (each byte read as
+// U+FFFD): both events are dead letters that say why, and Intercom has
+// no contact; the valid one beside them is sent.
+func TestSendRefusesInvalidUTF8(t *testing.T) {
+	sim := simulator.NewServer(simulator.Options{})
+	defer sim.Close()
+	t.Setenv("INTERCOM_ACCESS_TOKEN", "")
+	events := "{\"type\":\"identify\",\"userId\":\"u\xff\",\"traits\":{\"email\":\"a@example.com\"}}\n" +
+		"{\"type\":\"identify\",\"userId\":\"u\xfe\",\"traits\":{\"email\":\"b@example.com\"}}\n" +
+		"{\"type\":\"identify\",\"userId\":\"u\",\"traits\":{\"email\":\"c@example.com\"}}\n"
+	dl := filepath.Join(t.TempDir(), "dl.ndjson")
+	code, _, errOut := runCLI(t, events, "send", "--api-base", sim.URL(), "--dead-letter", dl)
+	want := "failures by reason:\n  2 × invalid event: not valid Unicode text\n" +
+		"      e.g. stdin:1: invalid event: not valid Unicode text (UTF-8 broken at byte 30): refused rather than altered, as ids that differ only in such bytes would become one\n"
+	if code != 1 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "send: 3 events: 1 sent, 0 skipped (no rule matched), 2 failed\n") {
+		t.Errorf("exit %d, stderr:\n%s\nwant it to hold:\n%s", code, errOut, want)
+	}
+	if c := sim.State().Contacts; len(c) != 1 || c[0].ExternalID != "u" {
+		t.Errorf("contacts: %+v", c)
+	}
+	data, _ := os.ReadFile(dl)
+	if n := strings.Count(string(data), "not valid Unicode text (UTF-8 broken at byte 30)"); n != 2 {
+		t.Errorf("dead letters:\n%s", data)
+	}
+	// The dead letters keep the bad bytes visible (\xFF, \xFE), not as
+	// U+FFFD: sent again, they are refused again rather than merged.
+	for _, b := range []string{`\\xFF`, `\\xFE`} {
+		if !strings.Contains(string(data), `\"userId\":\"u`+b+`\"`) || strings.Contains(string(data), "\uFFFD") {
+			t.Errorf("dead letters lack %s:\n%s", b, data)
+		}
+	}
+	code, _, errOut = runCLI(t, "", "send", "--api-base", sim.URL(), "--dead-letter", filepath.Join(t.TempDir(), "dl2"), dl)
+	if c := sim.State().Contacts; code != 1 || len(c) != 1 {
+		t.Errorf("the dead letters sent again: exit %d, %d contacts\n%s", code, len(c), errOut)
+	}
+}
