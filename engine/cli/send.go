@@ -325,7 +325,10 @@ func openCheckpoint(path string, inputs []string, resume, dryRun bool, stderr io
 	lock, err := checkpoint.Acquire(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "send: %v\n", err)
-		return nil, nil, 2
+		if errors.As(err, new(*checkpoint.ErrLocked)) {
+			return nil, nil, 2
+		}
+		return nil, nil, 1
 	}
 	fail := func(code int, format string, args ...any) (*openedCheckpoint, map[string]checkpoint.Progress, int) {
 		fmt.Fprintf(stderr, "send: "+format+"\n", args...)
