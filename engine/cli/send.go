@@ -305,7 +305,7 @@ func openCheckpoint(path string, inputs []string, resume, dryRun bool, stderr io
 			fmt.Fprintf(stderr, "send: %v\n", err)
 			return nil, nil, 1
 		}
-		if seen[a] {
+		if seen[a] && !dryRun {
 			fmt.Fprintf(stderr, "send: %s is given twice\n", in)
 			return nil, nil, 2
 		}
