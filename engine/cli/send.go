@@ -228,6 +228,9 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		out.printf("send: stopped after reading %d events: %v\n"+
 			"  check the token (INTERCOM_ACCESS_TOKEN, --token-file, or 'intercom-actions auth status') and --region; "+
 			"the events read but not sent are in the dead letters or, with a checkpoint, left for --resume\n", sum.Read, runErr)
+		if cpKept {
+			out.printf("send: checkpoint: %s; with a token that works, continue with: intercom-actions send %s\n", cp.Path(), resumeArgs(args))
+		}
 		return 1
 	}
 	if stopped != nil || errors.Is(runErr, processor.ErrStopped) || errors.Is(runErr, context.Canceled) {
@@ -439,12 +442,16 @@ func writeStopReport(out *lockedWriter, sig os.Signal, s processor.Summary, inpu
 		out.printf("send: nothing was settled, so no checkpoint is kept: run the same command again to start over\n")
 	}
 	if resumable {
-		rest := args
-		if !slices.Contains(args, "--resume") && !slices.Contains(args, "-resume") {
-			rest = append([]string{"--resume"}, args...)
-		}
-		out.printf("send: checkpoint: %s; continue with: intercom-actions send %s\n", cp.Path(), shellJoin(rest))
+		out.printf("send: checkpoint: %s; continue with: intercom-actions send %s\n", cp.Path(), resumeArgs(args))
 	}
+}
+
+// resumeArgs is the command line args of send with --resume, quoted.
+func resumeArgs(args []string) string {
+	if !slices.Contains(args, "--resume") && !slices.Contains(args, "-resume") {
+		args = append([]string{"--resume"}, args...)
+	}
+	return shellJoin(args)
 }
 
 // shellJoin quotes args for a POSIX shell where they need it.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -71,6 +72,37 @@ func TestSendRefusedStartLeavesNoCheckpoint(t *testing.T) {
 	}
 	if got, want := canonical(t, sim.State()), cleanState(t, events); got != want {
 		t.Errorf("Intercom's state differs from a clean run's")
+	}
+	if cps := checkpoints(t, dir); len(cps) > 0 {
+		t.Errorf("a finished run left %v behind", cps)
+	}
+}
+
+// TestSendUnauthorizedSaysHowToResume: a token Intercom refuses stops the
+// run; what it settled is kept in the checkpoint, and the message gives
+// the command that continues once the token works, which then sends the
+// rest.
+func TestSendUnauthorizedSaysHowToResume(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	path := writeFile(t, dir, "events.ndjson", workload(30))
+	sim := simulator.NewServer(simulator.Options{Token: "right"})
+	defer sim.Close()
+	t.Setenv("INTERCOM_ACCESS_TOKEN", "wrong")
+	code, _, errOut := runCLI(t, "", "send", "--api-base", sim.URL(), "--concurrency", "1", "events.ndjson")
+	first := errOut
+	want := "send: checkpoint: " + checkpoint.Name([]string{path}) + "; with a token that works, continue with: intercom-actions send --resume --api-base " + sim.URL() + " --concurrency 1 events.ndjson\n"
+	if code != 1 || !strings.HasSuffix(errOut, want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant it to end with:\n%s", code, errOut, want)
+	}
+	t.Setenv("INTERCOM_ACCESS_TOKEN", "right")
+	code, _, errOut = runCLI(t, "", "send", "--resume", "--api-base", sim.URL(), "--concurrency", "1", "events.ndjson")
+	// The first run settled some (the event the 401 came for, as a dead
+	// letter); the resumed one sends the rest.
+	var settled int
+	fmt.Sscanf(first, "send: %d events:", &settled)
+	if rest := fmt.Sprintf("send: %d events: %d sent", 30-settled, 30-settled); code != 0 || settled == 0 || !strings.Contains(errOut, rest) {
+		t.Errorf("the resumed run (after %d settled): exit %d, stderr:\n%s", settled, code, errOut)
 	}
 	if cps := checkpoints(t, dir); len(cps) > 0 {
 		t.Errorf("a finished run left %v behind", cps)
