@@ -201,6 +201,12 @@ For your own workspace you need no OAuth: set INTERCOM_ACCESS_TOKEN to the app's
 		fmt.Fprintf(stderr, "auth login: --port %d is not a port number\n", *port)
 		return 2
 	}
+	for _, f := range []struct{ flag, url string }{{"auth-url", *authURL}, {"token-url", *tokenURL}} {
+		if err := auth.CheckURL(f.url); err != nil {
+			fmt.Fprintf(stderr, "auth login: --%s %v\n", f.flag, err)
+			return 2
+		}
+	}
 	base, err := cfg.BaseURL()
 	if err != nil {
 		return optionError("auth login", stderr, err)

@@ -318,3 +318,29 @@ func TestAuthLogoutKeepsEnvNote(t *testing.T) {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 }
+
+// TestAuthLoginRefusesPlainHTTPOffLoopback: --token-url and --auth-url
+// must be https (the client secret, the code and the token go there),
+// except plain http to a loopback address (a local stand-in, as the login
+// test's). Nothing is started: no redirect listener, no browser.
+func TestAuthLoginRefusesPlainHTTPOffLoopback(t *testing.T) {
+	authEnv(t)
+	t.Setenv(envClientID, "cid")
+	t.Setenv(envClientSecret, "csecret")
+	for _, c := range []struct{ flag, url, want string }{
+		{"--token-url", "http://oauth.example.com/token", "auth login: --token-url http://oauth.example.com/token: plain http would send the client secret, the code and the token unencrypted; use https (http is allowed only for a loopback address)\n"},
+		{"--token-url", "http://10.0.0.1:8080/token", "auth login: --token-url http://10.0.0.1:8080/token: plain http would send the client secret, the code and the token unencrypted; use https (http is allowed only for a loopback address)\n"},
+		{"--auth-url", "http://app.example.com/oauth", "auth login: --auth-url http://app.example.com/oauth: plain http would send the client secret, the code and the token unencrypted; use https (http is allowed only for a loopback address)\n"},
+		{"--token-url", "ftp://oauth.example.com/token", "auth login: --token-url ftp://oauth.example.com/token: not an https URL\n"},
+	} {
+		code, _, errOut := runCLI(t, "", "auth", "login", "--no-browser", "--port", "0", c.flag, c.url)
+		if code != 2 || errOut != c.want {
+			t.Errorf("%s %s: exit %d, stderr %q\nwant %q", c.flag, c.url, code, errOut, c.want)
+		}
+	}
+	for _, u := range []string{"http://127.0.0.1:9/token", "http://localhost:9/token", "http://[::1]:9/token", "https://oauth.example.com/token"} {
+		if err := auth.CheckURL(u); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+}

@@ -161,7 +161,7 @@ func runConsume(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		Runner: p,
 		OnResult: func(r processor.EventResult) {
 			if r.Status == processor.Failed {
-				log.Warn("dead-lettered", "ref", r.Ref, "errors", r.Errors)
+				logDeadLettered(log, r)
 			}
 		},
 		DeadLetterTopic:   *dlTopic,

@@ -64,7 +64,11 @@ Stopping: the first Ctrl-C (SIGINT) or SIGTERM stops reading, lets the
 requests in flight finish (--shutdown-timeout), and records in the
 checkpoint file how far each input file is settled (sent, skipped or
 dead-lettered); 'send --resume' with the same files then continues without
-sending a settled event again, after a stop or a kill. A second signal
+sending a settled event again, after a stop or a kill. The checkpoint is
+named after the input files (send-checkpoint-NAME-HASH.ndjson in the
+current folder, or --checkpoint), written once the settings are checked
+and removed when nothing is left to resume; while a send runs, a second
+one over the same checkpoint is refused. A second signal
 aborts at once: a request cut off mid-flight is dead-lettered with
 "outcome":"unknown" (Intercom may have applied it), never as a plain
 failure; sending the dead letters again leaves those out unless
@@ -100,7 +104,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	dryRun := fs.Bool("dry-run", false, "plan and print each action as a JSON line; send nothing")
 	verbose := fs.Bool("v", false, "print each failure as it happens, and log each retry, rate-limit wait and cache miss (ids only, never tokens or traits)")
 	resume := fs.Bool("resume", false, "continue a stopped or killed run from its checkpoint: events already settled are not sent again")
-	cpPath := fs.String("checkpoint", "send-checkpoint.ndjson", "file recording how far each input file is settled, for --resume")
+	cpPath := fs.String("checkpoint", "", "file recording how far each input file is settled, for --resume (default: send-checkpoint-NAME-HASH.ndjson in the current folder, named after the input files)")
 	shutdownTimeout := addShutdownTimeout(fs)
 	outageWait := durationFlag(fs, "outage-wait", 5*time.Minute, 0, "how long send waits for Intercom to answer again (connection errors, timeouts, 5xx, 429) before it stops, resumably, dead-lettering nothing for it (0: for as long as it takes)")
 	includeUnknown := fs.Bool("include-unknown", false, "re-send dead letters whose outcome is unknown (Intercom may have applied them); without it they stay dead letters")
@@ -151,6 +155,20 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if cp == nil && code >= 0 {
 		return code
 	}
+	cpKept := false // whether the checkpoint is left for --resume
+	closeCheckpoint := func() error {
+		if cp == nil {
+			return nil
+		}
+		err := cp.Close()
+		if err == nil {
+			cpKept, err = removeIfNothingToResume(cp.Path())
+		}
+		if rerr := cp.Release(); err == nil {
+			err = rerr
+		}
+		return err
+	}
 
 	var src delivery.MultiSource
 	var skipped []string // inputs a resumed run finds done
@@ -163,22 +181,20 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		r, label, closeFn, err := openInput(name, stdin)
 		if err != nil {
 			fmt.Fprintf(stderr, "send: %v\n", err)
-			if cp != nil {
-				cp.Close()
-			}
+			closeCheckpoint()
 			return 1
 		}
 		defer closeFn()
 		ls := delivery.NewLineSource(label, r)
 		ls.IncludeUnknown = *includeUnknown
 		if checkpointed {
-			src = append(src, checkpoint.NewSource(ls, pr.Path, cp, pr.Mark))
+			src = append(src, checkpoint.NewSource(ls, pr.Path, cp.File, pr.Mark))
 		} else {
 			src = append(src, ls)
 		}
 	}
 	if len(skipped) > 0 {
-		fmt.Fprintf(stderr, "send: already done in %s, not read again: %s\n", *cpPath, strings.Join(skipped, ", "))
+		fmt.Fprintf(stderr, "send: already done in %s, not read again: %s\n", cp.Path(), strings.Join(skipped, ", "))
 	}
 
 	dlFile := &delivery.DeadLetterFile{Path: *deadLetter}
@@ -209,12 +225,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	sum, runErr := run.Wait()
 	stopped := watch()
 	prog.stop()
-	var cpErr error
-	if cp != nil {
-		if cpErr = cp.Close(); cpErr == nil {
-			cpErr = removeIfDone(cp.Path())
-		}
-	}
+	cpErr := closeCheckpoint()
 	var stats *processor.Stats
 	if !*dryRun {
 		st := p.Stats()
@@ -228,15 +239,18 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		out.printf("send: stopped after reading %d events: %v\n"+
 			"  check the token (INTERCOM_ACCESS_TOKEN, --token-file, or 'intercom-actions auth status') and --region; "+
 			"the events read but not sent are in the dead letters or, with a checkpoint, left for --resume\n", sum.Read, runErr)
+		if cpKept {
+			out.printf("send: checkpoint: %s; with a token that works, continue with: intercom-actions send %s\n", cp.Path(), resumeArgs(args))
+		}
 		return 1
 	}
 	if errors.Is(runErr, processor.ErrOutage) {
 		out.printf("send: stopped: %v\n  nothing was dead-lettered for it; check --api-base or --region and the network, then continue once Intercom answers\n", runErr)
-		writeStopReport(out, nil, sum, inputs, progress, cp, args)
+		writeStopReport(out, nil, sum, inputs, progress, cp, cpKept, args)
 		return 1
 	}
 	if stopped != nil || errors.Is(runErr, processor.ErrStopped) || errors.Is(runErr, context.Canceled) {
-		writeStopReport(out, stopped, sum, inputs, progress, cp, args)
+		writeStopReport(out, stopped, sum, inputs, progress, cp, cpKept, args)
 		return exitInterrupted
 	}
 	if runErr != nil {
@@ -289,18 +303,32 @@ func stopOnSignals(sigs *signals, run processor.Run, abort func(), timeout time.
 	}
 }
 
-// openCheckpoint loads the checkpoint for the input files and starts the
-// one of this run. It returns the file (nil when no input is a file, on a
+// openCheckpoint takes the checkpoint of the input files, loads it and
+// starts the one of this run; path "" names it after the inputs
+// (checkpoint.Name). It returns the file (nil when no input is a file, on a
 // dry run, or on error), each file input's progress by its name as given,
 // and the exit code to stop with when the file is nil and the code is not
-// negative.
-func openCheckpoint(path string, inputs []string, resume, dryRun bool, stderr io.Writer) (*checkpoint.File, map[string]checkpoint.Progress, int) {
+// negative. The file is held (checkpoint.Acquire) until its Release: a
+// second run over the same checkpoint is refused while this one runs.
+func openCheckpoint(path string, inputs []string, resume, dryRun bool, stderr io.Writer) (*openedCheckpoint, map[string]checkpoint.Progress, int) {
 	progress := map[string]checkpoint.Progress{}
-	var files []string
+	var files, abs []string
+	seen := map[string]bool{}
 	for _, in := range inputs {
-		if in != "-" {
-			files = append(files, in)
+		if in == "-" {
+			continue
 		}
+		a, err := filepath.Abs(in)
+		if err != nil {
+			fmt.Fprintf(stderr, "send: %v\n", err)
+			return nil, nil, 1
+		}
+		if seen[a] && !dryRun {
+			fmt.Fprintf(stderr, "send: %s is given twice\n", in)
+			return nil, nil, 2
+		}
+		seen[a] = true
+		files, abs = append(files, in), append(abs, a)
 	}
 	if dryRun || len(files) == 0 {
 		if resume {
@@ -309,53 +337,49 @@ func openCheckpoint(path string, inputs []string, resume, dryRun bool, stderr io
 		}
 		return nil, progress, -1
 	}
+	if path == "" {
+		path = checkpoint.Name(abs)
+	}
+	lock, err := checkpoint.Acquire(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "send: %v\n", err)
+		if errors.As(err, new(*checkpoint.ErrLocked)) {
+			return nil, nil, 2
+		}
+		return nil, nil, 1
+	}
+	fail := func(code int, format string, args ...any) (*openedCheckpoint, map[string]checkpoint.Progress, int) {
+		fmt.Fprintf(stderr, "send: "+format+"\n", args...)
+		lock.Release()
+		return nil, nil, code
+	}
 	prev, err := checkpoint.Load(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if resume {
-			fmt.Fprintf(stderr, "send: --resume: there is no checkpoint %s to resume from (it is written where send ran, or where --checkpoint says)\n", path)
-			return nil, nil, 2
+			return fail(2, "--resume: there is no checkpoint %s to resume from (send writes it where it ran, named after its input files, or where --checkpoint says)", path)
 		}
 	case err != nil:
-		fmt.Fprintf(stderr, "send: %v\n", err)
-		return nil, nil, 1
-	case !resume:
-		for _, p := range prev {
-			if !p.Done {
-				fmt.Fprintf(stderr, "send: %s holds the checkpoint of a run that did not finish (%s, settled up to line %d): add --resume to continue it, or remove the file to start again\n", path, p.Path, p.Mark.Line)
-				return nil, nil, 2
-			}
-		}
-		prev = nil // all done: this is a new run
+		return fail(1, "%v", err)
 	}
 	byPath := map[string]checkpoint.Progress{}
 	for _, p := range prev {
 		byPath[p.Path] = p
 	}
 	var all []checkpoint.Progress
-	seen := map[string]bool{}
-	for _, name := range files {
-		abs, err := filepath.Abs(name)
+	for i, name := range files {
+		info, err := os.Stat(abs[i])
 		if err != nil {
-			fmt.Fprintf(stderr, "send: %v\n", err)
-			return nil, nil, 1
+			return fail(1, "%v", err)
 		}
-		info, err := os.Stat(abs)
-		if err != nil {
-			fmt.Fprintf(stderr, "send: %v\n", err)
-			return nil, nil, 1
-		}
-		if seen[abs] {
-			fmt.Fprintf(stderr, "send: %s is given twice\n", name)
-			return nil, nil, 2
-		}
-		seen[abs] = true
-		p, ok := byPath[abs]
-		if !ok {
-			p = checkpoint.Progress{Path: abs, Size: info.Size()}
-		} else if info.Size() < p.Size {
-			fmt.Fprintf(stderr, "send: %s is smaller than when the checkpoint began (%d bytes, then %d): it is not the same input; remove %s to start again\n", name, info.Size(), p.Size, path)
-			return nil, nil, 2
+		p, ok := byPath[abs[i]]
+		switch {
+		case ok && !resume && !p.Done && checkpoint.Started([]checkpoint.Progress{p}):
+			return fail(2, "%s holds the checkpoint of a run that did not finish (%s, settled up to line %d): add --resume to continue it, or remove the file to start again", path, p.Path, p.Mark.Line)
+		case !ok || !resume:
+			p = checkpoint.Progress{Path: abs[i], Size: info.Size()} // a new run of this input
+		case info.Size() < p.Size:
+			return fail(2, "%s is smaller than when the checkpoint began (%d bytes, then %d): it is not the same input; remove %s to start again", name, info.Size(), p.Size, path)
 		}
 		progress[name] = p
 		all = append(all, p)
@@ -367,30 +391,42 @@ func openCheckpoint(path string, inputs []string, resume, dryRun bool, stderr io
 	}
 	cp, err := checkpoint.Create(path, all)
 	if err != nil {
-		fmt.Fprintf(stderr, "send: %v\n", err)
-		return nil, nil, 1
+		return fail(1, "%v", err)
 	}
-	return cp, progress, -1
+	return &openedCheckpoint{File: cp, lock: lock}, progress, -1
 }
 
-// removeIfDone removes a checkpoint whose inputs are all done: there is
-// nothing to resume (and --resume without a checkpoint is refused, so a
-// finished run is not sent twice by mistake).
-func removeIfDone(path string) error {
+// openedCheckpoint is the checkpoint of a run, held by it.
+type openedCheckpoint struct {
+	*checkpoint.File
+	lock *checkpoint.Lock
+}
+
+// Release lets another run take the checkpoint.
+func (c *openedCheckpoint) Release() error { return c.lock.Release() }
+
+// removeIfNothingToResume removes a checkpoint whose inputs are all done
+// (there is nothing to resume, and --resume without a checkpoint is
+// refused, so a finished run is not sent twice by mistake), or in which
+// nothing is settled (a start refused at the first request: the corrected
+// command starts afresh). kept says whether it is still there.
+func removeIfNothingToResume(path string) (kept bool, err error) {
 	prog, err := checkpoint.Load(path)
 	if err != nil {
-		return err
+		return true, err
 	}
-	for _, p := range prog {
-		if !p.Done {
-			return nil
+	if checkpoint.Started(prog) {
+		for _, p := range prog {
+			if !p.Done {
+				return true, nil
+			}
 		}
 	}
-	return os.Remove(path)
+	return false, os.Remove(path)
 }
 
 // writeStopReport says, after a stop, what was settled and how to go on.
-func writeStopReport(out *lockedWriter, sig os.Signal, s processor.Summary, inputs []string, progress map[string]checkpoint.Progress, cp *checkpoint.File, args []string) {
+func writeStopReport(out *lockedWriter, sig os.Signal, s processor.Summary, inputs []string, progress map[string]checkpoint.Progress, cp *openedCheckpoint, cpKept bool, args []string) {
 	why := "stopped"
 	if sig != nil {
 		why = "stopped by " + signalName(sig)
@@ -406,7 +442,7 @@ func writeStopReport(out *lockedWriter, sig os.Signal, s processor.Summary, inpu
 			continue
 		}
 		p, ok := progress[name]
-		if !ok || cp == nil {
+		if !ok || cp == nil || !cpKept {
 			continue
 		}
 		m := cp.Tracker(p.Path).Mark()
@@ -417,13 +453,20 @@ func writeStopReport(out *lockedWriter, sig os.Signal, s processor.Summary, inpu
 		}
 		resumable = true
 	}
-	if resumable {
-		rest := args
-		if !slices.Contains(args, "--resume") && !slices.Contains(args, "-resume") {
-			rest = append([]string{"--resume"}, args...)
-		}
-		out.printf("send: checkpoint: %s; continue with: intercom-actions send %s\n", cp.Path(), shellJoin(rest))
+	if cp != nil && !cpKept && s.Events == 0 {
+		out.printf("send: nothing was settled, so no checkpoint is kept: run the same command again to start over\n")
 	}
+	if resumable {
+		out.printf("send: checkpoint: %s; continue with: intercom-actions send %s\n", cp.Path(), resumeArgs(args))
+	}
+}
+
+// resumeArgs is the command line args of send with --resume, quoted.
+func resumeArgs(args []string) string {
+	if !slices.Contains(args, "--resume") && !slices.Contains(args, "-resume") {
+		args = append([]string{"--resume"}, args...)
+	}
+	return shellJoin(args)
 }
 
 // shellJoin quotes args for a POSIX shell where they need it.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intercom-actions/intercom-actions/engine/internal/checkpoint"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
@@ -32,6 +33,7 @@ func TestSendStopsOnSignalAndResumes(t *testing.T) {
 			// stop has begun: the signal comes mid-run whatever the
 			// machine's speed.
 			ic := newFront(t, sim, 300)
+			cpName := checkpoint.Name([]string{path}) // named after its input
 			args := []string{"send", "--api-base", ic.URL(), "--concurrency", "4", "events.ndjson"}
 			p := start(t, dir, args...)
 			waitFor(t, 20*time.Second, "a request held after the first 300", func() bool { return ic.Stalled() > 0 || !p.running() })
@@ -45,7 +47,7 @@ func TestSendStopsOnSignalAndResumes(t *testing.T) {
 				"send: " + name + ": stopping: no more events are read; the requests in flight may take up to 30s (--shutdown-timeout); a second signal aborts them\n",
 				"send: stopped by " + name + ": ",
 				"  events.ndjson: settled up to line ",
-				"send: checkpoint: send-checkpoint.ndjson; continue with: intercom-actions send --resume --api-base " + ic.URL() + " --concurrency 4 events.ndjson\n",
+				"send: checkpoint: " + cpName + "; continue with: intercom-actions send --resume --api-base " + ic.URL() + " --concurrency 4 events.ndjson\n",
 			} {
 				if !strings.Contains(errOut, line) {
 					t.Errorf("stderr lacks %q:\n%s", line, errOut)
@@ -74,7 +76,7 @@ func TestSendStopsOnSignalAndResumes(t *testing.T) {
 			if got := canonical(t, sim.State()); got != want {
 				t.Errorf("state after stop and resume differs from a clean run's")
 			}
-			if _, err := os.Stat(filepath.Join(dir, "send-checkpoint.ndjson")); !os.IsNotExist(err) {
+			if _, err := os.Stat(filepath.Join(dir, cpName)); !os.IsNotExist(err) {
 				t.Errorf("the checkpoint of a finished run is left behind (%v)", err)
 			}
 		})

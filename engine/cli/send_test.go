@@ -273,7 +273,7 @@ func TestSendCheckpointGuards(t *testing.T) {
 	events := writeFile(t, dir, "events.ndjson", workload(10))
 	cp := filepath.Join(dir, "cp.ndjson")
 	code, _, errOut := runCLI(t, "", "send", "--resume", "--checkpoint", cp, "--api-base", "http://127.0.0.1:1", events)
-	if want := "send: --resume: there is no checkpoint " + cp + " to resume from (it is written where send ran, or where --checkpoint says)\n"; code != 2 || errOut != want {
+	if want := "send: --resume: there is no checkpoint " + cp + " to resume from (send writes it where it ran, named after its input files, or where --checkpoint says)\n"; code != 2 || errOut != want {
 		t.Errorf("resume without a checkpoint: exit %d, stderr %q", code, errOut)
 	}
 	abs, _ := filepath.Abs(events)

@@ -106,6 +106,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	secretFile := fs.String("webhook-secret-file", "", "file holding the shared secret that signs /v1/webhook requests (or INTERCOM_ACTIONS_WEBHOOK_SECRET)")
 	spoolMax := fs.String("spool-max", "1GiB", "most bytes of events waiting in the spool; past it, 503 (e.g. 512MiB, 2GB)")
 	dedupWindow := fs.Duration("dedup-window", spool.DefaultDedupWindow, "how long a messageId is remembered to drop duplicates")
+	maxConns := fs.Int("max-connections", defaultMaxConns, "HTTP connections kept open at most; at the cap a new one replaces the longest idle, and /healthz, /readyz and /metrics are still answered when all are busy")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	verbose := fs.Bool("v", false, "debug logs: each retry, wait and failure (ids only, never tokens or traits)")
 	forwardKafka := fs.String("forward-kafka", "", "Kafka brokers (host:port, comma-separated) to write accepted events to, keyed by userId (else anonymousId), instead of the spool; 'consume' sends them (see --forward-topic)")
@@ -118,10 +119,14 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "serve: unexpected argument %q (serve takes flags only)\n", fs.Arg(0))
 		return 2
 	}
+	if *maxConns < 1 {
+		fmt.Fprintf(stderr, "serve: --max-connections %d: want at least 1\n", *maxConns)
+		return 2
+	}
 	if *forwardKafka != "" || *forwardTopic != "" {
 		return runServeForward(serveForward{brokers: *forwardKafka, topic: *forwardTopic, kafka: kf, addr: *addr,
 			writeKeys: writeKeys, writeKeysFile: *writeKeysFile, secretFile: *secretFile, shutdownTimeout: *shutdownTimeout,
-			logFormat: *logFormat, verbose: *verbose}, stderr)
+			logFormat: *logFormat, verbose: *verbose, maxConns: *maxConns}, stderr)
 	}
 	maxBytes, err := parseSize(*spoolMax)
 	if err != nil {
@@ -176,7 +181,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		DeadLetters: delivery.DeadLetterFunc(sp.PutDeadLetter),
 		OnResult: func(r processor.EventResult) {
 			if r.Status == processor.Failed {
-				log.Warn("dead-lettered", "ref", r.Ref, "errors", r.Errors)
+				logDeadLettered(log, r)
 			}
 		},
 	}
@@ -189,8 +194,9 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	base := "http://" + ln.Addr().String()
 	about := "intercom-actions serve: POST events to " + base + "/v1/track, /v1/identify, /v1/batch, ...; GET /healthz, /readyz, /metrics"
 	web := &ingestion{
-		Events:  ingest.New(ingest.Config{Store: sp, WriteKeys: keys, WebhookSecret: secret, Observer: met, Log: log}),
-		Metrics: met.Handler(),
+		Events:   ingest.New(ingest.Config{Store: sp, WriteKeys: keys, WebhookSecret: secret, Observer: met, Log: log}),
+		Metrics:  met.Handler(),
+		MaxConns: *maxConns,
 		NotReady: func() (string, string) {
 			if sp.Full() {
 				return "full", "the spool is full: events are sent to Intercom more slowly than they arrive"
@@ -209,7 +215,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		about += ", /_sim/state"
 	}
 	web.About = about
-	srv := web.server(handler)
+	srv, ln := web.server(handler, ln, met)
 	admin, adminErr := serveAdmin(*dataDir, sp)
 	if adminErr != nil {
 		log.Warn("no admin socket: deadletter commands need serve stopped", "error", adminErr)

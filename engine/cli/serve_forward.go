@@ -24,6 +24,7 @@ type serveForward struct {
 	shutdownTimeout time.Duration
 	logFormat       string
 	verbose         bool
+	maxConns        int
 }
 
 // runServeForward takes events as serve does and writes them to a topic,
@@ -65,11 +66,12 @@ func runServeForward(o serveForward, stderr io.Writer) int {
 	base := "http://" + ln.Addr().String()
 	met := metrics.New(metrics.Sources{})
 	web := &ingestion{
-		Events:  ingest.New(ingest.Config{Store: fwd, WriteKeys: keys, WebhookSecret: secret, Observer: met, Log: log}),
-		Metrics: met.Handler(),
-		About:   fmt.Sprintf("intercom-actions serve: POST events to %s/v1/track, /v1/identify, /v1/batch, ...; they go to Kafka topic %s; GET /healthz, /readyz, /metrics", base, o.topic),
+		Events:   ingest.New(ingest.Config{Store: fwd, WriteKeys: keys, WebhookSecret: secret, Observer: met, Log: log}),
+		Metrics:  met.Handler(),
+		MaxConns: o.maxConns,
+		About:    fmt.Sprintf("intercom-actions serve: POST events to %s/v1/track, /v1/identify, /v1/batch, ...; they go to Kafka topic %s; GET /healthz, /readyz, /metrics", base, o.topic),
 	}
-	srv := web.server(handler)
+	srv, ln := web.server(handler, ln, met)
 	log.Info("serve: listening; accepted events go to Kafka (send them with 'intercom-actions consume')", "addr", base,
 		"brokers", o.brokers, "topic", o.topic)
 	if len(keys) == 0 {

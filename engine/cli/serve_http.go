@@ -1,12 +1,19 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/intercom-actions/intercom-actions/engine/internal/connlimit"
+	"github.com/intercom-actions/intercom-actions/engine/internal/metrics"
+	"github.com/intercom-actions/intercom-actions/engine/processor"
 )
 
 // ingestion is the HTTP side of serve, with or without --forward-kafka:
@@ -21,11 +28,14 @@ type ingestion struct {
 	// Degraded, if it says so, is /readyz's 200 answer: events are taken,
 	// but delivery waits (a paused delivery).
 	Degraded func() (status, detail string)
+	MaxConns int // connections kept open at most (0: defaultMaxConns)
 	stopping atomic.Bool
 }
 
-// server is the HTTP server of in, its errors logged to h.
-func (in *ingestion) server(h slog.Handler) *http.Server {
+// server is the HTTP server of in over ln, its errors logged to h, its
+// connections bounded by in.MaxConns (counted in met): serve it on the
+// listener returned.
+func (in *ingestion) server(h slog.Handler, ln net.Listener, met *metrics.Metrics) (*http.Server, net.Listener) {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", in.Events)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -57,8 +67,39 @@ func (in *ingestion) server(h slog.Handler) *http.Server {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, in.About)
 	})
-	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(h, slog.LevelWarn)}
+	lim := connlimit.New(ln, cmp.Or(in.MaxConns, defaultMaxConns))
+	met.Connections(func() (open, evicted, refused int64) {
+		st := lim.Stats()
+		return st.Open, st.Evicted, st.Refused
+	})
+	return &http.Server{Handler: overCap(mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		ConnState: lim.ConnState, ConnContext: lim.ConnContext, ErrorLog: slog.NewLogLogger(h, slog.LevelWarn)}, lim
+}
+
+// defaultMaxConns is serve's --max-connections: well under the usual
+// limit of 4,096 open files, with room for the spool, the connections to
+// Intercom and the reserve over the cap.
+const defaultMaxConns = 1024
+
+// overCap answers the requests of a connection over the cap (every other
+// connection is in the middle of a request): health checks and metrics
+// are served, the rest refused with 503, and the connection is closed
+// after the answer.
+func overCap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !connlimit.Over(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Connection", "close")
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics":
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Retry-After", "1")
+		writeStatus(w, http.StatusServiceUnavailable, "busy", "too many connections (--max-connections), all in the middle of a request; retry later")
+	})
 }
 
 // stop makes /readyz say the service is stopping.
@@ -72,4 +113,12 @@ func writeStatus(w http.ResponseWriter, code int, status, detail string) {
 		Detail string `json:"detail,omitempty"`
 	}{status, detail})
 	w.Write(append(b, '\n'))
+}
+
+// logDeadLettered logs at WARN that an event was dead-lettered, with the
+// reasons (the rule and the kind of failure, processor.Reasons) and not
+// the errors' text, which can hold an email or another trait: traits are
+// never logged; the dead letter keeps the whole error.
+func logDeadLettered(log *slog.Logger, r processor.EventResult) {
+	log.Warn("dead-lettered", "ref", r.Ref, "reasons", strings.Join(processor.Reasons(r.Err), "; "))
 }

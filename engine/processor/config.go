@@ -2,7 +2,6 @@ package processor
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 
@@ -73,23 +72,10 @@ func checkAPIBase(base string) error {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return &OptionError{Option: "api-base", Detail: fmt.Sprintf(" %q: want an https:// URL with a host", base)}
 	}
-	if u.Scheme == "http" && !isLoopback(base) {
+	if u.Scheme == "http" && !auth.IsLoopbackURL(base) {
 		return &OptionError{Option: "api-base", Detail: fmt.Sprintf(" %s: plain http would send the access token unencrypted; use https (http is allowed only for a loopback address, such as a local simulator)", base)}
 	}
 	return nil
-}
-
-// isLoopback says whether a URL's host is a loopback address.
-func isLoopback(base string) bool {
-	u, err := url.Parse(base)
-	if err != nil {
-		return false
-	}
-	if u.Hostname() == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(u.Hostname())
-	return ip != nil && ip.IsLoopback()
 }
 
 // checkVersion accepts the Intercom API versions the client speaks: those
@@ -135,7 +121,7 @@ func (c *Config) client(gate *pause.Gate) (*rest.Client, *http.Client, *rest.Swa
 // loopback, a placeholder when there is neither.
 func tokenSource(base, tokenFile string) (oauth2.TokenSource, error) {
 	ts, _, err := auth.TokenSource(tokenFile)
-	if err != nil && isLoopback(base) {
+	if err != nil && auth.IsLoopbackURL(base) {
 		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "simulator", TokenType: "Bearer"}), nil
 	}
 	return ts, err

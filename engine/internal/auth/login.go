@@ -106,6 +106,11 @@ func Login(ctx context.Context, cfg Config) (*oauth2.Token, error) {
 	if cfg.TokenURL == "" {
 		cfg.TokenURL = DefaultTokenURL
 	}
+	for _, u := range []string{cfg.AuthURL, cfg.TokenURL} {
+		if err := CheckURL(u); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = DefaultListenAddr
 	}
@@ -329,4 +334,37 @@ func (t tokenFieldTransport) RoundTrip(req *http.Request) (*http.Response, error
 	resp.ContentLength = int64(len(body))
 	resp.Header.Del("Content-Length")
 	return resp, nil
+}
+
+// CheckURL refuses an OAuth URL (the authorize page, the token exchange)
+// that is not https, unless it is plain http to a loopback address (a
+// local stand-in): the client secret, the authorization code and the
+// token would cross the network unencrypted.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme == "https" && u.Host != "":
+		return nil
+	case u.Scheme == "http" && IsLoopbackURL(raw):
+		return nil
+	case u.Scheme == "http":
+		return fmt.Errorf("%s: plain http would send the client secret, the code and the token unencrypted; use https (http is allowed only for a loopback address)", raw)
+	}
+	return fmt.Errorf("%s: not an https URL", raw)
+}
+
+// IsLoopbackURL says whether a URL's host is a loopback address
+// (localhost, 127.0.0.0/8, ::1).
+func IsLoopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }

@@ -3,10 +3,13 @@ package delivery
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // DeadLetter is one record of the dead letters (NDJSON): the original
@@ -32,7 +35,14 @@ const OutcomeUnknown = "unknown"
 // set, failed with err at now.
 func NewDeadLetter(ev Event, rule, action string, err error, now time.Time) DeadLetter {
 	raw := json.RawMessage(ev.Raw)
-	if !json.Valid(ev.Raw) {
+	switch {
+	case !utf8.Valid(ev.Raw):
+		// JSON cannot hold its bad bytes, and encoding/json would write
+		// them as U+FFFD, making ids that differed one: kept as a string
+		// with each bad byte written \xNN, which is refused again as not
+		// JSON until a person mends it.
+		raw, _ = json.Marshal(escapeInvalidUTF8(ev.Raw))
+	case !json.Valid(ev.Raw):
 		raw, _ = json.Marshal(string(ev.Raw))
 	}
 	dl := DeadLetter{Event: raw, Ref: ev.Ref, Rule: rule, Action: action, Error: err.Error(), Time: now.UTC()}
@@ -40,6 +50,21 @@ func NewDeadLetter(ev Event, rule, action string, err error, now time.Time) Dead
 		dl.Outcome = OutcomeUnknown
 	}
 	return dl
+}
+
+// escapeInvalidUTF8 is b with each byte that is not UTF-8 written \xNN.
+func escapeInvalidUTF8(b []byte) string {
+	var out strings.Builder
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size == 1 {
+			fmt.Fprintf(&out, `\x%02X`, b[0])
+		} else {
+			out.Write(b[:size])
+		}
+		b = b[size:]
+	}
+	return out.String()
 }
 
 // DeadLetters keeps dead letters. Put must keep the record durably before

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -97,7 +98,31 @@ func (d *Doc) reset(s string, raw []byte) error {
 		}
 		return invalidJSON(raw)
 	}
+	if err := CheckUTF8(raw); err != nil {
+		d.top, d.sub, d.keys = d.top[:0], d.sub[:0], d.keys[:0]
+		return err
+	}
 	d.json = s
+	return nil
+}
+
+// CheckUTF8 refuses an event that is not valid UTF-8, saying where.
+// JSON text is UTF-8 (RFC 8259 §8.1); a reader that replaced the bad
+// bytes with U+FFFD, as gjson and encoding/json do, would make ids that
+// differ only in them one id (two users would become one contact). The
+// whole event is checked, not a list of id fields: the rules may take an
+// id, an email or a company id from any field.
+func CheckUTF8(raw []byte) error {
+	if utf8.Valid(raw) {
+		return nil
+	}
+	for i := 0; i < len(raw); {
+		r, size := utf8.DecodeRune(raw[i:])
+		if r == utf8.RuneError && size == 1 {
+			return fmt.Errorf("not valid Unicode text (UTF-8 broken at byte %d): refused rather than altered, as ids that differ only in such bytes would become one", i)
+		}
+		i += size
+	}
 	return nil
 }
 

@@ -74,7 +74,8 @@ func TestCompilePathErrors(t *testing.T) {
 }
 
 // FuzzReset holds the one-pass scanner to encoding/json: an input is
-// accepted exactly when it is valid JSON whose value is an object, and
+// accepted exactly when it is valid UTF-8 (which encoding/json does not
+// ask: it replaces bad bytes) and valid JSON whose value is an object, and
 // then its top-level keys are those encoding/json decodes.
 func FuzzReset(f *testing.F) {
 	for _, s := range []string{`{}`, `{"a":1}`, `{"a":{"b":[1,2,{"c":null}]},"d":"x\u00e9\n"}`, `[1]`, `{"a":1,}`, `{"a":-0.5e+3}`, `{"a":01}`, "{\"a\":\"\x01\"}", `{"\u0061":true}`, ` {"a" : false} `} {
@@ -84,12 +85,12 @@ func FuzzReset(f *testing.F) {
 		var d Doc
 		err := d.Reset(in)
 		var m map[string]json.RawMessage
-		wantOK := json.Valid(in) && json.Unmarshal(in, &m) == nil && strings.HasPrefix(strings.TrimLeft(string(in), " \t\r\n"), "{")
+		wantOK := utf8.Valid(in) && json.Valid(in) && json.Unmarshal(in, &m) == nil && strings.HasPrefix(strings.TrimLeft(string(in), " \t\r\n"), "{")
 		if (err == nil) != wantOK {
 			t.Fatalf("Reset(%q) error = %v; encoding/json says valid object = %v", in, err, wantOK)
 		}
-		if err != nil || !utf8.Valid(in) {
-			return // encoding/json rewrites invalid UTF-8 in keys; we keep the bytes
+		if err != nil {
+			return
 		}
 		for k := range m {
 			if !d.Top(k).Exists() {
@@ -173,4 +174,19 @@ func FuzzEachMember(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestInvalidUTF8IsRefused: an event with a byte that is not UTF-8 is
+// refused, saying where, instead of read with U+FFFD in its place (which
+// would make "u\xff" and "u\xfe" one user id); a real U+FFFD is kept.
+func TestInvalidUTF8IsRefused(t *testing.T) {
+	_, err := Parse([]byte("{\"userId\":\"u\xff\",\"traits\":{}}"))
+	const want = "not valid Unicode text (UTF-8 broken at byte 12): refused rather than altered, as ids that differ only in such bytes would become one"
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v\nwant  %s", err, want)
+	}
+	d, err := Parse([]byte(`{"userId":"u\ufffd","name":"Zoë \u00e9 ` + "\uFFFD" + `"}`))
+	if err != nil || d.Top("userId").String() != "u\uFFFD" || d.Top("name").String() != "Zoë é \uFFFD" {
+		t.Errorf("valid UTF-8 with U+FFFD: %v", err)
+	}
 }

@@ -82,6 +82,7 @@ const (
 	ReasonInvalidEvent = "invalid_event" // an event Segment would refuse
 	ReasonFull         = "spool_full"    // the spool is at its bound
 	ReasonWrite        = "write_failed"  // the spool could not be written
+	ReasonClientGone   = "client_gone"   // the client went away before its answer: nothing to answer
 )
 
 // Config configures a Handler.
@@ -189,6 +190,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, rej := readBody(w, r, limit)
 	if rej != nil {
+		if rej.reason == ReasonClientGone {
+			h.gone(r, 1)
+			return
+		}
 		h.fail(w, r, rej, 1)
 		return
 	}
@@ -224,6 +229,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, delivery.ErrFull):
 		h.fail(w, r, reject(http.StatusServiceUnavailable, ReasonFull, "the spool is full: events are being sent to Intercom more slowly than they arrive; retry later"), len(items))
 		return
+	case err != nil && r.Context().Err() != nil && errors.Is(err, r.Context().Err()):
+		h.gone(r, len(items)) // not a failure of the spool: no one waits for the answer
+		return
 	case err != nil:
 		h.cfg.Log.Error("ingest: spool write failed", "error", err)
 		h.fail(w, r, reject(http.StatusServiceUnavailable, ReasonWrite, "the events could not be stored; retry later"), len(items))
@@ -250,6 +258,16 @@ type itemError struct {
 	Error string `json:"error"`
 }
 
+// gone counts a request whose client went away (it closed the connection
+// or gave up) while its body was read or its events stored: nothing is
+// answered, and it is no failure of serve, so it is logged at debug
+// only. The client did not get an answer: it sends again, and the
+// messageId keeps an event stored meanwhile from going twice.
+func (h *Handler) gone(r *http.Request, events int) {
+	h.cfg.Observer.Rejected(ReasonClientGone, events)
+	h.cfg.Log.Debug("ingest: the client went away before its answer", "endpoint", r.URL.Path, "events", events, "error", context.Cause(r.Context()))
+}
+
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, rej *rejection, events int) {
 	h.cfg.Observer.Rejected(rej.reason, events)
 	h.cfg.Log.Info("ingest: request rejected", "endpoint", r.URL.Path, "status", rej.status, "reason", rej.reason, "error", rej.msg)
@@ -272,7 +290,8 @@ func writeJSON(w http.ResponseWriter, status int, a answer) {
 // readBody reads the body, gunzipping it if need be, refusing more than
 // limit bytes (compressed or not: a gzip bomb stops at the limit).
 func readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, *rejection) {
-	in := io.Reader(http.MaxBytesReader(w, r.Body, int64(limit)+1))
+	raw := &readErr{r: r.Body}
+	in := io.Reader(http.MaxBytesReader(w, io.NopCloser(raw), int64(limit)+1))
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip":
@@ -294,10 +313,29 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, *rejec
 			what = "a batch"
 		}
 		return nil, reject(http.StatusBadRequest, ReasonTooLarge, "body is larger than Segment's %d KB limit for %s", limit>>10, what)
+	case raw.err != nil || r.Context().Err() != nil:
+		// The connection ended before the body did (a body shorter than
+		// its Content-Length, a reset): the client is gone.
+		return nil, reject(http.StatusBadRequest, ReasonClientGone, "the client went away: %v", err)
 	case err != nil:
 		return nil, reject(http.StatusBadRequest, ReasonBody, "could not read the body: %v", err)
 	}
 	return body, nil
+}
+
+// readErr keeps the error, other than io.EOF, of the body as the
+// connection gives it (before any gunzipping).
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // authenticate checks the write key, or for the webhook with a secret,

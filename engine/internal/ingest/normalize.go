@@ -8,6 +8,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
+	"github.com/intercom-actions/intercom-actions/engine/internal/event"
 )
 
 // batchContext is what a batch request gives all its events.
@@ -34,6 +35,9 @@ type field struct {
 func normalize(raw []byte, typ string, bc batchContext, received time.Time) (delivery.Item, error) {
 	if len(raw) > MaxEvent {
 		return delivery.Item{}, fmt.Errorf("event is %d bytes, larger than Segment's %d KB limit", len(raw), MaxEvent>>10)
+	}
+	if err := event.CheckUTF8(raw); err != nil {
+		return delivery.Item{}, fmt.Errorf("event is %w", err)
 	}
 	// One pass over the top-level keys; rebuild writes them out again.
 	var pairs [24]pair

@@ -208,3 +208,20 @@ func b2f(b bool) float64 {
 	}
 	return 0
 }
+
+// Connections adds serve's HTTP connections, read at each scrape: open
+// now, idle ones closed to make room under --max-connections, and ones
+// refused with every place taken.
+func (m *Metrics) Connections(read func() (open, evicted, refused int64)) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: "http_connections",
+			Help: "HTTP connections open now."},
+			func() float64 { open, _, _ := read(); return float64(open) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Name: "http_connections_evicted_total",
+			Help: "Idle HTTP connections closed to make room for new ones (--max-connections)."},
+			func() float64 { _, evicted, _ := read(); return float64(evicted) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Name: "http_connections_refused_total",
+			Help: "HTTP connections closed at once: every place (--max-connections) busy with a request, and the reserve taken."},
+			func() float64 { _, _, refused := read(); return float64(refused) }),
+	)
+}

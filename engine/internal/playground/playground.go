@@ -14,7 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"golang.org/x/tools/txtar"
@@ -47,7 +49,45 @@ func Handler() http.Handler {
 	mux.HandleFunc("POST /api/plan", servePlan)
 	mux.HandleFunc("POST /api/run", serveRun)
 	mux.HandleFunc("POST /api/golden", serveGolden)
-	return mux
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusForbidden, apiError{"a cross-origin request: the playground takes requests from its own page only"})
+	}))
+	return sameHost(cop.Handler(mux))
+}
+
+// sameHost refuses a request whose Host is not the address it came to
+// (127.0.0.1:8090, or localhost:8090 on loopback): a page of another
+// site whose name was made to point at 127.0.0.1 (DNS rebinding) would
+// otherwise be same-origin with the playground, and could drive it.
+func sameHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		if local != nil && !hostIs(r.Host, local) {
+			writeJSON(w, http.StatusForbidden, apiError{fmt.Sprintf("Host %q is not this playground's address: open http://%s/", r.Host, local)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// hostIs says whether host (a Host header) names the address local.
+func hostIs(host string, local net.Addr) bool {
+	if host == local.String() {
+		return true
+	}
+	tcp, ok := local.(*net.TCPAddr)
+	if !ok {
+		return false
+	}
+	h, port, err := net.SplitHostPort(host)
+	if err != nil || port != strconv.Itoa(tcp.Port) {
+		return false
+	}
+	if ip := net.ParseIP(h); ip != nil {
+		return ip.Equal(tcp.IP)
+	}
+	return strings.EqualFold(h, "localhost") && tcp.IP.IsLoopback()
 }
 
 // Input is what the page sends: the rules being edited and the events.
