@@ -11,11 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/intercom-actions/intercom-actions/engine/internal/auth"
+	"github.com/intercom-actions/intercom-actions/engine/internal/bounded"
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/ingest"
 	"github.com/intercom-actions/intercom-actions/engine/internal/metrics"
@@ -356,20 +356,9 @@ func defaultDataDir() string {
 
 // parseSize reads a byte count: 1048576, 512MiB, 2GB, 1.5GiB.
 func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   float64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
-	num, mult := strings.TrimSpace(s), 1.0
-	for _, u := range units {
-		if strings.HasSuffix(strings.ToUpper(num), strings.ToUpper(u.suffix)) {
-			num, mult = strings.TrimSpace(num[:len(num)-len(u.suffix)]), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || v <= 0 {
+	n, err := bounded.Size(s)
+	if err != nil {
 		return 0, fmt.Errorf("%q is not a size (e.g. 1GiB, 512MiB, 2000000)", s)
 	}
-	return int64(v * mult), nil
+	return n, nil
 }

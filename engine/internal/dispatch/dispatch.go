@@ -41,6 +41,7 @@ import (
 	"hash/maphash"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine"
@@ -84,6 +85,17 @@ type Config struct {
 	// (each holds its event); past it, the one that has waited longest
 	// gets its last try early. Default 100,000.
 	MaxWaiting int
+	// MaxWaitingBytes bounds the memory of the actions waiting for their
+	// contact: each counts its event's bytes and WaitingOverhead (what
+	// its planned action and bookkeeping hold). Past it, as past
+	// MaxWaiting, the action that has waited longest gets its last try
+	// early. Default DefaultMaxWaitingBytes.
+	MaxWaitingBytes int64
+	// DeadLetterRetry is the wait between the tries of a dead letter that
+	// could not be written (a full or broken disk): its event is settled
+	// only once it is written, and is left to its source, unsettled, if the
+	// run stops first. Default 1s.
+	DeadLetterRetry time.Duration
 	// Merges, if set, is told of each planned action as its event is read,
 	// in input order, and of each such action a run will not run, so that
 	// the Executor (which must share it: an *action.Merges) can let one
@@ -105,10 +117,21 @@ type Dispatcher struct {
 	stopOnce sync.Once
 	cause    error // why the run stopped by itself (ErrUnauthorized); guarded by mu
 
+	waitingBytes atomic.Int64 // held by the waiting actions of every worker
+
 	mu      sync.Mutex
 	sum     Summary
 	workers []*worker // of the current Run, for announcing identified contacts
 }
+
+// DefaultMaxWaitingBytes is the default of Config.MaxWaitingBytes.
+const DefaultMaxWaitingBytes = 64 << 20
+
+// WaitingOverhead is what a waiting action holds besides its event's
+// bytes, as Config.MaxWaitingBytes counts it: its planned action (the
+// fields the rule mapped, which may copy parts of the event), the
+// bookkeeping of its wait, and its entries in the index by contact.
+const WaitingOverhead = 2 << 10
 
 // New checks cfg and fills in defaults.
 func New(cfg Config) (*Dispatcher, error) {
@@ -123,6 +146,12 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	if cfg.MaxWaiting <= 0 {
 		cfg.MaxWaiting = 100_000
+	}
+	if cfg.MaxWaitingBytes <= 0 {
+		cfg.MaxWaitingBytes = DefaultMaxWaitingBytes
+	}
+	if cfg.DeadLetterRetry <= 0 {
+		cfg.DeadLetterRetry = time.Second
 	}
 	return &Dispatcher{cfg: cfg, seed: maphash.MakeSeed(), now: time.Now, stop: make(chan struct{})}, nil
 }
@@ -188,7 +217,8 @@ func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 	workers := make([]*worker, d.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range workers {
-		workers[i] = &worker{d: d, in: make(chan *planned, 64), wake: make(chan []string, 256)}
+		workers[i] = &worker{d: d, ctx: ctx, in: make(chan *planned, 64), wake: make(chan []string, 256),
+			waiting: waiting{total: &d.waitingBytes}}
 		wg.Add(1)
 		go func(w *worker) {
 			defer wg.Done()
@@ -260,10 +290,10 @@ reading:
 		select {
 		case w.in <- p:
 		case <-ctx.Done():
-			(&worker{d: d}).leave(p)
+			(&worker{d: d, ctx: ctx}).leave(p)
 			break reading
 		case <-d.stop:
-			(&worker{d: d}).leave(p)
+			(&worker{d: d, ctx: ctx}).leave(p)
 			break reading
 		}
 	}
@@ -301,6 +331,7 @@ reading:
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.sum.Elapsed = time.Since(start)
+	d.sum.WaitingBytes = d.waitingBytes.Load()
 	return d.sum, readErr
 }
 
@@ -336,7 +367,7 @@ func (r *started) Wait() (Summary, error) {
 // announced (nothing of them is queued): each sends its own calls, which
 // the REST client still merges with concurrent upserts of a company.
 func (d *Dispatcher) Process(ctx context.Context, ev Event) Result {
-	w := &worker{d: d}
+	w := &worker{d: d, ctx: ctx}
 	return *w.handle(ctx, d.plan(ev)) // a worker without input parks nothing
 }
 
@@ -347,6 +378,7 @@ func (d *Dispatcher) Summary() Summary {
 	defer d.mu.Unlock()
 	var s Summary
 	s.Add(d.sum) // a copy that shares no map with d.sum
+	s.WaitingBytes = d.waitingBytes.Load()
 	return s
 }
 
@@ -415,6 +447,7 @@ func (d *Dispatcher) route(p *planned) int {
 // worker handles its events one at a time, so per-contact order holds.
 type worker struct {
 	d       *Dispatcher
+	ctx     context.Context // of the run: ends the tries of a dead letter
 	in      chan *planned
 	wake    chan []string // contact keys identified by other workers
 	waiting waiting       // actions waiting for their contact's identify
@@ -519,7 +552,8 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 		case errors.Is(err, action.ErrContactNotFound) && w.in != nil:
 			*pending++
 			w.park(ctx, &parked{res: res, ev: ev, action: a, keys: a.Contact().Keys(),
-				deadline: time.Now().Add(w.d.cfg.ContactWait), pending: pending})
+				deadline: time.Now().Add(w.d.cfg.ContactWait), pending: pending,
+				size: int64(len(ev.Raw)) + WaitingOverhead})
 			w.d.count(func(s *Summary) { s.Waited++ })
 		default:
 			w.deadLetter(res, ev, a.Rule, a.Kind.Name, err)
@@ -595,13 +629,19 @@ func (w *worker) retryParked(ctx context.Context, keys []string) {
 }
 
 // park makes an action wait for its contact. Past the worker's share of
-// MaxWaiting, the action that has waited longest gets its last try at
-// once instead, so memory stays bounded however many contacts are missing.
+// MaxWaiting or of MaxWaitingBytes, the action that has waited longest
+// gets its last try at once instead, so memory stays bounded however many
+// contacts are missing and however large their events.
 func (w *worker) park(ctx context.Context, p *parked) {
 	limit := (w.d.cfg.MaxWaiting + w.d.cfg.Concurrency - 1) / w.d.cfg.Concurrency
-	for w.waiting.len() >= limit {
-		w.retry(ctx, w.waiting.takeOldest(),
-			fmt.Sprintf("came before %d other actions were waiting (MaxWaiting)", w.d.cfg.MaxWaiting))
+	byteLimit := w.d.cfg.MaxWaitingBytes / int64(w.d.cfg.Concurrency)
+	for w.waiting.len() > 0 && (w.waiting.len() >= limit || w.waiting.bytes+p.size > byteLimit) {
+		why := fmt.Sprintf("came before %d other actions were waiting (MaxWaiting)", w.d.cfg.MaxWaiting)
+		if w.waiting.len() < limit {
+			why = fmt.Sprintf("came before the actions waiting filled their memory bound (%d MiB)", w.d.cfg.MaxWaitingBytes>>20)
+		}
+		w.d.count(func(s *Summary) { s.Early++ })
+		w.retry(ctx, w.waiting.takeOldest(), why)
 	}
 	w.waiting.add(p)
 }
@@ -734,13 +774,17 @@ func (w *worker) deadLetterAs(res *Result, ev Event, rule, action string, err, t
 	if unknown {
 		res.Unknown++
 	}
-	if dlErr := w.d.putDeadLetter(ev, rule, action, err); dlErr != nil {
+	dlErr := w.putDeadLetter(ev, rule, action, err)
+	if dlErr != nil {
 		res.Errors = append(res.Errors, "dead-letter write failed: "+dlErr.Error())
 		res.Err = joinErr(res.Err, fmt.Errorf("dead-letter write failed: %w", dlErr))
+		res.Unsettled = ev.Redeliverable // its source keeps it: nothing is lost
 	}
 	reason := Reason(rule, err)
 	w.d.count(func(s *Summary) {
-		s.DeadLettered++
+		if dlErr == nil {
+			s.DeadLettered++
+		}
 		if action != "" {
 			if s.PerAction == nil {
 				s.PerAction = map[string]delivery.ActionCount{}
@@ -781,8 +825,18 @@ func errorText(rule string, err error) string {
 	return fmt.Sprintf("rule %q: %v", rule, err)
 }
 
-// done records a settled event and tells its source.
+// done records a settled event and tells its source. An event a dead
+// letter of which could not be written is not settled if its source can
+// give it again (Result.Unsettled): it stays there.
 func (w *worker) done(res *Result, ev Event) {
+	if res.Unsettled {
+		res.Status = delivery.Failed
+		w.d.count(func(s *Summary) { s.Unsettled++ })
+		if w.d.cfg.Sink.OnResult != nil {
+			w.d.cfg.Sink.OnResult(*res)
+		}
+		return
+	}
 	switch {
 	case len(res.Errors) > 0:
 		res.Status = delivery.Failed
@@ -812,12 +866,32 @@ func (w *worker) done(res *Result, ev Event) {
 	}
 }
 
-// putDeadLetter keeps a dead letter, if the run keeps them.
-func (d *Dispatcher) putDeadLetter(ev Event, rule, action string, err error) error {
+// putDeadLetter keeps a dead letter, if the run keeps them. A write that
+// fails (a full disk) is tried again every DeadLetterRetry until it works
+// or the run is stopped or aborted; then its error is returned.
+func (w *worker) putDeadLetter(ev Event, rule, action string, err error) error {
+	d := w.d
 	if d.cfg.Sink.DeadLetters == nil {
 		return nil
 	}
-	return d.cfg.Sink.DeadLetters.Put(delivery.NewDeadLetter(ev, rule, action, err, d.now()))
+	ctx := w.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	dl := delivery.NewDeadLetter(ev, rule, action, err, d.now())
+	for {
+		perr := d.cfg.Sink.DeadLetters.Put(dl)
+		if perr == nil || d.stopped() || ctx.Err() != nil {
+			return perr
+		}
+		t := time.NewTimer(d.cfg.DeadLetterRetry)
+		select {
+		case <-t.C:
+		case <-d.stop:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
 }
 
 func (d *Dispatcher) count(f func(*Summary)) {
