@@ -122,10 +122,13 @@ func mark(dir string, now time.Time) error {
 // Report is what Check found in a spool file.
 type Report struct {
 	Pages, PageSize int64
-	Events          int      // queued events readable
-	DeadLetters     int      // dead letters readable
-	BadRecords      int      // readable records that do not decode (kept: they are dead-lettered when read)
-	Problems        []string // none for a sound file
+	Events          int // queued events readable
+	DeadLetters     int // dead letters readable
+	BadRecords      int // readable records that do not decode (kept: they are dead-lettered when read)
+	// Loose counts the events and dead letters found on pages the damage
+	// cut off from the tree (see Salvage): not in Events and DeadLetters.
+	LooseEvents, LooseDeadLetters int
+	Problems                      []string // none for a sound file
 }
 
 // Check reads the spool file in dir without changing it: every page (see
@@ -176,6 +179,14 @@ func Check(dir string) (Report, error) {
 	w.run()
 	rep.Problems = append(rep.Problems, w.problems...)
 	if len(rep.Problems) > 0 {
+		w.loose(func(bucket string, _, _ []byte) error {
+			if bucket == string(bucketEvents) {
+				rep.LooseEvents++
+			} else {
+				rep.LooseDeadLetters++
+			}
+			return nil
+		})
 		return rep, nil
 	}
 	unlock(f) // bbolt takes it
@@ -214,10 +225,14 @@ func preflightMissing(dir string) (bool, error) {
 
 // Salvaged says what Salvage copied.
 type Salvaged struct {
-	Events      int      // queued events copied
-	DeadLetters int      // dead letters copied
-	IDs         int      // message ids remembered for de-duplication
-	Problems    []string // what could not be read
+	Events      int // queued events copied
+	DeadLetters int // dead letters copied
+	IDs         int // message ids remembered for de-duplication
+	// Loose counts the events and dead letters of Events and DeadLetters
+	// found on pages the damage cut off from the tree: such a page may be
+	// an old copy, so some of its events may have been sent already.
+	LooseEvents, LooseDeadLetters int
+	Problems                      []string // what could not be read
 }
 
 // Salvage copies every record that can be read from the spool file in dir
@@ -321,6 +336,11 @@ func Salvage(dir, out string) (Salvaged, error) {
 			return nil
 		}}
 	w.run()
+	if len(w.problems) > 0 && w.err == nil {
+		evs, dls := res.Events, res.DeadLetters
+		w.loose(w.record)
+		res.LooseEvents, res.LooseDeadLetters = res.Events-evs, res.DeadLetters-dls
+	}
 	if w.err != nil {
 		return res, fmt.Errorf("spool: writing %s: %w", out, w.err)
 	}

@@ -170,6 +170,9 @@ type walk struct {
 	// sequence, if set, gets each top-level bucket's sequence.
 	sequence func(bucket string, seq uint64)
 	err      error // from record: ends the walk
+	// had are the keys of the events and dead letters found, so that loose
+	// gives only others.
+	had map[string]map[uint64]bool
 }
 
 func (w *walk) problem(format string, args ...any) {
@@ -179,6 +182,7 @@ func (w *walk) problem(format string, args ...any) {
 // run walks the root bucket and every bucket in it.
 func (w *walk) run() {
 	w.seen = map[uint64]bool{}
+	w.had = map[string]map[uint64]bool{string(bucketEvents): {}, string(bucketDead): {}}
 	w.node("", w.pf.meta.root, nil, 0)
 }
 
@@ -250,6 +254,9 @@ func (w *walk) node(bucket string, id uint64, inline []byte, depth int) {
 				}
 				continue
 			}
+			if had := w.had[bucket]; had != nil && len(k) == 8 {
+				had[binary.BigEndian.Uint64(k)] = true
+			}
 			if w.record != nil && bucket != "" {
 				if err := w.record(bucket, k, v); err != nil {
 					w.err = err
@@ -285,4 +292,57 @@ func checkFile(path string) ([]string, error) {
 	w := &walk{pf: pf}
 	w.run()
 	return w.problems, nil
+}
+
+// loose reads the leaf pages the tree walk did not reach — cut off from
+// it by a lost or damaged page — for the records of the events and dead
+// letters buckets, told apart by their shape: an 8-byte key and an event
+// record, or an 8-byte key and a dead letter's JSON. Such a page may be
+// the old copy of one since rewritten (bbolt copies on write), so a record
+// found there may have been settled already: sent again rather than lost.
+// fn gets each record once per key it has not had (a key's record never
+// changes: a sequence number is used once).
+func (w *walk) loose(fn func(bucket string, k, v []byte) error) {
+	had := w.had
+	last := uint64(w.pf.size / w.pf.pageSize)
+	for id := uint64(2); id < last && id < w.pf.meta.hwm; id++ {
+		if w.seen[id] {
+			continue
+		}
+		p, err := w.pf.page(id)
+		if err != nil || le.Uint16(p[8:]) != leafPage {
+			continue
+		}
+		count := int(le.Uint16(p[10:]))
+		if pageHeaderSize+count*elementSize > len(p) {
+			continue
+		}
+		for i := range count {
+			at := pageHeaderSize + i*elementSize
+			e := p[at:]
+			eflags, pos, ksize, vsize := le.Uint32(e), uint64(le.Uint32(e[4:])), uint64(le.Uint32(e[8:])), uint64(le.Uint32(e[12:]))
+			start := uint64(at) + pos
+			if eflags&bucketLeafFlag != 0 || ksize != 8 || start+ksize+vsize > uint64(len(p)) {
+				continue
+			}
+			k, v := p[start:start+8], p[start+8:start+8+vsize]
+			bucket := ""
+			if r, err := decodeRecord(v); err == nil && len(r.data) > 0 && r.data[0] == '{' {
+				bucket = string(bucketEvents)
+			} else if len(v) > 9 && string(v[:9]) == `{"event":` {
+				bucket = string(bucketDead)
+			} else {
+				continue
+			}
+			key := binary.BigEndian.Uint64(k)
+			if had[bucket][key] {
+				continue
+			}
+			had[bucket][key] = true
+			if err := fn(bucket, k, v); err != nil {
+				w.err = err
+				return
+			}
+		}
+	}
 }

@@ -102,7 +102,7 @@ type Spool struct {
 
 	settleMu    sync.Mutex
 	settles     []uint64
-	settledNext chan struct{}   // closed when the settles queued so far are committed
+	settledNext chan struct{} // closed when the settles queued so far are committed
 
 	// Owned by the committer; mirrored in the atomics for readers.
 	seq       uint64
