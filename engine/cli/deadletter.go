@@ -20,11 +20,11 @@ import (
 )
 
 func init() {
-	register(&command{name: "deadletter", summary: "list, show and replay serve's dead letters", run: runDeadLetter})
+	register(&command{name: "deadletter", summary: "list, show, replay and delete serve's dead letters", run: runDeadLetter})
 }
 
 const deadLetterUsage = `
-Usage: intercom-actions deadletter list|show|replay [--data-dir DIR] [IDS...]
+Usage: intercom-actions deadletter list|show|replay|delete|purge [--data-dir DIR] [IDS...]
 
 serve keeps in its data dir every event, or action of an event, that could
 not be sent (the dead letters), with the reason.
@@ -38,6 +38,12 @@ not be sent (the dead letters), with the reason.
                      whose outcome is unknown (a request cut off by a forced
                      stop: Intercom may have applied it) is replayed only
                      with --include-unknown.
+  delete ID...       delete them
+  purge --older-than D
+                     delete those made more than D ago (e.g. 720h)
+
+Dead letters count toward serve's --spool-max with the queued events: past
+it, serve answers 503 until some are sent, replayed or deleted.
 
 It works whether serve runs (through the admin socket in the data dir) or
 not (opening the data dir itself).
@@ -47,6 +53,8 @@ Examples:
   intercom-actions deadletter show 12
   intercom-actions deadletter replay 12 13
   intercom-actions deadletter replay --include-unknown
+  intercom-actions deadletter delete 12 13
+  intercom-actions deadletter purge --older-than 720h
 `
 
 // adminSocket is the file name of serve's admin socket in its data dir.
@@ -56,12 +64,13 @@ func runDeadLetter(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("deadletter", deadLetterUsage, stderr, stdout)
 	dataDir := fs.String("data-dir", defaultDataDir(), "serve's data dir")
 	includeUnknown := fs.Bool("include-unknown", false, "replay: also the dead letters whose outcome is unknown")
+	olderThan := fs.Duration("older-than", 0, "purge: delete the dead letters made more than this long ago (e.g. 720h)")
 	// Subcommand first, flags anywhere after it.
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if code, ok := parse(fs, args, stdout); !ok {
 			return code
 		}
-		fmt.Fprintln(stderr, "deadletter: say list, show or replay")
+		fmt.Fprintln(stderr, "deadletter: say list, show, replay, delete or purge")
 		fs.Usage()
 		return 2
 	}
@@ -90,13 +99,9 @@ func runDeadLetter(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "deadletter: list takes no ids (show does)")
 			return 2
 		}
-		list, err := st.list()
-		if err != nil {
-			fmt.Fprintf(stderr, "deadletter: %v\n", err)
-			return 1
-		}
-		unknown := 0
-		for _, dl := range list {
+		n, unknown := 0, 0
+		err := st.list(func(dl spool.DeadLetter) error {
+			n++
 			what := dl.Rule
 			if dl.Action != "" {
 				what += " (" + dl.Action + ")"
@@ -108,9 +113,14 @@ func runDeadLetter(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			if dl.Outcome == processor.OutcomeUnknown {
 				mark, unknown = " [outcome unknown]", unknown+1
 			}
-			fmt.Fprintf(stdout, "%d\t%s\t%s\t%s\t%s%s\n", dl.ID, dl.Time.UTC().Format(time.RFC3339), dl.Ref, what, dl.Error, mark)
+			_, err := fmt.Fprintf(stdout, "%d\t%s\t%s\t%s\t%s%s\n", dl.ID, dl.Time.UTC().Format(time.RFC3339), dl.Ref, what, dl.Error, mark)
+			return err
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "deadletter: %v\n", err)
+			return 1
 		}
-		fmt.Fprintf(stderr, "%d dead letters", len(list))
+		fmt.Fprintf(stderr, "%d dead letters", n)
 		if unknown > 0 {
 			fmt.Fprintf(stderr, ", %d with outcome unknown", unknown)
 		}
@@ -152,8 +162,36 @@ func runDeadLetter(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "delete":
+		if len(ids) == 0 {
+			fmt.Fprintln(stderr, "deadletter: delete needs the ids of the dead letters (see list; purge deletes by age)")
+			return 2
+		}
+		res, err := st.remove(ids)
+		if err != nil {
+			fmt.Fprintf(stderr, "deadletter: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "deleted %d dead letters\n", len(res.Deleted))
+		if len(res.Missing) > 0 {
+			fmt.Fprintf(stderr, "deadletter: no dead letter %s\n", joinIDs(res.Missing))
+			return 1
+		}
+		return 0
+	case "purge":
+		if len(ids) > 0 || *olderThan <= 0 {
+			fmt.Fprintln(stderr, "deadletter: purge takes --older-than (e.g. 720h) and no ids (delete does)")
+			return 2
+		}
+		n, err := st.purge(time.Now().Add(-*olderThan))
+		if err != nil {
+			fmt.Fprintf(stderr, "deadletter: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "deleted %d dead letters older than %s\n", n, *olderThan)
+		return 0
 	}
-	fmt.Fprintf(stderr, "deadletter: unknown subcommand %q: say list, show or replay\n", sub)
+	fmt.Fprintf(stderr, "deadletter: unknown subcommand %q: say list, show, replay, delete or purge\n", sub)
 	return 2
 }
 
@@ -186,7 +224,7 @@ func openDeadLetters(dir string) (*deadLetters, error) {
 		}
 		// A socket left by a serve that was killed: fall through.
 	}
-	if _, err := os.Stat(filepath.Join(dir, spool.FileName)); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, spool.MarkerFile)); errors.Is(err, os.ErrNotExist) && !exists(filepath.Join(dir, spool.FileName)) {
 		return nil, fmt.Errorf("no spool in %s (serve has not run with this --data-dir)", dir)
 	}
 	sp, err := spool.Open(dir, spool.Options{})
@@ -213,14 +251,67 @@ func (d *deadLetters) after() string {
 	return " (serve is sending them)"
 }
 
-func (d *deadLetters) list() ([]spool.DeadLetter, error) {
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// list calls fn with each dead letter, oldest first, reading them as it
+// goes (the admin socket streams them a JSON line each): its memory does
+// not grow with their number.
+func (d *deadLetters) list(fn func(spool.DeadLetter) error) error {
 	if d.sp != nil {
-		var out []spool.DeadLetter
-		err := d.sp.DeadLetters(func(dl spool.DeadLetter) error { out = append(out, dl); return nil })
-		return out, err
+		return d.sp.DeadLetters(fn)
 	}
-	var out []spool.DeadLetter
-	return out, d.call(http.MethodGet, "/deadletters", nil, &out)
+	resp, err := d.client.Get("http://serve/deadletters")
+	if err != nil {
+		return fmt.Errorf("serve's admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("serve's admin socket: %s: %s", resp.Status, strings.TrimSpace(string(data)))
+	}
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var dl spool.DeadLetter
+		if err := dec.Decode(&dl); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("serve's admin socket: %w", err)
+		}
+		if dl.ID == 0 { // the end mark: the list was sent whole
+			return nil
+		}
+		if err := fn(dl); err != nil {
+			return err
+		}
+	}
+}
+
+func (d *deadLetters) remove(ids []uint64) (spool.Deleted, error) {
+	if d.sp != nil {
+		return d.sp.DeleteDeadLetters(context.Background(), ids)
+	}
+	var res spool.Deleted
+	err := d.call(http.MethodPost, "/deadletters/delete", removeRequest{IDs: ids}, &res)
+	return res, err
+}
+
+func (d *deadLetters) purge(before time.Time) (int, error) {
+	if d.sp != nil {
+		return d.sp.PurgeDeadLetters(context.Background(), before)
+	}
+	var res struct{ Deleted int }
+	err := d.call(http.MethodPost, "/deadletters/purge", removeRequest{Before: before}, &res)
+	return res.Deleted, err
+}
+
+// removeRequest is the body of POST /deadletters/delete (IDs) and
+// /deadletters/purge (Before).
+type removeRequest struct {
+	IDs    []uint64  `json:"ids,omitempty"`
+	Before time.Time `json:"before,omitzero"`
 }
 
 func (d *deadLetters) get(id uint64) (spool.DeadLetter, bool, error) {
@@ -292,12 +383,39 @@ func serveAdmin(dir string, sp *spool.Spool) (io.Closer, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /deadletters/ping", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("GET /deadletters", func(w http.ResponseWriter, r *http.Request) {
-		out := []spool.DeadLetter{}
-		if err := sp.DeadLetters(func(dl spool.DeadLetter) error { out = append(out, dl); return nil }); err != nil {
+		// A JSON line each, as they are read, then an empty object: the end
+		// mark (a list cut short by an error lacks it).
+		enc := json.NewEncoder(w)
+		if err := sp.DeadLetters(func(dl spool.DeadLetter) error { return enc.Encode(dl) }); err != nil {
+			return // the client sees no end mark
+		}
+		w.Write([]byte("{}\n"))
+	})
+	mux.HandleFunc("POST /deadletters/delete", func(w http.ResponseWriter, r *http.Request) {
+		var req removeRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		res, err := sp.DeleteDeadLetters(r.Context(), req.IDs)
+		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		json.NewEncoder(w).Encode(out)
+		json.NewEncoder(w).Encode(res)
+	})
+	mux.HandleFunc("POST /deadletters/purge", func(w http.ResponseWriter, r *http.Request) {
+		var req removeRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		n, err := sp.PurgeDeadLetters(r.Context(), req.Before)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		json.NewEncoder(w).Encode(struct{ Deleted int }{n})
 	})
 	mux.HandleFunc("GET /deadletters/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)

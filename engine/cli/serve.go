@@ -51,7 +51,8 @@ Endpoints:
   POST /v1/webhook     one forwarded event (or an array), X-Signature checked
                        when INTERCOM_ACTIONS_WEBHOOK_SECRET or --webhook-secret-file is set
   GET  /healthz        the process answers
-  GET  /readyz         it takes events (503 while stopping, or with the spool full)
+  GET  /readyz         it takes events (503 while stopping, with the spool full,
+                       or while the spool cannot be written: a full disk)
   GET  /metrics        Prometheus metrics
   GET  /_sim/state     the simulator's contacts, companies and events (--intercom sim)
 
@@ -148,7 +149,13 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return code
 	}
 
-	sp, err := spool.Open(*dataDir, spool.Options{MaxBytes: maxBytes, DedupWindow: *dedupWindow})
+	sp, err := spool.Open(*dataDir, spool.Options{MaxBytes: maxBytes, DedupWindow: *dedupWindow, OnWriteError: func(err error) {
+		if err != nil {
+			log.Error("serve: the spool cannot be written: nothing is taken or settled until it can (every event stays in the spool); /readyz says not ready", "error", err)
+		} else {
+			log.Info("serve: the spool can be written again")
+		}
+	}})
 	if err != nil {
 		fmt.Fprintf(stderr, "serve: %v\n", err)
 		return 1
@@ -179,7 +186,13 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		Events:  ingest.New(ingest.Config{Store: sp, WriteKeys: keys, WebhookSecret: secret, Observer: met, Log: log}),
 		Metrics: met.Handler(),
 		NotReady: func() (string, string) {
+			if err := sp.WriteError(); err != nil {
+				return "write_failed", "the spool cannot be written (" + err.Error() + "): events are neither taken nor settled until it can; free the disk"
+			}
 			if sp.Full() {
+				if sp.DeadBytes() > sp.Bytes() {
+					return "full", "the spool is full, mostly of dead letters: replay or delete them ('intercom-actions deadletter')"
+				}
 				return "full", "the spool is full: events are sent to Intercom more slowly than they arrive"
 			}
 			return "", ""

@@ -242,9 +242,8 @@ type Salvaged struct {
 // that are lost. The file in dir is not changed.
 func Salvage(dir, out string) (Salvaged, error) {
 	var res Salvaged
-	if _, err := preflightMissing(dir); err != nil {
-		var de *DamagedError
-		if !errors.As(err, &de) {
+	if exists, err := preflightMissing(dir); err != nil {
+		if !exists {
 			return res, err
 		}
 		return res, fmt.Errorf("spool: %s is empty: nothing can be salvaged from it", filepath.Join(dir, FileName))
