@@ -183,9 +183,17 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	base := "http://" + ln.Addr().String()
 	about := "intercom-actions serve: POST events to " + base + "/v1/track, /v1/identify, /v1/batch, ...; GET /healthz, /readyz, /metrics"
 	web := &ingestion{
-		Events:  ingest.New(ingest.Config{Store: sp, WriteKeys: keys, WebhookSecret: secret, Observer: met, Log: log}),
+		Events: ingest.New(ingest.Config{Store: gatedStore{sp, func() error {
+			if crowded(run, p) {
+				return &delivery.Refusal{Reason: "waiting_full", Msg: crowdedMsg(p)}
+			}
+			return nil
+		}}, WriteKeys: keys, WebhookSecret: secret, Observer: met, Log: log}),
 		Metrics: met.Handler(),
 		NotReady: func() (string, string) {
+			if crowded(run, p) {
+				return "waiting_full", crowdedMsg(p)
+			}
 			if err := sp.WriteError(); err != nil {
 				return "write_failed", "the spool cannot be written (" + err.Error() + "): events are neither taken nor settled until it can; free the disk"
 			}
@@ -374,4 +382,33 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size (e.g. 1GiB, 512MiB, 2000000)", s)
 	}
 	return n, nil
+}
+
+// crowded says whether the actions waiting for their contact's identify
+// hold more than 90% of --waiting-max: serve then takes no new events
+// (503), rather than let them push the waiting actions out early, until
+// identifies come or the waits end.
+func crowded(run processor.Run, p *processor.Processor) bool {
+	return run != nil && run.Summary().WaitingBytes > p.WaitingMax()/10*9
+}
+
+func crowdedMsg(p *processor.Processor) string {
+	bound := fmt.Sprintf("%d bytes", p.WaitingMax())
+	if p.WaitingMax()%(1<<20) == 0 {
+		bound = fmt.Sprintf("%dMiB", p.WaitingMax()>>20)
+	}
+	return fmt.Sprintf("too many events wait for their contact's identify (90%% of --waiting-max %s): retry later", bound)
+}
+
+// gatedStore refuses to store while gate returns an error.
+type gatedStore struct {
+	ingest.Store
+	gate func() error
+}
+
+func (g gatedStore) Append(ctx context.Context, items []delivery.Item) (delivery.Stored, error) {
+	if err := g.gate(); err != nil {
+		return delivery.Stored{}, err
+	}
+	return g.Store.Append(ctx, items)
 }

@@ -100,6 +100,15 @@ var options = []Option{
 		set: func(c *Config, v string) error { return parseInt(v, 1, &c.Concurrency) }},
 	{Name: "contact-wait", Kind: Duration, Default: "30s", Help: "how long a group or track waits for its contact's identify",
 		set: func(c *Config, v string) error { return parseDuration(v, &c.ContactWait) }},
+	{Name: "waiting-max", Kind: String, Default: "64MiB",
+		Help: "memory the groups and tracks waiting for their contact's identify may hold (their events' bytes); past it, the one that waited longest gets its last try early (serve answers 503 meanwhile)",
+		set: func(c *Config, v string) error {
+			n, err := bounded.Size(v)
+			if err == nil {
+				c.WaitingMax = n
+			}
+			return err
+		}},
 	{Name: "custom-attributes", Kind: Enum, Default: "send", Values: []string{"send", "create", "existing"},
 		Help: "custom attributes the workspace does not have: send (as mapped: Intercom refuses the whole update), " +
 			"create (create them, typed from the value, up to Intercom's 250; drop what cannot be, with a warning) or existing (drop them with a warning)",

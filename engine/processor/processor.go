@@ -96,6 +96,11 @@ type Config struct {
 	// identify of that contact later in its run; then it gets one last try
 	// and fails with action.ErrContactNotFound. Default 30 s.
 	ContactWait time.Duration
+	// WaitingMax bounds the memory the actions waiting for their contact
+	// hold, counted as their events' bytes and an overhead each; past it,
+	// the one that has waited longest gets its last try early. Default 64
+	// MiB.
+	WaitingMax int64
 	// CustomAttributes says what happens to custom attributes the
 	// workspace does not have: send (default: sent as mapped, and Intercom
 	// refuses the call), create or existing (see action.AttributeMode).
@@ -184,6 +189,9 @@ func (c *Config) defaults() {
 	if c.ContactWait <= 0 {
 		c.ContactWait = 30 * time.Second
 	}
+	if c.WaitingMax <= 0 {
+		c.WaitingMax = dispatch.DefaultMaxWaitingBytes
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -197,6 +205,10 @@ func (p *Processor) Engine() *engine.Engine { return p.rules }
 func (p *Processor) Evaluate(event []byte) ([]action.Action, error) {
 	return p.rules.Evaluate(event)
 }
+
+// WaitingMax returns the bound on the memory of waiting actions
+// (Config.WaitingMax, its default filled in).
+func (p *Processor) WaitingMax() int64 { return p.cfg.WaitingMax }
 
 // Stats returns the counts of requests to Intercom so far: calls,
 // retries, 429s, per endpoint (none on a dry run).
@@ -273,7 +285,8 @@ func (p *Processor) Start(ctx context.Context, src Source, sink Sink) Run {
 // share a call (the upserts of a company by its members' group calls),
 // whatever the face.
 func (p *Processor) start(ctx context.Context, src Source, sink Sink, workers int) *run {
-	cfg := dispatch.Config{Engine: p.rules, Executor: limited{p}, Concurrency: workers, ContactWait: p.cfg.ContactWait, Sink: sink}
+	cfg := dispatch.Config{Engine: p.rules, Executor: limited{p}, Concurrency: workers, ContactWait: p.cfg.ContactWait,
+		MaxWaitingBytes: p.cfg.WaitingMax, Sink: sink}
 	if p.merges != nil {
 		cfg.Merges = p.merges
 	}

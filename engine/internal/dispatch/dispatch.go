@@ -131,7 +131,7 @@ const DefaultMaxWaitingBytes = 64 << 20
 // bytes, as Config.MaxWaitingBytes counts it: its planned action (the
 // fields the rule mapped, which may copy parts of the event), the
 // bookkeeping of its wait, and its entries in the index by contact.
-const WaitingOverhead = 2 << 10
+const WaitingOverhead = 4 << 10
 
 // New checks cfg and fills in defaults.
 func New(cfg Config) (*Dispatcher, error) {
