@@ -53,7 +53,7 @@ func TestServeOnAFullDisk(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("umount", dir).Run() }) // before TempDir's, after serve is killed
 	const n = 20
-	s := startServe(t, nil, "--data-dir", dir, "--intercom", "sim", "--contact-wait", "2s")
+	s := startServe(t, nil, "--data-dir", dir, "--intercom", "sim", "--contact-wait", "6s") // the disk fills meanwhile
 	for i := range n {
 		if code, body, _ := post(t, s.base+"/v1/track", fmt.Sprintf(`{"userId":"ghost-%d","event":"Viewed","messageId":"m-%d"}`, i, i)); code != 200 {
 			t.Fatalf("track %d: %d %s", i, code, body)

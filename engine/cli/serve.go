@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/internal/auth"
 	"github.com/intercom-actions/intercom-actions/engine/internal/bounded"
@@ -168,6 +169,9 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	src.Settled = met.Delivered
 	sink := processor.Sink{
 		DeadLetters: delivery.DeadLetterFunc(sp.PutDeadLetter),
+		// An event is settled once its dead letter is written: tried again
+		// while the disk is full (the spool probes it), kept if serve stops.
+		DeadLetterRetry: time.Second,
 		OnResult: func(r processor.EventResult) {
 			if r.Status == processor.Failed {
 				log.Warn("dead-lettered", "ref", r.Ref, "errors", r.Errors)

@@ -92,6 +92,10 @@ func TestServeRefusesADamagedSpool(t *testing.T) {
 		if !strings.Contains(s.stderr.String(), "spool_events="+readable+" ") {
 			t.Errorf("serve does not start on the %s salvaged events:\n%s", readable, s.stderr.String())
 		}
+		// It sends them: tracks of users no identify made, dead-lettered.
+		waitFor(t, 30*time.Second, "every salvaged event settled", func() bool {
+			return strings.Count(s.stderr.String(), "msg=dead-lettered") == n
+		})
 		s.stop(t)
 	})
 	t.Run("zero bytes", func(t *testing.T) {

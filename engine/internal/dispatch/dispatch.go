@@ -91,11 +91,6 @@ type Config struct {
 	// MaxWaiting, the action that has waited longest gets its last try
 	// early. Default DefaultMaxWaitingBytes.
 	MaxWaitingBytes int64
-	// DeadLetterRetry is the wait between the tries of a dead letter that
-	// could not be written (a full or broken disk): its event is settled
-	// only once it is written, and is left to its source, unsettled, if the
-	// run stops first. Default 1s.
-	DeadLetterRetry time.Duration
 	// Merges, if set, is told of each planned action as its event is read,
 	// in input order, and of each such action a run will not run, so that
 	// the Executor (which must share it: an *action.Merges) can let one
@@ -149,9 +144,6 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	if cfg.MaxWaitingBytes <= 0 {
 		cfg.MaxWaitingBytes = DefaultMaxWaitingBytes
-	}
-	if cfg.DeadLetterRetry <= 0 {
-		cfg.DeadLetterRetry = time.Second
 	}
 	return &Dispatcher{cfg: cfg, seed: maphash.MakeSeed(), now: time.Now, stop: make(chan struct{})}, nil
 }
@@ -867,8 +859,10 @@ func (w *worker) done(res *Result, ev Event) {
 }
 
 // putDeadLetter keeps a dead letter, if the run keeps them. A write that
-// fails (a full disk) is tried again every DeadLetterRetry until it works
-// or the run is stopped or aborted; then its error is returned.
+// fails (a full disk) is tried again every Sink.DeadLetterRetry, if set,
+// until it works or the run is stopped or aborted; then its error is
+// returned (and the event is left unsettled, if its source can give it
+// again).
 func (w *worker) putDeadLetter(ev Event, rule, action string, err error) error {
 	d := w.d
 	if d.cfg.Sink.DeadLetters == nil {
@@ -881,10 +875,10 @@ func (w *worker) putDeadLetter(ev Event, rule, action string, err error) error {
 	dl := delivery.NewDeadLetter(ev, rule, action, err, d.now())
 	for {
 		perr := d.cfg.Sink.DeadLetters.Put(dl)
-		if perr == nil || d.stopped() || ctx.Err() != nil {
+		if perr == nil || d.cfg.Sink.DeadLetterRetry <= 0 || d.stopped() || ctx.Err() != nil {
 			return perr
 		}
-		t := time.NewTimer(d.cfg.DeadLetterRetry)
+		t := time.NewTimer(d.cfg.Sink.DeadLetterRetry)
 		select {
 		case <-t.C:
 		case <-d.stop:

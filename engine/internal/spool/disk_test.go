@@ -119,8 +119,8 @@ func checkNothingLost(t *testing.T, s *Spool, ic *refusingIntercom, n int) {
 // runUntilEmpty dispatches the spool until it is empty, then stops.
 func runUntilEmpty(t *testing.T, s *Spool, ic *refusingIntercom) delivery.Summary {
 	t.Helper()
-	d, _ := dispatch.New(dispatch.Config{Engine: defaultEngine(t), Executor: ic, Concurrency: 4, DeadLetterRetry: 5 * time.Millisecond,
-		Sink: delivery.Sink{DeadLetters: delivery.DeadLetterFunc(s.PutDeadLetter)}})
+	d, _ := dispatch.New(dispatch.Config{Engine: defaultEngine(t), Executor: ic, Concurrency: 4,
+		Sink: delivery.Sink{DeadLetters: delivery.DeadLetterFunc(s.PutDeadLetter), DeadLetterRetry: 5 * time.Millisecond}})
 	run := d.Start(context.Background(), s.Source())
 	waitUntil(t, "the spool emptied", func() bool { return s.Depth() == 0 })
 	run.Stop()
@@ -157,8 +157,8 @@ func TestFullDiskLosesNoAckedEvent(t *testing.T) {
 		fill(t, s, n)
 		disk.on.Store(true)
 		ic := &refusingIntercom{sent: map[string]int{}}
-		d, _ := dispatch.New(dispatch.Config{Engine: defaultEngine(t), Executor: ic, Concurrency: 4, DeadLetterRetry: 5 * time.Millisecond,
-			Sink: delivery.Sink{DeadLetters: delivery.DeadLetterFunc(s.PutDeadLetter)}})
+		d, _ := dispatch.New(dispatch.Config{Engine: defaultEngine(t), Executor: ic, Concurrency: 4,
+			Sink: delivery.Sink{DeadLetters: delivery.DeadLetterFunc(s.PutDeadLetter), DeadLetterRetry: 5 * time.Millisecond}})
 		run := d.Start(context.Background(), s.Source())
 		waitUntil(t, "a refused event", func() bool { return ic.refused.Load() > 0 })
 		if err := s.WriteError(); err == nil || err.Error() != "spool: write: no space left on device (injected)" {
@@ -186,8 +186,8 @@ func TestFullDiskLosesNoAckedEvent(t *testing.T) {
 		fill(t, s, n)
 		disk.on.Store(true)
 		ic := &refusingIntercom{sent: map[string]int{}}
-		d, _ := dispatch.New(dispatch.Config{Engine: defaultEngine(t), Executor: ic, Concurrency: 4, DeadLetterRetry: 5 * time.Millisecond,
-			Sink: delivery.Sink{DeadLetters: delivery.DeadLetterFunc(s.PutDeadLetter)}})
+		d, _ := dispatch.New(dispatch.Config{Engine: defaultEngine(t), Executor: ic, Concurrency: 4,
+			Sink: delivery.Sink{DeadLetters: delivery.DeadLetterFunc(s.PutDeadLetter), DeadLetterRetry: 5 * time.Millisecond}})
 		run := d.Start(context.Background(), s.Source())
 		waitUntil(t, "a refused event", func() bool { return ic.refused.Load() > 0 })
 		run.Stop()
