@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -65,17 +66,8 @@ func runDeadLetter(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	dataDir := fs.String("data-dir", defaultDataDir(), "serve's data dir")
 	includeUnknown := fs.Bool("include-unknown", false, "replay: also the dead letters whose outcome is unknown")
 	olderThan := fs.Duration("older-than", 0, "purge: delete the dead letters made more than this long ago (e.g. 720h)")
-	// Subcommand first, flags anywhere after it.
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if code, ok := parse(fs, args, stdout); !ok {
-			return code
-		}
-		fmt.Fprintln(stderr, "deadletter: say list, show, replay, delete or purge")
-		fs.Usage()
-		return 2
-	}
-	sub := args[0]
-	if code, ok := parse(fs, args[1:], stdout); !ok {
+	sub, code, ok := parseSubcommand(fs, args, stdout, stderr, "deadletter: say list, show, replay, delete or purge")
+	if !ok {
 		return code
 	}
 	var ids []uint64
@@ -193,6 +185,23 @@ func runDeadLetter(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "deadletter: unknown subcommand %q: say list, show, replay, delete or purge\n", sub)
 	return 2
+}
+
+// parseSubcommand parses args as a subcommand first, then flags anywhere
+// after it; with no subcommand it says say and the usage (exit 2).
+func parseSubcommand(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, say string) (string, int, bool) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if code, ok := parse(fs, args, stdout); !ok {
+			return "", code, false
+		}
+		fmt.Fprintln(stderr, say)
+		fs.Usage()
+		return "", 2, false
+	}
+	if code, ok := parse(fs, args[1:], stdout); !ok {
+		return "", code, false
+	}
+	return args[0], 0, true
 }
 
 func joinIDs(ids []uint64) string {
@@ -391,32 +400,13 @@ func serveAdmin(dir string, sp *spool.Spool) (io.Closer, error) {
 		}
 		w.Write([]byte("{}\n"))
 	})
-	mux.HandleFunc("POST /deadletters/delete", func(w http.ResponseWriter, r *http.Request) {
-		var req removeRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		res, err := sp.DeleteDeadLetters(r.Context(), req.IDs)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		json.NewEncoder(w).Encode(res)
-	})
-	mux.HandleFunc("POST /deadletters/purge", func(w http.ResponseWriter, r *http.Request) {
-		var req removeRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		n, err := sp.PurgeDeadLetters(r.Context(), req.Before)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		json.NewEncoder(w).Encode(struct{ Deleted int }{n})
-	})
+	mux.HandleFunc("POST /deadletters/delete", removeHandler(func(ctx context.Context, req removeRequest) (any, error) {
+		return sp.DeleteDeadLetters(ctx, req.IDs)
+	}))
+	mux.HandleFunc("POST /deadletters/purge", removeHandler(func(ctx context.Context, req removeRequest) (any, error) {
+		n, err := sp.PurgeDeadLetters(ctx, req.Before)
+		return struct{ Deleted int }{n}, err
+	}))
 	mux.HandleFunc("GET /deadletters/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
 		if err != nil {
@@ -449,6 +439,24 @@ func serveAdmin(dir string, sp *spool.Spool) (io.Closer, error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return closerFunc(func() error { err := srv.Close(); os.Remove(sock); return err }), nil
+}
+
+// removeHandler serves a removeRequest with do, answering its result as
+// JSON.
+func removeHandler(do func(context.Context, removeRequest) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req removeRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		res, err := do(r.Context(), req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		json.NewEncoder(w).Encode(res)
+	}
 }
 
 type closerFunc func() error

@@ -43,16 +43,8 @@ func runSpool(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("spool", spoolUsage, stderr, stdout)
 	dataDir := fs.String("data-dir", defaultDataDir(), "serve's data dir")
 	replace := fs.Bool("replace", false, "salvage: put the salvaged file in place of the damaged one (kept aside)")
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if code, ok := parse(fs, args, stdout); !ok {
-			return code
-		}
-		fmt.Fprintln(stderr, "spool: say check or salvage")
-		fs.Usage()
-		return 2
-	}
-	sub := args[0]
-	if code, ok := parse(fs, args[1:], stdout); !ok {
+	sub, code, ok := parseSubcommand(fs, args, stdout, stderr, "spool: say check or salvage")
+	if !ok {
 		return code
 	}
 	if fs.NArg() > 0 {

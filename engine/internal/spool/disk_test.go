@@ -119,13 +119,19 @@ func checkNothingLost(t *testing.T, s *Spool, ic *refusingIntercom, n int) {
 // runUntilEmpty dispatches the spool until it is empty, then stops.
 func runUntilEmpty(t *testing.T, s *Spool, ic *refusingIntercom) delivery.Summary {
 	t.Helper()
-	d, _ := dispatch.New(dispatch.Config{Engine: defaultEngine(t), Executor: ic, Concurrency: 4,
-		Sink: delivery.Sink{DeadLetters: delivery.DeadLetterFunc(s.PutDeadLetter), DeadLetterRetry: 5 * time.Millisecond}})
-	run := d.Start(context.Background(), s.Source())
+	run := startDispatch(t, s, ic)
 	waitUntil(t, "the spool emptied", func() bool { return s.Depth() == 0 })
 	run.Stop()
 	sum, _ := run.Wait()
 	return sum
+}
+
+// startDispatch runs a dispatcher on the spool, its dead letters kept
+// there and tried again every 5 ms while they cannot be written (serve's).
+func startDispatch(t *testing.T, s *Spool, ic *refusingIntercom) delivery.Run {
+	d, _ := dispatch.New(dispatch.Config{Engine: defaultEngine(t), Executor: ic, Concurrency: 4,
+		Sink: delivery.Sink{DeadLetters: delivery.DeadLetterFunc(s.PutDeadLetter), DeadLetterRetry: 5 * time.Millisecond}})
+	return d.Start(context.Background(), s.Source())
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
@@ -157,9 +163,7 @@ func TestFullDiskLosesNoAckedEvent(t *testing.T) {
 		fill(t, s, n)
 		disk.on.Store(true)
 		ic := &refusingIntercom{sent: map[string]int{}}
-		d, _ := dispatch.New(dispatch.Config{Engine: defaultEngine(t), Executor: ic, Concurrency: 4,
-			Sink: delivery.Sink{DeadLetters: delivery.DeadLetterFunc(s.PutDeadLetter), DeadLetterRetry: 5 * time.Millisecond}})
-		run := d.Start(context.Background(), s.Source())
+		run := startDispatch(t, s, ic)
 		waitUntil(t, "a refused event", func() bool { return ic.refused.Load() > 0 })
 		if err := s.WriteError(); err == nil || err.Error() != "spool: write: no space left on device (injected)" {
 			t.Errorf("WriteError while the disk is full: %v", err)
@@ -186,9 +190,7 @@ func TestFullDiskLosesNoAckedEvent(t *testing.T) {
 		fill(t, s, n)
 		disk.on.Store(true)
 		ic := &refusingIntercom{sent: map[string]int{}}
-		d, _ := dispatch.New(dispatch.Config{Engine: defaultEngine(t), Executor: ic, Concurrency: 4,
-			Sink: delivery.Sink{DeadLetters: delivery.DeadLetterFunc(s.PutDeadLetter), DeadLetterRetry: 5 * time.Millisecond}})
-		run := d.Start(context.Background(), s.Source())
+		run := startDispatch(t, s, ic)
 		waitUntil(t, "a refused event", func() bool { return ic.refused.Load() > 0 })
 		run.Stop()
 		sum, err := run.Wait()
