@@ -63,6 +63,7 @@ func TestServeOnAFullDisk(t *testing.T) {
 	filler := filepath.Join(dir, "filler")
 	exec.Command("dd", "if=/dev/zero", "of="+filler, "bs=64k").Run()
 	s.waitForStderr(t, 30*time.Second, `msg="serve: the spool cannot be written: nothing is taken or settled until it can (every event stays in the spool); /readyz says not ready" error="spool: write: `)
+	waitForMetrics(t, s.base, "\nintercom_actions_spool_write_failing 1\n")
 	code, body := get(t, s.base+"/readyz")
 	if code != 503 || !strings.HasPrefix(body, `{"status":"write_failed","detail":"the spool cannot be written (spool: write: `) || !strings.HasSuffix(body, `): events are neither taken nor settled until it can; free the disk"}`+"\n") {
 		t.Errorf("readyz on a full disk: %d %s", code, body)
@@ -93,5 +94,6 @@ func TestServeOnAFullDisk(t *testing.T) {
 	if code, body := get(t, s.base+"/readyz"); code != 200 {
 		t.Errorf("readyz with room again: %d %s", code, body)
 	}
+	waitForMetrics(t, s.base, "\nintercom_actions_spool_write_failing 0\n")
 	s.stop(t)
 }
