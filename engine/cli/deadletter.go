@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -20,11 +21,11 @@ import (
 )
 
 func init() {
-	register(&command{name: "deadletter", summary: "list, show and replay serve's dead letters", run: runDeadLetter})
+	register(&command{name: "deadletter", summary: "list, show, replay and delete serve's dead letters", run: runDeadLetter})
 }
 
 const deadLetterUsage = `
-Usage: intercom-actions deadletter list|show|replay [--data-dir DIR] [IDS...]
+Usage: intercom-actions deadletter list|show|replay|delete|purge [--data-dir DIR] [IDS...]
 
 serve keeps in its data dir every event, or action of an event, that could
 not be sent (the dead letters), with the reason.
@@ -38,6 +39,12 @@ not be sent (the dead letters), with the reason.
                      whose outcome is unknown (a request cut off by a forced
                      stop: Intercom may have applied it) is replayed only
                      with --include-unknown.
+  delete ID...       delete them
+  purge --older-than D
+                     delete those made more than D ago (e.g. 720h)
+
+Dead letters count toward serve's --spool-max with the queued events: past
+it, serve answers 503 until some are sent, replayed or deleted.
 
 It works whether serve runs (through the admin socket in the data dir) or
 not (opening the data dir itself).
@@ -47,6 +54,8 @@ Examples:
   intercom-actions deadletter show 12
   intercom-actions deadletter replay 12 13
   intercom-actions deadletter replay --include-unknown
+  intercom-actions deadletter delete 12 13
+  intercom-actions deadletter purge --older-than 720h
 `
 
 // adminSocket is the file name of serve's admin socket in its data dir.
@@ -56,17 +65,9 @@ func runDeadLetter(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("deadletter", deadLetterUsage, stderr, stdout)
 	dataDir := fs.String("data-dir", defaultDataDir(), "serve's data dir")
 	includeUnknown := fs.Bool("include-unknown", false, "replay: also the dead letters whose outcome is unknown")
-	// Subcommand first, flags anywhere after it.
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if code, ok := parse(fs, args, stdout); !ok {
-			return code
-		}
-		fmt.Fprintln(stderr, "deadletter: say list, show or replay")
-		fs.Usage()
-		return 2
-	}
-	sub := args[0]
-	if code, ok := parse(fs, args[1:], stdout); !ok {
+	olderThan := fs.Duration("older-than", 0, "purge: delete the dead letters made more than this long ago (e.g. 720h)")
+	sub, code, ok := parseSubcommand(fs, args, stdout, stderr, "deadletter: say list, show, replay, delete or purge")
+	if !ok {
 		return code
 	}
 	var ids []uint64
@@ -90,13 +91,9 @@ func runDeadLetter(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "deadletter: list takes no ids (show does)")
 			return 2
 		}
-		list, err := st.list()
-		if err != nil {
-			fmt.Fprintf(stderr, "deadletter: %v\n", err)
-			return 1
-		}
-		unknown := 0
-		for _, dl := range list {
+		n, unknown := 0, 0
+		err := st.list(func(dl spool.DeadLetter) error {
+			n++
 			what := dl.Rule
 			if dl.Action != "" {
 				what += " (" + dl.Action + ")"
@@ -108,9 +105,14 @@ func runDeadLetter(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			if dl.Outcome == processor.OutcomeUnknown {
 				mark, unknown = " [outcome unknown]", unknown+1
 			}
-			fmt.Fprintf(stdout, "%d\t%s\t%s\t%s\t%s%s\n", dl.ID, dl.Time.UTC().Format(time.RFC3339), dl.Ref, what, dl.Error, mark)
+			_, err := fmt.Fprintf(stdout, "%d\t%s\t%s\t%s\t%s%s\n", dl.ID, dl.Time.UTC().Format(time.RFC3339), dl.Ref, what, dl.Error, mark)
+			return err
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "deadletter: %v\n", err)
+			return 1
 		}
-		fmt.Fprintf(stderr, "%d dead letters", len(list))
+		fmt.Fprintf(stderr, "%d dead letters", n)
 		if unknown > 0 {
 			fmt.Fprintf(stderr, ", %d with outcome unknown", unknown)
 		}
@@ -152,9 +154,54 @@ func runDeadLetter(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "delete":
+		if len(ids) == 0 {
+			fmt.Fprintln(stderr, "deadletter: delete needs the ids of the dead letters (see list; purge deletes by age)")
+			return 2
+		}
+		res, err := st.remove(ids)
+		if err != nil {
+			fmt.Fprintf(stderr, "deadletter: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "deleted %d dead letters\n", len(res.Deleted))
+		if len(res.Missing) > 0 {
+			fmt.Fprintf(stderr, "deadletter: no dead letter %s\n", joinIDs(res.Missing))
+			return 1
+		}
+		return 0
+	case "purge":
+		if len(ids) > 0 || *olderThan <= 0 {
+			fmt.Fprintln(stderr, "deadletter: purge takes --older-than (e.g. 720h) and no ids (delete does)")
+			return 2
+		}
+		n, err := st.purge(time.Now().Add(-*olderThan))
+		if err != nil {
+			fmt.Fprintf(stderr, "deadletter: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "deleted %d dead letters older than %s\n", n, *olderThan)
+		return 0
 	}
-	fmt.Fprintf(stderr, "deadletter: unknown subcommand %q: say list, show or replay\n", sub)
+	fmt.Fprintf(stderr, "deadletter: unknown subcommand %q: say list, show, replay, delete or purge\n", sub)
 	return 2
+}
+
+// parseSubcommand parses args as a subcommand first, then flags anywhere
+// after it; with no subcommand it says say and the usage (exit 2).
+func parseSubcommand(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, say string) (string, int, bool) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if code, ok := parse(fs, args, stdout); !ok {
+			return "", code, false
+		}
+		fmt.Fprintln(stderr, say)
+		fs.Usage()
+		return "", 2, false
+	}
+	if code, ok := parse(fs, args[1:], stdout); !ok {
+		return "", code, false
+	}
+	return args[0], 0, true
 }
 
 func joinIDs(ids []uint64) string {
@@ -186,7 +233,7 @@ func openDeadLetters(dir string) (*deadLetters, error) {
 		}
 		// A socket left by a serve that was killed: fall through.
 	}
-	if _, err := os.Stat(filepath.Join(dir, spool.FileName)); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, spool.MarkerFile)); errors.Is(err, os.ErrNotExist) && !exists(filepath.Join(dir, spool.FileName)) {
 		return nil, fmt.Errorf("no spool in %s (serve has not run with this --data-dir)", dir)
 	}
 	sp, err := spool.Open(dir, spool.Options{})
@@ -213,14 +260,67 @@ func (d *deadLetters) after() string {
 	return " (serve is sending them)"
 }
 
-func (d *deadLetters) list() ([]spool.DeadLetter, error) {
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// list calls fn with each dead letter, oldest first, reading them as it
+// goes (the admin socket streams them a JSON line each): its memory does
+// not grow with their number.
+func (d *deadLetters) list(fn func(spool.DeadLetter) error) error {
 	if d.sp != nil {
-		var out []spool.DeadLetter
-		err := d.sp.DeadLetters(func(dl spool.DeadLetter) error { out = append(out, dl); return nil })
-		return out, err
+		return d.sp.DeadLetters(fn)
 	}
-	var out []spool.DeadLetter
-	return out, d.call(http.MethodGet, "/deadletters", nil, &out)
+	resp, err := d.client.Get("http://serve/deadletters")
+	if err != nil {
+		return fmt.Errorf("serve's admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("serve's admin socket: %s: %s", resp.Status, strings.TrimSpace(string(data)))
+	}
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var dl spool.DeadLetter
+		if err := dec.Decode(&dl); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("serve's admin socket: %w", err)
+		}
+		if dl.ID == 0 { // the end mark: the list was sent whole
+			return nil
+		}
+		if err := fn(dl); err != nil {
+			return err
+		}
+	}
+}
+
+func (d *deadLetters) remove(ids []uint64) (spool.Deleted, error) {
+	if d.sp != nil {
+		return d.sp.DeleteDeadLetters(context.Background(), ids)
+	}
+	var res spool.Deleted
+	err := d.call(http.MethodPost, "/deadletters/delete", removeRequest{IDs: ids}, &res)
+	return res, err
+}
+
+func (d *deadLetters) purge(before time.Time) (int, error) {
+	if d.sp != nil {
+		return d.sp.PurgeDeadLetters(context.Background(), before)
+	}
+	var res struct{ Deleted int }
+	err := d.call(http.MethodPost, "/deadletters/purge", removeRequest{Before: before}, &res)
+	return res.Deleted, err
+}
+
+// removeRequest is the body of POST /deadletters/delete (IDs) and
+// /deadletters/purge (Before).
+type removeRequest struct {
+	IDs    []uint64  `json:"ids,omitempty"`
+	Before time.Time `json:"before,omitzero"`
 }
 
 func (d *deadLetters) get(id uint64) (spool.DeadLetter, bool, error) {
@@ -292,13 +392,21 @@ func serveAdmin(dir string, sp *spool.Spool) (io.Closer, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /deadletters/ping", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("GET /deadletters", func(w http.ResponseWriter, r *http.Request) {
-		out := []spool.DeadLetter{}
-		if err := sp.DeadLetters(func(dl spool.DeadLetter) error { out = append(out, dl); return nil }); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
+		// A JSON line each, as they are read, then an empty object: the end
+		// mark (a list cut short by an error lacks it).
+		enc := json.NewEncoder(w)
+		if err := sp.DeadLetters(func(dl spool.DeadLetter) error { return enc.Encode(dl) }); err != nil {
+			return // the client sees no end mark
 		}
-		json.NewEncoder(w).Encode(out)
+		w.Write([]byte("{}\n"))
 	})
+	mux.HandleFunc("POST /deadletters/delete", removeHandler(func(ctx context.Context, req removeRequest) (any, error) {
+		return sp.DeleteDeadLetters(ctx, req.IDs)
+	}))
+	mux.HandleFunc("POST /deadletters/purge", removeHandler(func(ctx context.Context, req removeRequest) (any, error) {
+		n, err := sp.PurgeDeadLetters(ctx, req.Before)
+		return struct{ Deleted int }{n}, err
+	}))
 	mux.HandleFunc("GET /deadletters/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
 		if err != nil {
@@ -331,6 +439,24 @@ func serveAdmin(dir string, sp *spool.Spool) (io.Closer, error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return closerFunc(func() error { err := srv.Close(); os.Remove(sock); return err }), nil
+}
+
+// removeHandler serves a removeRequest with do, answering its result as
+// JSON.
+func removeHandler(do func(context.Context, removeRequest) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req removeRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		res, err := do(r.Context(), req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		json.NewEncoder(w).Encode(res)
+	}
 }
 
 type closerFunc func() error

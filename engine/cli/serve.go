@@ -10,10 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/intercom-actions/intercom-actions/engine/internal/bounded"
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/ingest"
 	"github.com/intercom-actions/intercom-actions/engine/internal/metrics"
@@ -58,7 +59,8 @@ Endpoints:
   POST /v1/webhook     one forwarded event (or an array), X-Signature checked
                        when INTERCOM_ACTIONS_WEBHOOK_SECRET or --webhook-secret-file is set
   GET  /healthz        the process answers
-  GET  /readyz         it takes events (503 while stopping, or with the spool full;
+  GET  /readyz         it takes events (503 while stopping, with the spool full,
+                       or while the spool cannot be written: a full disk;
                        200 "paused" while delivery waits for Intercom)
   GET  /metrics        Prometheus metrics
   GET  /_sim/state     the simulator's contacts, companies and events (--intercom sim)
@@ -160,18 +162,26 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
+	// The spool first: a local fault is refused before Intercom is asked.
+	sp, err := spool.Open(*dataDir, spool.Options{MaxBytes: maxBytes, DedupWindow: *dedupWindow, OnWriteError: func(err error) {
+		if err != nil {
+			log.Error("serve: the spool cannot be written: nothing is taken or settled until it can (every event stays in the spool); /readyz says not ready", "error", err)
+		} else {
+			log.Info("serve: the spool can be written again")
+		}
+	}})
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		p.Close()
+		return 1
+	}
+	defer sp.Close()
+
 	if code, ok := checkToken("serve", p, log, stderr); !ok {
 		p.Close()
 		return code
 	}
 	defer reloadTokenOnHUP("serve", p, log)()
-
-	sp, err := spool.Open(*dataDir, spool.Options{MaxBytes: maxBytes, DedupWindow: *dedupWindow})
-	if err != nil {
-		fmt.Fprintf(stderr, "serve: %v\n", err)
-		return 1
-	}
-	defer sp.Close()
 
 	var run processor.Run
 	met := metrics.New(metrics.Sources{Dispatch: func() processor.Summary { return run.Summary() }, Client: p, Spool: sp})
@@ -179,6 +189,9 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	src.Settled = met.Delivered
 	sink := processor.Sink{
 		DeadLetters: delivery.DeadLetterFunc(sp.PutDeadLetter),
+		// An event is settled once its dead letter is written: tried again
+		// while the disk is full (the spool probes it), kept if serve stops.
+		DeadLetterRetry: time.Second,
 		OnResult: func(r processor.EventResult) {
 			if r.Status == processor.Failed {
 				logDeadLettered(log, r)
@@ -194,11 +207,25 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	base := "http://" + ln.Addr().String()
 	about := "intercom-actions serve: POST events to " + base + "/v1/track, /v1/identify, /v1/batch, ...; GET /healthz, /readyz, /metrics"
 	web := &ingestion{
-		Events:   ingest.New(ingest.Config{Store: sp, WriteKeys: keys, WebhookSecret: secret, Observer: met, Log: log}),
+		Events: ingest.New(ingest.Config{Store: gatedStore{sp, func() error {
+			if crowded(run, p) {
+				return &delivery.Refusal{Reason: "waiting_full", Msg: crowdedMsg(p)}
+			}
+			return nil
+		}}, WriteKeys: keys, WebhookSecret: secret, Observer: met, Log: log}),
 		Metrics:  met.Handler(),
 		MaxConns: *maxConns,
 		NotReady: func() (string, string) {
+			if crowded(run, p) {
+				return "waiting_full", crowdedMsg(p)
+			}
+			if err := sp.WriteError(); err != nil {
+				return "write_failed", "the spool cannot be written (" + err.Error() + "): events are neither taken nor settled until it can; free the disk"
+			}
 			if sp.Full() {
+				if sp.DeadBytes() > sp.Bytes() {
+					return "full", "the spool is full, mostly of dead letters: replay or delete them ('intercom-actions deadletter')"
+				}
 				return "full", "the spool is full: events are sent to Intercom more slowly than they arrive"
 			}
 			return "", ""
@@ -378,20 +405,38 @@ func defaultDataDir() string {
 
 // parseSize reads a byte count: 1048576, 512MiB, 2GB, 1.5GiB.
 func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   float64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
-	num, mult := strings.TrimSpace(s), 1.0
-	for _, u := range units {
-		if strings.HasSuffix(strings.ToUpper(num), strings.ToUpper(u.suffix)) {
-			num, mult = strings.TrimSpace(num[:len(num)-len(u.suffix)]), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || v <= 0 {
+	n, err := bounded.Size(s)
+	if err != nil {
 		return 0, fmt.Errorf("%q is not a size (e.g. 1GiB, 512MiB, 2000000)", s)
 	}
-	return int64(v * mult), nil
+	return n, nil
+}
+
+// crowded says whether the actions waiting for their contact's identify
+// hold more than 90% of --waiting-max: serve then takes no new events
+// (503), rather than let them push the waiting actions out early, until
+// identifies come or the waits end.
+func crowded(run processor.Run, p *processor.Processor) bool {
+	return run != nil && run.Summary().WaitingBytes > p.WaitingMax()/10*9
+}
+
+func crowdedMsg(p *processor.Processor) string {
+	bound := fmt.Sprintf("%d bytes", p.WaitingMax())
+	if p.WaitingMax()%(1<<20) == 0 {
+		bound = fmt.Sprintf("%dMiB", p.WaitingMax()>>20)
+	}
+	return fmt.Sprintf("too many events wait for their contact's identify (90%% of --waiting-max %s): retry later", bound)
+}
+
+// gatedStore refuses to store while gate returns an error.
+type gatedStore struct {
+	ingest.Store
+	gate func() error
+}
+
+func (g gatedStore) Append(ctx context.Context, items []delivery.Item) (delivery.Stored, error) {
+	if err := g.gate(); err != nil {
+		return delivery.Stored{}, err
+	}
+	return g.Store.Append(ctx, items)
 }

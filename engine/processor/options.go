@@ -110,6 +110,15 @@ var options = []Option{
 	{Name: "spread-same-second-events", Kind: Bool, Default: "false",
 		Help: "keep track events of one name for one contact in one second, which Intercom stores as one: send each after the first at the next free second (the same second again on a retry); they are counted and reported either way",
 		set:  func(c *Config, v string) error { return parseBool(v, &c.SpreadSameSecondEvents) }},
+	{Name: "waiting-max", Kind: String, Default: "64MiB",
+		Help: "memory the groups and tracks waiting for their contact's identify may hold (their events' bytes); past it, the one that waited longest gets its last try early (serve answers 503 meanwhile)",
+		set: func(c *Config, v string) error {
+			n, err := bounded.Size(v)
+			if err == nil {
+				c.WaitingMax = n
+			}
+			return err
+		}},
 	{Name: "custom-attributes", Kind: Enum, Default: "send", Values: []string{"send", "create", "existing"},
 		Help: "custom attributes the workspace does not have: send (as mapped: Intercom refuses the whole update), " +
 			"create (create them, typed from the value, up to Intercom's 250; drop what cannot be, with a warning) or existing (drop them with a warning)",

@@ -20,6 +20,9 @@ func TestEveryOptionSetsTheConfig(t *testing.T) {
 		if o.Kind == Enum {
 			v = o.Values[len(o.Values)-1]
 		}
+		if o.Name == "waiting-max" { // a String that is a size
+			v = "32MiB"
+		}
 		var c Config
 		if err := c.Set(o.Name, v); err != nil {
 			t.Errorf("Set(%q, %q): %v", o.Name, v, err)
@@ -36,10 +39,11 @@ func TestEveryOptionSetsTheConfig(t *testing.T) {
 	for name, want := range map[string]string{
 		"concurrency":  `concurrency "0": must be at least 1`,
 		"contact-wait": `contact-wait "soon": not a duration (such as 30s, 5m or 1h)`,
-		"colour":       `no option "colour" (known: rules, with-defaults, preset, region, api-base, token-file, intercom-version, concurrency, contact-wait, search-wait, archived-contacts, spread-same-second-events, custom-attributes, token-recheck)`,
+		"colour":       `no option "colour" (known: rules, with-defaults, preset, region, api-base, token-file, intercom-version, concurrency, contact-wait, search-wait, archived-contacts, spread-same-second-events, waiting-max, custom-attributes, token-recheck)`,
+		"waiting-max":  `waiting-max "lots": not a size (such as 1GiB, 512MiB or 2000000)`,
 		"regoin":       `no option "regoin" (did you mean "region"?)`,
 	} {
-		value := map[string]string{"concurrency": "0", "contact-wait": "soon"}[name]
+		value := map[string]string{"concurrency": "0", "contact-wait": "soon", "waiting-max": "lots"}[name]
 		if err := c.Set(name, value); err == nil || err.Error() != want {
 			t.Errorf("Set(%q, %q) = %v, want %s", name, value, err, want)
 		}

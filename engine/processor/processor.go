@@ -122,6 +122,11 @@ type Config struct {
 	// after the first at the next free second. Either way they are counted
 	// (Summary.SameSecond).
 	SpreadSameSecondEvents bool
+	// WaitingMax bounds the memory the actions waiting for their contact
+	// hold, counted as their events' bytes and an overhead each; past it,
+	// the one that has waited longest gets its last try early. Default 64
+	// MiB.
+	WaitingMax int64
 	// CustomAttributes says what happens to custom attributes the
 	// workspace does not have: send (default: sent as mapped, and Intercom
 	// refuses the call), create or existing (see action.AttributeMode).
@@ -240,6 +245,9 @@ func (c *Config) defaults() {
 	if c.SearchWait <= 0 {
 		c.SearchWait = DefaultSearchWait
 	}
+	if c.WaitingMax <= 0 {
+		c.WaitingMax = dispatch.DefaultMaxWaitingBytes
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -253,6 +261,10 @@ func (p *Processor) Engine() *engine.Engine { return p.rules }
 func (p *Processor) Evaluate(event []byte) ([]action.Action, error) {
 	return p.rules.Evaluate(event)
 }
+
+// WaitingMax returns the bound on the memory of waiting actions
+// (Config.WaitingMax, its default filled in).
+func (p *Processor) WaitingMax() int64 { return p.cfg.WaitingMax }
 
 // Stats returns the counts of requests to Intercom so far: calls,
 // retries, 429s, per endpoint (none on a dry run).
@@ -330,7 +342,7 @@ func (p *Processor) Start(ctx context.Context, src Source, sink Sink) Run {
 // whatever the face.
 func (p *Processor) start(ctx context.Context, src Source, sink Sink, workers int) *run {
 	cfg := dispatch.Config{Engine: p.rules, Executor: limited{p}, Concurrency: workers, ContactWait: p.cfg.ContactWait, Sink: sink,
-		SearchWait: p.cfg.SearchWait, Seconds: p.seconds, SpreadSameSecond: p.cfg.SpreadSameSecondEvents}
+		SearchWait: p.cfg.SearchWait, Seconds: p.seconds, SpreadSameSecond: p.cfg.SpreadSameSecondEvents, MaxWaitingBytes: p.cfg.WaitingMax}
 	if p.merges != nil {
 		cfg.Merges = p.merges
 	}

@@ -6,6 +6,7 @@ package bounded
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -34,4 +35,24 @@ func Duration(s string, min time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("must be at least %s", min)
 	}
 	return d, nil
+}
+
+// Size reads a positive byte count: 1048576, 512MiB, 2GB, 1.5GiB.
+func Size(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	num, mult := strings.TrimSpace(s), 1.0
+	for _, u := range units {
+		if strings.HasSuffix(strings.ToUpper(num), strings.ToUpper(u.suffix)) {
+			num, mult = strings.TrimSpace(num[:len(num)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("not a size (such as 1GiB, 512MiB or 2000000)")
+	}
+	return int64(v * mult), nil
 }

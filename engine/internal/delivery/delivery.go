@@ -107,6 +107,11 @@ type Result struct {
 	// something was dead-lettered, else an errors.Join of each failure in
 	// the order of Errors (its text is Errors joined by newlines).
 	Err error
+	// Unsettled says a dead letter of the event could not be written (a
+	// full or broken disk: Errors says why) and the event was left to its
+	// source, which gives it again (Event.Redeliverable): nothing of it is
+	// lost, and what of it was sent may be sent again.
+	Unsettled bool
 }
 
 // Summary counts a run.
@@ -122,6 +127,11 @@ type Summary struct {
 	DeadLettered int // dead-letter records written (an event or one action each)
 	Unknown      int // actions cut off mid-request by an abort: outcome unknown
 	Waited       int // actions that waited for their contact's identify
+	Early        int // waiting actions given their last try early: too many others waited (the bounds on waiting)
+	// WaitingBytes is the memory the actions waiting for their contact's
+	// identify hold (their events' bytes and overhead) when the summary is
+	// taken.
+	WaitingBytes int64
 	Calls        int
 	PerAction    map[string]ActionCount
 	// Failures groups the dead letters by reason.
@@ -165,6 +175,8 @@ func (sum *Summary) Add(s Summary) {
 	sum.Waited += s.Waited
 	sum.SameSecond += s.SameSecond
 	sum.Spread += s.Spread
+	sum.Early += s.Early
+	sum.WaitingBytes += s.WaitingBytes
 	sum.Calls += s.Calls
 	for k, c := range s.PerAction {
 		if sum.PerAction == nil {

@@ -1,6 +1,9 @@
 package delivery
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Sink is where a run's outcomes go.
 type Sink struct {
@@ -8,8 +11,19 @@ type Sink struct {
 	// are still counted and given to OnResult).
 	DeadLetters DeadLetters
 	// OnResult, if set, is called once per settled event, from several
-	// goroutines: it must be safe for concurrent use.
+	// goroutines: it must be safe for concurrent use. It is called too for
+	// an event left unsettled because its dead letter could not be written
+	// (Result.Unsettled).
 	OnResult func(Result)
+	// DeadLetterRetry, if set, is the wait between the tries of a dead
+	// letter that could not be written (a full or broken disk), while the
+	// run goes on: its event is settled only once it is written (serve's
+	// spool, whose one reader cannot give an event again before a restart).
+	// Unset, the event is left unsettled at once, for a source that gives
+	// it again (a Kafka partition not committed past it, a checkpoint);
+	// either way an event whose dead letter is not written is not settled
+	// if its source can give it again.
+	DeadLetterRetry time.Duration
 }
 
 // Run is a source's events being sent.

@@ -33,3 +33,13 @@ type Store interface {
 // ErrFull means a Store is full: the items were not stored, and the
 // client should send them again later.
 var ErrFull = errors.New("spool: full")
+
+// Refusal is a Store's refusal of items for a reason of its own, such as
+// serve's while too many actions wait for their contact: the client should
+// send them again later (ingestion answers 503 with Msg).
+type Refusal struct {
+	Reason string // for metrics, e.g. "waiting_full"
+	Msg    string // for the client
+}
+
+func (r *Refusal) Error() string { return r.Msg }

@@ -41,6 +41,7 @@ import (
 	"hash/maphash"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine"
@@ -86,6 +87,12 @@ type Config struct {
 	// (each holds its event); past it, the one that has waited longest
 	// gets its last try early. Default 100,000.
 	MaxWaiting int
+	// MaxWaitingBytes bounds the memory of the actions waiting for their
+	// contact: each counts its event's bytes and WaitingOverhead (what
+	// its planned action and bookkeeping hold). Past it, as past
+	// MaxWaiting, the action that has waited longest gets its last try
+	// early. Default DefaultMaxWaitingBytes.
+	MaxWaitingBytes int64
 	// Merges, if set, is told of each planned action as its event is read,
 	// in input order, and of each such action a run will not run, so that
 	// the Executor (which must share it: an *action.Merges) can let one
@@ -119,10 +126,21 @@ type Dispatcher struct {
 	stopOnce sync.Once
 	cause    error // why the run stopped by itself (ErrUnauthorized); guarded by mu
 
+	waitingBytes atomic.Int64 // held by the waiting actions of every worker
+
 	mu      sync.Mutex
 	sum     Summary
 	workers []*worker // of the current Run, for announcing identified contacts
 }
+
+// DefaultMaxWaitingBytes is the default of Config.MaxWaitingBytes.
+const DefaultMaxWaitingBytes = 64 << 20
+
+// WaitingOverhead is what a waiting action holds besides its event's
+// bytes, as Config.MaxWaitingBytes counts it: its planned action (the
+// fields the rule mapped, which may copy parts of the event), the
+// bookkeeping of its wait, and its entries in the index by contact.
+const WaitingOverhead = 4 << 10
 
 // New checks cfg and fills in defaults.
 func New(cfg Config) (*Dispatcher, error) {
@@ -137,6 +155,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	if cfg.MaxWaiting <= 0 {
 		cfg.MaxWaiting = 100_000
+	}
+	if cfg.MaxWaitingBytes <= 0 {
+		cfg.MaxWaitingBytes = DefaultMaxWaitingBytes
 	}
 	return &Dispatcher{cfg: cfg, seed: maphash.MakeSeed(), now: time.Now, stop: make(chan struct{})}, nil
 }
@@ -217,7 +238,8 @@ func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 	workers := make([]*worker, d.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range workers {
-		workers[i] = &worker{d: d, in: make(chan *planned, 64), wake: make(chan []string, 256)}
+		workers[i] = &worker{d: d, ctx: ctx, in: make(chan *planned, 64), wake: make(chan []string, 256),
+			waiting: waiting{total: &d.waitingBytes}}
 		wg.Add(1)
 		go func(w *worker) {
 			defer wg.Done()
@@ -289,10 +311,10 @@ reading:
 		select {
 		case w.in <- p:
 		case <-ctx.Done():
-			(&worker{d: d}).leave(p)
+			(&worker{d: d, ctx: ctx}).leave(p)
 			break reading
 		case <-d.stop:
-			(&worker{d: d}).leave(p)
+			(&worker{d: d, ctx: ctx}).leave(p)
 			break reading
 		}
 	}
@@ -333,6 +355,7 @@ reading:
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.sum.Elapsed = time.Since(start)
+	d.sum.WaitingBytes = d.waitingBytes.Load()
 	return d.sum, readErr
 }
 
@@ -369,7 +392,7 @@ func (r *started) Wait() (Summary, error) {
 // the REST client still merges with concurrent upserts of a company.
 func (d *Dispatcher) Process(ctx context.Context, ev Event) Result {
 	ctx = pause.WithStop(ctx, d.stop)
-	w := &worker{d: d}
+	w := &worker{d: d, ctx: ctx}
 	return *w.handle(ctx, d.plan(ev)) // a worker without input parks nothing
 }
 
@@ -380,6 +403,7 @@ func (d *Dispatcher) Summary() Summary {
 	defer d.mu.Unlock()
 	var s Summary
 	s.Add(d.sum) // a copy that shares no map with d.sum
+	s.WaitingBytes = d.waitingBytes.Load()
 	return s
 }
 
@@ -449,6 +473,7 @@ func (d *Dispatcher) route(p *planned) int {
 // worker handles its events one at a time, so per-contact order holds.
 type worker struct {
 	d       *Dispatcher
+	ctx     context.Context // of the run: ends the tries of a dead letter
 	in      chan *planned
 	wake    chan []string // contact keys identified by other workers
 	waiting waiting       // actions waiting for their contact's identify
@@ -555,7 +580,8 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 			unstarted = p.actions[i+1:]
 		case errors.Is(err, action.ErrContactNotFound) && w.in != nil:
 			*pending++
-			w.park(ctx, w.d.parkFor(&parked{res: res, ev: ev, action: a, keys: a.Contact().Keys(), pending: pending}, err, time.Now()))
+			w.park(ctx, w.d.parkFor(&parked{res: res, ev: ev, action: a, keys: a.Contact().Keys(), pending: pending,
+				size: int64(len(ev.Raw)) + WaitingOverhead}, err, time.Now()))
 			w.d.count(func(s *Summary) { s.Waited++ })
 		default:
 			w.deadLetter(res, ev, a.Rule, a.Kind.Name, err)
@@ -633,13 +659,19 @@ func (w *worker) retryParked(ctx context.Context, keys []string) {
 }
 
 // park makes an action wait for its contact. Past the worker's share of
-// MaxWaiting, the action that has waited longest gets its last try at
-// once instead, so memory stays bounded however many contacts are missing.
+// MaxWaiting or of MaxWaitingBytes, the action that has waited longest
+// gets its last try at once instead, so memory stays bounded however many
+// contacts are missing and however large their events.
 func (w *worker) park(ctx context.Context, p *parked) {
 	limit := (w.d.cfg.MaxWaiting + w.d.cfg.Concurrency - 1) / w.d.cfg.Concurrency
-	for w.waiting.len() >= limit {
-		w.retry(ctx, w.waiting.takeOldest(),
-			fmt.Sprintf("came before %d other actions were waiting (MaxWaiting)", w.d.cfg.MaxWaiting))
+	byteLimit := w.d.cfg.MaxWaitingBytes / int64(w.d.cfg.Concurrency)
+	for w.waiting.len() > 0 && (w.waiting.len() >= limit || w.waiting.bytes+p.size > byteLimit) {
+		why := fmt.Sprintf("came before %d other actions were waiting (MaxWaiting)", w.d.cfg.MaxWaiting)
+		if w.waiting.len() < limit {
+			why = fmt.Sprintf("came before the actions waiting filled their memory bound (%d MiB)", w.d.cfg.MaxWaitingBytes>>20)
+		}
+		w.d.count(func(s *Summary) { s.Early++ })
+		w.retry(ctx, w.waiting.takeOldest(), why)
 	}
 	w.waiting.add(p)
 }
@@ -776,13 +808,17 @@ func (w *worker) deadLetterAs(res *Result, ev Event, rule, action string, err, t
 	if unknown {
 		res.Unknown++
 	}
-	if dlErr := w.d.putDeadLetter(ev, rule, action, err); dlErr != nil {
+	dlErr := w.putDeadLetter(ev, rule, action, err)
+	if dlErr != nil {
 		res.Errors = append(res.Errors, "dead-letter write failed: "+dlErr.Error())
 		res.Err = joinErr(res.Err, fmt.Errorf("dead-letter write failed: %w", dlErr))
+		res.Unsettled = ev.Redeliverable // its source keeps it: nothing is lost
 	}
 	reason := Reason(rule, err)
 	w.d.count(func(s *Summary) {
-		s.DeadLettered++
+		if dlErr == nil {
+			s.DeadLettered++
+		}
 		if action != "" {
 			if s.PerAction == nil {
 				s.PerAction = map[string]delivery.ActionCount{}
@@ -823,8 +859,18 @@ func errorText(rule string, err error) string {
 	return fmt.Sprintf("rule %q: %v", rule, err)
 }
 
-// done records a settled event and tells its source.
+// done records a settled event and tells its source. An event a dead
+// letter of which could not be written is not settled if its source can
+// give it again (Result.Unsettled): it stays there.
 func (w *worker) done(res *Result, ev Event) {
+	if res.Unsettled {
+		res.Status = delivery.Failed
+		w.d.count(func(s *Summary) { s.Unsettled++ })
+		if w.d.cfg.Sink.OnResult != nil {
+			w.d.cfg.Sink.OnResult(*res)
+		}
+		return
+	}
 	switch {
 	case len(res.Errors) > 0:
 		res.Status = delivery.Failed
@@ -854,12 +900,34 @@ func (w *worker) done(res *Result, ev Event) {
 	}
 }
 
-// putDeadLetter keeps a dead letter, if the run keeps them.
-func (d *Dispatcher) putDeadLetter(ev Event, rule, action string, err error) error {
+// putDeadLetter keeps a dead letter, if the run keeps them. A write that
+// fails (a full disk) is tried again every Sink.DeadLetterRetry, if set,
+// until it works or the run is stopped or aborted; then its error is
+// returned (and the event is left unsettled, if its source can give it
+// again).
+func (w *worker) putDeadLetter(ev Event, rule, action string, err error) error {
+	d := w.d
 	if d.cfg.Sink.DeadLetters == nil {
 		return nil
 	}
-	return d.cfg.Sink.DeadLetters.Put(delivery.NewDeadLetter(ev, rule, action, err, d.now()))
+	ctx := w.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	dl := delivery.NewDeadLetter(ev, rule, action, err, d.now())
+	for {
+		perr := d.cfg.Sink.DeadLetters.Put(dl)
+		if perr == nil || d.cfg.Sink.DeadLetterRetry <= 0 || d.stopped() || ctx.Err() != nil {
+			return perr
+		}
+		t := time.NewTimer(d.cfg.Sink.DeadLetterRetry)
+		select {
+		case <-t.C:
+		case <-d.stop:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
 }
 
 func (d *Dispatcher) count(f func(*Summary)) {

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"container/heap"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/intercom-actions/intercom-actions/engine/action"
@@ -15,7 +16,8 @@ type parked struct {
 	action   action.Action
 	keys     []string // the contact it waits for (action.Contact.Keys)
 	deadline time.Time
-	pending  *int // actions of the event still open; the event is done at 0
+	pending  *int  // actions of the event still open; the event is done at 0
+	size     int64 // the memory it holds, as MaxWaitingBytes counts it
 	// wait is how long it waits (ContactWait, or SearchWait for a contact
 	// search did not find); searchUntil, when not zero, is when search
 	// will have caught up (see Dispatcher.parkFor).
@@ -31,9 +33,11 @@ type parked struct {
 // scan of everything that waits. A worker owns it; it is not shared.
 type waiting struct {
 	byKey   map[string][]*parked
-	due     deadlines // a min-heap by deadline; taken entries are dropped lazily
-	n       int       // actions waiting (not gone)
-	garbage int       // index entries of actions taken out, dropped by compact
+	due     deadlines     // a min-heap by deadline; taken entries are dropped lazily
+	n       int           // actions waiting (not gone)
+	bytes   int64         // their size
+	total   *atomic.Int64 // if set, the size of several workers' waiting actions, kept with bytes
+	garbage int           // index entries of actions taken out, dropped by compact
 	seq     uint64
 }
 
@@ -49,6 +53,15 @@ func (w *waiting) add(p *parked) {
 	}
 	heap.Push(&w.due, p)
 	w.n++
+	w.grow(p.size)
+}
+
+// grow adds n to the bytes held.
+func (w *waiting) grow(n int64) {
+	w.bytes += n
+	if w.total != nil {
+		w.total.Add(n)
+	}
 }
 
 // len is the number of actions waiting.
@@ -104,7 +117,7 @@ func (w *waiting) takeAll() []*parked {
 			out = append(out, p)
 		}
 	}
-	*w = waiting{seq: w.seq}
+	*w = waiting{seq: w.seq, total: w.total}
 	slices.SortFunc(out, bySeq)
 	return out
 }
@@ -125,6 +138,7 @@ func (w *waiting) next() (time.Time, bool) {
 func (w *waiting) take(p *parked) {
 	p.gone = true
 	w.n--
+	w.grow(-p.size)
 	w.garbage += len(p.keys)
 	if w.garbage > 1024 && w.garbage > 2*w.n {
 		w.compact()

@@ -225,7 +225,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := h.cfg.Store.Append(r.Context(), items)
+	var refusal *delivery.Refusal
 	switch {
+	case errors.As(err, &refusal):
+		h.fail(w, r, reject(http.StatusServiceUnavailable, refusal.Reason, "%s", refusal.Msg), len(items))
+		return
 	case errors.Is(err, delivery.ErrFull):
 		h.fail(w, r, reject(http.StatusServiceUnavailable, ReasonFull, "the spool is full: events are being sent to Intercom more slowly than they arrive; retry later"), len(items))
 		return

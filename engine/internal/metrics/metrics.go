@@ -30,6 +30,8 @@ type Spool interface {
 	MaxBytes() int64
 	OldestAge() time.Duration
 	Commits() int64
+	DeadBytes() int64
+	WriteError() error
 }
 
 // Client is what the metrics read of the Intercom client (the delivery
@@ -138,8 +140,12 @@ var (
 	descMaxBytes    = desc("spool_max_bytes", "The spool's bound: past it, ingestion answers 503.")
 	descOldest      = desc("spool_oldest_age_seconds", "How long the oldest unsettled event has been in the spool (0 when empty).")
 	descCommits     = desc("spool_commits_total", "Spool transactions committed, each with one fsync.")
+	descDeadBytes   = desc("spool_dead_letter_bytes", "Bytes of the dead letters kept in the spool: they count toward spool_max_bytes.")
+	descWriteFails  = desc("spool_write_failing", "1 while the spool cannot be written (a full or broken disk): nothing is taken or settled, else 0.")
+	descWaiting     = desc("waiting_bytes", "Memory held by the actions waiting for their contact's identify (bounded by --waiting-max).")
 	allScraped      = []*prometheus.Desc{descDispatched, descActions, descDeadLetters, descUnknown, descSameSecond, descRequests, descRetries,
-		descRateLimited, descRemaining, descLimit, descPaused, descUnreachable, descDepth, descBytes, descMaxBytes, descOldest, descCommits}
+		descRateLimited, descRemaining, descLimit, descPaused, descUnreachable, descDepth, descBytes, descMaxBytes, descOldest, descCommits,
+		descDeadBytes, descWriteFails, descWaiting}
 )
 
 func (s *scraped) Describe(ch chan<- *prometheus.Desc) {
@@ -174,6 +180,7 @@ func (s *scraped) Collect(ch chan<- prometheus.Metric) {
 		counter(descUnknown, float64(sum.Unknown))
 		counter(descSameSecond, float64(sum.SameSecond-sum.Spread), "kept")
 		counter(descSameSecond, float64(sum.Spread), "spread")
+		gauge(descWaiting, float64(sum.WaitingBytes))
 	}
 	if c := s.src.Client; c != nil {
 		st := c.Stats()
@@ -199,6 +206,12 @@ func (s *scraped) Collect(ch chan<- prometheus.Metric) {
 		gauge(descMaxBytes, float64(sp.MaxBytes()))
 		gauge(descOldest, sp.OldestAge().Seconds())
 		counter(descCommits, float64(sp.Commits()))
+		gauge(descDeadBytes, float64(sp.DeadBytes()))
+		failing := 0.0
+		if sp.WriteError() != nil {
+			failing = 1
+		}
+		gauge(descWriteFails, failing)
 	}
 }
 

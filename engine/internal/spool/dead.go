@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -36,29 +37,42 @@ func putDead(tx *bolt.Tx, data []byte) error {
 	return b.Put(u64(id), data)
 }
 
+// deadChunk is how many dead letters DeadLetters reads per read
+// transaction: its memory, whatever their number.
+const deadChunk = 256
+
 // DeadLetters calls fn with each dead letter kept, oldest first, until fn
-// returns an error.
+// returns an error. It reads them a few at a time, so its memory does not
+// grow with their number, and holds no transaction while fn runs (fn may
+// be slow: a client reading a list).
 func (s *Spool) DeadLetters(fn func(DeadLetter) error) error {
-	var list []DeadLetter
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketDead).ForEach(func(k, v []byte) error {
-			dl, err := decodeDead(k, v)
-			if err != nil {
-				return err
+	var from uint64
+	for {
+		var chunk []DeadLetter
+		err := s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketDead).Cursor()
+			for k, v := c.Seek(u64(from)); k != nil && len(chunk) < deadChunk; k, v = c.Next() {
+				dl, err := decodeDead(k, v)
+				if err != nil {
+					return err
+				}
+				chunk = append(chunk, dl)
 			}
-			list = append(list, dl)
 			return nil
 		})
-	})
-	if err != nil {
-		return err
-	}
-	for _, dl := range list {
-		if err := fn(dl); err != nil {
+		if err != nil {
 			return err
 		}
+		for _, dl := range chunk {
+			if err := fn(dl); err != nil {
+				return err
+			}
+		}
+		if len(chunk) < deadChunk {
+			return nil
+		}
+		from = chunk[len(chunk)-1].ID + 1
 	}
-	return nil
 }
 
 // DeadLetterByID returns the dead letter id, and whether there is one.
@@ -112,7 +126,7 @@ type replayReq struct {
 	out            ReplayResult
 }
 
-func (r *replayReq) run(tx *bolt.Tx, put func(delivery.Item) error) error {
+func (r *replayReq) run(tx *bolt.Tx, put func(delivery.Item) error, deadBytes *int64) error {
 	r.out = ReplayResult{}
 	dead := tx.Bucket(bucketDead)
 	ids := r.ids
@@ -149,10 +163,108 @@ func (r *replayReq) run(tx *bolt.Tx, put func(delivery.Item) error) error {
 		if err := put(delivery.Item{Data: raw, Only: dl.Rule, Ref: ref + " (replayed)"}); err != nil {
 			return err
 		}
+		*deadBytes -= int64(len(v))
 		if err := dead.Delete(u64(id)); err != nil {
 			return err
 		}
 		r.out.Replayed = append(r.out.Replayed, id)
+	}
+	return nil
+}
+
+// Deleted says what DeleteDeadLetters or PurgeDeadLetters did.
+type Deleted struct {
+	Deleted []uint64 `json:"deleted"`           // the dead letters deleted
+	Missing []uint64 `json:"missing,omitempty"` // asked for, but no such dead letter
+}
+
+// DeleteDeadLetters deletes the dead letters ids, durably, in one
+// transaction; their bytes no longer count toward MaxBytes.
+func (s *Spool) DeleteDeadLetters(ctx context.Context, ids []uint64) (Deleted, error) {
+	r := &appendReq{remove: &removeReq{ids: ids}}
+	err := s.do(ctx, r)
+	return r.remove.out, err
+}
+
+// purgeChunk is how many dead letters one transaction of PurgeDeadLetters
+// looks at, so that a large purge does not hold them all in one
+// transaction's memory.
+const purgeChunk = 10_000
+
+// PurgeDeadLetters deletes the dead letters made before before, a chunk
+// per transaction, and returns how many it deleted.
+func (s *Spool) PurgeDeadLetters(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	var from uint64
+	for {
+		rm := &removeReq{before: before, from: from, purge: true}
+		if err := s.do(ctx, &appendReq{remove: rm}); err != nil {
+			return n, err
+		}
+		n += len(rm.out.Deleted)
+		if rm.next == 0 {
+			return n, nil
+		}
+		from = rm.next
+	}
+}
+
+// removeReq deletes dead letters for the committer: ids, or with purge
+// those older than before, from the id from, at most purgeChunk looked at.
+type removeReq struct {
+	ids    []uint64
+	purge  bool
+	before time.Time
+	from   uint64
+	next   uint64 // purge: where the next chunk starts; 0 when done
+	out    Deleted
+}
+
+func (r *removeReq) run(tx *bolt.Tx, deadBytes *int64) error {
+	r.out, r.next = Deleted{}, 0
+	dead := tx.Bucket(bucketDead)
+	del := func(id uint64, v []byte) error {
+		*deadBytes -= int64(len(v))
+		r.out.Deleted = append(r.out.Deleted, id)
+		return dead.Delete(u64(id))
+	}
+	if !r.purge {
+		for _, id := range r.ids {
+			v := dead.Get(u64(id))
+			if v == nil {
+				r.out.Missing = append(r.out.Missing, id)
+				continue
+			}
+			if err := del(id, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var old []uint64 // deleting while a cursor walks would skip keys
+	var sizes []int
+	c := dead.Cursor()
+	seen := 0
+	for k, v := c.Seek(u64(r.from)); k != nil; k, v = c.Next() {
+		if seen == purgeChunk {
+			r.next = binary.BigEndian.Uint64(k)
+			break
+		}
+		seen++
+		var at struct {
+			Time time.Time `json:"time"`
+		}
+		if json.Unmarshal(v, &at) == nil && at.Time.Before(r.before) {
+			old = append(old, binary.BigEndian.Uint64(k))
+			sizes = append(sizes, len(v))
+		}
+	}
+	for i, id := range old {
+		*deadBytes -= int64(sizes[i])
+		r.out.Deleted = append(r.out.Deleted, id)
+		if err := dead.Delete(u64(id)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

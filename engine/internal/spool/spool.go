@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +64,16 @@ type Options struct {
 	// LockTimeout is how long Open waits for another process to release
 	// the data dir (default 100ms).
 	LockTimeout time.Duration
+	// RetryInterval is how often, while writes fail (a full or broken
+	// disk), a write is tried again to see whether they work (default 1s).
+	RetryInterval time.Duration
+	// OnWriteError, if set, hears when writes start failing (with the
+	// error) and when they work again (nil).
+	OnWriteError func(error)
+
+	// failWrites, if set, fails every commit whose transaction it returns an
+	// error for: the tests' full disk.
+	failWrites func() error
 }
 
 var (
@@ -74,10 +83,11 @@ var (
 	bucketDead   = []byte("dead")   // id → delivery.DeadLetter JSON
 	bucketMeta   = []byte("meta")   // counters
 
-	keySeq     = []byte("seq")   // the last event seq used
-	keyIDCount = []byte("idn")   // entries in ids
-	keyBytes   = []byte("bytes") // bytes of pending events
-	keyCount   = []byte("count") // pending events
+	keySeq       = []byte("seq")    // the last event seq used
+	keyIDCount   = []byte("idn")    // entries in ids
+	keyBytes     = []byte("bytes")  // bytes of pending events
+	keyCount     = []byte("count")  // pending events
+	keyDeadBytes = []byte("dbytes") // bytes of dead letters
 )
 
 // Spool is an open spool. Its methods are safe for concurrent use.
@@ -92,14 +102,16 @@ type Spool struct {
 
 	settleMu    sync.Mutex
 	settles     []uint64
-	settledNext chan struct{}   // closed when the settles queued so far are committed
-	settledLate []chan struct{} // of commits that failed: closed by the next that succeeds
+	settledNext chan struct{} // closed when the settles queued so far are committed
 
 	// Owned by the committer; mirrored in the atomics for readers.
-	seq     uint64
-	idCount int64
-	bytes   atomic.Int64
-	count   atomic.Int64
+	seq       uint64
+	idCount   int64
+	bytes     atomic.Int64
+	count     atomic.Int64
+	deadBytes atomic.Int64
+
+	writeErr atomic.Pointer[error] // the last commit's error; nil once one succeeds
 
 	newData   chan struct{} // closed and replaced when events are committed
 	newDataMu sync.Mutex
@@ -118,6 +130,7 @@ type appendReq struct {
 	size   int64
 	dead   []byte     // a dead letter's JSON to keep
 	replay *replayReq // dead letters to put back in the queue
+	remove *removeReq // dead letters to delete
 	res    delivery.Stored
 	err    error
 	done   chan struct{}
@@ -140,10 +153,16 @@ func Open(dir string, opts Options) (*Spool, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = 100 * time.Millisecond
 	}
+	if opts.RetryInterval <= 0 {
+		opts.RetryInterval = time.Second
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	db, err := bolt.Open(filepath.Join(dir, FileName), 0o600, &bolt.Options{
+	if _, err := preflight(dir); err != nil {
+		return nil, err
+	}
+	db, err := openBolt(dir, &bolt.Options{
 		Timeout:         opts.LockTimeout,
 		NoFreelistSync:  true, // rebuilt at open: fewer pages written per commit
 		FreelistType:    bolt.FreelistMapType,
@@ -153,6 +172,9 @@ func Open(dir string, opts Options) (*Spool, error) {
 		return nil, fmt.Errorf("%w (%s)", ErrLocked, dir)
 	}
 	if err != nil {
+		if errors.Is(err, ErrDamaged) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	s := &Spool{
@@ -172,8 +194,19 @@ func Open(dir string, opts Options) (*Spool, error) {
 		s.idCount = int64(getUint(m, keyIDCount))
 		s.bytes.Store(int64(getUint(m, keyBytes)))
 		s.count.Store(int64(getUint(m, keyCount)))
+		if m.Get(keyDeadBytes) == nil { // a spool of an earlier version: count them once
+			var n uint64
+			tx.Bucket(bucketDead).ForEach(func(_, v []byte) error { n += uint64(len(v)); return nil })
+			if err := m.Put(keyDeadBytes, u64(n)); err != nil {
+				return err
+			}
+		}
+		s.deadBytes.Store(int64(getUint(m, keyDeadBytes)))
 		return nil
 	})
+	if err == nil {
+		err = mark(dir, opts.Clock())
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("spool: %w", err)
@@ -204,7 +237,7 @@ func (s *Spool) Append(ctx context.Context, items []delivery.Item) (delivery.Sto
 	for _, it := range items {
 		r.size += recordSize(it)
 	}
-	if s.bytes.Load()+r.size > s.opts.MaxBytes {
+	if s.bytes.Load()+s.deadBytes.Load()+r.size > s.opts.MaxBytes {
 		s.full.Store(true)
 		return delivery.Stored{}, delivery.ErrFull // fast path; the committer checks again
 	}
@@ -216,8 +249,19 @@ func (s *Spool) Append(ctx context.Context, items []delivery.Item) (delivery.Sto
 }
 
 // Full says whether the last Append was refused for want of room and no
-// event was settled since.
+// event was settled (nor dead letter deleted) since.
 func (s *Spool) Full() bool { return s.full.Load() }
+
+// WriteError returns the error of the last write when it failed (a full
+// or broken disk): nothing can be stored, settled or dead-lettered until a
+// write works again, which the spool tries every Options.RetryInterval.
+// It returns nil while writes work.
+func (s *Spool) WriteError() error {
+	if p := s.writeErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // do hands r to the committer and waits until it is written or refused.
 func (s *Spool) do(ctx context.Context, r *appendReq) error {
@@ -258,7 +302,9 @@ func (s *Spool) Settle(seq uint64) {
 }
 
 // SettleSync is Settle, returning once the settle is committed: a crash
-// after it does not bring the event back. It returns at once after Close.
+// after it does not bring the event back. It returns at once after Close,
+// and when the commit fails (a full disk): the settle is then written by
+// the next commit that works, and a crash before it brings the event back.
 func (s *Spool) SettleSync(seq uint64) {
 	s.settleMu.Lock()
 	s.settles = append(s.settles, seq)
@@ -284,7 +330,11 @@ func (s *Spool) Bytes() int64 { return s.bytes.Load() }
 // fsync: fewer than the Appends when they share them.
 func (s *Spool) Commits() int64 { return s.commits.Load() }
 
-// MaxBytes returns the bound on Bytes.
+// DeadBytes returns the bytes of the dead letters kept: they count toward
+// MaxBytes with the pending events.
+func (s *Spool) DeadBytes() int64 { return s.deadBytes.Load() }
+
+// MaxBytes returns the bound on Bytes and DeadBytes together.
 func (s *Spool) MaxBytes() int64 { return s.opts.MaxBytes }
 
 // OldestAge returns how long the oldest unsettled event has waited, or 0.
@@ -307,12 +357,20 @@ func (s *Spool) OldestAge() time.Duration {
 func (s *Spool) committer() {
 	defer close(s.exit)
 	var group []*appendReq
+	retry := time.NewTicker(s.opts.RetryInterval)
+	defer retry.Stop()
 	for {
 		group = group[:0]
+		probe := false
 		select {
 		case r := <-s.reqs:
 			group = append(group, r)
 		case <-s.kick:
+		case <-retry.C:
+			probe = s.writeErr.Load() != nil // see whether writes work again
+			if !probe {
+				continue
+			}
 		case <-s.quit:
 			// Write what was asked before the close.
 			for {
@@ -324,7 +382,7 @@ func (s *Spool) committer() {
 				}
 				break
 			}
-			s.commit(group)
+			s.commit(group, false)
 			return
 		}
 	more:
@@ -336,33 +394,36 @@ func (s *Spool) committer() {
 				break more
 			}
 		}
-		s.commit(group)
+		s.commit(group, probe)
 	}
 }
 
-// commit writes one group of appends and the pending settles.
-func (s *Spool) commit(group []*appendReq) {
+// commit writes one group of appends and the pending settles; with probe,
+// it writes the counters even when there is nothing else.
+func (s *Spool) commit(group []*appendReq, probe bool) {
 	s.settleMu.Lock()
 	settles := s.settles
 	s.settles = nil
-	waiters := append(s.settledLate, s.settledNext)
-	s.settledLate = nil
+	waiters := s.settledNext
 	s.settledNext = make(chan struct{})
 	s.settleMu.Unlock()
-	if len(group) == 0 && len(settles) == 0 {
-		for _, w := range waiters {
-			close(w)
-		}
+	if len(group) == 0 && len(settles) == 0 && !probe {
+		close(waiters)
 		return
 	}
 	now := s.opts.Clock()
 	seq, idCount := s.seq, s.idCount
-	bytes, count := s.bytes.Load(), s.count.Load()
+	bytes, count, dead := s.bytes.Load(), s.count.Load(), s.deadBytes.Load()
 	stored := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		seq, idCount = s.seq, s.idCount
-		bytes, count = s.bytes.Load(), s.count.Load()
+		bytes, count, dead = s.bytes.Load(), s.count.Load(), s.deadBytes.Load()
 		stored = false
+		if s.opts.failWrites != nil {
+			if err := s.opts.failWrites(); err != nil {
+				return err
+			}
+		}
 		events, ids, idTime := tx.Bucket(bucketEvents), tx.Bucket(bucketIDs), tx.Bucket(bucketIDTime)
 		events.FillPercent, idTime.FillPercent = 0.95, 0.95 // keys only grow: pack the pages
 		for _, k := range settles {
@@ -393,13 +454,19 @@ func (s *Spool) commit(group []*appendReq) {
 				if err := putDead(tx, r.dead); err != nil {
 					return err
 				}
+				dead += int64(len(r.dead))
 				continue
 			case r.replay != nil:
-				if err := r.replay.run(tx, put); err != nil {
+				if err := r.replay.run(tx, put, &dead); err != nil {
 					return err
 				}
 				continue
-			case bytes+r.size > s.opts.MaxBytes:
+			case r.remove != nil:
+				if err := r.remove.run(tx, &dead); err != nil {
+					return err
+				}
+				continue
+			case bytes+dead+r.size > s.opts.MaxBytes:
 				r.err = delivery.ErrFull
 				continue
 			}
@@ -432,7 +499,7 @@ func (s *Spool) commit(group []*appendReq) {
 		}
 		idCount -= pruneIDs(ids, idTime, now.Add(-s.opts.DedupWindow), idCount-int64(s.opts.DedupMax))
 		m := tx.Bucket(bucketMeta)
-		for k, v := range map[string]uint64{string(keySeq): seq, string(keyIDCount): uint64(idCount), string(keyBytes): uint64(bytes), string(keyCount): uint64(count)} {
+		for k, v := range map[string]uint64{string(keySeq): seq, string(keyIDCount): uint64(idCount), string(keyBytes): uint64(bytes), string(keyCount): uint64(count), string(keyDeadBytes): uint64(dead)} {
 			if err := m.Put([]byte(k), u64(v)); err != nil {
 				return err
 			}
@@ -444,26 +511,32 @@ func (s *Spool) commit(group []*appendReq) {
 		for _, r := range group {
 			r.res, r.err = delivery.Stored{}, err
 		}
-		// Nothing was written: the settles wait for the next commit.
+		// Nothing was written: the settles wait for the next commit that
+		// works. Their waiters go on (a worker must not hang on a full disk):
+		// a crash before that commit brings their events back, sent again
+		// rather than lost.
+		close(waiters)
 		s.settleMu.Lock()
 		s.settles = append(settles, s.settles...)
-		s.settledLate = append(s.settledLate, waiters...)
 		s.settleMu.Unlock()
-		select {
-		case s.kick <- struct{}{}:
-		default:
+		if s.writeErr.Swap(&err) == nil && s.opts.OnWriteError != nil {
+			s.opts.OnWriteError(err)
 		}
+		// The settles are tried again with the next commit: a request, or
+		// the retry ticker's probe.
 	} else {
-		for _, w := range waiters {
-			close(w)
-		}
+		close(waiters)
 		s.commits.Add(1)
-		if len(settles) > 0 {
+		if len(settles) > 0 || dead < s.deadBytes.Load() {
 			s.full.Store(false)
 		}
 		s.seq, s.idCount = seq, idCount
 		s.bytes.Store(bytes)
 		s.count.Store(count)
+		s.deadBytes.Store(dead)
+		if s.writeErr.Swap(nil) != nil && s.opts.OnWriteError != nil {
+			s.opts.OnWriteError(nil)
+		}
 	}
 	for _, r := range group {
 		close(r.done)

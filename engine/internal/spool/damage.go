@@ -1,0 +1,376 @@
+package spool
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// MarkerFile is written in the data dir when a spool is made there, so
+// that a spool file gone missing later is noticed rather than replaced by
+// an empty one.
+const MarkerFile = "spool.created"
+
+// ErrDamaged marks a spool file that cannot be opened safely: damaged,
+// truncated, empty, or missing where one was made (see DamagedError).
+var ErrDamaged = errors.New("spool: damaged")
+
+// DamagedError says what is wrong with a spool file and how to recover:
+// the spool is never silently replaced or started empty.
+type DamagedError struct {
+	Dir      string
+	Problems []string // what is wrong, the first first
+	Fix      string   // what to do
+}
+
+func (e *DamagedError) Error() string {
+	what := e.Problems[0]
+	if n := len(e.Problems) - 1; n > 0 {
+		what += fmt.Sprintf(" (and %d more problems)", n)
+	}
+	return fmt.Sprintf("spool: %s: %s. %s", filepath.Join(e.Dir, FileName), what, e.Fix)
+}
+
+func (e *DamagedError) Unwrap() error { return ErrDamaged }
+
+// damaged is the error of a spool file the walk found damaged.
+func damaged(dir string, problems []string) *DamagedError {
+	return &DamagedError{Dir: dir, Problems: problems, Fix: fmt.Sprintf(
+		"Nothing was changed: see what is wrong with 'intercom-actions spool check --data-dir %s', "+
+			"and copy every readable event and dead letter into a new spool with 'intercom-actions spool salvage --data-dir %s'", dir, dir)}
+}
+
+// preflight checks the spool file in dir before bbolt maps it: missing
+// where a spool was made, empty, truncated or damaged are refused with a
+// *DamagedError. It returns whether the file exists.
+func preflight(dir string) (bool, error) {
+	path := filepath.Join(dir, FileName)
+	info, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if made, err := os.ReadFile(filepath.Join(dir, MarkerFile)); err == nil {
+			return false, &DamagedError{Dir: dir,
+				Problems: []string{fmt.Sprintf("missing, though a spool was made in this data dir (%s: %s)", MarkerFile, strings.TrimSpace(string(made)))},
+				Fix: fmt.Sprintf("The events and dead letters it held are not there. Put the file back (from a backup) and start again; "+
+					"to start with an empty spool instead, delete %s", filepath.Join(dir, MarkerFile))}
+		}
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("spool: %w", err)
+	}
+	if info.Size() == 0 {
+		return true, &DamagedError{Dir: dir, Problems: []string{"empty (0 bytes), and a spool file never is: it was truncated"},
+			Fix: fmt.Sprintf("The events and dead letters it held are not in it. Put the file back (from a backup) and start again; "+
+				"to start with an empty spool instead, delete %s", path)}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return true, fmt.Errorf("spool: %w", err)
+	}
+	defer f.Close()
+	if !tryLock(f) {
+		return true, nil // another process has it open: bbolt's lock says so next
+	}
+	defer unlock(f)
+	problems, err := checkFile(path)
+	if err != nil {
+		problems = []string{err.Error()}
+	}
+	if len(problems) > 0 {
+		return true, damaged(dir, problems)
+	}
+	return true, nil
+}
+
+// openBolt opens the file with bbolt, turning a panic of bbolt on a file
+// the walk found sound (it checks more) into a *DamagedError.
+func openBolt(dir string, opts *bolt.Options) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, damaged(dir, []string{fmt.Sprint(r)})
+		}
+	}()
+	return bolt.Open(filepath.Join(dir, FileName), 0o600, opts)
+}
+
+// mark writes the marker file, if missing, once the spool is made.
+func mark(dir string, now time.Time) error {
+	path := filepath.Join(dir, MarkerFile)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "made on %s\n", now.UTC().Format(time.RFC3339))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Report is what Check found in a spool file.
+type Report struct {
+	Pages, PageSize int64
+	Events          int // queued events readable
+	DeadLetters     int // dead letters readable
+	BadRecords      int // readable records that do not decode (kept: they are dead-lettered when read)
+	// Loose counts the events and dead letters found on pages the damage
+	// cut off from the tree (see Salvage): not in Events and DeadLetters.
+	LooseEvents, LooseDeadLetters int
+	Problems                      []string // none for a sound file
+}
+
+// Check reads the spool file in dir without changing it: every page (see
+// the walker), then, when they are sound, bbolt's own consistency check
+// (Tx.Check) and each record. It needs the spool closed (serve stopped).
+func Check(dir string) (Report, error) {
+	path := filepath.Join(dir, FileName)
+	if _, err := preflightMissing(dir); err != nil {
+		return Report{}, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return Report{}, fmt.Errorf("spool: %w", err)
+	}
+	defer f.Close()
+	if !tryLock(f) {
+		return Report{}, fmt.Errorf("%w (%s)", ErrLocked, dir)
+	}
+	defer unlock(f)
+	info, err := f.Stat()
+	if err != nil {
+		return Report{}, err
+	}
+	pf, err := openPages(f, info.Size())
+	if err != nil {
+		return Report{Problems: []string{err.Error()}}, nil
+	}
+	rep := Report{Pages: int64(pf.meta.hwm), PageSize: pf.pageSize}
+	if need := int64(pf.meta.hwm) * pf.pageSize; need > info.Size() {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("the file is truncated: %d bytes, and its header counts %d pages of %d bytes (%d bytes)",
+			info.Size(), pf.meta.hwm, pf.pageSize, need))
+	}
+	w := &walk{pf: pf, record: func(bucket string, k, v []byte) error {
+		switch bucket {
+		case string(bucketEvents):
+			rep.Events++
+			if _, err := decodeRecord(v); err != nil {
+				rep.BadRecords++
+			}
+		case string(bucketDead):
+			rep.DeadLetters++
+			if _, err := decodeDead(k, v); err != nil || len(k) != 8 {
+				rep.BadRecords++
+			}
+		}
+		return nil
+	}}
+	w.run()
+	rep.Problems = append(rep.Problems, w.problems...)
+	if len(rep.Problems) > 0 {
+		w.loose(func(bucket string, _, _ []byte) error {
+			if bucket == string(bucketEvents) {
+				rep.LooseEvents++
+			} else {
+				rep.LooseDeadLetters++
+			}
+			return nil
+		})
+		return rep, nil
+	}
+	unlock(f) // bbolt takes it
+	db, err := openBolt(dir, &bolt.Options{ReadOnly: true, Timeout: 100 * time.Millisecond})
+	if err != nil {
+		return rep, err
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			rep.Problems = append(rep.Problems, "bbolt: "+err.Error())
+		}
+		return nil
+	})
+	return rep, err
+}
+
+// preflightMissing is preflight's verdict on a missing or empty file, or
+// an error when there is no spool at all.
+func preflightMissing(dir string) (bool, error) {
+	info, err := os.Stat(filepath.Join(dir, FileName))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if _, err := preflight(dir); err != nil {
+			return false, err
+		}
+		return false, fmt.Errorf("spool: no spool in %s (serve has not run with this --data-dir)", dir)
+	case err != nil:
+		return false, fmt.Errorf("spool: %w", err)
+	case info.Size() == 0:
+		_, err := preflight(dir)
+		return true, err
+	}
+	return true, nil
+}
+
+// Salvaged says what Salvage copied.
+type Salvaged struct {
+	Events      int // queued events copied
+	DeadLetters int // dead letters copied
+	IDs         int // message ids remembered for de-duplication
+	// Loose counts the events and dead letters of Events and DeadLetters
+	// found on pages the damage cut off from the tree: such a page may be
+	// an old copy, so some of its events may have been sent already.
+	LooseEvents, LooseDeadLetters int
+	Problems                      []string // what could not be read
+}
+
+// Salvage copies every record that can be read from the spool file in dir
+// — queued events, dead letters, the message ids of de-duplication — into
+// a new spool file at out, which must not exist. It reads with the walker,
+// page by page, so a truncated or damaged file gives up only the pages
+// that are lost. The file in dir is not changed.
+func Salvage(dir, out string) (Salvaged, error) {
+	var res Salvaged
+	if exists, err := preflightMissing(dir); err != nil {
+		if !exists {
+			return res, err
+		}
+		return res, fmt.Errorf("spool: %s is empty: nothing can be salvaged from it", filepath.Join(dir, FileName))
+	}
+	if _, err := os.Stat(out); err == nil {
+		return res, fmt.Errorf("spool: %s exists: salvage writes a new file", out)
+	}
+	f, err := os.Open(filepath.Join(dir, FileName))
+	if err != nil {
+		return res, fmt.Errorf("spool: %w", err)
+	}
+	defer f.Close()
+	if !tryLock(f) {
+		return res, fmt.Errorf("%w (%s)", ErrLocked, dir)
+	}
+	defer unlock(f)
+	info, err := f.Stat()
+	if err != nil {
+		return res, err
+	}
+	pf, err := openPages(f, info.Size())
+	if err != nil {
+		return res, fmt.Errorf("spool: %s: %v: nothing can be salvaged from it", filepath.Join(dir, FileName), err)
+	}
+	db, err := bolt.Open(out, 0o600, &bolt.Options{Timeout: 100 * time.Millisecond})
+	if err != nil {
+		return res, fmt.Errorf("spool: %w", err)
+	}
+	defer db.Close()
+
+	type kv struct {
+		bucket string
+		k, v   []byte
+	}
+	var batch []kv
+	var size int
+	flush := func() error {
+		err := db.Update(func(tx *bolt.Tx) error {
+			for _, r := range batch {
+				b, err := tx.CreateBucketIfNotExists([]byte(r.bucket))
+				if err != nil {
+					return err
+				}
+				if err := b.Put(r.k, r.v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		batch, size = batch[:0], 0
+		return err
+	}
+	var seq, deadSeq, maxDead, count, bytes, deadBytes uint64
+	sequences := map[string]uint64{}
+	w := &walk{pf: pf,
+		sequence: func(bucket string, s uint64) { sequences[bucket] = s },
+		record: func(bucket string, k, v []byte) error {
+			switch bucket {
+			case string(bucketEvents):
+				if len(k) != 8 {
+					return nil
+				}
+				res.Events++
+				count++
+				bytes += uint64(len(v))
+				seq = max(seq, binary.BigEndian.Uint64(k))
+			case string(bucketDead):
+				if len(k) != 8 {
+					return nil
+				}
+				res.DeadLetters++
+				deadBytes += uint64(len(v))
+				maxDead = max(maxDead, binary.BigEndian.Uint64(k))
+			case string(bucketIDs):
+				res.IDs++
+			case string(bucketIDTime):
+			case string(bucketMeta):
+				if string(k) == string(keySeq) && len(v) == 8 {
+					seq = max(seq, binary.BigEndian.Uint64(v))
+				}
+				return nil // recomputed
+			default:
+				return nil
+			}
+			batch = append(batch, kv{bucket, append([]byte(nil), k...), append([]byte(nil), v...)})
+			if size += len(k) + len(v); size > 8<<20 {
+				return flush()
+			}
+			return nil
+		}}
+	w.run()
+	if len(w.problems) > 0 && w.err == nil {
+		evs, dls := res.Events, res.DeadLetters
+		w.loose(w.record)
+		res.LooseEvents, res.LooseDeadLetters = res.Events-evs, res.DeadLetters-dls
+	}
+	if w.err != nil {
+		return res, fmt.Errorf("spool: writing %s: %w", out, w.err)
+	}
+	if err := flush(); err != nil {
+		return res, fmt.Errorf("spool: writing %s: %w", out, err)
+	}
+	deadSeq = max(sequences[string(bucketDead)], maxDead)
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketEvents, bucketIDs, bucketIDTime, bucketDead, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketDead).SetSequence(deadSeq); err != nil {
+			return err
+		}
+		m := tx.Bucket(bucketMeta)
+		for k, v := range map[string]uint64{string(keySeq): seq, string(keyIDCount): uint64(res.IDs),
+			string(keyBytes): bytes, string(keyCount): count, string(keyDeadBytes): deadBytes} {
+			if err := m.Put([]byte(k), u64(v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("spool: writing %s: %w", out, err)
+	}
+	res.Problems = w.problems
+	if need := int64(pf.meta.hwm) * pf.pageSize; need > info.Size() && len(res.Problems) == 0 {
+		res.Problems = []string{"the file is truncated"}
+	}
+	return res, db.Close()
+}
