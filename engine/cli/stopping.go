@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/processor"
 )
 
@@ -79,7 +80,8 @@ func signalName(sig os.Signal) string {
 // most frequent first (mostFrequent), with its count and an example.
 func logStopped(log *slog.Logger, name string, sum processor.Summary, extra ...any) {
 	attrs := []any{"events_settled", sum.Events, "sent", sum.Sent, "skipped", sum.Skipped, "failed", sum.Failed,
-		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown}
+		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown,
+		"calls_saved", delivery.SavedTotal(sum.Saved)}
 	log.Info(name+": stopped", append(attrs, extra...)...)
 	for _, r := range mostFrequent(sum.Failures) {
 		f := sum.Failures[r]

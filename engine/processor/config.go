@@ -41,6 +41,8 @@ func (c *Config) Validate() error {
 		return &OptionError{Option: "concurrency", Detail: fmt.Sprintf(" %d: must be at least 1", c.Concurrency)}
 	case c.ContactWait < 0:
 		return &OptionError{Option: "contact-wait", Detail: fmt.Sprintf(" %s: must not be negative", c.ContactWait)}
+	case c.SkipUnchangedSize < 0:
+		return &OptionError{Option: "skip-unchanged-size", Detail: fmt.Sprintf(" %d: must be at least 1", c.SkipUnchangedSize)}
 	}
 	return nil
 }

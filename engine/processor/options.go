@@ -104,14 +104,28 @@ var options = []Option{
 		Help: "custom attributes the workspace does not have: send (as mapped: Intercom refuses the whole update), " +
 			"create (create them, typed from the value, up to Intercom's 250; drop what cannot be, with a warning) or existing (drop them with a warning)",
 		set: func(c *Config, v string) error { c.CustomAttributes = v; return nil }},
+	{Name: "skip-unchanged", Kind: Bool, Default: "true",
+		Help: "send no update whose body Intercom already holds (last sent within --skip-unchanged-ttl) and no repeat attach; --no-skip-unchanged sends every call",
+		set:  func(c *Config, v string) error { return parseBool(v, &c.SendUnchanged, true) }},
+	{Name: "last-seen-resolution", Kind: Duration, Default: "1h",
+		Help: "with skip-unchanged: a move of last_seen_at up to this much is no change (0: every move is sent)",
+		set:  func(c *Config, v string) error { return parseZeroDuration(v, &c.LastSeenResolution) }},
+	{Name: "skip-unchanged-ttl", Kind: Duration, Default: "24h",
+		Help: "with skip-unchanged: after this, an unchanged update or an attach is sent again (a change made in Intercom's UI is overwritten at most this often; 0: never)",
+		set:  func(c *Config, v string) error { return parseZeroDuration(v, &c.SkipUnchangedTTL) }},
+	{Name: "skip-unchanged-size", Kind: Int, Default: "1000000",
+		Help: "with skip-unchanged: most entries remembered (about 2 per contact, 2 per company, 1 per attachment; about 200 bytes each), least recently used forgotten first",
+		set:  func(c *Config, v string) error { return parseInt(v, 1, &c.SkipUnchangedSize) }},
 }
 
-func parseBool(v string, p *bool) error {
+// parseBool sets *p to v's truth, or its negation when negate is set (a
+// Config field whose zero value is the option's default true).
+func parseBool(v string, p *bool, negate ...bool) error {
 	b, err := strconv.ParseBool(v)
 	if err != nil {
 		return fmt.Errorf("want true or false")
 	}
-	*p = b
+	*p = b != (len(negate) > 0 && negate[0])
 	return nil
 }
 
@@ -127,6 +141,16 @@ func parseDuration(v string, p *time.Duration) error {
 	d, err := bounded.Duration(v, 0)
 	if err == nil {
 		*p = d
+	}
+	return err
+}
+
+// parseZeroDuration is parseDuration for a Config field whose zero value
+// is the option's default: the option's 0 is stored as a negative duration.
+func parseZeroDuration(v string, p *time.Duration) error {
+	err := parseDuration(v, p)
+	if err == nil && *p == 0 {
+		*p = -1
 	}
 	return err
 }

@@ -17,8 +17,11 @@ func TestEveryOptionSetsTheConfig(t *testing.T) {
 	sample := map[Kind]string{String: "x", Int: "3", Duration: "5s", Bool: "true", List: "a"}
 	for _, o := range Options() {
 		v := sample[o.Kind]
-		if o.Kind == Enum {
+		switch {
+		case o.Kind == Enum:
 			v = o.Values[len(o.Values)-1]
+		case o.Kind == Bool && o.Default == "true":
+			v = "false"
 		}
 		var c Config
 		if err := c.Set(o.Name, v); err != nil {
@@ -36,7 +39,7 @@ func TestEveryOptionSetsTheConfig(t *testing.T) {
 	for name, want := range map[string]string{
 		"concurrency":  `concurrency "0": must be at least 1`,
 		"contact-wait": `contact-wait "soon": not a duration (such as 30s, 5m or 1h)`,
-		"colour":       `no option "colour" (known: rules, with-defaults, preset, region, api-base, token-file, intercom-version, concurrency, contact-wait, custom-attributes)`,
+		"colour":       `no option "colour" (known: rules, with-defaults, preset, region, api-base, token-file, intercom-version, concurrency, contact-wait, custom-attributes, skip-unchanged, last-seen-resolution, skip-unchanged-ttl, skip-unchanged-size)`,
 		"regoin":       `no option "regoin" (did you mean "region"?)`,
 	} {
 		value := map[string]string{"concurrency": "0", "contact-wait": "soon"}[name]

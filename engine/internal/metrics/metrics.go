@@ -1,6 +1,6 @@
 // Package metrics exposes serve's Prometheus metrics: what ingestion
 // received and rejected, what the dispatcher sent and dead-lettered per
-// action, what the Intercom client spent (requests, retries, 429s, the
+// action and the calls it saved, what the Intercom client spent (requests, retries, 429s, the
 // rate-limit budget left) and the spool's depth and oldest event. The
 // counters of the dispatcher, the client and the spool are read when
 // Prometheus scrapes, so the hot paths carry no metric code.
@@ -17,6 +17,7 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
+	"github.com/intercom-actions/intercom-actions/engine/internal/suppress"
 )
 
 // Namespace prefixes every metric name.
@@ -123,6 +124,7 @@ var (
 	descActions     = desc("actions_total", "Intercom actions by action and status: sent, or failed (dead-lettered, outcome unknown included).", "action", "status")
 	descDeadLetters = desc("dead_letters_total", "Dead letters written (an event or one of its actions each).")
 	descUnknown     = desc("outcome_unknown_total", "Actions cut off mid-request at a forced stop: Intercom may have applied them.")
+	descSaved       = desc("calls_saved_total", "Intercom calls not sent because Intercom already held what they would send (--skip-unchanged), by reason: unchanged_contact, unchanged_company, attached.", "reason")
 	descRequests    = desc("intercom_requests_total", "HTTP requests sent to Intercom, retries included, by endpoint.", "endpoint")
 	descRetries     = desc("intercom_retries_total", "Requests to Intercom that were retries.")
 	descRateLimited = desc("intercom_rate_limited_total", "429 answers from Intercom.")
@@ -133,7 +135,7 @@ var (
 	descMaxBytes    = desc("spool_max_bytes", "The spool's bound: past it, ingestion answers 503.")
 	descOldest      = desc("spool_oldest_age_seconds", "How long the oldest unsettled event has been in the spool (0 when empty).")
 	descCommits     = desc("spool_commits_total", "Spool transactions committed, each with one fsync.")
-	allScraped      = []*prometheus.Desc{descDispatched, descActions, descDeadLetters, descUnknown, descRequests, descRetries,
+	allScraped      = []*prometheus.Desc{descDispatched, descActions, descDeadLetters, descUnknown, descSaved, descRequests, descRetries,
 		descRateLimited, descRemaining, descLimit, descDepth, descBytes, descMaxBytes, descOldest, descCommits}
 )
 
@@ -167,6 +169,9 @@ func (s *scraped) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(descDeadLetters, float64(sum.DeadLettered))
 		counter(descUnknown, float64(sum.Unknown))
+		for _, r := range suppress.Reasons {
+			counter(descSaved, float64(sum.Saved[r]), r)
+		}
 	}
 	if c := s.src.Client; c != nil {
 		st := c.Stats()
