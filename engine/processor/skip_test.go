@@ -176,3 +176,36 @@ func BenchmarkSessionMix(b *testing.B) {
 		})
 	}
 }
+
+// TestRepeatedIdentifySendsNothing: through Process, as every face sends,
+// an identify repeated with the same traits sends nothing and says so in
+// its Result; a changed trait is sent; with SendUnchanged
+// (--no-skip-unchanged) the repeat is sent too.
+func TestRepeatedIdentifySendsNothing(t *testing.T) {
+	identify := func(name string) []byte {
+		return []byte(`{"type":"identify","userId":"u1","timestamp":"2026-01-01T10:00:00Z","traits":{"email":"ada@example.com","name":"` + name + `"}}`)
+	}
+	for _, c := range []struct {
+		cfg                Config
+		repeatCalls, saved int
+	}{{Config{}, 0, 1}, {Config{SendUnchanged: true}, 1, 0}} {
+		sim := simulator.NewServer(simulator.Options{})
+		c.cfg.APIBase = sim.URL()
+		p := newProcessor(t, c.cfg)
+		ctx := context.Background()
+		for i, step := range []struct {
+			name         string
+			calls, saved int
+		}{{"Ada", 1, 0}, {"Ada", c.repeatCalls, c.saved}, {"Ada L.", 1, 0}} {
+			r, err := p.Process(ctx, identify(step.name))
+			if err != nil || r.Status != Sent || r.Calls != step.calls || r.Saved != step.saved {
+				t.Errorf("SendUnchanged %v, identify %d (%s): %+v, %v; want %d calls, %d saved",
+					c.cfg.SendUnchanged, i, step.name, r, err, step.calls, step.saved)
+			}
+		}
+		if got := sim.State().Contacts[0].Name; got != "Ada L." {
+			t.Errorf("Intercom holds name %q", got)
+		}
+		sim.Close()
+	}
+}
