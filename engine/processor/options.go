@@ -114,7 +114,7 @@ var options = []Option{
 		Help: "with skip-unchanged: after this, an unchanged update or an attach is sent again (a change made in Intercom's UI is overwritten at most this often; 0: never)",
 		set:  func(c *Config, v string) error { return parseZeroDuration(v, &c.SkipUnchangedTTL) }},
 	{Name: "skip-unchanged-size", Kind: Int, Default: "1000000",
-		Help: "with skip-unchanged: most entries remembered (about 2 per contact, 2 per company, 1 per attachment; about 200 bytes each), least recently used forgotten first",
+		Help: "with skip-unchanged: most entries remembered (about 2 per contact, 2 per company, 1 per attachment; about 160 bytes each), least recently used forgotten first",
 		set:  func(c *Config, v string) error { return parseInt(v, 1, &c.SkipUnchangedSize) }},
 }
 
