@@ -142,8 +142,8 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		defer sim.Close()
 		cfg.APIBase = sim.URL()
 	}
-	cfg.Logger = log                                   // the client warns at once when Intercom cannot be reached
-	if !useSim { // the simulator starts empty: what was sent to the last one is not there
+	cfg.Logger = log // the client warns at once when Intercom cannot be reached
+	if !useSim {     // the simulator starts empty: what was sent to the last one is not there
 		cfg.MemoryFile = filepath.Join(*dataDir, "memory") // what --skip-unchanged remembers, across restarts
 	}
 	p, code, ok := newProcessor("serve", cfg, stderr)

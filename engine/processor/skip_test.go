@@ -44,7 +44,7 @@ func newSessionMix(seed uint64, users int) sessionMix {
 		}
 		return v
 	}
-	versions := map[string]bool{}     // company@version sent in a group call
+	versions := map[string]bool{} // company@version sent in a group call
 	var mix sessionMix
 	type timed struct {
 		at time.Time
