@@ -80,9 +80,9 @@ func signalName(sig os.Signal) string {
 // most frequent first (mostFrequent), with its count and an example.
 func logStopped(log *slog.Logger, name string, sum processor.Summary, extra ...any) {
 	attrs := []any{"events_settled", sum.Events, "sent", sum.Sent, "skipped", sum.Skipped, "failed", sum.Failed,
-		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown,
-		"calls_saved", delivery.SavedTotal(sum.Saved)}
-	log.Info(name+": stopped", append(attrs, extra...)...)
+		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown}
+	attrs = append(append(attrs, extra...), "calls_saved", delivery.SavedTotal(sum.Saved))
+	log.Info(name+": stopped", attrs...)
 	for _, r := range mostFrequent(sum.Failures) {
 		f := sum.Failures[r]
 		log.Info(name+": failures", "reason", r, "count", f.Count, "example_ref", f.Ref, "example", f.Example)
