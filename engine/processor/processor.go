@@ -2,8 +2,9 @@
 // to embed it: one Config (rules, the Intercom connection, concurrency,
 // the wait for contacts, custom attributes, the API version) is checked
 // once (Validate) and assembled once (New) into a Processor — rules
-// compiled, one Intercom REST client (retries, rate limit, id cache), the
-// executor of every action — which then sends events from any source.
+// compiled, one Intercom REST client (retries, rate limit, id cache) behind
+// a memory of what Intercom holds (skip-unchanged), the executor of every
+// action — which then sends events from any source.
 // Every run mode is a face over it: `send` (files and standard input),
 // `serve` (its spool), `consume` (a run per Kafka partition), the Benthos
 // processor, the golden transcripts and the playground (batches).

@@ -209,3 +209,33 @@ func TestRepeatedIdentifySendsNothing(t *testing.T) {
 		sim.Close()
 	}
 }
+
+// TestLastSeenResolutionOption: an identify one minute later is no change
+// at the default resolution (1 h); with the option at 0 it is sent.
+func TestLastSeenResolutionOption(t *testing.T) {
+	identify := func(ts string) []byte {
+		return []byte(`{"type":"identify","userId":"u1","timestamp":"` + ts + `","traits":{"email":"ada@example.com"}}`)
+	}
+	for _, c := range []struct {
+		option, value string
+		calls         int
+	}{{"", "", 0}, {"last-seen-resolution", "0", 1}} {
+		sim := simulator.NewServer(simulator.Options{})
+		cfg := Config{APIBase: sim.URL()}
+		if c.option != "" {
+			if err := cfg.Set(c.option, c.value); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := newProcessor(t, cfg)
+		ctx := context.Background()
+		if _, err := p.Process(ctx, identify("2026-01-01T10:00:00Z")); err != nil {
+			t.Fatal(err)
+		}
+		r, err := p.Process(ctx, identify("2026-01-01T10:01:00Z"))
+		if err != nil || r.Calls != c.calls {
+			t.Errorf("--%s=%s: an identify a minute later: %+v, %v; want %d calls", c.option, c.value, r, err, c.calls)
+		}
+		sim.Close()
+	}
+}
