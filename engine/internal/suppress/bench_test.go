@@ -35,3 +35,17 @@ func BenchmarkMemoryFor1MContacts(b *testing.B) {
 		runtime.KeepAlive(m)
 	}
 }
+
+// BenchmarkUnchangedContact is the cost of answering an unchanged update
+// from the Memory (digest, lookup), against the HTTP call it saves.
+func BenchmarkUnchangedContact(b *testing.B) {
+	m := New(Config{LastSeenResolution: DefaultLastSeenResolution})
+	seen := int64(1_700_000_000)
+	body := intercom.ContactBody{Role: "user", ExternalID: "user-1", Email: "user-1@example.com", Name: "Ann", LastSeenAt: &seen}
+	m.rememberContact("65c000000000000000000001", body)
+	for b.Loop() {
+		if !m.unchangedContact("65c000000000000000000001", body) {
+			b.Fatal("changed")
+		}
+	}
+}
