@@ -29,8 +29,11 @@ type Result struct {
 	// Undelivered are the Calls that failed before reaching Intercom
 	// (connection refused, DNS, TLS), so cannot have changed anything.
 	Undelivered int
-	ContactID   string // Intercom id of the contact acted on, when known
-	CompanyID   string // Intercom id of the company, when one was acted on
+	// Saved counts, by reason, the calls not sent because Intercom already
+	// holds what they would send (see intercom.Tally.AddSaved); nil for none.
+	Saved     map[string]int
+	ContactID string // Intercom id of the contact acted on, when known
+	CompanyID string // Intercom id of the company, when one was acted on
 	// Warnings say what the call sequence left out, e.g. a custom
 	// attribute the workspace does not have (see Executor.Attributes).
 	Warnings []string
@@ -129,6 +132,7 @@ func (e Executor) Execute(ctx context.Context, a Action) (Result, error) {
 	}
 	c.Result.Calls = tally.Calls()
 	c.Result.Undelivered = tally.Undelivered()
+	c.Result.Saved = tally.Saved()
 	if err != nil {
 		return c.Result, fmt.Errorf("%s: %w", a.Kind.Name, err)
 	}

@@ -37,7 +37,7 @@ var identifyCompany = Register(Spec[IdentifyCompany]{
 	Title:   "Identify Company",
 	Trigger: `type == "group"`,
 	Doc:     "Create or update a company and attach the contact (user or lead) to it.",
-	Calls:   "`POST /companies` (create-or-update by company_id; one for the group calls of a company still queued when the first of them is sent, their traits merged in input order; skipped when identical to the last one sent) → find the contact (contact_id, cached id, else search) → `POST /contacts/{id}/companies`",
+	Calls:   "`POST /companies` (create-or-update by company_id; one for the group calls of a company still queued when the first of them is sent, their traits merged in input order; not sent when identical to the last one sent, see `--skip-unchanged`) → find the contact (contact_id, cached id, else search) → `POST /contacts/{id}/companies`",
 	Fields: []FieldOf[IdentifyCompany]{
 		StringField("company_id", func(a *IdentifyCompany) *string { return &a.CompanyID }).Required().Default("groupId").Doc("your company id"),
 		StringField("name", func(a *IdentifyCompany) *string { return &a.Name }).Default("traits.name"),
@@ -119,8 +119,7 @@ func runIdentifyCompany(ctx context.Context, c *Call, a *IdentifyCompany) error 
 }
 
 // companyAnswer is where an upsert left the company: its Intercom id, and
-// whether that came from the cache (the upsert skipped as identical to the
-// last one sent).
+// where that came from (see upsertBody).
 type companyAnswer struct {
 	id  string
 	src source
@@ -178,23 +177,21 @@ func upsertOutcome(answer companyAnswer, err error) MergeOutcome {
 }
 
 // upsertBody sends body (its custom attributes as the Executor's
-// Attributes make them), unless it is identical to the last body the API
-// sent for the company: group calls repeat the same traits often
-// (analytics.js sends one per page load), and a group retried after its
-// contact's identify has already saved the company.
+// Attributes make them). The API may answer an upsert identical to the
+// last one it sent from memory (engine/internal/suppress): group calls
+// repeat the same traits often (analytics.js sends one per page load).
+// The id is then as old as that memory, so it counts as cached: a 404
+// for the company later upserts it again.
 func (c *Call) upsertBody(ctx context.Context, body intercom.CompanyBody) (companyAnswer, error) {
 	var err error
 	if body.CustomAttributes, err = c.customAttributes(ctx, "company", body.CustomAttributes); err != nil {
 		return companyAnswer{}, err
 	}
-	if e, ok := c.cached(intercom.CompanyKey(body.CompanyID)); ok && e.Digest != "" && e.Digest == body.Digest() {
-		return companyAnswer{id: e.ID, src: fromCache}, nil
-	}
 	co, err := c.API.UpsertCompany(ctx, body)
 	if err != nil {
 		return companyAnswer{}, fmt.Errorf("upsert company: %w", err)
 	}
-	return companyAnswer{id: co.ID, src: fromSearch}, nil
+	return companyAnswer{id: co.ID, src: fromCache}, nil
 }
 
 // refused says whether Intercom refused a request's body itself (400,

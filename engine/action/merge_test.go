@@ -14,6 +14,7 @@ import (
 
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
+	"github.com/intercom-actions/intercom-actions/engine/internal/suppress"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
@@ -371,12 +372,13 @@ func TestMergesCallCarriesAtMostMaxParts(t *testing.T) {
 	}
 }
 
-// TestMergesSkipIdenticalUpsert: the merged upsert is remembered as the
-// last body sent for the company, so a later group call that would leave
-// it unchanged sends no upsert, as without merging.
+// TestMergesSkipIdenticalUpsert: the merged upsert is remembered (by
+// engine/internal/suppress, as every face has it) as the last body sent
+// for the company, so a later group call that would leave it unchanged
+// sends no upsert, as without merging.
 func TestMergesSkipIdenticalUpsert(t *testing.T) {
 	s := newSim(t, simulator.Options{})
-	c := newClient(t, s)
+	c := suppress.Wrap(newClient(t, s), suppress.New(suppress.Config{}))
 	seedUsers(t, s, c, "u1", "u2", "u3")
 	e := Executor{API: c, Merges: &Merges{}}
 	run := func(actions ...Action) {

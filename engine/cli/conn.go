@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 
 	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/processor"
@@ -18,8 +19,24 @@ func addOptions(fs *flag.FlagSet, cfg *processor.Config, names ...string) {
 	for _, o := range processor.Options() {
 		if len(names) == 0 || slices.Contains(names, o.Name) {
 			fs.Var(&optionFlag{o: o, cfg: cfg}, o.Name, o.Help)
+			if o.Kind == processor.Bool && o.Default == "true" {
+				fs.Var(&negatedFlag{optionFlag{o: o, cfg: cfg}}, "no-"+o.Name, "--"+o.Name+"=false")
+			}
 		}
 	}
+}
+
+// negatedFlag is --no-NAME of a boolean option that is on by default: it
+// turns the option off.
+type negatedFlag struct{ optionFlag }
+
+func (f *negatedFlag) String() string { return "" }
+func (f *negatedFlag) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	return f.o.Set(f.cfg, strconv.FormatBool(!b))
 }
 
 // connOptions are the options of commands that only talk to Intercom.

@@ -509,6 +509,15 @@ func writeSendSummary(w io.Writer, s processor.Summary, stats *processor.Stats, 
 			c := s.PerAction[k]
 			fmt.Fprintf(w, "  %-17s %d sent, %d calls (%s per action)\n", k, c.Sent, c.Calls, ratio(int64(c.Calls), c.Sent))
 		}
+		if len(s.Saved) > 0 {
+			reasons := make([]string, 0, len(s.Saved))
+			for r, n := range s.Saved {
+				reasons = append(reasons, fmt.Sprintf("%s %d", r, n))
+			}
+			sort.Strings(reasons)
+			fmt.Fprintf(w, "  saved: %d calls not sent, Intercom held what they would send (%s; --no-skip-unchanged sends them)\n",
+				delivery.SavedTotal(s.Saved), strings.Join(reasons, ", "))
+		}
 		eps := make([]string, 0, len(st.Endpoints))
 		for k, n := range st.Endpoints {
 			eps = append(eps, fmt.Sprintf("%s %d", k, n))

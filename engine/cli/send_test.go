@@ -287,3 +287,50 @@ func TestSendCheckpointGuards(t *testing.T) {
 		t.Errorf("resume of stdin: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestSendSkipsUnchanged: send does not repeat an identify or a group
+// call that changes nothing in Intercom, and its summary says how many
+// calls that saved, by reason; --no-skip-unchanged sends them all.
+func TestSendSkipsUnchanged(t *testing.T) {
+	events := strings.Repeat(`{"type":"identify","userId":"u1","timestamp":"2026-01-01T10:00:00Z","traits":{"email":"ada@example.com","name":"Ada"}}
+{"type":"group","userId":"u1","groupId":"acme","timestamp":"2026-01-01T10:00:00Z","traits":{"name":"Acme"}}
+`, 3)
+	for _, c := range []struct {
+		flags    []string
+		requests int
+		saved    string
+	}{
+		// The queued group calls of acme share one upsert either way.
+		{nil, 3, "  saved: 4 calls not sent, Intercom held what they would send (attached 2, unchanged_contact 2; --no-skip-unchanged sends them)\n"},
+		{[]string{"--no-skip-unchanged"}, 7, ""},
+	} {
+		sim := simulator.NewServer(simulator.Options{})
+		args := append([]string{"send", "--api-base", sim.URL(), "--dead-letter", filepath.Join(t.TempDir(), "dl")}, c.flags...)
+		code, _, errOut := runCLI(t, events, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d:\n%s", c.flags, code, errOut)
+		}
+		if n := len(deliveries(sim)); n != c.requests {
+			t.Errorf("%v: %d requests, want %d", c.flags, n, c.requests)
+		}
+		if c.saved != "" && !strings.Contains(errOut, c.saved) {
+			t.Errorf("%v: the summary lacks %q:\n%s", c.flags, c.saved, errOut)
+		}
+		if c.saved == "" && strings.Contains(errOut, "saved:") {
+			t.Errorf("%v: the summary says calls were saved:\n%s", c.flags, errOut)
+		}
+		sim.Close()
+	}
+}
+
+// deliveries are the requests sim recorded, but for the start's check of
+// the token (GET /me).
+func deliveries(sim *simulator.Server) []simulator.Request {
+	var out []simulator.Request
+	for _, r := range sim.Requests() {
+		if r.Method != "GET" || r.Path != "/me" {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -97,7 +97,7 @@ Examples:
 func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", serveUsage, stderr, stdout)
 	addr := fs.String("addr", "127.0.0.1:8088", "address to listen on")
-	dataDir := fs.String("data-dir", defaultDataDir(), "where the spool and the dead letters are kept")
+	dataDir := fs.String("data-dir", defaultDataDir(), "where the spool, the dead letters and the memory of calls sent are kept")
 	var cfg processor.Config
 	addOptions(fs, &cfg)
 	mode := fs.String("intercom", "", "where actions go: api (Intercom's REST API: needs a token; the default) or sim (an in-process simulator, to try it offline)")
@@ -158,6 +158,9 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		cfg.APIBase = sim.URL()
 	}
 	cfg.Logger = log // the client warns at once when Intercom cannot be reached
+	if !useSim {     // the simulator starts empty: what was sent to the last one is not there
+		cfg.MemoryFile = filepath.Join(*dataDir, "memory") // what --skip-unchanged remembers, across restarts
+	}
 	p, code, ok := newProcessor("serve", cfg, stderr)
 	if !ok {
 		return code

@@ -415,3 +415,46 @@ func TestServeHasEveryDeliveryOption(t *testing.T) {
 		t.Errorf("requests: %q\nwant %q", versions, want)
 	}
 }
+
+// TestServeRestartedKeepsItsMemory: what serve sent is remembered in its
+// data dir across a restart, so the same identify and group call after it
+// send nothing to Intercom; /metrics counts the calls saved by reason.
+func TestServeRestartedKeepsItsMemory(t *testing.T) {
+	sim := simulator.NewServer(simulator.Options{})
+	defer sim.Close()
+	dir := t.TempDir()
+	events := []struct{ path, body string }{
+		{"/v1/identify", `{"userId":"u1","timestamp":"2026-01-01T10:00:00Z","traits":{"email":"ada@example.com","name":"Ada"}}`},
+		{"/v1/group", `{"userId":"u1","groupId":"acme","timestamp":"2026-01-01T10:00:01Z","traits":{"name":"Acme","plan":"pro"}}`},
+	}
+	send := func(s *served) {
+		t.Helper()
+		for _, ev := range events {
+			if code, body, _ := post(t, s.base+ev.path, ev.body); code != 200 {
+				t.Fatalf("%s: %d %s", ev.path, code, body)
+			}
+		}
+	}
+	s := startServe(t, nil, "--api-base", sim.URL(), "--data-dir", dir)
+	send(s)
+	waitForMetrics(t, s.base, `intercom_actions_events_dispatched_total{result="sent"} 2`)
+	s.stop(t)
+	if n := len(deliveries(sim)); n != 3 { // create, upsert, attach
+		t.Fatalf("first run: %d requests, want 3", n)
+	}
+	sim.ResetRequests()
+
+	s = startServe(t, nil, "--api-base", sim.URL(), "--data-dir", dir)
+	send(s)
+	waitForMetrics(t, s.base, `intercom_actions_events_dispatched_total{result="sent"} 2`,
+		`intercom_actions_calls_saved_total{reason="attached"} 1`,
+		`intercom_actions_calls_saved_total{reason="unchanged_company"} 1`,
+		`intercom_actions_calls_saved_total{reason="unchanged_contact"} 1`)
+	s.stop(t)
+	if reqs := deliveries(sim); len(reqs) != 0 {
+		t.Errorf("after the restart, %d requests: %+v", len(reqs), reqs)
+	}
+	if st := sim.State(); len(st.Contacts) != 1 || len(st.Contacts[0].CompanyIDs) != 1 || st.Contacts[0].Name != "Ada" {
+		t.Errorf("state: %+v", st)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/processor"
 )
 
@@ -80,7 +81,7 @@ func signalName(sig os.Signal) string {
 func logStopped(log *slog.Logger, name string, sum processor.Summary, extra ...any) {
 	attrs := []any{"events_settled", sum.Events, "sent", sum.Sent, "skipped", sum.Skipped, "failed", sum.Failed,
 		"actions_sent", sum.ActionsSent, "dead_lettered", sum.DeadLettered, "outcome_unknown", sum.Unknown}
-	attrs = append(attrs, extra...)
+	attrs = append(append(attrs, extra...), "calls_saved", delivery.SavedTotal(sum.Saved))
 	if sum.SameSecond > 0 { // Intercom stored one of each, unless they were spread
 		attrs = append(attrs, "same_second_events", sum.SameSecond, "spread_events", sum.Spread)
 	}

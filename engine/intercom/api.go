@@ -9,6 +9,8 @@ package intercom
 
 import (
 	"context"
+	"maps"
+	"sync"
 	"sync/atomic"
 )
 
@@ -84,8 +86,7 @@ type API interface {
 	// sequences write their bodies for it.
 	Version() Version
 
-	// Cached returns what earlier answers taught about key; for a company,
-	// also the digest of the last body sent (see CompanyBody.Digest).
+	// Cached returns what earlier answers taught about key.
 	Cached(key CacheKey) (Cached, bool)
 	// Forget drops every key that maps to the Intercom id (a contact or
 	// company found gone).
@@ -112,13 +113,17 @@ func CompanyKey(companyID string) CacheKey { return CacheKey("company:" + compan
 type Cached struct {
 	ID         string // Intercom's id
 	ExternalID string // contacts: the external_id when learned, so a user found by email is not taken for another
-	Digest     string // companies: the digest of the last body sent, to skip identical upserts
 }
 
 // Tally counts the HTTP requests sent on behalf of one caller, retries
 // included. Put one in a context with WithTally; API implementations add to
 // it.
-type Tally struct{ n, undelivered atomic.Int64 }
+type Tally struct {
+	n, undelivered atomic.Int64
+
+	mu    sync.Mutex
+	saved map[string]int
+}
 
 // Add counts n more requests.
 func (t *Tally) Add(n int) { t.n.Add(int64(n)) }
@@ -133,6 +138,24 @@ func (t *Tally) AddUndelivered(n int) { t.undelivered.Add(int64(n)) }
 
 // Undelivered returns the requests counted by AddUndelivered.
 func (t *Tally) Undelivered() int { return int(t.undelivered.Load()) }
+
+// AddSaved counts one call not sent because Intercom already holds what
+// it would send, for reason (e.g. "unchanged_contact").
+func (t *Tally) AddSaved(reason string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.saved == nil {
+		t.saved = map[string]int{}
+	}
+	t.saved[reason]++
+}
+
+// Saved returns the calls counted by AddSaved, by reason; nil for none.
+func (t *Tally) Saved() map[string]int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return maps.Clone(t.saved)
+}
 
 type tallyKey struct{}
 

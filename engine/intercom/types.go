@@ -1,7 +1,6 @@
 package intercom
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -9,7 +8,8 @@ import (
 
 // Request bodies list their fields in alphabetical order of the JSON
 // names, so a body's bytes depend only on what is set: golden transcripts
-// and the company digest compare bodies byte for byte.
+// and the digests of bodies sent (engine/internal/suppress) compare bodies
+// byte for byte.
 
 // ContactBody is the body of POST /contacts and PUT /contacts/{id}. Empty
 // fields are left out; nil pointers too.
@@ -82,18 +82,6 @@ type CompanyBody struct {
 	RemoteCreatedAt  *int64      `json:"remote_created_at,omitempty"`
 	Size             *int64      `json:"size,omitempty"`
 	Website          string      `json:"website,omitempty"`
-}
-
-// Digest identifies the body: equal bodies have equal digests. A client
-// remembers the digest of the last body it sent for a company, so that an
-// identical upsert can be skipped.
-func (b CompanyBody) Digest() string {
-	raw, err := json.Marshal(b)
-	if err != nil {
-		return ""
-	}
-	h := sha256.Sum256(raw)
-	return string(h[:16])
 }
 
 // Merge sets in b every field src sets, as two upserts of the company one

@@ -45,6 +45,8 @@ func (c *Config) Validate() error {
 		return &OptionError{Option: "contact-wait", Detail: fmt.Sprintf(" %s: must not be negative", c.ContactWait)}
 	case c.SearchWait < 0 || c.SearchWait > maxSearchWait:
 		return &OptionError{Option: "search-wait", Detail: fmt.Sprintf(" %s: must be from 0 to %s", c.SearchWait, maxSearchWait)}
+	case c.SkipUnchangedSize < 0:
+		return &OptionError{Option: "skip-unchanged-size", Detail: fmt.Sprintf(" %d: must be at least 1", c.SkipUnchangedSize)}
 	}
 	return nil
 }

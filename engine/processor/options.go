@@ -126,14 +126,28 @@ var options = []Option{
 	{Name: "token-recheck", Kind: Duration, Default: "1m",
 		Help: "while Intercom refuses the token, delivery waits (nothing is dead-lettered for it) and the token is read again and checked this often (serve and consume: also on SIGHUP; send stops instead)",
 		set:  func(c *Config, v string) error { return parseDuration(v, &c.TokenRecheck) }},
+	{Name: "skip-unchanged", Kind: Bool, Default: "true",
+		Help: "send no update whose body Intercom already holds (last sent within --skip-unchanged-ttl) and no repeat attach; --no-skip-unchanged sends every call",
+		set:  func(c *Config, v string) error { return parseBool(v, &c.SendUnchanged, true) }},
+	{Name: "last-seen-resolution", Kind: Duration, Default: "1h",
+		Help: "with skip-unchanged: a move of last_seen_at up to this much is no change (0: every move is sent)",
+		set:  func(c *Config, v string) error { return parseZeroDuration(v, &c.LastSeenResolution) }},
+	{Name: "skip-unchanged-ttl", Kind: Duration, Default: "24h",
+		Help: "with skip-unchanged: after this, an unchanged update or an attach is sent again (a change made in Intercom's UI is overwritten at most this often; 0: never)",
+		set:  func(c *Config, v string) error { return parseZeroDuration(v, &c.SkipUnchangedTTL) }},
+	{Name: "skip-unchanged-size", Kind: Int, Default: "1000000",
+		Help: "with skip-unchanged: most entries remembered (about 2 per contact, 2 per company, 1 per attachment; about 160 bytes each), least recently used forgotten first",
+		set:  func(c *Config, v string) error { return parseInt(v, 1, &c.SkipUnchangedSize) }},
 }
 
-func parseBool(v string, p *bool) error {
+// parseBool sets *p to v's truth, or its negation when negate is set (a
+// Config field whose zero value is the option's default true).
+func parseBool(v string, p *bool, negate ...bool) error {
 	b, err := strconv.ParseBool(v)
 	if err != nil {
 		return fmt.Errorf("want true or false")
 	}
-	*p = b
+	*p = b != (len(negate) > 0 && negate[0])
 	return nil
 }
 
@@ -149,6 +163,16 @@ func parseDuration(v string, p *time.Duration) error {
 	d, err := bounded.Duration(v, 0)
 	if err == nil {
 		*p = d
+	}
+	return err
+}
+
+// parseZeroDuration is parseDuration for a Config field whose zero value
+// is the option's default: the option's 0 is stored as a negative duration.
+func parseZeroDuration(v string, p *time.Duration) error {
+	err := parseDuration(v, p)
+	if err == nil && *p == 0 {
+		*p = -1
 	}
 	return err
 }

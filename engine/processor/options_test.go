@@ -17,8 +17,11 @@ func TestEveryOptionSetsTheConfig(t *testing.T) {
 	sample := map[Kind]string{String: "x", Int: "3", Duration: "5s", Bool: "true", List: "a"}
 	for _, o := range Options() {
 		v := sample[o.Kind]
-		if o.Kind == Enum {
+		switch {
+		case o.Kind == Enum:
 			v = o.Values[len(o.Values)-1]
+		case o.Kind == Bool && o.Default == "true":
+			v = "false"
 		}
 		if o.Name == "waiting-max" { // a String that is a size
 			v = "32MiB"
@@ -39,7 +42,7 @@ func TestEveryOptionSetsTheConfig(t *testing.T) {
 	for name, want := range map[string]string{
 		"concurrency":  `concurrency "0": must be at least 1`,
 		"contact-wait": `contact-wait "soon": not a duration (such as 30s, 5m or 1h)`,
-		"colour":       `no option "colour" (known: rules, with-defaults, preset, region, api-base, token-file, intercom-version, concurrency, contact-wait, search-wait, archived-contacts, spread-same-second-events, waiting-max, custom-attributes, token-recheck)`,
+		"colour":       `no option "colour" (known: rules, with-defaults, preset, region, api-base, token-file, intercom-version, concurrency, contact-wait, search-wait, archived-contacts, spread-same-second-events, waiting-max, custom-attributes, token-recheck, skip-unchanged, last-seen-resolution, skip-unchanged-ttl, skip-unchanged-size)`,
 		"waiting-max":  `waiting-max "lots": not a size (such as 1GiB, 512MiB or 2000000)`,
 		"regoin":       `no option "regoin" (did you mean "region"?)`,
 	} {

@@ -2,8 +2,9 @@
 // to embed it: one Config (rules, the Intercom connection, concurrency,
 // the wait for contacts, custom attributes, the API version) is checked
 // once (Validate) and assembled once (New) into a Processor — rules
-// compiled, one Intercom REST client (retries, rate limit, id cache), the
-// executor of every action — which then sends events from any source.
+// compiled, one Intercom REST client (retries, rate limit, id cache) behind
+// a memory of what Intercom holds (skip-unchanged), the executor of every
+// action — which then sends events from any source.
 // Every run mode is a face over it: `send` (files and standard input),
 // `serve` (its spool), `consume` (a run per Kafka partition), the Benthos
 // processor, the golden transcripts and the playground (batches).
@@ -54,6 +55,8 @@ package processor
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -73,6 +76,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/internal/pause"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 	"github.com/intercom-actions/intercom-actions/engine/internal/samesecond"
+	"github.com/intercom-actions/intercom-actions/engine/internal/suppress"
 )
 
 // Config configures a Processor: every field but the Go-only ones at the
@@ -137,6 +141,22 @@ type Config struct {
 	// /me) this often; default 1 min (ReloadToken checks at once).
 	// StopOnRefusedToken stops the run instead.
 	TokenRecheck time.Duration
+	// SendUnchanged sends every call. By default (option skip-unchanged)
+	// an update whose body Intercom already holds, as far as the Processor
+	// sent it, and a repeat attach are not sent (see Result.Saved).
+	SendUnchanged bool
+	// LastSeenResolution is how far last_seen_at may move before an
+	// otherwise unchanged update is sent: default 1 h; negative sends
+	// every move (the option's 0).
+	LastSeenResolution time.Duration
+	// SkipUnchangedTTL is how long a body sent or an attachment made is
+	// trusted; after it, a repeat is sent: default 24 h; negative trusts
+	// it until it is forgotten (the option's 0).
+	SkipUnchangedTTL time.Duration
+	// SkipUnchangedSize is the most entries remembered (about 2 per
+	// contact, 2 per company and 1 per attachment), the least recently
+	// used forgotten first; default 1,000,000.
+	SkipUnchangedSize int
 
 	// TokenSource gives Intercom's bearer token, e.g.
 	// oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}); it is
@@ -173,6 +193,11 @@ type Config struct {
 	// StopOnRefusedToken makes a refused token stop a run at once
 	// (ErrUnauthorized), as `send` does, instead of a pause.
 	StopOnRefusedToken bool
+	// MemoryFile, if set, keeps what skip-unchanged remembers across
+	// processes (serve: in its data dir): New reads it, and removes it so
+	// that a process that dies leaves no memory older than what Intercom
+	// holds; Close writes it.
+	MemoryFile string
 }
 
 // Processor sends events' actions to Intercom. Create it with New; it is
@@ -190,6 +215,10 @@ type Processor struct {
 	// seconds places track events in time across the Processor's runs
 	// (see Config.SpreadSameSecondEvents).
 	seconds *samesecond.Seconds
+	api     intercom.API     // client, behind memory unless SendUnchanged
+	memory  *suppress.Memory // nil with SendUnchanged or on a dry run
+	saved   sync.Once        // memory written to MemoryFile
+	scope   string           // of the memory: the workspace it holds for
 
 	mu      sync.Mutex
 	stopped bool
@@ -226,7 +255,19 @@ func New(cfg Config) (*Processor, error) {
 	}
 	p.client, p.idle, p.token = client, hc.CloseIdleConnections, token
 	p.merges = &action.Merges{}
-	exec := action.Executor{API: client, Log: cfg.Logger, Merges: p.merges, KeepArchived: cfg.ArchivedContacts == DeadLetterArchived}
+	p.api = client
+	if !cfg.SendUnchanged {
+		p.memory = suppress.New(suppress.Config{Size: cfg.SkipUnchangedSize, TTL: max(cfg.SkipUnchangedTTL, 0),
+			LastSeenResolution: max(cfg.LastSeenResolution, 0)})
+		if cfg.MemoryFile != "" {
+			p.scope = cfg.memoryScope()
+			if err := p.memory.Load(cfg.MemoryFile, p.scope); err != nil {
+				cfg.Logger.Warn("starting with an empty memory of calls sent", "error", err)
+			}
+		}
+		p.api = suppress.Wrap(client, p.memory)
+	}
+	exec := action.Executor{API: p.api, Log: cfg.Logger, Merges: p.merges, KeepArchived: cfg.ArchivedContacts == DeadLetterArchived}
 	if mode, _ := action.ParseAttributeMode(cfg.CustomAttributes); mode != action.SendAttributes {
 		exec.Attributes = action.NewAttributes(mode) // one for the Processor: the workspace is listed once
 	}
@@ -250,6 +291,12 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.LastSeenResolution == 0 {
+		c.LastSeenResolution = suppress.DefaultLastSeenResolution
+	}
+	if c.SkipUnchangedTTL == 0 {
+		c.SkipUnchangedTTL = suppress.DefaultTTL
 	}
 }
 
@@ -281,7 +328,7 @@ func (p *Processor) API() intercom.API {
 	if p.client == nil {
 		return nil
 	}
-	return p.client
+	return p.api
 }
 
 // RateLimit returns what Intercom's last answer said of its rate limit:
@@ -439,7 +486,39 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 	if p.idle != nil {
 		p.idle()
 	}
+	p.saveMemory()
 	return err
+}
+
+// memoryScope names the workspace a memory of calls sent holds for: the
+// API's base URL and a digest of the token (a token is one workspace's).
+func (c *Config) memoryScope() string {
+	scope, _ := c.BaseURL()
+	ts := c.TokenSource
+	if ts == nil {
+		ts, _ = tokenSource(scope, c.TokenFile)
+	}
+	if ts == nil {
+		return scope
+	}
+	if tok, err := ts.Token(); err == nil {
+		h := sha256.Sum256([]byte(tok.AccessToken))
+		scope += " " + hex.EncodeToString(h[:8])
+	}
+	return scope
+}
+
+// saveMemory writes the memory of calls sent to MemoryFile, once every
+// run has ended.
+func (p *Processor) saveMemory() {
+	if p.memory == nil || p.cfg.MemoryFile == "" {
+		return
+	}
+	p.saved.Do(func() {
+		if err := p.memory.Save(p.cfg.MemoryFile, p.scope); err != nil {
+			p.cfg.Logger.Error("the memory of calls sent is lost: the next process sends each contact's next update", "error", err)
+		}
+	})
 }
 
 // abort cuts off every run's requests in flight.
@@ -463,6 +542,9 @@ type Result struct {
 	Actions int    // actions the rules planned
 	Sent    int    // actions sent
 	Calls   int    // requests to Intercom, retries included
+	// Saved counts the calls not sent because Intercom already held what
+	// they would send (see Config.SendUnchanged).
+	Saved int
 	// Err is nil unless Status is Failed; then an errors.Join of each
 	// failure (one per failed rule), for errors.Is and errors.As: see the
 	// package doc. Its text has one line per failure.
@@ -511,7 +593,7 @@ func (p *Processor) ProcessBatch(ctx context.Context, events [][]byte) ([]Result
 	settled := make([]bool, len(events))
 	sink := Sink{OnResult: func(r EventResult) { // from the workers: each writes its own events
 		i, _ := strconv.Atoi(r.Ref)
-		results[i] = Result{Status: r.Status, Actions: r.Actions, Sent: r.Sent, Calls: r.Calls, Err: r.Err}
+		results[i] = Result{Status: r.Status, Actions: r.Actions, Sent: r.Sent, Calls: r.Calls, Saved: delivery.SavedTotal(r.Saved), Err: r.Err}
 		settled[i] = true
 	}}
 	_, err := p.start(ctx, &batchSource{events: events}, sink, max(1, min(p.cfg.Concurrency, len(events)))).Wait()

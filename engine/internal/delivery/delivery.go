@@ -98,9 +98,12 @@ func (s Status) String() string {
 type Result struct {
 	Ref     string
 	Status  Status
-	Actions int      // actions planned
-	Sent    int      // actions sent
-	Calls   int      // Intercom calls spent, retries included
+	Actions int // actions planned
+	Sent    int // actions sent
+	Calls   int // Intercom calls spent, retries included
+	// Saved counts, by reason, the calls not sent because Intercom already
+	// held what they would send (e.g. "unchanged_contact"); nil for none.
+	Saved   map[string]int
 	Errors  []string // why actions failed (also in the dead letters)
 	Unknown int      // actions cut off mid-request: outcome unknown
 	// Err is Errors as errors, for errors.Is and errors.As: nil unless
@@ -133,6 +136,7 @@ type Summary struct {
 	// taken.
 	WaitingBytes int64
 	Calls        int
+	Saved        map[string]int // calls not sent, by reason: Intercom held what they would send
 	PerAction    map[string]ActionCount
 	// Failures groups the dead letters by reason.
 	Failures map[string]*Failure
@@ -141,6 +145,26 @@ type Summary struct {
 	// second another had: Intercom keeps one of them, unless they were
 	// spread over the following free seconds (Spread counts those).
 	SameSecond, Spread int
+}
+
+// AddSaved adds the counts of calls saved src to *dst, making it if need
+// be.
+func AddSaved(dst *map[string]int, src map[string]int) {
+	for r, n := range src {
+		if *dst == nil {
+			*dst = map[string]int{}
+		}
+		(*dst)[r] += n
+	}
+}
+
+// SavedTotal is the sum of the counts of calls saved.
+func SavedTotal(saved map[string]int) int {
+	n := 0
+	for _, c := range saved {
+		n += c
+	}
+	return n
 }
 
 // Failure counts the dead letters of one reason, with the first as an
@@ -178,6 +202,7 @@ func (sum *Summary) Add(s Summary) {
 	sum.Early += s.Early
 	sum.WaitingBytes += s.WaitingBytes
 	sum.Calls += s.Calls
+	AddSaved(&sum.Saved, s.Saved)
 	for k, c := range s.PerAction {
 		if sum.PerAction == nil {
 			sum.PerAction = map[string]ActionCount{}

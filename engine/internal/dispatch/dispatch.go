@@ -562,6 +562,7 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 		}
 		out, err := w.d.cfg.Executor.Execute(ctx, a)
 		res.Calls += out.Calls
+		delivery.AddSaved(&res.Saved, out.Saved)
 		if err != nil {
 			w.d.stopIfUnauthorized(err)
 		}
@@ -681,6 +682,7 @@ func (w *worker) park(ctx context.Context, p *parked) {
 func (w *worker) retry(ctx context.Context, p *parked, ended string) {
 	out, err := w.d.cfg.Executor.Execute(ctx, p.action)
 	p.res.Calls += out.Calls
+	delivery.AddSaved(&p.res.Saved, out.Saved)
 	if err != nil {
 		w.d.stopIfUnauthorized(err)
 	}
@@ -883,6 +885,7 @@ func (w *worker) done(res *Result, ev Event) {
 		s.Events++
 		s.Actions += res.Actions
 		s.Calls += res.Calls
+		delivery.AddSaved(&s.Saved, res.Saved)
 		switch res.Status {
 		case delivery.Sent:
 			s.Sent++

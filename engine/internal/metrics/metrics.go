@@ -1,6 +1,6 @@
 // Package metrics exposes serve's Prometheus metrics: what ingestion
 // received and rejected, what the dispatcher sent and dead-lettered per
-// action, what the Intercom client spent (requests, retries, 429s, the
+// action and the calls it saved, what the Intercom client spent (requests, retries, 429s, the
 // rate-limit budget left) and the spool's depth and oldest event. The
 // counters of the dispatcher, the client and the spool are read when
 // Prometheus scrapes, so the hot paths carry no metric code.
@@ -18,6 +18,7 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/pause"
 	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
+	"github.com/intercom-actions/intercom-actions/engine/internal/suppress"
 )
 
 // Namespace prefixes every metric name.
@@ -128,6 +129,7 @@ var (
 	descDeadLetters = desc("dead_letters_total", "Dead letters written (an event or one of its actions each).")
 	descUnknown     = desc("outcome_unknown_total", "Actions cut off mid-request at a forced stop: Intercom may have applied them.")
 	descSameSecond  = desc("same_second_events_total", "Track events of one name for one contact in a second another had, which Intercom stores as one, by handling: kept (sent as they are: Intercom keeps one) or spread (moved to the next free second).", "handling")
+	descSaved       = desc("calls_saved_total", "Intercom calls not sent because Intercom already held what they would send (--skip-unchanged), by reason: unchanged_contact, unchanged_company, attached.", "reason")
 	descRequests    = desc("intercom_requests_total", "HTTP requests sent to Intercom, retries included, by endpoint.", "endpoint")
 	descRetries     = desc("intercom_retries_total", "Requests to Intercom that were retries.")
 	descRateLimited = desc("intercom_rate_limited_total", "429 answers from Intercom.")
@@ -143,7 +145,7 @@ var (
 	descDeadBytes   = desc("spool_dead_letter_bytes", "Bytes of the dead letters kept in the spool: they count toward spool_max_bytes.")
 	descWriteFails  = desc("spool_write_failing", "1 while the spool cannot be written (a full or broken disk): nothing is taken or settled, else 0.")
 	descWaiting     = desc("waiting_bytes", "Memory held by the actions waiting for their contact's identify (bounded by --waiting-max).")
-	allScraped      = []*prometheus.Desc{descDispatched, descActions, descDeadLetters, descUnknown, descSameSecond, descRequests, descRetries,
+	allScraped      = []*prometheus.Desc{descDispatched, descActions, descDeadLetters, descUnknown, descSameSecond, descSaved, descRequests, descRetries,
 		descRateLimited, descRemaining, descLimit, descPaused, descUnreachable, descDepth, descBytes, descMaxBytes, descOldest, descCommits,
 		descDeadBytes, descWriteFails, descWaiting}
 )
@@ -181,6 +183,9 @@ func (s *scraped) Collect(ch chan<- prometheus.Metric) {
 		counter(descSameSecond, float64(sum.SameSecond-sum.Spread), "kept")
 		counter(descSameSecond, float64(sum.Spread), "spread")
 		gauge(descWaiting, float64(sum.WaitingBytes))
+		for _, r := range suppress.Reasons {
+			counter(descSaved, float64(sum.Saved[r]), r)
+		}
 	}
 	if c := s.src.Client; c != nil {
 		st := c.Stats()

@@ -103,13 +103,11 @@ func (c *Client) MergeContacts(ctx context.Context, leadID, userID string) (*int
 }
 
 // UpsertCompany creates or updates the company with body's company_id
-// (POST /companies). The client remembers the digest of the last body sent
-// (intercom.Cached.Digest under intercom.CompanyKey), so that a caller can
-// skip an identical upsert.
+// (POST /companies).
 func (c *Client) UpsertCompany(ctx context.Context, body intercom.CompanyBody) (*intercom.Company, error) {
 	co, err := c.company(ctx, call{http.MethodPost, "/companies", epUpsertCompany, body, nil, false})
 	if err == nil {
-		c.cache.put(intercom.CompanyKey(body.CompanyID), intercom.Cached{ID: co.ID, Digest: body.Digest()})
+		c.cache.put(intercom.CompanyKey(body.CompanyID), intercom.Cached{ID: co.ID})
 	}
 	return co, err
 }
