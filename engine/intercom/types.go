@@ -174,6 +174,16 @@ type Contact struct {
 	UpdatedAt              int64          `json:"updated_at,omitempty"`
 	UnsubscribedFromEmails bool           `json:"unsubscribed_from_emails"`
 	CustomAttributes       map[string]any `json:"custom_attributes,omitempty"`
+	// Companies lists (the first of) the companies the contact is
+	// attached to, by Intercom id.
+	Companies *CompanyRefs `json:"companies,omitempty"`
+}
+
+// CompanyRefs is the list of a contact's companies in its answer.
+type CompanyRefs struct {
+	Data []struct {
+		ID string `json:"id"`
+	} `json:"data"`
 }
 
 // ContactList is a page of a contact search.

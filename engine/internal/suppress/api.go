@@ -38,6 +38,35 @@ func (a *API) CreateContact(ctx context.Context, body intercom.ContactBody) (*in
 	return ct, err
 }
 
+// GetContact reads the contact, and remembers the attachments its answer
+// shows (attachments seen).
+func (a *API) GetContact(ctx context.Context, id string) (*intercom.Contact, error) {
+	ct, err := a.API.GetContact(ctx, id)
+	a.seen(ct, err)
+	return ct, err
+}
+
+// FindContactByExternalID reads the user, and remembers the attachments
+// its answer shows.
+func (a *API) FindContactByExternalID(ctx context.Context, externalID string) (*intercom.Contact, error) {
+	ct, err := a.API.FindContactByExternalID(ctx, externalID)
+	a.seen(ct, err)
+	return ct, err
+}
+
+// seen remembers the attachments a contact's answer shows, as made now:
+// a repeat attach of one of them is not sent.
+func (a *API) seen(ct *intercom.Contact, err error) {
+	if err != nil || ct == nil || ct.ID == "" || ct.Companies == nil {
+		return
+	}
+	for _, co := range ct.Companies.Data {
+		if co.ID != "" {
+			a.m.put(attachKey(ct.ID, co.ID), entry{at: a.m.now()})
+		}
+	}
+}
+
 // UpdateContact is not sent when the contact holds body already (its
 // last_seen_at within the resolution); else it is, and its body is
 // remembered once Intercom took it.
@@ -52,6 +81,7 @@ func (a *API) UpdateContact(ctx context.Context, id string, body intercom.Contac
 		return ct, err
 	}
 	a.m.rememberContact(id, body)
+	a.seen(ct, nil)
 	return ct, nil
 }
 

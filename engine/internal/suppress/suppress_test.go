@@ -163,13 +163,15 @@ func TestTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.sim.ResetRequests()
+	// The attach goes first: an update's answer shows the contact's
+	// companies, which renews the attachment (TestAttachmentSeenIsNotMadeAgain).
 	all := func() {
 		t.Helper()
-		f.update(id, user("Ann", nil))
-		if _, err := f.api.UpsertCompany(ctx, intercom.CompanyBody{CompanyID: "acme", Name: "Acme"}); err != nil {
+		if err := f.api.AttachCompany(ctx, id, co.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.api.AttachCompany(ctx, id, co.ID); err != nil {
+		f.update(id, user("Ann", nil))
+		if _, err := f.api.UpsertCompany(ctx, intercom.CompanyBody{CompanyID: "acme", Name: "Acme"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -180,7 +182,7 @@ func TestTTL(t *testing.T) {
 	}
 	clk.add(time.Second)
 	all()
-	want := "PUT /contacts/" + id + "\nPOST /companies\nPOST /contacts/" + id + "/companies"
+	want := "POST /contacts/" + id + "/companies\nPUT /contacts/" + id + "\nPOST /companies"
 	if got := f.sent(); got != want {
 		t.Errorf("at the TTL: sent\n%s\nwant\n%s", got, want)
 	}
@@ -298,5 +300,49 @@ func TestSaveLoad(t *testing.T) {
 	}
 	if err := New(Config{}).Load(path, "ws-1"); err == nil || err.Error() != "load the memory of calls sent: "+path+": not a saved memory (or of another version)" {
 		t.Errorf("junk: %v", err)
+	}
+}
+
+// An attachment seen in a contact's answer (made by another process, or
+// before a restart that lost the memory) is remembered as made: the
+// repeat attach is not sent, and counted; a company the answer does not
+// show is still attached.
+func TestAttachmentSeenIsNotMadeAgain(t *testing.T) {
+	clk := newClock()
+	f := newFixture(t, Config{TTL: DefaultTTL, LastSeenResolution: time.Hour, Now: clk.now}, 0)
+	ctx := context.Background()
+	id := f.create(user("Ann", clk.unix(0)))
+	var cos []string
+	for _, name := range []string{"acme", "initech"} {
+		co, err := f.api.UpsertCompany(ctx, intercom.CompanyBody{CompanyID: name, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cos = append(cos, co.ID)
+	}
+	// Another process attaches acme (the client itself, not the memory).
+	if err := f.api.(*API).API.AttachCompany(ctx, id, cos[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.api.GetContact(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	f.sim.ResetRequests()
+
+	var tally intercom.Tally
+	tctx := intercom.WithTally(ctx, &tally)
+	for _, co := range cos {
+		if err := f.api.AttachCompany(tctx, id, co); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := f.sent(), "POST /contacts/"+id+"/companies"; got != want {
+		t.Errorf("sent %q, want only the attachment not seen: %q", got, want)
+	}
+	if saved := tally.Saved(); !reflect.DeepEqual(saved, map[string]int{Attached: 1}) {
+		t.Errorf("saved %v", saved)
+	}
+	if got := f.sim.State().Contacts[0].CompanyIDs; len(got) != 2 {
+		t.Errorf("Intercom holds attachments %v", got)
 	}
 }
