@@ -60,6 +60,7 @@ type Gate struct {
 	refused      error         // the 401 that paused delivery, nil when the token works
 	refusedSince time.Time     // when it was first refused
 	tokenOK      chan struct{} // closed while the token works
+	accepted     uint64        // how many times a refused token was accepted again
 	outageSince  time.Time     // zero while Intercom answers
 	outageErr    error
 	poke         chan struct{} // Recheck: check the token now
@@ -84,12 +85,23 @@ func New(cfg Config) *Gate {
 // StopsOnRefusal says whether a refused token ends the call at once.
 func (g *Gate) StopsOnRefusal() bool { return g.cfg.StopOnRefusal }
 
-// Refused pauses delivery for a refused token (err, a 401) until a check
-// finds that it works again.
-func (g *Gate) Refused(err error) {
+// Generation identifies the token in use: a request sent under one
+// generation and refused (a 401) pauses delivery only if no refused token
+// was accepted again since (see Refused).
+func (g *Gate) Generation() uint64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.refused != nil {
+	return g.accepted
+}
+
+// Refused pauses delivery for a refused token (err, a 401 to a request
+// sent under generation gen) until a check finds that it works again. A
+// 401 to a request sent before the token was last accepted pauses
+// nothing: that request went with the old token, and is simply sent again.
+func (g *Gate) Refused(err error, gen uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.refused != nil || gen != g.accepted {
 		return
 	}
 	select {
@@ -137,6 +149,7 @@ func (g *Gate) checkUntilAccepted() {
 			g.mu.Lock()
 			since := g.refusedSince
 			g.refused = nil
+			g.accepted++
 			close(g.tokenOK)
 			g.mu.Unlock()
 			g.cfg.Log.Info("delivery resumed: the token works again", "paused_for", time.Since(since).Round(time.Millisecond).String())

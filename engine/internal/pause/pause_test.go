@@ -21,7 +21,8 @@ func TestRefusedTokenHoldsUntilAccepted(t *testing.T) {
 		return errors.New("401")
 	}})
 	defer g.Close()
-	g.Refused(errors.New("intercom: 401 unauthorized"))
+	sent := g.Generation() // a request in flight with the token that is about to be refused
+	g.Refused(errors.New("intercom: 401 unauthorized"), sent)
 	if s := g.Status(); !s.Paused() || s.TokenRefused == nil {
 		t.Fatalf("status %+v", s)
 	}
@@ -43,6 +44,21 @@ func TestRefusedTokenHoldsUntilAccepted(t *testing.T) {
 	}
 	if s := g.Status(); s.Paused() || s.Reason() != "" {
 		t.Errorf("after the token works: %+v %q", s, s.Reason())
+	}
+
+	// The 401 of a request sent with the old token, arriving after the new
+	// one was accepted, pauses nothing: that request is sent again at once.
+	g.Refused(errors.New("intercom: 401 unauthorized"), sent)
+	if s := g.Status(); s.Paused() {
+		t.Errorf("a late 401 of the old token paused delivery: %q", s.Reason())
+	}
+	if err := g.AwaitToken(context.Background()); err != nil {
+		t.Errorf("wait after a late 401: %v", err)
+	}
+	// A 401 to a request sent with the accepted token pauses again.
+	g.Refused(errors.New("intercom: 401 unauthorized"), g.Generation())
+	if s := g.Status(); !s.Paused() {
+		t.Error("a 401 of the token in use did not pause delivery")
 	}
 }
 

@@ -458,6 +458,10 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 		if err := c.limit.acquire(ctx); err != nil {
 			return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, err)
 		}
+		var gen uint64 // the token's generation this request goes with
+		if gate != nil {
+			gen = gate.Generation()
+		}
 		status, hdr, respBody, unsent, err := c.send(ctx, cl, u, body)
 		rep.attempts++
 		if tally != nil {
@@ -507,7 +511,7 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 				if tally != nil {
 					tally.AddUndelivered(1) // refused: it changed nothing
 				}
-				gate.Refused(apiErr)
+				gate.Refused(apiErr, gen)
 				if err := gate.AwaitToken(ctx); err != nil {
 					return rep, fmt.Errorf("intercom: %s: %w (the token was refused: %s)", cl.endpoint, err, apiErr.Message)
 				}
