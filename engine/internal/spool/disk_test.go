@@ -164,8 +164,9 @@ func TestFullDiskLosesNoAckedEvent(t *testing.T) {
 		disk.on.Store(true)
 		ic := &refusingIntercom{sent: map[string]int{}}
 		run := startDispatch(t, s, ic)
-		waitUntil(t, "a refused event", func() bool { return ic.refused.Load() > 0 })
-		if err := s.WriteError(); err == nil || err.Error() != "spool: write: no space left on device (injected)" {
+		// Intercom refuses first; the dead letter's write fails a moment later.
+		waitUntil(t, "a failed write", func() bool { return ic.refused.Load() > 0 && s.WriteError() != nil })
+		if err := s.WriteError(); err.Error() != "spool: write: no space left on device (injected)" {
 			t.Errorf("WriteError while the disk is full: %v", err)
 		}
 		if s.Depth() != n {
