@@ -190,7 +190,7 @@ func workload(n int) string {
 }
 
 // writeFile writes data to name in dir and returns its path.
-func writeFile(t *testing.T, dir, name, data string) string {
+func writeFile(t testing.TB, dir, name, data string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
@@ -200,7 +200,7 @@ func writeFile(t *testing.T, dir, name, data string) string {
 }
 
 // canonical is the simulator state in a form equal across runs.
-func canonical(t *testing.T, st simulator.State) string {
+func canonical(t testing.TB, st simulator.State) string {
 	t.Helper()
 	b, err := json.MarshalIndent(st.Canonical(), "", " ")
 	if err != nil {
@@ -211,7 +211,7 @@ func canonical(t *testing.T, st simulator.State) string {
 
 // cleanState sends events to a fresh simulator, in-process, and returns its
 // canonical state: what any run that loses and duplicates nothing ends with.
-func cleanState(t *testing.T, events string) string {
+func cleanState(t testing.TB, events string) string {
 	t.Helper()
 	sim := simulator.NewServer(simulator.Options{})
 	defer sim.Close()

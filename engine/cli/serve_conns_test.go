@@ -20,19 +20,11 @@ func TestServeIdleConnectionsDoNotStopHealthz(t *testing.T) {
 	defer s.stop(t)
 	addr := strings.TrimPrefix(s.base, "http://")
 	for i := range 200 {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(20 * time.Second))
-		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		c, err := keepAlive(addr)
 		if err != nil {
 			t.Fatalf("connection %d: %v", i, err)
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		defer c.Close()
 	}
 	if code, body := get(t, s.base+"/healthz"); code != 200 || body != "{\"status\":\"ok\"}\n" {
 		t.Errorf("/healthz: %d %q", code, body)
@@ -50,4 +42,27 @@ func TestServeIdleConnectionsDoNotStopHealthz(t *testing.T) {
 	} else if fmt.Sscanf(metrics[i+1:], "intercom_actions_http_connections %d", &open); open > 50 {
 		t.Errorf("%d connections open, cap 50", open)
 	}
+}
+
+// keepAlive opens a connection to addr, asks GET /healthz on it and
+// returns it open and idle, as a keep-alive client leaves it between
+// requests.
+func keepAlive(addr string) (net.Conn, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.SetDeadline(time.Time{})
+	return c, nil
 }

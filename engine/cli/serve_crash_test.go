@@ -36,10 +36,13 @@ func batches(events string, n int) []string {
 
 // loadClient posts batches in order to the current server, each until it
 // is acknowledged (200), retrying the same batch — same messageIds — on
-// any failure, as Segment's libraries do.
+// any failure, as Segment's libraries do. Setting halt stops it before its
+// next try (done is closed then): the batches acknowledged are the first
+// acked of them.
 type loadClient struct {
 	base  atomic.Value // string: where the server is now
 	acked atomic.Int64
+	halt  atomic.Bool
 	pause time.Duration
 	done  chan struct{}
 }
@@ -50,11 +53,14 @@ func newLoadClient(base string, pause time.Duration) *loadClient {
 	return c
 }
 
-func (c *loadClient) run(t *testing.T, bodies []string) {
+func (c *loadClient) run(t testing.TB, bodies []string) {
 	defer close(c.done)
 	hc := &http.Client{Timeout: 10 * time.Second}
 	for _, body := range bodies {
 		for {
+			if c.halt.Load() {
+				return
+			}
 			resp, err := hc.Post(c.base.Load().(string)+"/v1/batch", "application/json", strings.NewReader(body))
 			if err == nil {
 				resp.Body.Close()

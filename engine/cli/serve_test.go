@@ -29,7 +29,7 @@ var listenRE = regexp.MustCompile(`msg="serve: listening" addr=(http://[0-9.:]+)
 
 // startServe runs `serve` with args (a free loopback port unless they say
 // otherwise) and waits until it listens.
-func startServe(t *testing.T, env []string, args ...string) *served {
+func startServe(t testing.TB, env []string, args ...string) *served {
 	t.Helper()
 	p := startEnv(t, "", env, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	var base string
@@ -47,7 +47,7 @@ func startServe(t *testing.T, env []string, args ...string) *served {
 }
 
 // post sends body to url and returns the status, the answer and its headers.
-func post(t *testing.T, url, body string, header ...string) (int, string, http.Header) {
+func post(t testing.TB, url, body string, header ...string) (int, string, http.Header) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	for i := 0; i+1 < len(header); i += 2 {
@@ -62,7 +62,7 @@ func post(t *testing.T, url, body string, header ...string) (int, string, http.H
 	return resp.StatusCode, string(b), resp.Header
 }
 
-func get(t *testing.T, url string) (int, string) {
+func get(t testing.TB, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -87,7 +87,7 @@ func simStateOf(t *testing.T, base string) simulator.State {
 // waitForMetrics waits until serve's /metrics holds every line part in
 // wants, as serve counts what it settles just after Intercom has it; after
 // 20 s it fails the test with those missing.
-func waitForMetrics(t *testing.T, base string, wants ...string) {
+func waitForMetrics(t testing.TB, base string, wants ...string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -109,7 +109,7 @@ func waitForMetrics(t *testing.T, base string, wants ...string) {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (s *served) stop(t *testing.T) {
+func (s *served) stop(t testing.TB) {
 	t.Helper()
 	s.signal(syscall.SIGTERM)
 	if code := s.wait(60 * time.Second); code != 0 {
