@@ -28,6 +28,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(holdEnv); spec != "" { // a process of BenchmarkServeIdleConnections
+		os.Exit(holdConnections(spec))
+	}
 	code := contract.Main(m) // every exchange with an in-process simulator checked against Intercom's description
 	if binDir != "" {
 		os.RemoveAll(binDir)
