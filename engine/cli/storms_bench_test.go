@@ -50,7 +50,9 @@ type storm struct {
 // BenchmarkStormRefusedToken: under load, Intercom refuses serve's token
 // (revoked) for a minute; then the token file gets a new token and serve
 // gets SIGHUP (sighup), or nothing more is done and serve's own check of
-// the token every minute (--token-recheck's default) finds it (recheck).
+// the token every minute (--token-recheck's default) finds it (recheck:
+// that check comes a minute after the pause began, about when the token
+// is written, so s-to-resume is near 0 or near 60, as it falls).
 // Delivery pauses, serve keeps taking events, nothing is dead-lettered;
 // afterwards every acknowledged event is delivered once and Intercom ends
 // as after a clean run. Figures: events accepted during the pause, calls
