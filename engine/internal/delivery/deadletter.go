@@ -26,6 +26,10 @@ type DeadLetter struct {
 	// may apply it twice. Empty for a failure.
 	Outcome string    `json:"outcome,omitempty"`
 	Time    time.Time `json:"time"`
+	// Key is its event's Event.Key, for the store (not written out): a
+	// store may keep one dead letter per Key, Rule and Action, so that an
+	// event dispatched again after a crash is not dead-lettered twice.
+	Key string `json:"-"`
 }
 
 // OutcomeUnknown is DeadLetter.Outcome of an action cut off mid-request.
@@ -45,7 +49,7 @@ func NewDeadLetter(ev Event, rule, action string, err error, now time.Time) Dead
 	case !json.Valid(ev.Raw):
 		raw, _ = json.Marshal(string(ev.Raw))
 	}
-	dl := DeadLetter{Event: raw, Ref: ev.Ref, Rule: rule, Action: action, Error: err.Error(), Time: now.UTC()}
+	dl := DeadLetter{Event: raw, Ref: ev.Ref, Rule: rule, Action: action, Error: err.Error(), Time: now.UTC(), Key: ev.Key}
 	if errors.Is(err, ErrOutcomeUnknown) {
 		dl.Outcome = OutcomeUnknown
 	}
