@@ -201,7 +201,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer dlFile.Close()
 	var done, failed int64
 	var progMu sync.Mutex
-	sink := processor.Sink{DeadLetters: dlFile, OnResult: func(r processor.EventResult) {
+	sink := processor.Sink{DeadLetters: hookDeadLetters(dlFile), OnResult: func(r processor.EventResult) {
 		progMu.Lock()
 		done++
 		if r.Status == processor.Failed {
