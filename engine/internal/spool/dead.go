@@ -85,7 +85,7 @@ func forgetDeadKeys(tx *bolt.Tx, seq []byte) error {
 	var found [][]byte // deleting while a cursor walks would skip keys
 	c := keys.Cursor()
 	for k, _ := c.Seek(seq); k != nil && bytes.HasPrefix(k, seq); k, _ = c.Next() {
-		found = append(found, k)
+		found = append(found, bytes.Clone(k))
 	}
 	for _, k := range found {
 		if err := keys.Delete(k); err != nil {

@@ -165,3 +165,41 @@ func TestSpoolWithoutDeadKeysOpens(t *testing.T) {
 		t.Errorf("%d dead letters, want 2: the earlier version's, then one", len(got))
 	}
 }
+
+// TestSalvageKeepsTheDeadKeys: a salvaged spool still keeps its queued
+// events' dead letters once; the keys of events it does not hold are
+// left out.
+func TestSalvageKeepsTheDeadKeys(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Append(context.Background(), []delivery.Item{ev(1), ev(2)})
+	evs := drain(t, s, 2)
+	for _, e := range evs {
+		s.PutDeadLetter(delivery.NewDeadLetter(e, "Track Event", "track_event", errors.New("refused"), time.Now()))
+	}
+	s.Close()
+	db, err := bolt.Open(filepath.Join(dir, FileName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error { // the key of an event lost to the damage
+		return tx.Bucket(bucketDeadKeys).Put(deadKey(delivery.DeadLetter{Key: "99", Rule: "R"}), u64(7))
+	})
+	db.Close()
+	ndir := t.TempDir()
+	if _, err := Salvage(dir, filepath.Join(ndir, FileName)); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, ndir, Options{})
+	if n := deadKeys(t, s); n != 2 {
+		t.Errorf("%d keys salvaged, want the 2 of the events queued", n)
+	}
+	again := drain(t, s, 2)
+	s.PutDeadLetter(delivery.NewDeadLetter(again[0], "Track Event", "track_event", errors.New("refused"), time.Now()))
+	if got := deadLetters(t, s); len(got) != 2 {
+		t.Errorf("%d dead letters after the salvage and the same failure again, want 2", len(got))
+	}
+}
