@@ -220,6 +220,32 @@ const capped = `{"type":"identify","userId":"u1","traits":{"email":"u1@example.c
 // cappedFailures are the lines of capped that fail.
 var cappedFailures = []int{4, 6, 8}
 
+// cappedIntercom returns a simulator with the cap on event names capped
+// runs into (closed at the test's end), and the canonical state a clean
+// run of capped, one event at a time, leaves in one.
+func cappedIntercom(t *testing.T) (*simulator.Server, string) {
+	t.Helper()
+	opts := simulator.Options{MaxEventNames: 1}
+	want := cleanStateWith(t, opts, capped, 1, "--concurrency", "1")
+	ic := simulator.NewServer(opts)
+	t.Cleanup(ic.Close)
+	return ic, want
+}
+
+// checkOnePerFailure checks that refs, those of the dead letters kept
+// (listed), are one for each line of cappedFailures, as ref (a format
+// with the line's number) names it.
+func checkOnePerFailure(t *testing.T, refs []string, ref, listed string) {
+	t.Helper()
+	var want []string
+	for _, l := range cappedFailures {
+		want = append(want, fmt.Sprintf(ref, l))
+	}
+	if strings.Join(refs, ", ") != strings.Join(want, ", ") {
+		t.Errorf("dead letters of %s, want one of each of %s:\n%s", strings.Join(refs, ", "), strings.Join(want, ", "), listed)
+	}
+}
+
 // TestServeDeadLettersOnceAcrossSIGKILL: serve is killed (SIGKILL) after
 // an event's dead letter is kept and before the event is settled (a test
 // hook holds it there), and restarted on the same data dir. The event
@@ -227,10 +253,7 @@ var cappedFailures = []int{4, 6, 8}
 // twice: `deadletter list` shows one per failure, and Intercom ends as
 // after a clean run.
 func TestServeDeadLettersOnceAcrossSIGKILL(t *testing.T) {
-	opts := simulator.Options{MaxEventNames: 1}
-	want := cleanStateWith(t, opts, capped, 1, "--concurrency", "1")
-	ic := simulator.NewServer(opts)
-	defer ic.Close()
+	ic, want := cappedIntercom(t)
 	dir := t.TempDir()
 	args := []string{"--data-dir", dir, "--api-base", ic.URL(), "--concurrency", "1"}
 	s := startServe(t, []string{holdAfterDeadLetterEnv + "=1"}, args...)
@@ -252,11 +275,8 @@ func TestServeDeadLettersOnceAcrossSIGKILL(t *testing.T) {
 			refs = append(refs, f[2])
 		}
 	}
-	var wantRefs []string
-	for _, l := range cappedFailures {
-		wantRefs = append(wantRefs, fmt.Sprintf("messageId line-%d", l))
+	if code != 0 {
+		t.Errorf("deadletter list: exit %d\n%s", code, errOut)
 	}
-	if code != 0 || strings.Join(refs, ", ") != strings.Join(wantRefs, ", ") {
-		t.Errorf("dead letters of %s, want one of each of %s:\n%s%s", strings.Join(refs, ", "), strings.Join(wantRefs, ", "), out, errOut)
-	}
+	checkOnePerFailure(t, refs, "messageId line-%d", out+errOut)
 }
