@@ -535,7 +535,6 @@ func (s *Spool) commit(group []*appendReq, probe bool) {
 		// The settles are tried again with the next commit: a request, or
 		// the retry ticker's probe.
 	} else {
-		close(waiters)
 		s.commits.Add(1)
 		if len(settles) > 0 || dead < s.deadBytes.Load() {
 			s.full.Store(false)
@@ -544,6 +543,7 @@ func (s *Spool) commit(group []*appendReq, probe bool) {
 		s.bytes.Store(bytes)
 		s.count.Store(count)
 		s.deadBytes.Store(dead)
+		close(waiters) // once the counters say what was committed
 		if s.writeErr.Swap(nil) != nil && s.opts.OnWriteError != nil {
 			s.opts.OnWriteError(nil)
 		}
