@@ -45,6 +45,9 @@ to the next owner, and the partition is committed once, before the next
 owner starts. After a crash, the events settled since the last commit
 (--commit-interval) go again; Intercom ignores a data event of the same
 contact, name and created_at as one it stored (whatever its metadata).
+Their dead letters are written again too: the dead-letter topic or file
+may then hold two records of one failure (unlike send's and serve's, which
+keep one).
 
 Dead letters (events that cannot be used, actions that finally failed)
 go to --dead-letter-topic (the JSON of each, keyed as its event, header

@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 }
 
 // binary returns the path of the intercom-actions binary, building it on
-// first use.
+// first use, with the tests' hooks (-tags testhooks: see testhook.go).
 func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -47,7 +47,7 @@ func binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "intercom-actions")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/intercom-actions/intercom-actions/cmd/intercom-actions").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "testhooks", "-o", binPath, "github.com/intercom-actions/intercom-actions/cmd/intercom-actions").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -216,13 +216,20 @@ func canonical(t testing.TB, st simulator.State) string {
 // canonical state: what any run that loses and duplicates nothing ends with.
 func cleanState(t testing.TB, events string) string {
 	t.Helper()
-	sim := simulator.NewServer(simulator.Options{})
+	return cleanStateWith(t, simulator.Options{}, events, 0)
+}
+
+// cleanStateWith is cleanState with a simulator of opts and send's args
+// added; the run must exit code (1 when it dead-letters something).
+func cleanStateWith(t *testing.T, opts simulator.Options, events string, code int, args ...string) string {
+	t.Helper()
+	sim := simulator.NewServer(opts)
 	defer sim.Close()
 	dir := t.TempDir()
 	path := writeFile(t, dir, "events.ndjson", events)
-	code, _, errOut := runCLI(t, "", "send", "--api-base", sim.URL(), "--checkpoint", filepath.Join(dir, "cp"), "--dead-letter", filepath.Join(dir, "dl"), path)
-	if code != 0 {
-		t.Fatalf("clean run: exit %d\n%s", code, errOut)
+	args = append([]string{"send", "--api-base", sim.URL(), "--checkpoint", filepath.Join(dir, "cp"), "--dead-letter", filepath.Join(dir, "dl")}, args...)
+	if got, _, errOut := runCLI(t, "", append(args, path)...); got != code {
+		t.Fatalf("clean run: exit %d, want %d\n%s", got, code, errOut)
 	}
 	return canonical(t, sim.State())
 }

@@ -64,7 +64,9 @@ Stopping: the first Ctrl-C (SIGINT) or SIGTERM stops reading, lets the
 requests in flight finish (--shutdown-timeout), and records in the
 checkpoint file how far each input file is settled (sent, skipped or
 dead-lettered); 'send --resume' with the same files then continues without
-sending a settled event again, after a stop or a kill. The checkpoint is
+sending a settled event again, after a stop or a kill (an event whose dead
+letter a kill left unsettled is sent again, and its dead letter not written
+twice: keep the same --dead-letter file). The checkpoint is
 named after the input files (send-checkpoint-NAME-HASH.ndjson in the
 current folder, or --checkpoint), written once the settings are checked
 and removed when nothing is left to resume; while a send runs, a second
@@ -151,7 +153,12 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if code, ok := checkToken("send", p, nil, stderr); !ok {
 		return code
 	}
-	cp, progress, code := openCheckpoint(*cpPath, inputs, *resume, *dryRun, stderr)
+	dlPath, err := filepath.Abs(*deadLetter)
+	if err != nil {
+		fmt.Fprintf(stderr, "send: %v\n", err)
+		return 1
+	}
+	cp, progress, code := openCheckpoint(*cpPath, inputs, dlPath, *resume, *dryRun, stderr)
 	if cp == nil && code >= 0 {
 		return code
 	}
@@ -199,9 +206,19 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	dlFile := &delivery.DeadLetterFile{Path: *deadLetter}
 	defer dlFile.Close()
+	if *resume && cp != nil {
+		kept, err := checkpoint.KeptDeadLetters(dlPath, progress)
+		if err != nil {
+			fmt.Fprintf(stderr, "send: %v: its dead letters of the events the stopped run did not settle may be written again\n", err)
+		}
+		if n := kept.Len(); n > 0 {
+			fmt.Fprintf(stderr, "send: %s holds %d dead letters of events the stopped run did not settle: those events are sent again, and their dead letters not written twice\n", *deadLetter, n)
+		}
+		dlFile.Kept = kept
+	}
 	var done, failed int64
 	var progMu sync.Mutex
-	sink := processor.Sink{DeadLetters: dlFile, OnResult: func(r processor.EventResult) {
+	sink := processor.Sink{DeadLetters: hookDeadLetters(dlFile), OnResult: func(r processor.EventResult) {
 		progMu.Lock()
 		done++
 		if r.Status == processor.Failed {
@@ -305,12 +322,13 @@ func stopOnSignals(sigs *signals, run processor.Run, abort func(), timeout time.
 
 // openCheckpoint takes the checkpoint of the input files, loads it and
 // starts the one of this run; path "" names it after the inputs
-// (checkpoint.Name). It returns the file (nil when no input is a file, on a
+// (checkpoint.Name). deadLetters is the dead-letter file (absolute): where
+// it ends now is where the dead letters of a new run of an input begin. It returns the file (nil when no input is a file, on a
 // dry run, or on error), each file input's progress by its name as given,
 // and the exit code to stop with when the file is nil and the code is not
 // negative. The file is held (checkpoint.Acquire) until its Release: a
 // second run over the same checkpoint is refused while this one runs.
-func openCheckpoint(path string, inputs []string, resume, dryRun bool, stderr io.Writer) (*openedCheckpoint, map[string]checkpoint.Progress, int) {
+func openCheckpoint(path string, inputs []string, deadLetters string, resume, dryRun bool, stderr io.Writer) (*openedCheckpoint, map[string]checkpoint.Progress, int) {
 	progress := map[string]checkpoint.Progress{}
 	var files, abs []string
 	seen := map[string]bool{}
@@ -366,6 +384,10 @@ func openCheckpoint(path string, inputs []string, resume, dryRun bool, stderr io
 	for _, p := range prev {
 		byPath[p.Path] = p
 	}
+	var dlSize int64
+	if info, err := os.Stat(deadLetters); err == nil {
+		dlSize = info.Size()
+	}
 	var all []checkpoint.Progress
 	for i, name := range files {
 		info, err := os.Stat(abs[i])
@@ -377,9 +399,13 @@ func openCheckpoint(path string, inputs []string, resume, dryRun bool, stderr io
 		case ok && !resume && !p.Done && checkpoint.Started([]checkpoint.Progress{p}):
 			return fail(2, "%s holds the checkpoint of a run that did not finish (%s, settled up to line %d): add --resume to continue it, or remove the file to start again", path, p.Path, p.Mark.Line)
 		case !ok || !resume:
-			p = checkpoint.Progress{Path: abs[i], Size: info.Size()} // a new run of this input
+			p = checkpoint.Progress{Path: abs[i], Size: info.Size(), DeadLetters: deadLetters, DeadLettersFrom: dlSize} // a new run of this input
 		case info.Size() < p.Size:
 			return fail(2, "%s is smaller than when the checkpoint began (%d bytes, then %d): it is not the same input; remove %s to start again", name, info.Size(), p.Size, path)
+		case p.DeadLetters != deadLetters: // another file (or a checkpoint of an earlier version): this run's begin here
+			p.DeadLetters, p.DeadLettersFrom = deadLetters, dlSize
+		case dlSize < p.DeadLettersFrom: // made anew since: all of it may be this input's runs'
+			p.DeadLettersFrom = 0
 		}
 		progress[name] = p
 		all = append(all, p)

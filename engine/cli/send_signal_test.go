@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -217,5 +218,41 @@ func TestSendSaysAtOnceWhenIntercomIsUnreachable(t *testing.T) {
 	}
 	if strings.Contains(errOut, "outcome unknown") {
 		t.Errorf("requests refused before reaching Intercom were reported as outcome unknown:\n%s", errOut)
+	}
+}
+
+// TestSendDeadLettersOnceAcrossSIGKILL: send is killed (SIGKILL) after an
+// event's dead letter is written and before the event's settle is
+// recorded in the checkpoint (a test hook holds it there). `send --resume`
+// sends the event again, Intercom refuses it again, and its dead letter
+// is not written twice: the dead-letter file holds one per failure, and
+// Intercom ends as after a clean run.
+func TestSendDeadLettersOnceAcrossSIGKILL(t *testing.T) {
+	ic, want := cappedIntercom(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "events.ndjson", capped)
+	args := []string{"send", "--api-base", ic.URL(), "--concurrency", "1", "events.ndjson"}
+	p := startEnv(t, dir, []string{holdAfterDeadLetterEnv + "=1"}, args...)
+	p.waitForStderr(t, 30*time.Second, holdingLine)
+	p.signal(syscall.SIGKILL)
+	p.wait(30 * time.Second)
+
+	resumed := start(t, dir, append([]string{"send", "--resume"}, args[1:]...)...)
+	if code := resumed.wait(60 * time.Second); code != 1 {
+		t.Fatalf("resume: exit %d, want 1 (dead letters)\n%s", code, resumed.stderr.String())
+	}
+	if !strings.Contains(resumed.stderr.String(), "send: dead-letter.ndjson holds 1 dead letters of events the stopped run did not settle") {
+		t.Errorf("the resume does not say it found the dead letter:\n%s", resumed.stderr.String())
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "dead-letter.ndjson"))
+	var refs []string
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var dl struct{ Ref string }
+		json.Unmarshal([]byte(l), &dl)
+		refs = append(refs, dl.Ref)
+	}
+	checkOnePerFailure(t, refs, "events.ndjson:%d", string(data))
+	if got := canonical(t, ic.State()); got != want {
+		t.Errorf("Intercom after the kill and the resume differs from a clean run's")
 	}
 }

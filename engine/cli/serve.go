@@ -191,7 +191,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	src := sp.Source()
 	src.Settled = met.Delivered
 	sink := processor.Sink{
-		DeadLetters: delivery.DeadLetterFunc(sp.PutDeadLetter),
+		DeadLetters: hookDeadLetters(delivery.DeadLetterFunc(sp.PutDeadLetter)),
 		// An event is settled once its dead letter is written: tried again
 		// while the disk is full (the spool probes it), kept if serve stops.
 		DeadLetterRetry: time.Second,

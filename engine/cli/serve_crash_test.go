@@ -207,3 +207,82 @@ func TestServeSecondSignalAborts(t *testing.T) {
 		t.Errorf("replay: %d\n%s", code, out)
 	}
 }
+
+// capped are events of three users, three of whose tracks are of a second
+// event name, past a workspace's cap of one (simulator.Options
+// MaxEventNames 1): Intercom refuses them (422) each time, and each is a
+// dead letter. Sent one at a time (--concurrency 1), the first name is
+// "Signed In" on every run.
+const capped = `{"type":"identify","userId":"u1","traits":{"email":"u1@example.com"},"timestamp":"2024-03-01T10:00:00Z"}
+{"type":"identify","userId":"u2","traits":{"email":"u2@example.com"},"timestamp":"2024-03-01T10:00:01Z"}
+{"type":"track","userId":"u1","event":"Signed In","timestamp":"2024-03-01T10:00:02Z"}
+{"type":"track","userId":"u2","event":"Plan Changed","timestamp":"2024-03-01T10:00:03Z"}
+{"type":"track","userId":"u2","event":"Signed In","timestamp":"2024-03-01T10:00:04Z"}
+{"type":"track","userId":"u1","event":"Plan Changed","timestamp":"2024-03-01T10:00:05Z"}
+{"type":"identify","userId":"u3","traits":{"email":"u3@example.com"},"timestamp":"2024-03-01T10:00:06Z"}
+{"type":"track","userId":"u3","event":"Plan Changed","timestamp":"2024-03-01T10:00:07Z"}
+`
+
+// cappedFailures are the lines of capped that fail.
+var cappedFailures = []int{4, 6, 8}
+
+// cappedIntercom returns a simulator with the cap on event names capped
+// runs into (closed at the test's end), and the canonical state a clean
+// run of capped, one event at a time, leaves in one.
+func cappedIntercom(t *testing.T) (*simulator.Server, string) {
+	t.Helper()
+	opts := simulator.Options{MaxEventNames: 1}
+	want := cleanStateWith(t, opts, capped, 1, "--concurrency", "1")
+	ic := simulator.NewServer(opts)
+	t.Cleanup(ic.Close)
+	return ic, want
+}
+
+// checkOnePerFailure checks that refs, those of the dead letters kept
+// (listed), are one for each line of cappedFailures, as ref (a format
+// with the line's number) names it.
+func checkOnePerFailure(t *testing.T, refs []string, ref, listed string) {
+	t.Helper()
+	var want []string
+	for _, l := range cappedFailures {
+		want = append(want, fmt.Sprintf(ref, l))
+	}
+	if strings.Join(refs, ", ") != strings.Join(want, ", ") {
+		t.Errorf("dead letters of %s, want one of each of %s:\n%s", strings.Join(refs, ", "), strings.Join(want, ", "), listed)
+	}
+}
+
+// TestServeDeadLettersOnceAcrossSIGKILL: serve is killed (SIGKILL) after
+// an event's dead letter is kept and before the event is settled (a test
+// hook holds it there), and restarted on the same data dir. The event
+// comes again and is refused again, and its dead letter is not kept
+// twice: `deadletter list` shows one per failure, and Intercom ends as
+// after a clean run.
+func TestServeDeadLettersOnceAcrossSIGKILL(t *testing.T) {
+	ic, want := cappedIntercom(t)
+	dir := t.TempDir()
+	args := []string{"--data-dir", dir, "--api-base", ic.URL(), "--concurrency", "1"}
+	s := startServe(t, []string{holdAfterDeadLetterEnv + "=1"}, args...)
+	if code, body, _ := post(t, s.base+"/v1/batch", batches(capped, 100)[0]); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	s.waitForStderr(t, 30*time.Second, holdingLine)
+	s.signal(syscall.SIGKILL)
+	s.wait(30 * time.Second)
+
+	s = startServe(t, nil, args...)
+	waitFor(t, 60*time.Second, "Intercom to hold what a clean run leaves", func() bool { return canonical(t, ic.State()) == want })
+	waitForMetrics(t, s.base, "intercom_actions_spool_depth 0", fmt.Sprintf("intercom_actions_dead_letters_total %d", len(cappedFailures)))
+	s.stop(t)
+	code, out, errOut := runCLI(t, "", "deadletter", "list", "--data-dir", dir)
+	var refs []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Split(l, "\t"); len(f) > 2 {
+			refs = append(refs, f[2])
+		}
+	}
+	if code != 0 {
+		t.Errorf("deadletter list: exit %d\n%s", code, errOut)
+	}
+	checkOnePerFailure(t, refs, "messageId line-%d", out+errOut)
+}

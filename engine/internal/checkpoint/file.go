@@ -18,6 +18,12 @@ type Progress struct {
 	Size int64  // its size when the first run began; a resumed input must not be smaller
 	Mark Mark
 	Done bool // every event of the input is settled
+	// DeadLetters is the dead-letter file of the input's runs (absolute)
+	// and DeadLettersFrom its size when the first of them began: what they
+	// wrote there comes after it (see KeptDeadLetters). DeadLetters is ""
+	// when unknown: a checkpoint of an earlier version.
+	DeadLetters     string
+	DeadLettersFrom int64
 }
 
 // record is one line of a checkpoint file. A record with Line (or Done)
@@ -28,6 +34,10 @@ type record struct {
 	Line    int    `json:"line,omitempty"`
 	Settled []int  `json:"settled,omitempty"`
 	Done    bool   `json:"done,omitempty"`
+	// Of a mark, while the input is not done: Progress.DeadLetters and
+	// DeadLettersFrom.
+	DeadLetters     string `json:"dead_letters,omitempty"`
+	DeadLettersFrom int64  `json:"dead_letters_from,omitempty"`
 }
 
 // Load reads a checkpoint file. A missing file gives an error for which
@@ -62,6 +72,9 @@ func Load(path string) ([]Progress, error) {
 		}
 		if r.Size > 0 {
 			p.Size = r.Size
+		}
+		if r.DeadLetters != "" {
+			p.DeadLetters, p.DeadLettersFrom = r.DeadLetters, r.DeadLettersFrom
 		}
 		p.Mark.Line = max(p.Mark.Line, r.Line)
 		p.Done = p.Done || r.Done
@@ -100,6 +113,7 @@ type File struct {
 	trackers map[string]*Tracker
 	size     map[string]int64
 	done     map[string]bool
+	dead     map[string]Progress // of each input, its DeadLetters and DeadLettersFrom
 	pending  map[string][]int
 	err      error // the first write error
 	written  int64 // bytes appended since the last compaction
@@ -113,7 +127,7 @@ type File struct {
 // file there) and returns it open for Settled.
 func Create(path string, inputs []Progress) (*File, error) {
 	f := &File{
-		path: path, trackers: map[string]*Tracker{}, size: map[string]int64{}, done: map[string]bool{},
+		path: path, trackers: map[string]*Tracker{}, size: map[string]int64{}, done: map[string]bool{}, dead: map[string]Progress{},
 		pending: map[string][]int{}, kick: make(chan struct{}, 1), quit: make(chan struct{}), exit: make(chan struct{}),
 	}
 	for _, in := range inputs {
@@ -121,6 +135,7 @@ func Create(path string, inputs []Progress) (*File, error) {
 		f.trackers[in.Path] = NewTracker(in.Mark)
 		f.size[in.Path] = in.Size
 		f.done[in.Path] = in.Done
+		f.dead[in.Path] = Progress{DeadLetters: in.DeadLetters, DeadLettersFrom: in.DeadLettersFrom}
 	}
 	if err := f.compact(); err != nil {
 		return nil, err
@@ -232,7 +247,11 @@ func (f *File) compactLocked() error {
 	var b bytes.Buffer
 	for _, in := range f.inputs {
 		m := f.trackers[in].Mark()
-		line, _ := json.Marshal(record{Input: in, Size: f.size[in], Line: m.Line, Settled: m.Settled, Done: f.done[in]})
+		r := record{Input: in, Size: f.size[in], Line: m.Line, Settled: m.Settled, Done: f.done[in]}
+		if !r.Done { // a done input is not resumed
+			r.DeadLetters, r.DeadLettersFrom = f.dead[in].DeadLetters, f.dead[in].DeadLettersFrom
+		}
+		line, _ := json.Marshal(r)
 		b.Write(line)
 		b.WriteByte('\n')
 	}

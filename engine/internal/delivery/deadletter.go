@@ -26,6 +26,10 @@ type DeadLetter struct {
 	// may apply it twice. Empty for a failure.
 	Outcome string    `json:"outcome,omitempty"`
 	Time    time.Time `json:"time"`
+	// Key is its event's Event.Key, for the store (not written out): a
+	// store may keep one dead letter per Key, Rule and Action, so that an
+	// event dispatched again after a crash is not dead-lettered twice.
+	Key string `json:"-"`
 }
 
 // OutcomeUnknown is DeadLetter.Outcome of an action cut off mid-request.
@@ -45,7 +49,7 @@ func NewDeadLetter(ev Event, rule, action string, err error, now time.Time) Dead
 	case !json.Valid(ev.Raw):
 		raw, _ = json.Marshal(string(ev.Raw))
 	}
-	dl := DeadLetter{Event: raw, Ref: ev.Ref, Rule: rule, Action: action, Error: err.Error(), Time: now.UTC()}
+	dl := DeadLetter{Event: raw, Ref: ev.Ref, Rule: rule, Action: action, Error: err.Error(), Time: now.UTC(), Key: ev.Key}
 	if errors.Is(err, ErrOutcomeUnknown) {
 		dl.Outcome = OutcomeUnknown
 	}
@@ -113,13 +117,20 @@ func DeadLetterWriter(w io.Writer) DeadLetters {
 type DeadLetterFile struct {
 	Path string
 	Sync bool
+	// Kept, if set, are dead letters the file holds already: a killed run
+	// wrote them and did not settle their events, which the run resuming it
+	// dispatches again. Put writes each of them once less.
+	Kept *DeadLetterSet
 
 	mu sync.Mutex
 	f  *os.File
 }
 
-// Put appends one record.
+// Put appends one record, unless Kept has it.
 func (d *DeadLetterFile) Put(dl DeadLetter) error {
+	if d.Kept.Take(dl) {
+		return nil
+	}
 	line, err := json.Marshal(dl)
 	if err != nil {
 		return err
@@ -157,4 +168,70 @@ func (d *DeadLetterFile) Close() error {
 		return nil
 	}
 	return d.f.Close()
+}
+
+// DeadLetterSet is a multiset of dead letters, told apart by their event,
+// Ref, Rule and Action (not by Error, Outcome or Time: the same failure
+// met again). It is safe for concurrent use; a nil set is empty.
+type DeadLetterSet struct {
+	mu sync.Mutex
+	n  map[deadLetterID]int
+}
+
+// deadLetterID is what tells dead letters apart in a DeadLetterSet.
+type deadLetterID struct{ event, ref, rule, action string }
+
+// idOf is dl's id: its event as json.Marshal writes it (compact, HTML
+// escaped), so that one read back from a file is the one written.
+func idOf(dl DeadLetter) deadLetterID {
+	ev, err := json.Marshal(dl.Event)
+	if err != nil {
+		ev = dl.Event
+	}
+	return deadLetterID{string(ev), dl.Ref, dl.Rule, dl.Action}
+}
+
+// Add puts dl in the set.
+func (s *DeadLetterSet) Add(dl DeadLetter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == nil {
+		s.n = map[deadLetterID]int{}
+	}
+	s.n[idOf(dl)]++
+}
+
+// Take removes one dead letter like dl from the set, and says whether
+// there was one.
+func (s *DeadLetterSet) Take(dl DeadLetter) bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.n) == 0 {
+		return false
+	}
+	id := idOf(dl)
+	if s.n[id] == 0 {
+		return false
+	}
+	if s.n[id]--; s.n[id] == 0 {
+		delete(s.n, id)
+	}
+	return true
+}
+
+// Len returns how many dead letters the set holds.
+func (s *DeadLetterSet) Len() int {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.n {
+		n += c
+	}
+	return n
 }

@@ -28,6 +28,12 @@ type Event struct {
 	// Err is set when the source could not read this event whole (Raw is
 	// then its start); it is dead-lettered with this error and not evaluated.
 	Err error
+	// Key, if set, names the event in its source for good: given again
+	// (after a crash), the event has the same Key, and no other event has
+	// it (the spool's sequence number). Its dead letters carry it
+	// (DeadLetter.Key), so that a store can keep one per event, rule and
+	// action however often the event is dispatched.
+	Key string
 	// Redeliverable says the source can give this event again after a stop
 	// (it keeps a checkpoint or a spool): a stopped run then leaves the event
 	// unsettled rather than dead-lettering it unsent (Summary.Unsettled).

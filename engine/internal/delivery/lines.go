@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/tidwall/gjson"
 
@@ -73,3 +75,22 @@ func (s *LineSource) Next(ctx context.Context) (Event, error) {
 
 // Line returns the line number of the event Next returned last.
 func (s *LineSource) Line() int { return s.line }
+
+// RefLine returns the line of the input named name that ref, the Ref of an
+// event a LineSource reading name gave ("name:12", or "… (via name:12)"
+// for a dead letter sent again), says the event was read from; ok is false
+// when ref is not such a ref.
+func RefLine(ref, name string) (line int, ok bool) {
+	if i := strings.LastIndex(ref, " (via "); i >= 0 && strings.HasSuffix(ref, ")") {
+		ref = ref[i+len(" (via ") : len(ref)-1]
+	}
+	rest, ok := strings.CutPrefix(ref, name+":")
+	if !ok {
+		return 0, false
+	}
+	line, err := strconv.Atoi(rest)
+	if err != nil || line <= 0 || rest[0] == '+' {
+		return 0, false
+	}
+	return line, true
+}

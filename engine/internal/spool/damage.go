@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -236,7 +237,8 @@ type Salvaged struct {
 }
 
 // Salvage copies every record that can be read from the spool file in dir
-// — queued events, dead letters, the message ids of de-duplication — into
+// — queued events, dead letters, the message ids of de-duplication, the
+// keys of the dead letters of the events queued (see putDead) — into
 // a new spool file at out, which must not exist. It reads with the walker,
 // page by page, so a truncated or damaged file gives up only the pages
 // that are lost. The file in dir is not changed.
@@ -317,6 +319,10 @@ func Salvage(dir, out string) (Salvaged, error) {
 				res.DeadLetters++
 				deadBytes += uint64(len(v))
 				maxDead = max(maxDead, binary.BigEndian.Uint64(k))
+			case string(bucketDeadKeys):
+				if len(k) < 9 || len(v) != 8 {
+					return nil
+				}
 			case string(bucketIDs):
 				res.IDs++
 			case string(bucketIDTime):
@@ -348,10 +354,13 @@ func Salvage(dir, out string) (Salvaged, error) {
 	}
 	deadSeq = max(sequences[string(bucketDead)], maxDead)
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEvents, bucketIDs, bucketIDTime, bucketDead, bucketMeta} {
+		for _, b := range [][]byte{bucketEvents, bucketIDs, bucketIDTime, bucketDead, bucketDeadKeys, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if err := pruneDeadKeys(tx); err != nil {
+			return err
 		}
 		if err := tx.Bucket(bucketDead).SetSequence(deadSeq); err != nil {
 			return err
@@ -373,4 +382,23 @@ func Salvage(dir, out string) (Salvaged, error) {
 		res.Problems = []string{"the file is truncated"}
 	}
 	return res, db.Close()
+}
+
+// pruneDeadKeys forgets the keys of dead letters whose event is not in the
+// spool (one lost to the damage): they would never be settled.
+func pruneDeadKeys(tx *bolt.Tx) error {
+	keys, events := tx.Bucket(bucketDeadKeys), tx.Bucket(bucketEvents)
+	var gone [][]byte
+	keys.ForEach(func(k, _ []byte) error {
+		if events.Get(k[:8]) == nil {
+			gone = append(gone, bytes.Clone(k))
+		}
+		return nil
+	})
+	for _, k := range gone {
+		if err := keys.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

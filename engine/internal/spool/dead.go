@@ -1,10 +1,12 @@
 package spool
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,22 +21,78 @@ type DeadLetter struct {
 }
 
 // PutDeadLetter keeps a dead letter, durably, before it returns (with the
-// next group commit). It suits delivery.NewDeadLetterStore.
+// next group commit). It suits delivery.DeadLetterFunc.
+//
+// A dead letter of an event of this spool (its Key, from Source) is kept
+// once per event, rule and action: when its event, dispatched before a
+// crash that came before its settle, is dispatched again and fails alike,
+// the dead letter kept the first time stands, and PutDeadLetter keeps
+// nothing. So does it when that one was replayed or deleted meanwhile.
 func (s *Spool) PutDeadLetter(dl delivery.DeadLetter) error {
 	b, err := json.Marshal(dl)
 	if err != nil {
 		return err
 	}
-	return s.do(context.Background(), &appendReq{dead: b})
+	return s.do(context.Background(), &appendReq{dead: b, key: deadKey(dl)})
 }
 
-func putDead(tx *bolt.Tx, data []byte) error {
+// deadKey is the key of dl in bucketDeadKeys — its event's seq (8 bytes,
+// big endian, as in bucketEvents), then its rule (length first) and its
+// action — or nil when its Key is not a seq of this spool's (a dead letter
+// from elsewhere is kept as it comes).
+func deadKey(dl delivery.DeadLetter) []byte {
+	seq, err := strconv.ParseUint(dl.Key, 10, 64)
+	if err != nil || seq == 0 {
+		return nil
+	}
+	k := make([]byte, 0, 8+binary.MaxVarintLen64+len(dl.Rule)+len(dl.Action))
+	k = binary.BigEndian.AppendUint64(k, seq)
+	k = binary.AppendUvarint(k, uint64(len(dl.Rule)))
+	k = append(k, dl.Rule...)
+	return append(k, dl.Action...)
+}
+
+// putDead keeps the dead letter data, unless its key says one of its
+// event, rule and action was kept already; it returns the bytes it added.
+// The key is kept while the event is in the spool, and forgotten when it
+// is settled (forgetDeadKeys), in the transaction that settles it: a crash
+// can bring the event back only while its key is there.
+func putDead(tx *bolt.Tx, data, key []byte) (int64, error) {
+	keys := tx.Bucket(bucketDeadKeys)
+	if key != nil && keys.Get(key) != nil {
+		return 0, nil
+	}
 	b := tx.Bucket(bucketDead)
 	id, err := b.NextSequence()
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return b.Put(u64(id), data)
+	if err := b.Put(u64(id), data); err != nil {
+		return 0, err
+	}
+	if key != nil && tx.Bucket(bucketEvents).Get(key[:8]) != nil { // settled already: it cannot come back
+		if err := keys.Put(key, u64(id)); err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(data)), nil
+}
+
+// forgetDeadKeys forgets the keys of the dead letters of the event seq (8
+// bytes), as it is settled.
+func forgetDeadKeys(tx *bolt.Tx, seq []byte) error {
+	keys := tx.Bucket(bucketDeadKeys)
+	var found [][]byte // deleting while a cursor walks would skip keys
+	c := keys.Cursor()
+	for k, _ := c.Seek(seq); k != nil && bytes.HasPrefix(k, seq); k, _ = c.Next() {
+		found = append(found, bytes.Clone(k))
+	}
+	for _, k := range found {
+		if err := keys.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deadChunk is how many dead letters DeadLetters reads per read

@@ -29,6 +29,17 @@ func (d *failingDisk) fail() error {
 	return nil
 }
 
+// openOnDisk opens a spool in dir (closed by the test's end, or before
+// it) whose writes fail while its disk is full, holding the n events fill
+// makes.
+func openOnDisk(t *testing.T, dir string, n int) (*Spool, *failingDisk) {
+	t.Helper()
+	disk := &failingDisk{}
+	s := open(t, dir, Options{failWrites: disk.fail, RetryInterval: 5 * time.Millisecond})
+	fill(t, s, n)
+	return s, disk
+}
+
 // refusingIntercom sends every track but those of events e0, e4, e8, ...,
 // which it refuses (they become dead letters).
 type refusingIntercom struct {
@@ -128,9 +139,19 @@ func runUntilEmpty(t *testing.T, s *Spool, ic *refusingIntercom) delivery.Summar
 
 // startDispatch runs a dispatcher on the spool, its dead letters kept
 // there and tried again every 5 ms while they cannot be written (serve's).
-func startDispatch(t *testing.T, s *Spool, ic *refusingIntercom) delivery.Run {
+// after, if set, is called after each dead letter is kept.
+func startDispatch(t *testing.T, s *Spool, ic *refusingIntercom, after ...func()) delivery.Run {
+	put := func(dl delivery.DeadLetter) error {
+		err := s.PutDeadLetter(dl)
+		if err == nil {
+			for _, f := range after {
+				f()
+			}
+		}
+		return err
+	}
 	d, _ := dispatch.New(dispatch.Config{Engine: defaultEngine(t), Executor: ic, Concurrency: 4,
-		Sink: delivery.Sink{DeadLetters: delivery.DeadLetterFunc(s.PutDeadLetter), DeadLetterRetry: 5 * time.Millisecond}})
+		Sink: delivery.Sink{DeadLetters: delivery.DeadLetterFunc(put), DeadLetterRetry: 5 * time.Millisecond}})
 	return d.Start(context.Background(), s.Source())
 }
 
@@ -154,13 +175,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 func TestFullDiskLosesNoAckedEvent(t *testing.T) {
 	const n = 120
 	t.Run("the disk frees up during the run", func(t *testing.T) {
-		disk := &failingDisk{}
-		s, err := Open(t.TempDir(), Options{failWrites: disk.fail, RetryInterval: 5 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		fill(t, s, n)
+		s, disk := openOnDisk(t, t.TempDir(), n)
 		disk.on.Store(true)
 		ic := &refusingIntercom{sent: map[string]int{}}
 		run := startDispatch(t, s, ic)
@@ -183,12 +198,7 @@ func TestFullDiskLosesNoAckedEvent(t *testing.T) {
 	})
 	t.Run("stopped while the disk is full", func(t *testing.T) {
 		dir := t.TempDir()
-		disk := &failingDisk{}
-		s, err := Open(dir, Options{failWrites: disk.fail, RetryInterval: 5 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fill(t, s, n)
+		s, disk := openOnDisk(t, dir, n)
 		disk.on.Store(true)
 		ic := &refusingIntercom{sent: map[string]int{}}
 		run := startDispatch(t, s, ic)
@@ -199,15 +209,29 @@ func TestFullDiskLosesNoAckedEvent(t *testing.T) {
 			t.Errorf("stopped run: %v %+v", err, sum)
 		}
 		s.Close() // its last commit fails too: the settles are lost, not the events
-		s, err = Open(dir, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s = open(t, dir, Options{})
 		if s.Depth() != n {
 			t.Errorf("%d events in the spool after the restart, want all %d", s.Depth(), n)
 		}
 		runUntilEmpty(t, s, ic)
+		checkNothingLost(t, s, ic, n)
+	})
+	t.Run("the disk fills between a dead letter and its settle", func(t *testing.T) {
+		dir := t.TempDir()
+		s, disk := openOnDisk(t, dir, n)
+		ic := &refusingIntercom{sent: map[string]int{}}
+		run := startDispatch(t, s, ic, func() { disk.on.Store(true) })
+		waitUntil(t, "a failed write", func() bool { return s.WriteError() != nil })
+		run.Stop()
+		run.Wait()
+		s.Close() // the settle of the event dead-lettered is lost with the disk
+		s = open(t, dir, Options{})
+		var kept []DeadLetter
+		s.DeadLetters(func(dl DeadLetter) error { kept = append(kept, dl); return nil })
+		if len(kept) != 1 || !slices.ContainsFunc(drain(t, s, int(s.Depth())), func(e delivery.Event) bool { return string(e.Raw) == string(kept[0].Event) }) {
+			t.Fatalf("before the restart's run: dead letters %+v, want one, its event still in the spool", kept)
+		}
+		runUntilEmpty(t, s, ic) // the event comes again, and is refused again
 		checkNothingLost(t, s, ic, n)
 	})
 }

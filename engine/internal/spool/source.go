@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -72,7 +73,7 @@ func (src *Source) fill() error {
 			seq := binary.BigEndian.Uint64(k)
 			src.next = seq + 1
 			rec, err := decodeRecord(v)
-			ev := delivery.Event{Ref: rec.ref, Only: rec.only, Redeliverable: true}
+			ev := delivery.Event{Ref: rec.ref, Only: rec.only, Key: strconv.FormatUint(seq, 10), Redeliverable: true}
 			if ev.Ref == "" {
 				ev.Ref = fmt.Sprintf("spool:%d", seq)
 			}

@@ -2,7 +2,9 @@
 // once they are written and fsynced under the data dir, and stay there
 // until the dispatcher has settled them (sent, skipped or dead-lettered),
 // so a crash or a restart loses none. It also keeps the dead letters, for
-// `deadletter list|show|replay`.
+// `deadletter list|show|replay`: each failure of an event once, though a
+// crash between its dead letter and its settle dispatches it again (see
+// PutDeadLetter).
 //
 // It is a bbolt database (one file, ACID transactions, one writer). Many
 // concurrent Append calls share one transaction and so one fsync (group
@@ -81,7 +83,10 @@ var (
 	bucketIDs    = []byte("ids")    // messageId → received (Unix ns)
 	bucketIDTime = []byte("idtime") // received (Unix ns) + messageId → nothing: the ids by age
 	bucketDead   = []byte("dead")   // id → delivery.DeadLetter JSON
-	bucketMeta   = []byte("meta")   // counters
+	// seq, rule and action → dead letter id: the dead letters of the
+	// events not yet settled (see putDead)
+	bucketDeadKeys = []byte("deadkeys")
+	bucketMeta     = []byte("meta") // counters
 
 	keySeq       = []byte("seq")    // the last event seq used
 	keyIDCount   = []byte("idn")    // entries in ids
@@ -129,6 +134,7 @@ type appendReq struct {
 	items  []delivery.Item
 	size   int64
 	dead   []byte     // a dead letter's JSON to keep
+	key    []byte     // the dead letter's deadKey, nil if it has none
 	replay *replayReq // dead letters to put back in the queue
 	remove *removeReq // dead letters to delete
 	res    delivery.Stored
@@ -184,7 +190,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 		newData: make(chan struct{}), settledNext: make(chan struct{}),
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEvents, bucketIDs, bucketIDTime, bucketDead, bucketMeta} {
+		for _, b := range [][]byte{bucketEvents, bucketIDs, bucketIDTime, bucketDead, bucketDeadKeys, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -434,6 +440,9 @@ func (s *Spool) commit(group []*appendReq, probe bool) {
 				if err := events.Delete(key); err != nil {
 					return err
 				}
+				if err := forgetDeadKeys(tx, key); err != nil {
+					return err
+				}
 			}
 		}
 		put := func(it delivery.Item) error {
@@ -451,10 +460,11 @@ func (s *Spool) commit(group []*appendReq, probe bool) {
 			r.res, r.err = delivery.Stored{}, nil
 			switch {
 			case r.dead != nil:
-				if err := putDead(tx, r.dead); err != nil {
+				added, err := putDead(tx, r.dead, r.key)
+				if err != nil {
 					return err
 				}
-				dead += int64(len(r.dead))
+				dead += added
 				continue
 			case r.replay != nil:
 				if err := r.replay.run(tx, put, &dead); err != nil {
@@ -525,7 +535,6 @@ func (s *Spool) commit(group []*appendReq, probe bool) {
 		// The settles are tried again with the next commit: a request, or
 		// the retry ticker's probe.
 	} else {
-		close(waiters)
 		s.commits.Add(1)
 		if len(settles) > 0 || dead < s.deadBytes.Load() {
 			s.full.Store(false)
@@ -534,6 +543,7 @@ func (s *Spool) commit(group []*appendReq, probe bool) {
 		s.bytes.Store(bytes)
 		s.count.Store(count)
 		s.deadBytes.Store(dead)
+		close(waiters) // once the counters say what was committed
 		if s.writeErr.Swap(nil) != nil && s.opts.OnWriteError != nil {
 			s.opts.OnWriteError(nil)
 		}
