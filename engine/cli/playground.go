@@ -19,13 +19,14 @@ func init() {
 const playgroundUsage = `
 Usage: intercom-actions playground [--addr 127.0.0.1:8090]
 
-Serves a page for trying mappings in the browser: edit the rules (errors
-are marked at their line and column as you type) and the events (sample
-identify, group and track events are one click away), see the planned
-actions with their warnings, run them against a fresh Intercom simulator
-to see every HTTP request and the state it ends in, and save the whole as
-a golden case that ` + "`intercom-actions test`" + ` checks. The page is part of the
-binary and loads nothing from the internet; nothing reaches Intercom.
+Serves a page for trying mappings in the browser: edit the rules (errors,
+and warnings as check prints them, are marked at their line and column as
+you type) and the events (sample identify, group and track events are one
+click away), see the planned actions with their warnings, run them against
+a fresh Intercom simulator to see every HTTP request and the state it
+ends in, and save the whole as a golden case that ` + "`intercom-actions test`" + `
+checks. The page is part of the binary and loads nothing from the
+internet; nothing reaches Intercom.
 
 Examples:
   intercom-actions playground

@@ -62,7 +62,9 @@ func browser(t *testing.T) context.Context {
 
 // TestPlaygroundInABrowser does what a person would: load the page, type a
 // rule with a mistake and see the error at its line and column, fix it,
-// run an event against the simulator and read the transcript.
+// run an event against the simulator and read the transcript; then type a
+// rule that loads with a warning and see it, apart from errors, with the
+// plan.
 func TestPlaygroundInABrowser(t *testing.T) {
 	ctx := browser(t)
 	srv := httptest.NewServer(Handler())
@@ -120,6 +122,25 @@ func TestPlaygroundInABrowser(t *testing.T) {
 	}
 	if strings.TrimSpace(transcript) != strings.TrimSpace(string(want)) {
 		t.Errorf("transcript on the page:\n%s\nwant:\n%s", transcript, want)
+	}
+
+	// A rule that can give Intercom more than 10 metadata keys: the warning
+	// `check` prints is listed in amber and marked at its line and column
+	// (no error mark, no "no problems"), and the plan is still shown.
+	const warned = "rules:\n  - name: Every Property\n    action: track_event\n    fields:\n      metadata: {path: properties, flatten: \"_\"}\n"
+	do(chromedp.Click(`#tab-plan`), clear(`rules`), chromedp.SendKeys(`#rules`, warned), chromedp.WaitVisible(`#problems li.warn[data-line="5"]`))
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		const m = document.querySelector('#rules-backdrop mark.warn'), plan = document.querySelector('#plan .step.action .label');
+		const listed = [...document.querySelectorAll('#problems li')].map((li) => li.className + " " + getComputedStyle(li).color + " " + li.textContent);
+		return [m.dataset.line + ":" + m.dataset.col + " " + m.textContent, document.querySelectorAll('#rules-backdrop mark.err').length + " error marks", ...listed, plan && plan.textContent].join("\n");
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "5:24 properties,\n0 error marks\n" +
+		`warn rgb(180, 83, 9) rules.yaml:5:24: rule "Every Property": field "metadata": warning: flatten can make more than 10 keys of properties: Intercom keeps the first 10 of an event; name those that matter most with keep: [...]` + "\n" +
+		"line 1 · Every Property → track_event"; shown != want {
+		t.Errorf("warning on the page:\n%s\nwant:\n%s", shown, want)
 	}
 
 	if *update {

@@ -1,5 +1,6 @@
 // Package playground serves a web page for trying rules: a rule editor whose
-// errors are marked at their line and column as you type, an event editor
+// errors and warnings are marked at their line and column as you type, an
+// event editor
 // with sample events, the planned actions, a run against a fresh Intercom
 // simulator (the exact HTTP transcript and the simulator's state), and the
 // golden case to save. The page is embedded and loads nothing from the
@@ -97,14 +98,14 @@ type Input struct {
 	Name   string `json:"name,omitempty"` // golden: what the case shows (its comment)
 }
 
-// Problem is one rule error, where it is and what it says.
+// Problem is one rule error or warning, where it is and what it says.
 type Problem struct {
 	Line    int    `json:"line"`   // 1-based; 0 when unknown
 	Column  int    `json:"column"` // 1-based; 0 when unknown
 	Rule    string `json:"rule,omitempty"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
-	Text    string `json:"text"` // the whole error, as `check` prints it
+	Text    string `json:"text"` // the whole error or warning, as `check` prints it
 }
 
 // Step is one line's outcome in a plan: its actions (as `plan` prints
@@ -116,16 +117,21 @@ type Step struct {
 	Skipped bool              `json:"skipped,omitempty"`
 }
 
-// PlanAnswer is the answer of POST /api/plan.
+// PlanAnswer is the answer of POST /api/plan. Problems (errors) stop the
+// plan; Warnings (engine.Engine.Warnings, e.g. a metadata mapping that can
+// give Intercom more than its 10 keys) do not: the steps come with them.
 type PlanAnswer struct {
 	Problems []Problem `json:"problems"`
+	Warnings []Problem `json:"warnings"`
 	Steps    []Step    `json:"steps"`
 	Summary  string    `json:"summary,omitempty"`
 }
 
-// RunAnswer is the answer of POST /api/run.
+// RunAnswer is the answer of POST /api/run; Problems and Warnings are as
+// in PlanAnswer.
 type RunAnswer struct {
 	Problems   []Problem           `json:"problems"`
+	Warnings   []Problem           `json:"warnings"`
 	Transcript string              `json:"transcript,omitempty"` // the want-http form
 	Requests   []simulator.Request `json:"requests,omitempty"`
 	State      *simulator.State    `json:"state,omitempty"`
@@ -156,12 +162,12 @@ func servePlan(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	eng, problems, err := compile(in.Rules)
+	eng, loaded, err := compile(in.Rules)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
 		return
 	}
-	ans := PlanAnswer{Problems: problems, Steps: []Step{}}
+	ans := PlanAnswer{Problems: loaded.problems, Warnings: loaded.warnings, Steps: []Step{}}
 	if eng != nil {
 		sum, err := planner.Run(eng, strings.NewReader(in.Events), func(res *planner.Result) error {
 			st := Step{Line: res.Line, Errors: res.Messages(), Skipped: res.Skipped()}
@@ -187,13 +193,13 @@ func serveRun(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, problems, err := compile(in.Rules)
+	_, loaded, err := compile(in.Rules)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
 		return
 	}
-	ans := RunAnswer{Problems: problems}
-	if len(problems) == 0 {
+	ans := RunAnswer{Problems: loaded.problems, Warnings: loaded.warnings}
+	if len(loaded.problems) == 0 {
 		sent, err := ruletest.Runner{}.Send(archive(in))
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
@@ -241,9 +247,15 @@ func withNewline(s string) []byte {
 	return []byte(s)
 }
 
-// compile reads and compiles the rules; their problems come back as
-// Problems, and err only for something else.
-func compile(src string) (*engine.Engine, []Problem, error) {
+// loadReport is what loading the rules said: their errors (no engine then)
+// and the engine's warnings.
+type loadReport struct {
+	problems, warnings []Problem
+}
+
+// compile reads and compiles the rules; their errors and warnings come
+// back as Problems, and err only for something else.
+func compile(src string) (*engine.Engine, loadReport, error) {
 	set, err := rules.Parse(RulesFile, []byte(src))
 	var eng *engine.Engine
 	if set != nil {
@@ -252,15 +264,20 @@ func compile(src string) (*engine.Engine, []Problem, error) {
 	var list rules.ErrorList
 	switch {
 	case errors.As(err, &list):
-		problems := make([]Problem, len(list))
-		for i, e := range list {
-			problems[i] = Problem{Line: e.Pos.Line, Column: e.Pos.Column, Rule: e.Rule, Field: e.Field, Message: e.Msg, Text: e.Error()}
-		}
-		return nil, problems, nil
+		return nil, loadReport{problemsOf(list), []Problem{}}, nil
 	case err != nil:
-		return nil, nil, err
+		return nil, loadReport{}, err
 	}
-	return eng, []Problem{}, nil
+	return eng, loadReport{[]Problem{}, problemsOf(eng.Warnings())}, nil
+}
+
+// problemsOf is list as Problems (never nil, so the JSON holds a list).
+func problemsOf(list rules.ErrorList) []Problem {
+	out := make([]Problem, len(list))
+	for i, e := range list {
+		out[i] = Problem{Line: e.Pos.Line, Column: e.Pos.Column, Rule: e.Rule, Field: e.Field, Message: e.Msg, Text: e.Error()}
+	}
+	return out
 }
 
 // readInput decodes the request's Input, or answers 400 / 413.

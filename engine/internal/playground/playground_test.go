@@ -42,19 +42,39 @@ func TestPlanAnswers(t *testing.T) {
 
 	resp, body := post(t, srv, "/api/plan", input("rules:\n  - name: T\n    action: track_evnt\n", trackEvent))
 	want := `{"problems":[{"line":3,"column":13,"rule":"T","message":"unknown action \"track_evnt\" (did you mean \"track_event\"?)",` +
-		`"text":"rules.yaml:3:13: rule \"T\": unknown action \"track_evnt\" (did you mean \"track_event\"?)"}],"steps":[]}` + "\n"
+		`"text":"rules.yaml:3:13: rule \"T\": unknown action \"track_evnt\" (did you mean \"track_event\"?)"}],"warnings":[],"steps":[]}` + "\n"
 	if resp.StatusCode != 200 || string(body) != want {
 		t.Errorf("broken rules: %d %s\nwant %s", resp.StatusCode, body, want)
 	}
 
 	resp, body = post(t, srv, "/api/plan", input(goodRules, trackEvent+"\n{\"type\":\"page\"}\nnot json\n"))
-	want = `{"problems":[],"steps":[` +
+	want = `{"problems":[],"warnings":[],"steps":[` +
 		`{"line":1,"actions":[{"line":1,"rule":"T","action":"track_event","fields":{"created_at":1700000000,"event_name":"E","user_id":"u-1"}}]},` +
 		`{"line":2,"skipped":true},` +
 		`{"line":3,"errors":["line 3: invalid event: not valid JSON: invalid character 'o' in literal null (expecting 'u') (at byte 2)"]}],` +
 		`"summary":"3 events: 1 actions, 1 skipped (no rule matched), 1 bad events, 0 rule errors"}` + "\n"
 	if resp.StatusCode != 200 || string(body) != want {
 		t.Errorf("plan: %d %s\nwant %s", resp.StatusCode, body, want)
+	}
+
+	// Rules that can give Intercom more than 10 metadata keys load with the
+	// warning `check` prints (text), at its line and column, and the plan
+	// comes with it; a run goes ahead with the same warning.
+	const manyKeys = "rules:\n  - name: T\n    action: track_event\n    fields:\n      metadata: {map: {k01: properties.p01, k02: properties.p02, k03: properties.p03, " +
+		"k04: properties.p04, k05: properties.p05, k06: properties.p06, k07: properties.p07, k08: properties.p08, k09: properties.p09, k10: properties.p10, k11: properties.p11}}\n"
+	const warning = `{"line":5,"column":18,"rule":"T","field":"metadata",` +
+		`"message":"warning: map gives up to 11 keys: Intercom keeps the first 10 of an event; name those that matter most with keep: [...]",` +
+		`"text":"rules.yaml:5:18: rule \"T\": field \"metadata\": warning: map gives up to 11 keys: Intercom keeps the first 10 of an event; name those that matter most with keep: [...]"}`
+	resp, body = post(t, srv, "/api/plan", input(manyKeys, trackEvent))
+	want = `{"problems":[],"warnings":[` + warning + `],"steps":[` +
+		`{"line":1,"actions":[{"line":1,"rule":"T","action":"track_event","fields":{"created_at":1700000000,"event_name":"E","user_id":"u-1"}}]}],` +
+		`"summary":"1 events: 1 actions, 0 skipped (no rule matched), 0 bad events, 0 rule errors"}` + "\n"
+	if resp.StatusCode != 200 || string(body) != want {
+		t.Errorf("warned rules: %d %s\nwant %s", resp.StatusCode, body, want)
+	}
+	resp, body = post(t, srv, "/api/run", input(manyKeys, trackEvent))
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), `{"problems":[],"warnings":[`+warning+`],"transcript":"POST /events`) {
+		t.Errorf("run of warned rules: %d %s", resp.StatusCode, body)
 	}
 }
 
