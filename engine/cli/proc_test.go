@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/contract"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
+	"github.com/intercom-actions/intercom-actions/engine/simulator/contract"
 )
 
 // The subprocess tests run the real binary, built once per test run.

@@ -1,6 +1,6 @@
 // Package simhook lets a test binary watch every exchange of every
 // simulator it starts, without each test passing simulator.Options.Observe:
-// the contract check (engine/internal/contract) installs its observer here
+// the contract check (engine/simulator/contract) installs its observer here
 // from a TestMain. It holds the observer as an untyped value, a
 // func(simulator.Exchange), because the simulator imports this package.
 package simhook
