@@ -45,6 +45,15 @@ func Main(m *testing.M) int {
 	return code
 }
 
+// Observe checks an exchange of a simulator in another process, one a
+// test ran and had log its exchanges, as Main checks those of the
+// simulators the test binary starts itself. Outside Main it does nothing.
+func Observe(ex simulator.Exchange) {
+	if f, ok := simhook.Observer().(func(simulator.Exchange)); ok {
+		f(ex)
+	}
+}
+
 // recorder checks exchanges as they come and keeps what broke the
 // description. It is safe for concurrent use.
 type recorder struct {
