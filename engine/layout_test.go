@@ -41,10 +41,12 @@ func TestSourcesAndSinksKnowNoEngine(t *testing.T) {
 // TestPublicPackages: what an embedder or a rule author may import is a
 // short, deliberate list; everything else is under engine/internal/.
 // (engine/cli is public only because cmd/intercom-actions, outside
-// engine/, must import it.) Adding a public package means adding it here.
+// engine/, must import it; engine/simulator/contract, a test helper, so
+// that the tests of cmd/benthos-intercom can check their exchanges.)
+// Adding a public package means adding it here.
 func TestPublicPackages(t *testing.T) {
 	_, module := moduleRoot(t)
-	want := []string{"engine", "engine/action", "engine/cli", "engine/intercom", "engine/processor", "engine/simulator", "rules"}
+	want := []string{"engine", "engine/action", "engine/cli", "engine/intercom", "engine/processor", "engine/simulator", "engine/simulator/contract", "rules"}
 	var got []string
 	for _, p := range goList(t, "-f", "{{if ne .Name \"main\"}}{{.ImportPath}}{{end}}", "./...") {
 		if rel := strings.TrimPrefix(strings.TrimPrefix(p, module), "/"); !strings.Contains(rel, "internal/") && !strings.HasPrefix(rel, "cmd/") {

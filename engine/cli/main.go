@@ -4,14 +4,19 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
+	"github.com/intercom-actions/intercom-actions/engine/internal/simhook"
+	"github.com/intercom-actions/intercom-actions/engine/simulator"
 	"github.com/intercom-actions/intercom-actions/rules"
 )
 
@@ -31,7 +36,41 @@ func register(c *command) { commands[c.name] = c }
 // the exit code: 0 success, 1 the work found problems, 2 bad usage, 130
 // stopped by a signal.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if path := os.Getenv(exchangesEnv); path != "" {
+		if err := logExchanges(path); err != nil {
+			fmt.Fprintf(stderr, "intercom-actions: %s: %v\n", exchangesEnv, err)
+			return 1
+		}
+	}
 	return run(args, stdin, stdout, stderr)
+}
+
+// exchangesEnv names a file to which the simulator of serve --intercom
+// sim or simulate appends every exchange, a JSON simulator.Exchange a line:
+// for the tests that run the binary, which check those exchanges against
+// Intercom's OpenAPI description as they check their own simulators'
+// (engine/simulator/contract). It is set by tests only.
+const exchangesEnv = "INTERCOM_ACTIONS_TEST_EXCHANGES"
+
+// logExchanges makes every simulator of this process append its exchanges
+// to the file at path, each with one write, so that a process killed
+// loses at most the exchange it was writing and cuts none in half.
+func logExchanges(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	simhook.SetObserver(func(ex simulator.Exchange) {
+		b, err := json.Marshal(ex)
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		f.Write(append(b, '\n'))
+	})
+	return nil
 }
 
 // run dispatches to a subcommand and returns the exit code: 0 success,

@@ -5,18 +5,22 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/contract"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
+	"github.com/intercom-actions/intercom-actions/engine/simulator/contract"
 )
 
 // The subprocess tests run the real binary, built once per test run.
@@ -31,7 +35,7 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(holdEnv); spec != "" { // a process of BenchmarkServeIdleConnections
 		os.Exit(holdConnections(spec))
 	}
-	code := contract.Main(m) // every exchange with an in-process simulator checked against Intercom's description
+	code := contract.Main(m) // every simulator exchange checked against Intercom's description, those of the processes run too (checkExchanges)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
@@ -88,7 +92,8 @@ type proc struct {
 
 // start runs the binary with args in dir (the test's working directory if
 // empty), with no Intercom token and a fresh home; the test's end kills it
-// if it still runs.
+// if it still runs, then checks the exchanges of the simulator it ran, if
+// any (serve --intercom sim, simulate), against Intercom's description.
 func start(t testing.TB, dir string, args ...string) *proc {
 	t.Helper()
 	return startEnv(t, dir, nil, args...)
@@ -100,7 +105,8 @@ func startEnv(t testing.TB, dir string, env []string, args ...string) *proc {
 	p := &proc{t: t, cmd: exec.Command(binary(t), args...), done: make(chan struct{})}
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	p.cmd.Env = append(os.Environ(), "INTERCOM_ACCESS_TOKEN=", "XDG_CONFIG_HOME="+t.TempDir(), "HOME="+t.TempDir())
+	exchanges := filepath.Join(t.TempDir(), "exchanges.ndjson")
+	p.cmd.Env = append(os.Environ(), "INTERCOM_ACCESS_TOKEN=", "XDG_CONFIG_HOME="+t.TempDir(), "HOME="+t.TempDir(), exchangesEnv+"="+exchanges)
 	p.cmd.Env = append(p.cmd.Env, env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -117,8 +123,34 @@ func startEnv(t testing.TB, dir string, env []string, args ...string) *proc {
 			p.cmd.Process.Kill()
 			<-p.done
 		}
+		checkExchanges(t, exchanges)
 	})
 	return p
+}
+
+// checkExchanges hands the exchanges a process's simulator logged at path
+// (see exchangesEnv) to the contract check; there is no file when the
+// process ran none.
+func checkExchanges(t testing.TB, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	} else if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	for dec := json.NewDecoder(f); ; {
+		var ex simulator.Exchange
+		if err := dec.Decode(&ex); err == io.EOF {
+			return
+		} else if err != nil {
+			t.Errorf("%s: %v", path, err)
+			return
+		}
+		contract.Observe(ex)
+	}
 }
 
 func (p *proc) signal(sig syscall.Signal) {
@@ -221,7 +253,7 @@ func cleanState(t testing.TB, events string) string {
 
 // cleanStateWith is cleanState with a simulator of opts and send's args
 // added; the run must exit code (1 when it dead-letters something).
-func cleanStateWith(t *testing.T, opts simulator.Options, events string, code int, args ...string) string {
+func cleanStateWith(t testing.TB, opts simulator.Options, events string, code int, args ...string) string {
 	t.Helper()
 	sim := simulator.NewServer(opts)
 	defer sim.Close()
@@ -242,4 +274,40 @@ func gzipped(s string) string {
 	zw.Write([]byte(s))
 	zw.Close()
 	return b.String()
+}
+
+// TestSimulateLogsExchanges: `simulate`, run by a test, logs every
+// exchange with its answer for the contract check (exchangesEnv), so that
+// the exchanges of a simulator in another process are checked as those of
+// the test binary's own simulators are.
+func TestSimulateLogsExchanges(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "exchanges.ndjson")
+	p := startEnv(t, "", []string{exchangesEnv + "=" + log}, "simulate", "--addr", "127.0.0.1:0")
+	on := regexp.MustCompile(`^Intercom simulator on (http://[0-9.:]+) `)
+	var base string
+	waitFor(t, 10*time.Second, "simulate to listen", func() bool {
+		if m := on.FindStringSubmatch(p.stdout.String()); m != nil {
+			base = m[1]
+		}
+		return base != "" || !p.running()
+	})
+	if code, body := get(t, base+"/me"); code != 200 {
+		t.Fatalf("GET /me: %d %s", code, body)
+	}
+	p.signal(syscall.SIGINT)
+	if code := p.wait(10 * time.Second); code != 0 {
+		t.Fatalf("simulate exited %d:\n%s", code, p.stderr.String())
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ex simulator.Exchange
+	if err := json.Unmarshal(b, &ex); err != nil || strings.Count(string(b), "\n") != 1 {
+		t.Fatalf("the log is not one exchange (%v):\n%s", err, b)
+	}
+	if ex.Request.Method != "GET" || ex.Request.Path != "/me" || ex.Status != 200 || !strings.Contains(string(ex.Body), `"type":"admin"`) {
+		t.Errorf("logged %+v", ex)
+	}
+	checkExchanges(t, log)
 }

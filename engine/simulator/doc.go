@@ -21,7 +21,7 @@
 // (MinVersion, DefaultVersion), and 2.16 to a request without the header;
 // another value is refused, 400 intercom_version_invalid. Its answers keep
 // to Intercom's OpenAPI description of 2.16 (the contract check of
-// engine/internal/contract holds every test's exchanges to it): owner_id
+// engine/simulator/contract holds every test's exchanges to it): owner_id
 // is a string from 2.16 and an integer before, in bodies and answers alike.
 //
 // Endpoints:

@@ -4,9 +4,9 @@ import (
 	"os"
 	"testing"
 
-	"github.com/intercom-actions/intercom-actions/engine/internal/contract"
+	"github.com/intercom-actions/intercom-actions/engine/simulator/contract"
 )
 
 // TestMain checks every exchange with the simulator against Intercom's
-// OpenAPI description (engine/internal/contract).
+// OpenAPI description (engine/simulator/contract).
 func TestMain(m *testing.M) { os.Exit(contract.Main(m)) }

@@ -1,8 +1,10 @@
 // Package simhook lets a test binary watch every exchange of every
 // simulator it starts, without each test passing simulator.Options.Observe:
-// the contract check (engine/internal/contract) installs its observer here
-// from a TestMain. It holds the observer as an untyped value, a
-// func(simulator.Exchange), because the simulator imports this package.
+// the contract check (engine/simulator/contract) installs its observer here
+// from a TestMain, and the intercom-actions binary, when a test that runs
+// it asks, one that logs them for the test (engine/cli). It holds the
+// observer as an untyped value, a func(simulator.Exchange), because the
+// simulator imports this package.
 package simhook
 
 import "sync/atomic"

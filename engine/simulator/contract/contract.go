@@ -1,9 +1,10 @@
-// Package contract holds the simulator's exchanges to Intercom's own
-// OpenAPI description of API 2.16 (testdata/intercom-openapi, with
-// Intercom's Fern overrides applied and the waivers of waivers.yaml): every
-// request the tests send to the simulator and every answer the simulator
-// gives. It is for tests only; a test binary turns it on for every
-// simulator it starts with Main in its TestMain.
+// Package contract checks a simulator's exchanges against Intercom's own
+// OpenAPI description of API 2.16: every request sent to a simulator and
+// every answer it gives. It is for the tests of code that embeds the
+// simulator: a test binary turns it on for every simulator it starts with
+// Main in its TestMain. The description is this module's
+// testdata/intercom-openapi, found above the working directory, with
+// Intercom's Fern overrides applied and the waivers of its waivers.yaml.
 //
 // The rules, beyond what the description itself says:
 //   - A request's Intercom-Version, when it sends one, is 2.16, the
@@ -38,25 +39,25 @@ import (
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
-// Version is the API version of the vendored description.
-const Version = "2.16"
+// apiVersion is the API version of the vendored description.
+const apiVersion = "2.16"
 
-// Dir is the folder of the vendored description, from the module root.
-const Dir = "testdata/intercom-openapi"
+// descDir is the folder of the vendored description, from the module root.
+const descDir = "testdata/intercom-openapi"
 
-// Files of Dir.
+// Files of descDir.
 const (
-	DescriptionFile = "api.intercom.io.2.16.yaml"
-	OverridesFile   = "fern-openapi-overrides.yml"
-	WaiversFile     = "waivers.yaml"
+	descriptionFile = "api.intercom.io.2.16.yaml"
+	overridesFile   = "fern-openapi-overrides.yml"
+	waiversFile     = "waivers.yaml"
 )
 
 // server is the host requests are matched under (the description's first
 // server).
 const server = "https://api.intercom.io"
 
-// Violation is one way an exchange breaks the description.
-type Violation struct {
+// violation is one way an exchange breaks the description.
+type violation struct {
 	// Exchange names the exchange by its operation when the description
 	// has it: "POST /contacts/{contact_id}/companies → 200"; by its path
 	// otherwise.
@@ -70,50 +71,50 @@ type Violation struct {
 	Message string
 }
 
-func (v Violation) String() string {
+func (v violation) String() string {
 	return fmt.Sprintf("%s: %s %s", v.Exchange, v.Side, v.Message)
 }
 
-// Checker checks exchanges against the description. It is safe for
+// checker checks exchanges against the description. It is safe for
 // concurrent use.
-type Checker struct {
+type checker struct {
 	doc     *openapi3.T
 	router  routers.Router
 	errors  *openapi3.Schema // components.schemas.error
-	waivers []Waiver
+	waivers []waiver
 }
 
 var (
 	loadOnce sync.Once
-	loaded   *Checker
+	loaded   *checker
 	loadErr  error
 )
 
-// Load returns the Checker of the vendored description, read once per
-// process from Dir under the module root found above the working
+// loadVendored returns the checker of the vendored description, read once per
+// process from descDir under the module root found above the working
 // directory.
-func Load() (*Checker, error) {
+func loadVendored() (*checker, error) {
 	loadOnce.Do(func() {
 		var root string
 		if root, loadErr = moduleRoot(); loadErr == nil {
-			loaded, loadErr = LoadDir(filepath.Join(root, Dir))
+			loaded, loadErr = loadDir(filepath.Join(root, descDir))
 		}
 	})
 	return loaded, loadErr
 }
 
-// LoadDir reads the description, the overrides and the waivers from dir
+// loadDir reads the description, the overrides and the waivers from dir
 // and compiles them.
-func LoadDir(dir string) (*Checker, error) {
+func loadDir(dir string) (*checker, error) {
 	var desc, over any
-	var waivers []Waiver
+	var waivers []waiver
 	for _, f := range []struct {
 		name  string
 		parse func([]byte) error
 	}{
-		{DescriptionFile, func(b []byte) (err error) { desc, err = decodeYAML(b); return err }},
-		{OverridesFile, func(b []byte) (err error) { over, err = decodeYAML(b); return err }},
-		{WaiversFile, func(b []byte) (err error) { waivers, err = parseWaivers(b); return err }},
+		{descriptionFile, func(b []byte) (err error) { desc, err = decodeYAML(b); return err }},
+		{overridesFile, func(b []byte) (err error) { over, err = decodeYAML(b); return err }},
+		{waiversFile, func(b []byte) (err error) { waivers, err = parseWaivers(b); return err }},
 	} {
 		path := filepath.Join(dir, f.name)
 		b, err := os.ReadFile(path)
@@ -127,7 +128,7 @@ func LoadDir(dir string) (*Checker, error) {
 	return compile(desc, over, waivers)
 }
 
-func compile(desc, over any, waivers []Waiver) (*Checker, error) {
+func compile(desc, over any, waivers []waiver) (*checker, error) {
 	desc = applyOverrides(desc, over)
 	for _, w := range waivers {
 		if w.Patch == nil {
@@ -159,7 +160,7 @@ func compile(desc, over any, waivers []Waiver) (*Checker, error) {
 	if ref == nil || ref.Value == nil {
 		return nil, errors.New("the description has no components.schemas.error")
 	}
-	return &Checker{doc: doc, router: router, errors: ref.Value, waivers: waivers}, nil
+	return &checker{doc: doc, router: router, errors: ref.Value, waivers: waivers}, nil
 }
 
 // patchesExisting refuses a waiver's patch that would add a path or a
@@ -191,9 +192,9 @@ func patchesExisting(desc, patch any, at string) error {
 	return nil
 }
 
-// Operation names the description's operation ex is an exchange of,
+// operation names the description's operation ex is an exchange of,
 // "POST /contacts/{contact_id}/tags", or "" when the description has none.
-func (c *Checker) Operation(ex simulator.Exchange) string {
+func (c *checker) operation(ex simulator.Exchange) string {
 	req, err := http.NewRequest(ex.Request.Method, server+ex.Request.Path, nil)
 	if err != nil {
 		return ""
@@ -205,19 +206,19 @@ func (c *Checker) Operation(ex simulator.Exchange) string {
 	return ex.Request.Method + " " + route.Path
 }
 
-// Check returns the ways ex breaks the description that no waiver
+// check returns the ways ex breaks the description that no waiver
 // covers, and the names of the waivers that covered others.
-func (c *Checker) Check(ex simulator.Exchange) (violations []Violation, waived []string) {
+func (c *checker) check(ex simulator.Exchange) (violations []violation, waived []string) {
 	tags := ex.Request.Header.Values(WaiverHeader)
 	version := ex.Request.Header.Get("Intercom-Version")
 	for _, tag := range tags {
-		if !slices.ContainsFunc(c.waivers, func(w Waiver) bool { return w.Name == tag && w.Match != nil && w.Match.Tagged }) {
-			violations = append(violations, Violation{Exchange: ex.Request.Method + " " + ex.Request.Path, Side: "request",
-				Message: fmt.Sprintf("%s names %q, which is not a tagged waiver of %s", WaiverHeader, tag, WaiversFile)})
+		if !slices.ContainsFunc(c.waivers, func(w waiver) bool { return w.Name == tag && w.Match != nil && w.Match.Tagged }) {
+			violations = append(violations, violation{Exchange: ex.Request.Method + " " + ex.Request.Path, Side: "request",
+				Message: fmt.Sprintf("%s names %q, which is not a tagged waiver of %s", WaiverHeader, tag, waiversFile)})
 		}
 	}
-	for _, v := range c.check(ex) {
-		if w := c.waiver(v, version, tags); w != "" {
+	for _, v := range c.breaks(ex) {
+		if w := c.waiverFor(v, version, tags); w != "" {
 			waived = append(waived, w)
 			continue
 		}
@@ -226,9 +227,9 @@ func (c *Checker) Check(ex simulator.Exchange) (violations []Violation, waived [
 	return violations, waived
 }
 
-// waiver names the waiver that covers v, "" when none does; a tagged
+// waiverFor names the waiver that covers v, "" when none does; a tagged
 // waiver the request names comes before the others.
-func (c *Checker) waiver(v Violation, version string, tags []string) string {
+func (c *checker) waiverFor(v violation, version string, tags []string) string {
 	for _, tagged := range []bool{true, false} {
 		for _, w := range c.waivers {
 			if (w.Match != nil && w.Match.Tagged) == tagged && w.covers(v, version, tags) {
@@ -239,19 +240,19 @@ func (c *Checker) waiver(v Violation, version string, tags []string) string {
 	return ""
 }
 
-func (c *Checker) check(ex simulator.Exchange) []Violation {
+func (c *checker) breaks(ex simulator.Exchange) []violation {
 	r := ex.Request
 	answer := " → (dropped)"
 	if ex.Status != 0 {
 		answer = " → " + strconv.Itoa(ex.Status)
 	}
-	var out []Violation
+	var out []violation
 	add := func(op, side, msg string) {
 		name := op
 		if name == "" {
 			name = r.Method + " " + r.Path
 		}
-		out = append(out, Violation{Exchange: name + answer, Operation: op, Side: side, Message: msg})
+		out = append(out, violation{Exchange: name + answer, Operation: op, Side: side, Message: msg})
 	}
 
 	u := server + r.Path
@@ -281,8 +282,8 @@ func (c *Checker) check(ex simulator.Exchange) []Violation {
 
 	refused := ex.Status == http.StatusBadRequest || ex.Status == http.StatusMethodNotAllowed ||
 		ex.Status == http.StatusUnprocessableEntity
-	if v := r.Header.Get("Intercom-Version"); v != "" && v != Version && !refused {
-		add(op, "request", fmt.Sprintf("Intercom-Version %s: the description is of %s", v, Version))
+	if v := r.Header.Get("Intercom-Version"); v != "" && v != apiVersion && !refused {
+		add(op, "request", fmt.Sprintf("Intercom-Version %s: the description is of %s", v, apiVersion))
 	}
 	in := &openapi3filter.RequestValidationInput{
 		Request:    req,
@@ -335,7 +336,7 @@ func (c *Checker) check(ex simulator.Exchange) []Violation {
 
 // checkError checks an error answer the operation does not list against
 // Intercom's error.list.
-func (c *Checker) checkError(ex simulator.Exchange) []string {
+func (c *checker) checkError(ex simulator.Exchange) []string {
 	var v any
 	if err := json.Unmarshal(ex.Body, &v); err != nil {
 		return []string{"body of an error answer is not JSON: " + err.Error()}
@@ -450,19 +451,19 @@ func schemaMessage(se *openapi3.SchemaError) string {
 }
 
 // moduleRoot finds the module root, the first directory above the working
-// directory that holds Dir.
+// directory that holds descDir.
 func moduleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, Dir, DescriptionFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, descDir, descriptionFile)); err == nil {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("contract: no " + Dir + " above the working directory")
+			return "", errors.New("contract: no " + descDir + " above the working directory")
 		}
 		dir = parent
 	}

@@ -8,11 +8,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Waiver accepts one known difference between the description and what
+// waiver accepts one known difference between the description and what
 // the tests send or the simulator answers, with its reason. A waiver
 // either patches the description (Patch, merged like Intercom's overrides:
 // for a defect of the description) or lets violations through (Match).
-type Waiver struct {
+type waiver struct {
 	// Name identifies the waiver in reports.
 	Name string `yaml:"name"`
 	// Reason says why the difference is accepted.
@@ -20,13 +20,13 @@ type Waiver struct {
 	// Until, when set, marks a temporary waiver: the change that ends it.
 	Until string `yaml:"until,omitempty"`
 	// Match lets through the violations it matches.
-	Match *Match `yaml:"match,omitempty"`
+	Match *match `yaml:"match,omitempty"`
 	// Patch is merged onto the description (after Intercom's overrides).
 	Patch any `yaml:"-"`
 }
 
-// Match selects violations: every field set must match.
-type Match struct {
+// match selects violations: every field set must match.
+type match struct {
 	// Side is "request" or "response".
 	Side string `yaml:"side,omitempty"`
 	// Operation is the description's "METHOD /path/{param}".
@@ -49,7 +49,7 @@ const WaiverHeader = "X-Contract-Waiver"
 
 // covers reports whether w lets v through; version and tags are the
 // request's Intercom-Version and WaiverHeader values.
-func (w Waiver) covers(v Violation, version string, tags []string) bool {
+func (w waiver) covers(v violation, version string, tags []string) bool {
 	m := w.Match
 	return m != nil && (m.Side == "" || m.Side == v.Side) &&
 		(m.Operation == "" || m.Operation == v.Operation) &&
@@ -58,19 +58,19 @@ func (w Waiver) covers(v Violation, version string, tags []string) bool {
 		(!m.Tagged || slices.Contains(tags, w.Name))
 }
 
-// parseWaivers reads waivers.yaml: {waivers: [Waiver...]}, where a patch
+// parseWaivers reads waivers.yaml: {waivers: [waiver...]}, where a patch
 // is written under `patch:`.
-func parseWaivers(src []byte) ([]Waiver, error) {
+func parseWaivers(src []byte) ([]waiver, error) {
 	var file struct {
 		Waivers []yaml.Node `yaml:"waivers"`
 	}
 	if err := yaml.Unmarshal(src, &file); err != nil {
 		return nil, err
 	}
-	var out []Waiver
+	var out []waiver
 	seen := map[string]bool{}
 	for _, n := range file.Waivers {
-		var w Waiver
+		var w waiver
 		var raw struct {
 			Patch yaml.Node `yaml:"patch"`
 		}

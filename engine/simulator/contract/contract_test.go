@@ -78,9 +78,9 @@ func TestOverridesApplied(t *testing.T) {
 	}
 }
 
-func load(t *testing.T) *Checker {
+func load(t *testing.T) *checker {
 	t.Helper()
-	c, err := Load()
+	c, err := loadVendored()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func exchange(method, path, version, reqBody string, status int, answer string) 
 	return ex
 }
 
-func messages(vs []Violation) []string {
+func messages(vs []violation) []string {
 	out := []string{}
 	for _, v := range vs {
 		out = append(out, v.String())
@@ -153,7 +153,7 @@ func TestBrokenExchanges(t *testing.T) {
 		{"the same path answered 404", exchange("GET", "/contacts/65c1/merge_status", "", "", 404, `{}`), []string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			vs, _ := c.Check(tc.ex)
+			vs, _ := c.check(tc.ex)
 			if got := messages(vs); !slices.Equal(got, tc.want) {
 				t.Errorf("violations:\n got %q\nwant %q", got, tc.want)
 			}
@@ -161,11 +161,11 @@ func TestBrokenExchanges(t *testing.T) {
 	}
 }
 
-// TestRecorderWithSimulator: a simulator observed by a Recorder reports a
+// TestRecorderWithSimulator: a simulator observed by a recorder reports a
 // request it took that the description does not allow, unless the request
 // names the tagged waiver for it; a request naming no waiver is reported.
 func TestRecorderWithSimulator(t *testing.T) {
-	rec := NewRecorder()
+	rec := newRecorder()
 	sim := simulator.NewServer(simulator.Options{Observe: rec.Observe})
 	defer sim.Close()
 	send := func(method, path, body, waiver string) {

@@ -31,8 +31,8 @@ func Main(m *testing.M) int {
 	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
 		return m.Run()
 	}
-	rec := NewRecorder()
-	_, _ = Load() // now, not while a test's first request waits; Observe reports an error
+	rec := newRecorder()
+	_, _ = loadVendored() // now, not while a test's first request waits; Observe reports an error
 	old := simhook.SetObserver(rec.Observe)
 	defer simhook.SetObserver(old)
 	code := m.Run()
@@ -45,9 +45,18 @@ func Main(m *testing.M) int {
 	return code
 }
 
-// Recorder checks exchanges as they come and keeps what broke the
+// Observe checks an exchange of a simulator in another process, one a
+// test ran and had log its exchanges, as Main checks those of the
+// simulators the test binary starts itself. Outside Main it does nothing.
+func Observe(ex simulator.Exchange) {
+	if f, ok := simhook.Observer().(func(simulator.Exchange)); ok {
+		f(ex)
+	}
+}
+
+// recorder checks exchanges as they come and keeps what broke the
 // description. It is safe for concurrent use.
-type Recorder struct {
+type recorder struct {
 	mu       sync.Mutex
 	err      error
 	checked  int
@@ -62,20 +71,20 @@ type problem struct {
 	example simulator.Exchange
 }
 
-// NewRecorder returns an empty Recorder.
-func NewRecorder() *Recorder {
-	return &Recorder{waived: map[string]int{}, problems: map[string]*problem{}, ops: map[string]int{}}
+// newRecorder returns an empty recorder.
+func newRecorder() *recorder {
+	return &recorder{waived: map[string]int{}, problems: map[string]*problem{}, ops: map[string]int{}}
 }
 
 // Observe checks one exchange; it is a simulator.Options.Observe.
-func (r *Recorder) Observe(ex simulator.Exchange) {
-	c, err := Load()
-	var vs []Violation
+func (r *recorder) Observe(ex simulator.Exchange) {
+	c, err := loadVendored()
+	var vs []violation
 	var waived []string
 	var op string
 	if err == nil {
-		vs, waived = c.Check(ex)
-		op = c.Operation(ex)
+		vs, waived = c.check(ex)
+		op = c.operation(ex)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -103,27 +112,19 @@ func (r *Recorder) Observe(ex simulator.Exchange) {
 }
 
 // Violations are the distinct violations seen, in the order first seen.
-func (r *Recorder) Violations() []string {
+func (r *recorder) Violations() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.order)
 }
 
-// Operations are the description's operations seen, with how many
-// exchanges each had.
-func (r *Recorder) Operations() map[string]int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return maps.Clone(r.ops)
-}
-
 // Summary says how many exchanges of how many operations were checked and
 // how often each waiver applied.
-func (r *Recorder) Summary() string {
+func (r *recorder) Summary() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "contract: %d exchanges of %d operations checked against Intercom's %s description", r.checked, len(r.ops), Version)
+	fmt.Fprintf(&b, "contract: %d exchanges of %d operations checked against Intercom's %s description", r.checked, len(r.ops), apiVersion)
 	for _, name := range slices.Sorted(maps.Keys(r.waived)) {
 		fmt.Fprintf(&b, "; waiver %s: %d", name, r.waived[name])
 	}
@@ -133,7 +134,7 @@ func (r *Recorder) Summary() string {
 
 // Report writes the violations (and a failure to load the description)
 // to w and reports whether there were any.
-func (r *Recorder) Report(w io.Writer) bool {
+func (r *recorder) Report(w io.Writer) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
@@ -144,7 +145,7 @@ func (r *Recorder) Report(w io.Writer) bool {
 		return false
 	}
 	fmt.Fprintf(w, "contract: %d distinct violations of Intercom's %s description (%s); fix the request or the simulator, or waive a defect of the description in %s with its reason:\n",
-		len(r.order), Version, Dir, WaiversFile)
+		len(r.order), apiVersion, descDir, waiversFile)
 	for _, key := range r.order {
 		p := r.problems[key]
 		fmt.Fprintf(w, "- %s (%d×)\n    request: %s\n    answer:  %s\n", key, p.count,
