@@ -136,8 +136,8 @@ func (a *API) MergeContacts(ctx context.Context, leadID, userID string) (*interc
 }
 
 // Cached is the wrapped API's entry for key, else, for a user's
-// external_id or email, the Intercom id the Memory holds (kept across
-// restarts, where the wrapped API's cache is not).
+// external_id, the Intercom id the Memory holds (kept across restarts,
+// where the wrapped API's cache is not).
 func (a *API) Cached(key intercom.CacheKey) (intercom.Cached, bool) {
 	if c, ok := a.API.Cached(key); ok {
 		return c, true

@@ -65,7 +65,7 @@ type key [16]byte
 // The kinds of entry.
 const (
 	kindContact  = 'c' // a contact's Intercom id: the last body sent
-	kindIdentity = 'i' // a user's external_id or email key: its Intercom id
+	kindIdentity = 'i' // a user's external_id key: its Intercom id
 	kindCompany  = 'o' // a company's company_id: the last body sent, its Intercom id
 	kindAlive    = 'k' // a company's Intercom id: not found gone since
 	kindAttach   = 'a' // a contact's and a company's Intercom ids: attached
@@ -212,32 +212,30 @@ func (m *Memory) rememberContact(id string, body intercom.ContactBody) {
 }
 
 // identity is the key under which a user body's contact is found again:
-// its external_id, else its email. Leads are not: several may share an
-// email, and one may become a user.
+// its external_id. Not its email: a body without an external_id says
+// nothing of the user's, so an identify with the email and another
+// external_id would take it for this one and re-key it. Leads are not
+// found either: several may share an email, and one may become a user.
 func identity(body intercom.ContactBody) (key, bool) {
-	switch {
-	case body.Role != "user":
+	if body.Role != "user" || body.ExternalID == "" {
 		return key{}, false
-	case body.ExternalID != "":
-		return makeKey(kindIdentity, string(intercom.ExternalIDKey(body.ExternalID))), true
-	case body.Email != "":
-		return makeKey(kindIdentity, string(intercom.UserEmailKey(body.Email))), true
 	}
-	return key{}, false
+	return makeKey(kindIdentity, string(intercom.ExternalIDKey(body.ExternalID))), true
 }
 
-// cachedUser returns the Intercom id remembered for a user's cache key
-// (external_id or email), if the contact was not found gone since.
+// cachedUser returns the Intercom id remembered for a user's external_id
+// key, if the contact was not found gone since. Other keys are not
+// answered (a file saved by an earlier version may hold email keys).
 func (m *Memory) cachedUser(k intercom.CacheKey) (intercom.Cached, bool) {
+	ext, isExt := strings.CutPrefix(string(k), string(intercom.ExternalIDKey("")))
+	if !isExt {
+		return intercom.Cached{}, false
+	}
 	e, ok := m.fresh(makeKey(kindIdentity, string(k)))
 	if !ok || !m.has(makeKey(kindContact, e.id)) {
 		return intercom.Cached{}, false
 	}
-	c := intercom.Cached{ID: e.id}
-	if ext, isExt := strings.CutPrefix(string(k), string(intercom.ExternalIDKey(""))); isExt {
-		c.ExternalID = ext
-	}
-	return c, true
+	return intercom.Cached{ID: e.id, ExternalID: ext}, true
 }
 
 // unchangedCompany returns Intercom's id of the company if it holds body.
