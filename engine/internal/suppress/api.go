@@ -39,10 +39,11 @@ func (a *API) CreateContact(ctx context.Context, body intercom.ContactBody) (*in
 }
 
 // GetContact reads the contact, and remembers the attachments its answer
-// shows (attachments seen).
+// shows (attachments seen). An answer of another contact (the REST client
+// followed a 410: id was merged into it) forgets id.
 func (a *API) GetContact(ctx context.Context, id string) (*intercom.Contact, error) {
 	ct, err := a.API.GetContact(ctx, id)
-	a.seen(ct, err)
+	a.seen(id, ct, err)
 	return ct, err
 }
 
@@ -50,14 +51,22 @@ func (a *API) GetContact(ctx context.Context, id string) (*intercom.Contact, err
 // its answer shows.
 func (a *API) FindContactByExternalID(ctx context.Context, externalID string) (*intercom.Contact, error) {
 	ct, err := a.API.FindContactByExternalID(ctx, externalID)
-	a.seen(ct, err)
+	a.seen("", ct, err)
 	return ct, err
 }
 
 // seen remembers the attachments a contact's answer shows, as made now:
-// a repeat attach of one of them is not sent.
-func (a *API) seen(ct *intercom.Contact, err error) {
-	if err != nil || ct == nil || ct.ID == "" || ct.Companies == nil {
+// a repeat attach of one of them is not sent. asked is the contact id
+// the call named ("" for none): when the answer is another contact's,
+// asked was merged into it, and is forgotten.
+func (a *API) seen(asked string, ct *intercom.Contact, err error) {
+	if err != nil || ct == nil || ct.ID == "" {
+		return
+	}
+	if asked != "" && asked != ct.ID {
+		a.m.forgetID(asked)
+	}
+	if ct.Companies == nil {
 		return
 	}
 	for _, co := range ct.Companies.Data {
@@ -69,7 +78,8 @@ func (a *API) seen(ct *intercom.Contact, err error) {
 
 // UpdateContact is not sent when the contact holds body already (its
 // last_seen_at within the resolution); else it is, and its body is
-// remembered once Intercom took it.
+// remembered once Intercom took it, as the answer's contact's (the one id
+// was merged into, if the REST client followed a 410).
 func (a *API) UpdateContact(ctx context.Context, id string, body intercom.ContactBody) (*intercom.Contact, error) {
 	if a.m.unchangedContact(id, body) {
 		saved(ctx, UnchangedContact)
@@ -80,8 +90,11 @@ func (a *API) UpdateContact(ctx context.Context, id string, body intercom.Contac
 		a.m.forgetID(id) // Intercom may hold it or not
 		return ct, err
 	}
+	a.seen(id, ct, nil)
+	if ct != nil && ct.ID != "" {
+		id = ct.ID
+	}
 	a.m.rememberContact(id, body)
-	a.seen(ct, nil)
 	return ct, nil
 }
 
