@@ -33,7 +33,7 @@ func saved(ctx context.Context, reason string) {
 func (a *API) CreateContact(ctx context.Context, body intercom.ContactBody) (*intercom.Contact, error) {
 	ct, err := a.API.CreateContact(ctx, body)
 	if err == nil && ct.ID != "" {
-		a.m.rememberContact(ct.ID, body)
+		a.m.rememberContact(ct.ID, body, contactSum(body))
 	}
 	return ct, err
 }
@@ -81,7 +81,8 @@ func (a *API) seen(asked string, ct *intercom.Contact, err error) {
 // remembered once Intercom took it, as the answer's contact's (the one id
 // was merged into, if the REST client followed a 410).
 func (a *API) UpdateContact(ctx context.Context, id string, body intercom.ContactBody) (*intercom.Contact, error) {
-	if a.m.unchangedContact(id, body) {
+	sum := contactSum(body)
+	if a.m.unchangedContact(id, sum) {
 		saved(ctx, UnchangedContact)
 		return &intercom.Contact{ID: id, Role: body.Role, ExternalID: body.ExternalID, Email: body.Email}, nil
 	}
@@ -94,13 +95,14 @@ func (a *API) UpdateContact(ctx context.Context, id string, body intercom.Contac
 	if ct != nil && ct.ID != "" {
 		id = ct.ID
 	}
-	a.m.rememberContact(id, body)
+	a.m.rememberContact(id, body, sum)
 	return ct, nil
 }
 
 // UpsertCompany is not sent when the company holds body already.
 func (a *API) UpsertCompany(ctx context.Context, body intercom.CompanyBody) (*intercom.Company, error) {
-	if id, ok := a.m.unchangedCompany(body); ok {
+	sum := digest(body)
+	if id, ok := a.m.unchangedCompany(body.CompanyID, sum); ok {
 		saved(ctx, UnchangedCompany)
 		return &intercom.Company{ID: id, CompanyID: body.CompanyID}, nil
 	}
@@ -109,7 +111,7 @@ func (a *API) UpsertCompany(ctx context.Context, body intercom.CompanyBody) (*in
 		a.m.forget(makeKey(kindCompany, body.CompanyID))
 		return co, err
 	}
-	a.m.rememberCompany(co.ID, body)
+	a.m.rememberCompany(co.ID, body.CompanyID, sum)
 	return co, nil
 }
 

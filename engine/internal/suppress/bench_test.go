@@ -21,7 +21,8 @@ func BenchmarkMemoryFor1MContacts(b *testing.B) {
 		seen := int64(1_700_000_000)
 		for i := range contacts {
 			id := fmt.Sprintf("65c%021x", i)
-			m.rememberContact(id, intercom.ContactBody{Role: "user", ExternalID: fmt.Sprintf("user-%d", i), Email: fmt.Sprintf("user-%d@example.com", i), LastSeenAt: &seen})
+			body := intercom.ContactBody{Role: "user", ExternalID: fmt.Sprintf("user-%d", i), Email: fmt.Sprintf("user-%d@example.com", i), LastSeenAt: &seen}
+			m.rememberContact(id, body, contactSum(body))
 			m.put(attachKey(id, fmt.Sprintf("65d%021x", i%1000)), entry{at: seen})
 		}
 		runtime.GC()
@@ -42,10 +43,32 @@ func BenchmarkUnchangedContact(b *testing.B) {
 	m := New(Config{LastSeenResolution: DefaultLastSeenResolution})
 	seen := int64(1_700_000_000)
 	body := intercom.ContactBody{Role: "user", ExternalID: "user-1", Email: "user-1@example.com", Name: "Ann", LastSeenAt: &seen}
-	m.rememberContact("65c000000000000000000001", body)
+	m.rememberContact("65c000000000000000000001", body, contactSum(body))
 	for b.Loop() {
-		if !m.unchangedContact("65c000000000000000000001", body) {
+		if !m.unchangedContact("65c000000000000000000001", contactSum(body)) {
 			b.Fatal("changed")
 		}
+	}
+}
+
+// BenchmarkChangedContact is the Memory's cost around an update that is
+// sent: the check that finds the body changed, and remembering it.
+func BenchmarkChangedContact(b *testing.B) {
+	m := New(Config{LastSeenResolution: DefaultLastSeenResolution})
+	seen := int64(1_700_000_000)
+	bodies := [2]intercom.ContactBody{
+		{Role: "user", ExternalID: "user-1", Email: "user-1@example.com", Name: "Ann", LastSeenAt: &seen},
+		{Role: "user", ExternalID: "user-1", Email: "user-1@example.com", Name: "Ann B.", LastSeenAt: &seen},
+	}
+	m.rememberContact("65c000000000000000000001", bodies[0], contactSum(bodies[0]))
+	i := 0
+	for b.Loop() {
+		i++
+		body := bodies[i%2]
+		sum := contactSum(body)
+		if m.unchangedContact("65c000000000000000000001", sum) {
+			b.Fatal("unchanged")
+		}
+		m.rememberContact("65c000000000000000000001", body, sum)
 	}
 }

@@ -168,44 +168,49 @@ func digest(body any) uint64 {
 	return binary.LittleEndian.Uint64(h[:8]) | 1 // never 0: 0 is "no body"
 }
 
-// contactDigest is a contact body's digest without last_seen_at, and its
-// last_seen_at (0 for none).
-func contactDigest(body intercom.ContactBody) (sum uint64, seen int64) {
+// sum is what the Memory compares of a body sent: its digest, with a
+// contact's last_seen_at left out and kept apart (0 for none). A call
+// computes it once, to check and to remember.
+type sum struct {
+	digest uint64
+	seen   int64
+}
+
+// contactSum is a contact body's sum.
+func contactSum(body intercom.ContactBody) sum {
+	var seen int64
 	if body.LastSeenAt != nil {
 		seen = *body.LastSeenAt
 		body.LastSeenAt = nil
 	}
-	return digest(body), seen
+	return sum{digest(body), seen}
 }
 
-// unchangedContact says whether Intercom holds body for the contact id.
-func (m *Memory) unchangedContact(id string, body intercom.ContactBody) bool {
+// unchangedContact says whether Intercom holds the body whose sum is s
+// for the contact id.
+func (m *Memory) unchangedContact(id string, s sum) bool {
 	e, ok := m.fresh(makeKey(kindContact, id))
-	if !ok {
+	if !ok || s.digest != e.sum {
 		return false
 	}
-	sum, seen := contactDigest(body)
-	if sum != e.sum {
-		return false
-	}
-	if seen == 0 {
+	if s.seen == 0 {
 		return true // it does not move last_seen_at
 	}
 	if e.seen == 0 {
 		return false
 	}
-	moved := seen - e.seen
+	moved := s.seen - e.seen
 	if moved < 0 {
 		moved = -moved
 	}
 	return moved <= int64(m.cfg.LastSeenResolution/time.Second) && (m.cfg.LastSeenResolution > 0 || moved == 0)
 }
 
-// rememberContact records that the contact id now holds body.
-func (m *Memory) rememberContact(id string, body intercom.ContactBody) {
-	sum, seen := contactDigest(body)
+// rememberContact records that the contact id now holds body, whose sum
+// is s.
+func (m *Memory) rememberContact(id string, body intercom.ContactBody, s sum) {
 	now := m.now()
-	m.put(makeKey(kindContact, id), entry{sum: sum, seen: seen, at: now})
+	m.put(makeKey(kindContact, id), entry{sum: s.digest, seen: s.seen, at: now})
 	if k, ok := identity(body); ok {
 		m.put(k, entry{id: id, at: now})
 	}
@@ -238,19 +243,21 @@ func (m *Memory) cachedUser(k intercom.CacheKey) (intercom.Cached, bool) {
 	return intercom.Cached{ID: e.id, ExternalID: ext}, true
 }
 
-// unchangedCompany returns Intercom's id of the company if it holds body.
-func (m *Memory) unchangedCompany(body intercom.CompanyBody) (string, bool) {
-	e, ok := m.fresh(makeKey(kindCompany, body.CompanyID))
-	if !ok || e.sum != digest(body) || !m.has(makeKey(kindAlive, e.id)) {
+// unchangedCompany returns Intercom's id of the company companyID if it
+// holds the body whose digest is sum.
+func (m *Memory) unchangedCompany(companyID string, sum uint64) (string, bool) {
+	e, ok := m.fresh(makeKey(kindCompany, companyID))
+	if !ok || e.sum != sum || !m.has(makeKey(kindAlive, e.id)) {
 		return "", false
 	}
 	return e.id, true
 }
 
-// rememberCompany records that the company id now holds body.
-func (m *Memory) rememberCompany(id string, body intercom.CompanyBody) {
+// rememberCompany records that the company id (your companyID) now holds
+// the body whose digest is sum.
+func (m *Memory) rememberCompany(id, companyID string, sum uint64) {
 	now := m.now()
-	m.put(makeKey(kindCompany, body.CompanyID), entry{sum: digest(body), at: now, id: id})
+	m.put(makeKey(kindCompany, companyID), entry{sum: sum, at: now, id: id})
 	m.put(makeKey(kindAlive, id), entry{at: now})
 }
 
