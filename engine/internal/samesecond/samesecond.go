@@ -41,8 +41,29 @@ type Seconds struct {
 // entry is one contact and event name: the seconds used, by whom.
 type entry struct {
 	key  string
-	used map[int64]string // second → the identity of the event placed there
-	ids  map[string]int64 // identity → its second
+	used []slot // up to SecondsPerKey, in no order
+}
+
+// slot is a second used and the event placed there.
+type slot struct {
+	sec int64
+	id  uint64 // the hash of the event's identity (idHash); 0 for none
+}
+
+// idHash is a 64-bit FNV-1a hash of an event's identity, never 0 ("" is
+// 0: no identity). A pair keeps the hash, not the identity: 16 bytes a
+// second. Two identities of one pair that hash alike (odds about 2^-52
+// among 64) would be taken for one event, as a retry is.
+func idHash(id string) uint64 {
+	if id == "" {
+		return 0
+	}
+	h := uint64(14695981039346656037)
+	for i := range len(id) {
+		h ^= uint64(id[i])
+		h *= 1099511628211
+	}
+	return max(h, 1)
 }
 
 // New returns a Seconds that remembers up to keys contact and event name
@@ -73,26 +94,24 @@ func (s *Seconds) Place(contact, name string, at int64, id string, spread bool) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.entry(contact + "\x00" + strings.ToLower(name))
-	if id != "" {
-		if sec, ok := e.ids[id]; ok {
+	h := idHash(id)
+	if h != 0 {
+		if sec, ok := e.second(h); ok {
 			return Placed{At: sec, Moved: sec != at}
 		}
 	}
-	if _, taken := e.used[at]; !taken {
-		e.put(at, id)
+	if !e.taken(at) {
+		e.put(at, h)
 		return Placed{At: at}
 	}
 	if !spread {
 		return Placed{At: at, Same: true}
 	}
 	sec := at + 1
-	for {
-		if _, taken := e.used[sec]; !taken {
-			break
-		}
+	for e.taken(sec) {
 		sec++
 	}
-	e.put(sec, id)
+	e.put(sec, h)
 	return Placed{At: sec, Same: true, Moved: true}
 }
 
@@ -102,7 +121,7 @@ func (s *Seconds) entry(key string) *entry {
 		s.order.MoveToFront(el)
 		return el.Value.(*entry)
 	}
-	e := &entry{key: key, used: map[int64]string{}, ids: map[string]int64{}}
+	e := &entry{key: key}
 	s.keys[key] = s.order.PushFront(e)
 	for s.order.Len() > s.max {
 		old := s.order.Back()
@@ -112,24 +131,41 @@ func (s *Seconds) entry(key string) *entry {
 	return e
 }
 
-// put records the event id at second sec, forgetting the oldest second
-// past SecondsPerKey.
-func (e *entry) put(sec int64, id string) {
-	e.used[sec] = id
-	if id != "" {
-		e.ids[id] = sec
+// second returns the second of the event whose identity hashes to id.
+func (e *entry) second(id uint64) (int64, bool) {
+	for _, u := range e.used {
+		if u.id == id {
+			return u.sec, true
+		}
 	}
-	if len(e.used) <= SecondsPerKey {
+	return 0, false
+}
+
+// taken says whether an event was placed at second sec.
+func (e *entry) taken(sec int64) bool {
+	for _, u := range e.used {
+		if u.sec == sec {
+			return true
+		}
+	}
+	return false
+}
+
+// put records the event id at second sec. Past SecondsPerKey, it takes
+// the place of the oldest second (never sec itself, even when older: an
+// event placed keeps its second for a retry).
+func (e *entry) put(sec int64, id uint64) {
+	if len(e.used) < SecondsPerKey {
+		e.used = append(e.used, slot{sec, id})
 		return
 	}
-	oldest := sec
-	for t := range e.used {
-		oldest = min(oldest, t)
+	oldest := 0
+	for i, u := range e.used {
+		if u.sec < e.used[oldest].sec {
+			oldest = i
+		}
 	}
-	if old := e.used[oldest]; old != "" {
-		delete(e.ids, old)
-	}
-	delete(e.used, oldest)
+	e.used[oldest] = slot{sec, id}
 }
 
 // Len returns the contact and event name pairs remembered.

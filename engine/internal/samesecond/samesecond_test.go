@@ -71,3 +71,32 @@ func TestBounds(t *testing.T) {
 		t.Error("the newest second of d is remembered")
 	}
 }
+
+// TestOlderThanEveryRememberedSecond: a pair holds SecondsPerKey seconds
+// and an event comes that is older than all of them. It is placed, and
+// kept: the oldest other second is forgotten instead. So another event in
+// that old second is reported, and the second forgotten is free again.
+func TestOlderThanEveryRememberedSecond(t *testing.T) {
+	s := New(0)
+	for i := range int64(SecondsPerKey) {
+		s.Place("a", "e", 1000+i, fmt.Sprint("m", i), true)
+	}
+	var got []string
+	for _, ev := range []struct {
+		at     int64
+		id     string
+		spread bool
+	}{{10, "old", true}, {10, "other", false}, {10, "other", true}, {1000, "new", false}} {
+		p := s.Place("a", "e", ev.at, ev.id, ev.spread)
+		got = append(got, fmt.Sprintf("%s %d same=%v moved=%v", ev.id, p.At, p.Same, p.Moved))
+	}
+	want := []string{
+		"old 10 same=false moved=false", // 1000 (m0) goes
+		"other 10 same=true moved=false",
+		"other 11 same=true moved=true", // 10 (old) goes: the oldest other
+		"new 1000 same=false moved=false",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("placed:\n%q\nwant\n%q", got, want)
+	}
+}
