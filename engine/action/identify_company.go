@@ -86,11 +86,10 @@ func (a *IdentifyCompany) body() intercom.CompanyBody {
 // any is named. Running it again is harmless: POST /companies upserts and
 // attaching twice changes nothing.
 func runIdentifyCompany(ctx context.Context, c *Call, a *IdentifyCompany) error {
-	company, err := c.upsertCompany(ctx, a)
+	companyID, err := c.upsertCompany(ctx, a)
 	if err != nil {
 		return err
 	}
-	companyID, companySrc := company.id, company.src
 	c.Result.CompanyID = companyID
 	if a.ContactID == "" && a.ExternalID == "" && a.Email == "" {
 		return nil // the company alone
@@ -107,7 +106,7 @@ func runIdentifyCompany(ctx context.Context, c *Call, a *IdentifyCompany) error 
 	err = fmt.Errorf("attach company to contact %s: %w", id, err)
 	var ae *intercom.APIError
 	if errors.As(err, &ae) && ae.Status == intercom.StatusNotFound && strings.Contains(ae.Message, "Company") {
-		return staleCompany(err, companySrc, companyID) // the company is gone: upsert it again
+		return staleCompany(err, fromCache, companyID) // the company is gone: upsert it again (see upsertBody)
 	}
 	if errors.As(err, &ae) && ae.Status == intercom.StatusNotFound {
 		if src == fromCache {
@@ -118,27 +117,20 @@ func runIdentifyCompany(ctx context.Context, c *Call, a *IdentifyCompany) error 
 	return err
 }
 
-// companyAnswer is where an upsert left the company: its Intercom id, and
-// where that came from (see upsertBody).
-type companyAnswer struct {
-	id  string
-	src source
-}
-
 // upsertCompany saves a's company: through the Executor's Merges, in one
 // upsert with the parts of the company announced with it (see
-// upsertParts), else on its own.
-func (c *Call) upsertCompany(ctx context.Context, a *IdentifyCompany) (companyAnswer, error) {
+// upsertParts), else on its own. It returns the company's Intercom id.
+func (c *Call) upsertCompany(ctx context.Context, a *IdentifyCompany) (string, error) {
 	out, merged, err := c.Merged(ctx, a, func(parts []any) []MergeOutcome { return c.upsertParts(ctx, parts) })
 	switch {
 	case err != nil:
-		return companyAnswer{}, err // ctx ended while it waited for the upsert in flight
+		return "", err // ctx ended while it waited for the upsert in flight
 	case !merged:
 		return c.upsertBody(ctx, a.body())
 	case out.Err != nil:
-		return companyAnswer{}, out.Err
+		return "", out.Err
 	}
-	return out.Answer.(companyAnswer), nil
+	return out.Answer.(string), nil
 }
 
 // upsertParts sends the company parts of identify_company actions (their
@@ -170,10 +162,11 @@ func (c *Call) upsertParts(ctx context.Context, parts []any) []MergeOutcome {
 	return outs
 }
 
-// upsertOutcome is a part's outcome of an upsert that answered answer or
-// err: a refusal is the part's own; another error leaves it unsent.
-func upsertOutcome(answer companyAnswer, err error) MergeOutcome {
-	return MergeOutcome{Answer: answer, Err: err, Unsent: err != nil && !refused(err)}
+// upsertOutcome is a part's outcome of an upsert that answered the
+// company's Intercom id or err: a refusal is the part's own; another error
+// leaves it unsent.
+func upsertOutcome(id string, err error) MergeOutcome {
+	return MergeOutcome{Answer: id, Err: err, Unsent: err != nil && !refused(err)}
 }
 
 // upsertBody sends body (its custom attributes as the Executor's
@@ -181,17 +174,18 @@ func upsertOutcome(answer companyAnswer, err error) MergeOutcome {
 // last one it sent from memory (engine/internal/suppress): group calls
 // repeat the same traits often (analytics.js sends one per page load).
 // The id is then as old as that memory, so it counts as cached: a 404
-// for the company later upserts it again.
-func (c *Call) upsertBody(ctx context.Context, body intercom.CompanyBody) (companyAnswer, error) {
+// for the company later upserts it again. It returns the company's
+// Intercom id.
+func (c *Call) upsertBody(ctx context.Context, body intercom.CompanyBody) (string, error) {
 	var err error
 	if body.CustomAttributes, err = c.customAttributes(ctx, "company", body.CustomAttributes); err != nil {
-		return companyAnswer{}, err
+		return "", err
 	}
 	co, err := c.API.UpsertCompany(ctx, body)
 	if err != nil {
-		return companyAnswer{}, fmt.Errorf("upsert company: %w", err)
+		return "", fmt.Errorf("upsert company: %w", err)
 	}
-	return companyAnswer{id: co.ID, src: fromCache}, nil
+	return co.ID, nil
 }
 
 // refused says whether Intercom refused a request's body itself (400,
