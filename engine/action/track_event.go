@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
 
@@ -196,21 +198,19 @@ func dropBadAmounts(meta intercom.Object, warn func(string)) intercom.Object {
 	return kept
 }
 
-// badAmount says whether raw is a monetary amount whose amount is not a
-// positive whole number, and gives the amount.
+// badAmount says whether raw is a monetary amount (RichObject) whose
+// amount is not a positive whole number, and gives the amount.
 func badAmount(raw string) (string, bool) {
 	if !strings.HasPrefix(raw, "{") || !strings.Contains(raw, `"amount"`) {
 		return "", false // cheap: most values are no amount
 	}
-	var v struct {
-		Amount   *json.Number `json:"amount"`
-		Currency *string      `json:"currency"`
-	}
-	if json.Unmarshal([]byte(raw), &v) != nil || v.Amount == nil || v.Currency == nil {
+	v := gjson.Parse(raw)
+	amount := v.Get("amount")
+	if !amount.Exists() || !RichObject(v) {
 		return "", false
 	}
-	n, err := strconv.ParseInt(string(*v.Amount), 10, 64)
-	return string(*v.Amount), err != nil || n <= 0
+	n, err := strconv.ParseInt(amount.Raw, 10, 64)
+	return amount.Raw, err != nil || n <= 0
 }
 
 // EventSecond returns what Intercom de-duplicates a planned track_event
