@@ -14,7 +14,6 @@ const (
 	StatusBadRequest          = 400
 	StatusNotFound            = 404
 	StatusConflict            = 409
-	StatusGone                = 410
 	StatusUnprocessableEntity = 422
 )
 

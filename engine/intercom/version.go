@@ -2,8 +2,8 @@ package intercom
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
+	"strings"
 )
 
 // Version is an Intercom API version, the Intercom-Version header, such as
@@ -22,19 +22,27 @@ const (
 	DefaultVersion Version = LastVersion
 )
 
-var versionRE = regexp.MustCompile(`^2\.([0-9]|[1-9][0-9])$`)
-
 // ParseVersion accepts a version from FirstVersion to LastVersion.
 func ParseVersion(s string) (Version, error) {
-	m := versionRE.FindStringSubmatch(s)
-	if m == nil {
+	minor := minorOf(s)
+	if minor < 0 {
 		return "", fmt.Errorf("%q: want a version from %s to %s (default %s)", s, FirstVersion, LastVersion, DefaultVersion)
 	}
-	minor, _ := strconv.Atoi(m[1])
-	if minor < Version(FirstVersion).minor() || minor > Version(LastVersion).minor() {
+	if minor < FirstVersion.minor() || minor > LastVersion.minor() {
 		return "", fmt.Errorf("%s is not supported: want a version from %s to %s (default %s)", s, FirstVersion, LastVersion, DefaultVersion)
 	}
 	return Version(s), nil
+}
+
+// minorOf is the minor number of a version 2.x as Intercom writes it
+// ("2.16" → 16; no sign, no leading zero, at most 2 digits), else -1.
+func minorOf(s string) int {
+	digits, ok := strings.CutPrefix(s, "2.")
+	n, err := strconv.Atoi(digits)
+	if !ok || err != nil || n < 0 || n > 99 || strconv.Itoa(n) != digits {
+		return -1
+	}
+	return n
 }
 
 // String returns the version as the header sends it.
@@ -47,14 +55,7 @@ func (v Version) String() string {
 
 // minor is the version's minor number (2.16 → 16); -1 when it is not a
 // 2.x version.
-func (v Version) minor() int {
-	m := versionRE.FindStringSubmatch(v.String())
-	if m == nil {
-		return -1
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
-}
+func (v Version) minor() int { return minorOf(v.String()) }
 
 // OwnerIDString says whether a contact's owner_id is a JSON string (2.16
 // on) rather than an integer.

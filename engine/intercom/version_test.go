@@ -13,6 +13,12 @@ func TestVersions(t *testing.T) {
 		"2.10":     "2.10 is not supported: want a version from 2.11 to 2.16 (default 2.16)",
 		"2.17":     "2.17 is not supported: want a version from 2.11 to 2.16 (default 2.16)",
 		"Unstable": `"Unstable": want a version from 2.11 to 2.16 (default 2.16)`,
+		"":         `"": want a version from 2.11 to 2.16 (default 2.16)`,
+		"2.016":    `"2.016": want a version from 2.11 to 2.16 (default 2.16)`,
+		"2.+16":    `"2.+16": want a version from 2.11 to 2.16 (default 2.16)`,
+		"2.100":    `"2.100": want a version from 2.11 to 2.16 (default 2.16)`,
+		"3.16":     `"3.16": want a version from 2.11 to 2.16 (default 2.16)`,
+		"2.9":      "2.9 is not supported: want a version from 2.11 to 2.16 (default 2.16)",
 	} {
 		_, err := ParseVersion(in)
 		if got := ""; err != nil {
@@ -67,5 +73,16 @@ func TestArchivedConflictID(t *testing.T) {
 	}
 	if got := ArchivedConflictID(errors.New("x")); got != "" {
 		t.Errorf("not an API error: %q", got)
+	}
+}
+
+// BenchmarkVersionQuestions is what the questions a call sequence asks of
+// the version per event cost (no allocation).
+func BenchmarkVersionQuestions(b *testing.B) {
+	v := Version("2.16")
+	for b.Loop() {
+		if !v.OwnerIDString() || !v.FindByExternalID() {
+			b.Fatal("2.16 says no")
+		}
 	}
 }

@@ -4,23 +4,20 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
 )
 
-// The Intercom-Version values the simulator speaks. A request without the
-// header gets DefaultVersion, as a workspace configured for it would; any
-// other value is refused with 400 intercom_version_invalid.
+// The Intercom-Version values the simulator speaks: those the project
+// speaks. A request without the header gets DefaultVersion, as a workspace
+// configured for it would; any other value is refused with 400
+// intercom_version_invalid.
 const (
 	// MinVersion is the oldest version the simulator speaks.
-	MinVersion = "2.11"
+	MinVersion = string(intercom.FirstVersion)
 	// DefaultVersion is the newest, and the one a request without an
 	// Intercom-Version header gets.
-	DefaultVersion = "2.16"
-)
-
-// minMinor and maxMinor are MinVersion's and DefaultVersion's minor numbers.
-const (
-	minMinor = 11
-	maxMinor = 16
+	DefaultVersion = string(intercom.LastVersion)
 )
 
 // apiVersion is an Intercom API version 2.x, by its minor number.
@@ -34,19 +31,19 @@ const (
 	version216 apiVersion = 16
 )
 
-// requestVersion reads a request's Intercom-Version header.
+// requestVersion reads a request's Intercom-Version header: a version
+// intercom.ParseVersion accepts.
 func requestVersion(r *http.Request) (apiVersion, *apiError) {
 	v := strings.TrimSpace(r.Header.Get("Intercom-Version"))
 	if v == "" {
-		return maxMinor, nil
+		v = DefaultVersion
 	}
-	if minor, ok := strings.CutPrefix(v, "2."); ok {
-		if n, err := strconv.Atoi(minor); err == nil && n >= minMinor && n <= maxMinor && strconv.Itoa(n) == minor {
-			return apiVersion(n), nil
-		}
+	if _, err := intercom.ParseVersion(v); err != nil {
+		return 0, &apiError{http.StatusBadRequest, "intercom_version_invalid",
+			"Intercom-Version " + strconv.Quote(v) + " is not supported: the simulator speaks " + MinVersion + " to " + DefaultVersion}
 	}
-	return 0, &apiError{http.StatusBadRequest, "intercom_version_invalid",
-		"Intercom-Version " + strconv.Quote(v) + " is not supported: the simulator speaks " + MinVersion + " to " + DefaultVersion}
+	minor, _ := strconv.Atoi(strings.TrimPrefix(v, "2."))
+	return apiVersion(minor), nil
 }
 
 // ownerID renders a contact's owner_id for version v: null when unset, else
