@@ -107,7 +107,6 @@ func archiveContact(s *Server, c *call) (int, any, *apiError) {
 	case !archive && !live:
 		delete(st.archived, id)
 		st.contacts[id] = rec
-		st.reindex(rec)
 		s.recordVersion(rec, s.now())
 	}
 	return http.StatusOK, struct {

@@ -60,16 +60,16 @@ func (s *Server) outageAnswer(w http.ResponseWriter, reqID string) bool {
 		dropConnection(w)
 		return true
 	}
-	code := map[int]string{http.StatusUnauthorized: "unauthorized", http.StatusServiceUnavailable: "service_unavailable",
+	if o.Status == http.StatusUnauthorized {
+		writeError(w, reqID, errUnauthorized)
+		return true
+	}
+	code := map[int]string{http.StatusServiceUnavailable: "service_unavailable",
 		http.StatusBadGateway: "bad_gateway", http.StatusGatewayTimeout: "gateway_timeout"}[o.Status]
 	if code == "" {
 		code = "server_error"
 	}
-	msg := http.StatusText(o.Status)
-	if o.Status == http.StatusUnauthorized {
-		msg = "Access Token Invalid"
-	}
-	writeError(w, reqID, &apiError{o.Status, code, msg})
+	writeError(w, reqID, &apiError{o.Status, code, http.StatusText(o.Status)})
 	return true
 }
 

@@ -463,7 +463,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, body []byte, r
 		return
 	}
 	if token := s.token(); token != "" && r.Header.Get("Authorization") != "Bearer "+token {
-		writeError(w, reqID, &apiError{http.StatusUnauthorized, "unauthorized", "Access Token Invalid"})
+		writeError(w, reqID, errUnauthorized)
 		return
 	}
 
@@ -663,6 +663,9 @@ var (
 	errCompanyNotFound = &apiError{http.StatusNotFound, "not_found", "Company Not Found"}
 	// errResourceNotFound is Intercom's answer for an unknown tag or admin.
 	errResourceNotFound = &apiError{http.StatusNotFound, "not_found", "Resource Not Found"}
+	// errUnauthorized is the answer to a wrong token, and to every request
+	// during an outage of status 401.
+	errUnauthorized = &apiError{http.StatusUnauthorized, "unauthorized", "Access Token Invalid"}
 )
 
 type errorItem struct {

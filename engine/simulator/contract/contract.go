@@ -192,23 +192,11 @@ func patchesExisting(desc, patch any, at string) error {
 	return nil
 }
 
-// operation names the description's operation ex is an exchange of,
-// "POST /contacts/{contact_id}/tags", or "" when the description has none.
-func (c *checker) operation(ex simulator.Exchange) string {
-	req, err := http.NewRequest(ex.Request.Method, server+ex.Request.Path, nil)
-	if err != nil {
-		return ""
-	}
-	route, _, err := c.router.FindRoute(req)
-	if err != nil {
-		return ""
-	}
-	return ex.Request.Method + " " + route.Path
-}
-
-// check returns the ways ex breaks the description that no waiver
-// covers, and the names of the waivers that covered others.
-func (c *checker) check(ex simulator.Exchange) (violations []violation, waived []string) {
+// check returns the description's operation ex is an exchange of ("POST
+// /contacts/{contact_id}/tags", "" when the description has none), the
+// ways ex breaks the description that no waiver covers, and the names of
+// the waivers that covered others.
+func (c *checker) check(ex simulator.Exchange) (op string, violations []violation, waived []string) {
 	tags := ex.Request.Header.Values(WaiverHeader)
 	version := ex.Request.Header.Get("Intercom-Version")
 	for _, tag := range tags {
@@ -217,14 +205,15 @@ func (c *checker) check(ex simulator.Exchange) (violations []violation, waived [
 				Message: fmt.Sprintf("%s names %q, which is not a tagged waiver of %s", WaiverHeader, tag, waiversFile)})
 		}
 	}
-	for _, v := range c.breaks(ex) {
+	op, broken := c.breaks(ex)
+	for _, v := range broken {
 		if w := c.waiverFor(v, version, tags); w != "" {
 			waived = append(waived, w)
 			continue
 		}
 		violations = append(violations, v)
 	}
-	return violations, waived
+	return op, violations, waived
 }
 
 // waiverFor names the waiver that covers v, "" when none does; a tagged
@@ -240,13 +229,14 @@ func (c *checker) waiverFor(v violation, version string, tags []string) string {
 	return ""
 }
 
-func (c *checker) breaks(ex simulator.Exchange) []violation {
+// breaks returns the operation ex is an exchange of ("" when the
+// description has none), and the ways ex breaks the description.
+func (c *checker) breaks(ex simulator.Exchange) (op string, out []violation) {
 	r := ex.Request
 	answer := " → (dropped)"
 	if ex.Status != 0 {
 		answer = " → " + strconv.Itoa(ex.Status)
 	}
-	var out []violation
 	add := func(op, side, msg string) {
 		name := op
 		if name == "" {
@@ -262,7 +252,7 @@ func (c *checker) breaks(ex simulator.Exchange) []violation {
 	req, err := http.NewRequest(r.Method, u, bytes.NewReader(r.Body))
 	if err != nil {
 		add("", "request", err.Error())
-		return out
+		return op, out
 	}
 	req.Header = r.Header.Clone()
 	if len(r.Body) > 0 && req.Header.Get("Content-Type") == "" {
@@ -276,9 +266,9 @@ func (c *checker) breaks(ex simulator.Exchange) []violation {
 		if ex.Status != http.StatusNotFound && ex.Status != http.StatusMethodNotAllowed {
 			add("", "request", "path and method are not in the description")
 		}
-		return out
+		return op, out
 	}
-	op := r.Method + " " + route.Path
+	op = r.Method + " " + route.Path
 
 	refused := ex.Status == http.StatusBadRequest || ex.Status == http.StatusMethodNotAllowed ||
 		ex.Status == http.StatusUnprocessableEntity
@@ -302,19 +292,19 @@ func (c *checker) breaks(ex simulator.Exchange) []violation {
 		}
 	}
 	if ex.Status == 0 || ex.Damaged {
-		return out // no answer, or one a test damaged on purpose
+		return op, out // no answer, or one a test damaged on purpose
 	}
 
 	resp := route.Operation.Responses.Status(ex.Status)
 	if resp == nil && ex.Status < 400 {
 		add(op, "response", fmt.Sprintf("status %d is not one the description lists (%s)", ex.Status, listed(route.Operation)))
-		return out
+		return op, out
 	}
 	if resp == nil {
 		for _, msg := range c.checkError(ex) {
 			add(op, "response", msg)
 		}
-		return out
+		return op, out
 	}
 	rin := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: in,
@@ -331,7 +321,7 @@ func (c *checker) breaks(ex simulator.Exchange) []violation {
 			add(op, "response", m)
 		}
 	}
-	return out
+	return op, out
 }
 
 // checkError checks an error answer the operation does not list against

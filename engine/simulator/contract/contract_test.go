@@ -153,7 +153,7 @@ func TestBrokenExchanges(t *testing.T) {
 		{"the same path answered 404", exchange("GET", "/contacts/65c1/merge_status", "", "", 404, `{}`), []string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			vs, _ := c.check(tc.ex)
+			_, vs, _ := c.check(tc.ex)
 			if got := messages(vs); !slices.Equal(got, tc.want) {
 				t.Errorf("violations:\n got %q\nwant %q", got, tc.want)
 			}

@@ -83,8 +83,7 @@ func (r *recorder) Observe(ex simulator.Exchange) {
 	var waived []string
 	var op string
 	if err == nil {
-		vs, waived = c.check(ex)
-		op = c.operation(ex)
+		op, vs, waived = c.check(ex)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
