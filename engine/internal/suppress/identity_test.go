@@ -7,11 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/intercom"
-	"github.com/intercom-actions/intercom-actions/engine/internal/rest"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
 
@@ -19,18 +16,6 @@ import (
 func identify(ext, email string) action.Action {
 	kind, _ := action.Lookup("identify_contact")
 	return action.Action{Rule: "Identify", Kind: kind, Fields: &action.IdentifyContact{Role: "user", ExternalID: ext, Email: email, Name: "Ann"}}
-}
-
-// restClient is a new REST client of sim: an empty id cache, as after a
-// restart.
-func restClient(t *testing.T, sim *simulator.Server) intercom.API {
-	t.Helper()
-	c, err := rest.New(rest.Config{BaseURL: sim.URL(), TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}),
-		MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // TestEmailNeverFindsAnotherUsersContact: user X is identified with email
@@ -49,7 +34,7 @@ func TestEmailNeverFindsAnotherUsersContact(t *testing.T) {
 		}
 		ctx := context.Background()
 		m := New(Config{})
-		api := wrap(restClient(t, sim), m)
+		api := wrap(restClient(t, sim, 0), m)
 		for _, a := range []action.Action{identify("X", "e@example.com"), identify("", "e@example.com")} {
 			if _, err := (action.Executor{API: api}).Execute(ctx, a); err != nil {
 				t.Fatal(err)
@@ -64,7 +49,7 @@ func TestEmailNeverFindsAnotherUsersContact(t *testing.T) {
 			t.Fatal(err)
 		}
 		sim.ResetRequests()
-		_, e := action.Executor{API: wrap(restClient(t, sim), m)}.Execute(ctx, identify("Y", "e@example.com"))
+		_, e := action.Executor{API: wrap(restClient(t, sim, 0), m)}.Execute(ctx, identify("Y", "e@example.com"))
 		if e != nil {
 			err = e.Error()
 		}

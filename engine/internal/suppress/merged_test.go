@@ -34,7 +34,7 @@ func (p putFollowsMerge) UpdateContact(ctx context.Context, id string, body inte
 func TestMergedContactIsForgotten(t *testing.T) {
 	f := newFixture(t, Config{}, 0)
 	ctx := context.Background()
-	other := restClient(t, f.sim)
+	other := restClient(t, f.sim, 0)
 	u, err := other.CreateContact(ctx, user("Ann", nil))
 	if err != nil {
 		t.Fatal(err)

@@ -38,14 +38,22 @@ func newFixture(t *testing.T, cfg Config, retries int) *fixture {
 	t.Helper()
 	sim := simulator.NewServer(simulator.Options{})
 	t.Cleanup(sim.Close)
-	client, err := rest.New(rest.Config{BaseURL: sim.URL(), MaxRetries: retries,
+	m := New(cfg)
+	return &fixture{t: t, sim: sim, m: m, api: Wrap(restClient(t, sim, retries), m)}
+}
+
+// restClient is a new REST client of sim (retries as rest.Config's
+// MaxRetries: 0 the default, negative none), with an empty id cache, as
+// after a restart.
+func restClient(t *testing.T, sim *simulator.Server, retries int) intercom.API {
+	t.Helper()
+	c, err := rest.New(rest.Config{BaseURL: sim.URL(), MaxRetries: retries,
 		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}),
 		MinBackoff:  time.Millisecond, MaxBackoff: 2 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := New(cfg)
-	return &fixture{t: t, sim: sim, m: m, api: Wrap(client, m)}
+	return c
 }
 
 // sent returns the requests since the last call, "METHOD path" each, and
