@@ -285,7 +285,7 @@ func (d *deadLetters) list(fn func(spool.DeadLetter) error) error {
 	for {
 		var dl spool.DeadLetter
 		if err := dec.Decode(&dl); err == io.EOF {
-			return nil
+			return errors.New("serve's admin socket: the list was cut short (no end mark)")
 		} else if err != nil {
 			return fmt.Errorf("serve's admin socket: %w", err)
 		}

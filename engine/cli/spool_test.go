@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -197,4 +199,29 @@ func TestDeadLettersCountTowardSpoolMax(t *testing.T) {
 		t.Errorf("track after the delete: %d %s", code, body)
 	}
 	s.stop(t)
+}
+
+// TestDeadLetterListCutShort: serve's admin socket ends the list with an
+// end mark; a list that stops without it (serve killed mid-list, or an
+// error reading the spool) used to be reported as whole. It says it was
+// cut short, after the lines it got, and exits 1.
+func TestDeadLetterListCutShort(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("unix", filepath.Join(dir, adminSocket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /deadletters/ping", func(http.ResponseWriter, *http.Request) {})
+	mux.HandleFunc("GET /deadletters", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"id":1,"event":{"type":"track"},"ref":"messageId m-1","rule":"Track Event","action":"track_event","error":"intercom: 422","time":"2026-01-02T03:04:05Z"}` + "\n"))
+	})
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	defer srv.Close()
+	code, out, errOut := runCLI(t, "", "deadletter", "list", "--data-dir", dir)
+	if code != 1 || out != "1\t2026-01-02T03:04:05Z\tmessageId m-1\tTrack Event (track_event)\tintercom: 422\n" ||
+		errOut != "deadletter: serve's admin socket: the list was cut short (no end mark)\n" {
+		t.Errorf("list: exit %d\n%s%s", code, out, errOut)
+	}
 }
