@@ -171,7 +171,9 @@ func Check(dir string) (Report, error) {
 			}
 		case string(bucketDead):
 			rep.DeadLetters++
-			if _, err := decodeDead(k, v); err != nil || len(k) != 8 {
+			if len(k) != 8 {
+				rep.BadRecords++
+			} else if _, err := decodeDead(k, v); err != nil {
 				rep.BadRecords++
 			}
 		}
@@ -233,7 +235,10 @@ type Salvaged struct {
 	// found on pages the damage cut off from the tree: such a page may be
 	// an old copy, so some of its events may have been sent already.
 	LooseEvents, LooseDeadLetters int
-	Problems                      []string // what could not be read
+	// Unreadable counts the records read whose key or value has a length
+	// no spool writes (a damaged page): left behind.
+	Unreadable int
+	Problems   []string // what could not be read
 }
 
 // Salvage copies every record that can be read from the spool file in dir
@@ -303,9 +308,12 @@ func Salvage(dir, out string) (Salvaged, error) {
 	w := &walk{pf: pf,
 		sequence: func(bucket string, s uint64) { sequences[bucket] = s },
 		record: func(bucket string, k, v []byte) error {
+			// A record of a shape no spool writes (a damaged page) is left
+			// behind: the new spool would trip on it.
 			switch bucket {
 			case string(bucketEvents):
 				if len(k) != 8 {
+					res.Unreadable++
 					return nil
 				}
 				res.Events++
@@ -314,6 +322,7 @@ func Salvage(dir, out string) (Salvaged, error) {
 				seq = max(seq, binary.BigEndian.Uint64(k))
 			case string(bucketDead):
 				if len(k) != 8 {
+					res.Unreadable++
 					return nil
 				}
 				res.DeadLetters++
@@ -321,11 +330,20 @@ func Salvage(dir, out string) (Salvaged, error) {
 				maxDead = max(maxDead, binary.BigEndian.Uint64(k))
 			case string(bucketDeadKeys):
 				if len(k) < 9 || len(v) != 8 {
+					res.Unreadable++
 					return nil
 				}
 			case string(bucketIDs):
+				if len(v) != 8 { // the time it was received
+					res.Unreadable++
+					return nil
+				}
 				res.IDs++
 			case string(bucketIDTime):
+				if len(k) <= 8 { // the time it was received, then the id
+					res.Unreadable++
+					return nil
+				}
 			case string(bucketMeta):
 				if string(k) == string(keySeq) && len(v) == 8 {
 					seq = max(seq, binary.BigEndian.Uint64(v))
