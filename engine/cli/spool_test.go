@@ -225,3 +225,16 @@ func TestDeadLetterListCutShort(t *testing.T) {
 		t.Errorf("list: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestDeadLetterWithNoSpool: in a data dir where serve never ran,
+// deadletter says so, and makes nothing there.
+func TestDeadLetterWithNoSpool(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	code, out, errOut := runCLI(t, "", "deadletter", "list", "--data-dir", dir)
+	if code != 1 || out != "" || errOut != "deadletter: spool: no spool in "+dir+" (serve has not run with this --data-dir)\n" {
+		t.Errorf("list: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the data dir was made: %v", err)
+	}
+}

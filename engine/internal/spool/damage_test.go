@@ -132,7 +132,7 @@ func TestDamagedSpoolIsRefusedAndSalvaged(t *testing.T) {
 		want := "spool: " + path + ": empty (0 bytes), and a spool file never is: it was truncated. " +
 			"The events and dead letters it held are not in it. Put the file back (from a backup) and start again; " +
 			"to start with an empty spool instead, delete " + path
-		if err == nil || err.Error() != want || !errors.Is(err, ErrDamaged) {
+		if de := (*DamagedError)(nil); !errors.As(err, &de) || err.Error() != want {
 			t.Errorf("Open:\n%v\nwant:\n%s", err, want)
 		}
 		if _, err := Salvage(dir, filepath.Join(dir, "out.db")); err == nil || err.Error() != "spool: "+path+" is empty: nothing can be salvaged from it" {
@@ -168,7 +168,7 @@ func TestDamagedSpoolIsRefusedAndSalvaged(t *testing.T) {
 		f.WriteAt([]byte{0x7f, 0x7f}, 5*4096+8)
 		f.Close()
 		_, err = Open(dir, Options{})
-		if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), ": page 5: not a branch or leaf page (flags 0x7f7f)") {
+		if de := (*DamagedError)(nil); !errors.As(err, &de) || !strings.Contains(err.Error(), ": page 5: not a branch or leaf page (flags 0x7f7f)") {
 			t.Errorf("Open: %v", err)
 		}
 		rep, _ := Check(dir)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"os"
 )
 
 // The spool's file is a bbolt database. bbolt maps the file into memory
@@ -267,31 +266,6 @@ func (w *walk) node(bucket string, id uint64, inline []byte, depth int) {
 	default:
 		w.problem("bucket %q: page %d: not a branch or leaf page (flags %#x)", bucket, id, flags)
 	}
-}
-
-// checkFile walks the spool file at path; it returns the problems found
-// (none for a sound file), or an error when it cannot be read at all.
-func checkFile(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	pf, err := openPages(f, info.Size())
-	if err != nil {
-		return nil, err
-	}
-	if need := int64(pf.meta.hwm) * pf.pageSize; need > info.Size() {
-		return []string{fmt.Sprintf("the file is truncated: %d bytes, and its header counts %d pages of %d bytes (%d bytes)",
-			info.Size(), pf.meta.hwm, pf.pageSize, need)}, nil
-	}
-	w := &walk{pf: pf}
-	w.run()
-	return w.problems, nil
 }
 
 // loose reads the leaf pages the tree walk did not reach — cut off from

@@ -72,6 +72,9 @@ type Options struct {
 	// OnWriteError, if set, hears when writes start failing (with the
 	// error) and when they work again (nil).
 	OnWriteError func(error)
+	// MustExist refuses a data dir where no spool was made (ErrNoSpool),
+	// rather than make one there: for the commands that read a spool.
+	MustExist bool
 
 	// failWrites, if set, fails every commit whose transaction it returns an
 	// error for: the tests' full disk.
@@ -162,11 +165,11 @@ func Open(dir string, opts Options) (*Spool, error) {
 	if opts.RetryInterval <= 0 {
 		opts.RetryInterval = time.Second
 	}
+	if err := preflight(dir, opts.MustExist); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
-	}
-	if _, err := preflight(dir); err != nil {
-		return nil, err
 	}
 	db, err := openBolt(dir, &bolt.Options{
 		Timeout:         opts.LockTimeout,
@@ -178,7 +181,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 		return nil, fmt.Errorf("%w (%s)", ErrLocked, dir)
 	}
 	if err != nil {
-		if errors.Is(err, ErrDamaged) {
+		if de := (*DamagedError)(nil); errors.As(err, &de) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("spool: %w", err)
