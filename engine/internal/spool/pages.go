@@ -225,15 +225,11 @@ func (w *walk) node(bucket string, id uint64, inline []byte, depth int) {
 		}
 	case leafPage:
 		for i := range count {
-			at := pageHeaderSize + i*elementSize
-			e := p[at:]
-			eflags, pos, ksize, vsize := le.Uint32(e), uint64(le.Uint32(e[4:])), uint64(le.Uint32(e[8:])), uint64(le.Uint32(e[12:]))
-			start := uint64(at) + pos
-			if start+ksize+vsize > uint64(len(p)) {
+			eflags, k, v, ok := leafElem(p, i)
+			if !ok {
 				w.problem("bucket %q: page %d: element %d lies outside its page", bucket, id, i)
 				continue
 			}
-			k, v := p[start:start+ksize], p[start+ksize:start+ksize+vsize]
 			if eflags&bucketLeafFlag != 0 {
 				if len(v) < bucketHeaderLen {
 					w.problem("bucket %q: page %d: bucket %q has a %d-byte header", bucket, id, k, len(v))
@@ -268,6 +264,19 @@ func (w *walk) node(bucket string, id uint64, inline []byte, depth int) {
 	}
 }
 
+// leafElem reads element i of the leaf page p (whose elements fit in it):
+// its flags, key and value; ok is false when they lie outside the page.
+func leafElem(p []byte, i int) (flags uint32, k, v []byte, ok bool) {
+	at := pageHeaderSize + i*elementSize
+	e := p[at:]
+	flags, pos, ksize, vsize := le.Uint32(e), uint64(le.Uint32(e[4:])), uint64(le.Uint32(e[8:])), uint64(le.Uint32(e[12:]))
+	start := uint64(at) + pos
+	if start+ksize+vsize > uint64(len(p)) {
+		return 0, nil, nil, false
+	}
+	return flags, p[start : start+ksize], p[start+ksize : start+ksize+vsize], true
+}
+
 // loose reads the leaf pages the tree walk did not reach — cut off from
 // it by a lost or damaged page — for the records of the events and dead
 // letters buckets, told apart by their shape: an 8-byte key and an event
@@ -292,14 +301,10 @@ func (w *walk) loose(fn func(bucket string, k, v []byte) error) {
 			continue
 		}
 		for i := range count {
-			at := pageHeaderSize + i*elementSize
-			e := p[at:]
-			eflags, pos, ksize, vsize := le.Uint32(e), uint64(le.Uint32(e[4:])), uint64(le.Uint32(e[8:])), uint64(le.Uint32(e[12:]))
-			start := uint64(at) + pos
-			if eflags&bucketLeafFlag != 0 || ksize != 8 || start+ksize+vsize > uint64(len(p)) {
+			eflags, k, v, ok := leafElem(p, i)
+			if !ok || eflags&bucketLeafFlag != 0 || len(k) != 8 {
 				continue
 			}
-			k, v := p[start:start+8], p[start+8:start+8+vsize]
 			bucket := ""
 			if r, err := decodeRecord(v); err == nil && len(r.data) > 0 && r.data[0] == '{' {
 				bucket = string(bucketEvents)
