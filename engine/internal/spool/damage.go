@@ -95,6 +95,16 @@ func openLocked(dir string) (f *os.File, held bool, err error) {
 	return f, false, nil
 }
 
+// openToRead is openLocked for Check and Salvage, which need the spool
+// closed: another process holding it is ErrLocked.
+func openToRead(dir string) (*os.File, error) {
+	f, held, err := openLocked(dir)
+	if err == nil && held {
+		err = fmt.Errorf("%w (%s)", ErrLocked, dir)
+	}
+	return f, err
+}
+
 // inspect reads the header of the spool file f: its pages, and the
 // problem of a file shorter than its header says (the first problem).
 // A file that is not a bbolt file at all, or whose header copies are both
@@ -195,12 +205,9 @@ func Check(dir string) (Report, error) {
 	if _, err := present(dir, true); err != nil {
 		return Report{}, err
 	}
-	f, held, err := openLocked(dir)
+	f, err := openToRead(dir)
 	if err != nil {
 		return Report{}, err
-	}
-	if held {
-		return Report{}, fmt.Errorf("%w (%s)", ErrLocked, dir)
 	}
 	defer f.Close()
 	defer flock.Unlock(f)
@@ -286,21 +293,18 @@ func Salvage(dir, out string) (Salvaged, error) {
 	if _, err := os.Stat(out); err == nil {
 		return res, fmt.Errorf("spool: %s exists: salvage writes a new file", out)
 	}
-	f, held, err := openLocked(dir)
+	f, err := openToRead(dir)
 	if err != nil {
 		return res, err
 	}
-	if held {
-		return res, fmt.Errorf("%w (%s)", ErrLocked, dir)
-	}
 	defer f.Close()
 	defer flock.Unlock(f)
-	pf, truncated, err := inspect(f)
+	pf, header, err := inspect(f)
 	if err != nil {
 		return res, err
 	}
 	if pf == nil {
-		return res, fmt.Errorf("spool: %s: %s: nothing can be salvaged from it", filepath.Join(dir, FileName), truncated[0])
+		return res, fmt.Errorf("spool: %s: %s: nothing can be salvaged from it", filepath.Join(dir, FileName), header[0])
 	}
 	db, err := bolt.Open(out, 0o600, &bolt.Options{Timeout: 100 * time.Millisecond})
 	if err != nil {
@@ -424,7 +428,7 @@ func Salvage(dir, out string) (Salvaged, error) {
 	}
 	res.Problems = w.problems
 	if len(res.Problems) == 0 { // truncated past the last page in use
-		res.Problems = truncated
+		res.Problems = header
 	}
 	return res, db.Close()
 }
