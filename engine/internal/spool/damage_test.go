@@ -44,6 +44,22 @@ func damagedSpool(t *testing.T) string {
 	return dir
 }
 
+// openSalvaged opens the spool file salvaged at out, moved into a data dir
+// of its own, and closes it when the test ends.
+func openSalvaged(t *testing.T, out string) *Spool {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Rename(out, filepath.Join(dir, FileName)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // TestDamagedSpoolIsRefusedAndSalvaged: a spool file cut short (a crash of
 // the disk, a copy that stopped) used to crash every start with SIGBUS; one
 // emptied to 0 bytes, or deleted, used to start empty without a word. Each
@@ -98,15 +114,7 @@ func TestDamagedSpoolIsRefusedAndSalvaged(t *testing.T) {
 			t.Errorf("salvaged %+v, check read %+v", got, rep)
 		}
 		// The salvaged file is a sound spool holding them.
-		ndir := t.TempDir()
-		if err := os.Rename(out, filepath.Join(ndir, FileName)); err != nil {
-			t.Fatal(err)
-		}
-		s, err := Open(ndir, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s := openSalvaged(t, out)
 		dead := 0
 		s.DeadLetters(func(DeadLetter) error { dead++; return nil })
 		if s.Depth() != int64(got.Events) || dead != got.DeadLetters {
@@ -276,15 +284,7 @@ func TestDamagedRecordKeys(t *testing.T) {
 		if err != nil || got.Events != 3000 || got.DeadLetters != 40 || got.IDs != 2999 || got.Unreadable != 2 || len(got.Problems) != 0 {
 			t.Errorf("Salvage: %v %+v", err, got)
 		}
-		ndir := t.TempDir()
-		if err := os.Rename(out, filepath.Join(ndir, FileName)); err != nil {
-			t.Fatal(err)
-		}
-		s, err := Open(ndir, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s := openSalvaged(t, out)
 		res, err := s.Append(context.Background(), []delivery.Item{{ID: string(id), Data: []byte(`{"type":"track"}`)}, {ID: "new", Data: []byte(`{"type":"track"}`)}})
 		if err != nil || res.Stored != 2 || s.Depth() != 3002 {
 			t.Errorf("Append to the salvaged spool: %v %+v, %d events", err, res, s.Depth())
