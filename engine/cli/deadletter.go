@@ -233,10 +233,7 @@ func openDeadLetters(dir string) (*deadLetters, error) {
 		}
 		// A socket left by a serve that was killed: fall through.
 	}
-	if _, err := os.Stat(filepath.Join(dir, spool.MarkerFile)); errors.Is(err, os.ErrNotExist) && !exists(filepath.Join(dir, spool.FileName)) {
-		return nil, fmt.Errorf("no spool in %s (serve has not run with this --data-dir)", dir)
-	}
-	sp, err := spool.Open(dir, spool.Options{})
+	sp, err := spool.Open(dir, spool.Options{MustExist: true})
 	if errors.Is(err, spool.ErrLocked) {
 		return nil, fmt.Errorf("%w, and its admin socket does not answer", err)
 	}
@@ -260,11 +257,6 @@ func (d *deadLetters) after() string {
 	return " (serve is sending them)"
 }
 
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
 // list calls fn with each dead letter, oldest first, reading them as it
 // goes (the admin socket streams them a JSON line each): its memory does
 // not grow with their number.
@@ -285,7 +277,7 @@ func (d *deadLetters) list(fn func(spool.DeadLetter) error) error {
 	for {
 		var dl spool.DeadLetter
 		if err := dec.Decode(&dl); err == io.EOF {
-			return nil
+			return errors.New("serve's admin socket: the list was cut short (no end mark)")
 		} else if err != nil {
 			return fmt.Errorf("serve's admin socket: %w", err)
 		}

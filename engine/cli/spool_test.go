@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -197,4 +199,94 @@ func TestDeadLettersCountTowardSpoolMax(t *testing.T) {
 		t.Errorf("track after the delete: %d %s", code, body)
 	}
 	s.stop(t)
+}
+
+// TestDeadLetterListCutShort: serve's admin socket ends the list with an
+// end mark; a list that stops without it (serve killed mid-list, or an
+// error reading the spool) used to be reported as whole. It says it was
+// cut short, after the lines it got, and exits 1.
+func TestDeadLetterListCutShort(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("unix", filepath.Join(dir, adminSocket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /deadletters/ping", func(http.ResponseWriter, *http.Request) {})
+	mux.HandleFunc("GET /deadletters", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"id":1,"event":{"type":"track"},"ref":"messageId m-1","rule":"Track Event","action":"track_event","error":"intercom: 422","time":"2026-01-02T03:04:05Z"}` + "\n"))
+	})
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	defer srv.Close()
+	code, out, errOut := runCLI(t, "", "deadletter", "list", "--data-dir", dir)
+	if code != 1 || out != "1\t2026-01-02T03:04:05Z\tmessageId m-1\tTrack Event (track_event)\tintercom: 422\n" ||
+		errOut != "deadletter: serve's admin socket: the list was cut short (no end mark)\n" {
+		t.Errorf("list: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestDeadLetterWithNoSpool: in a data dir where serve never ran,
+// deadletter says so, and makes nothing there.
+func TestDeadLetterWithNoSpool(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	code, out, errOut := runCLI(t, "", "deadletter", "list", "--data-dir", dir)
+	if code != 1 || out != "" || errOut != "deadletter: spool: no spool in "+dir+" (serve has not run with this --data-dir)\n" {
+		t.Errorf("list: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the data dir was made: %v", err)
+	}
+}
+
+// TestSalvageSaysDeadLettersMayComeBack: a spool whose root page is
+// damaged has every event and dead letter on pages cut off from the
+// file's index; salvage finds them there, and says that such dead letters,
+// as such events, may be old copies: replayed or deleted already, back.
+func TestSalvageSaysDeadLettersMayComeBack(t *testing.T) {
+	dir := queuedSpool(t, 300)
+	sp, err := spool.Open(dir, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		ev := fmt.Sprintf(`{"type":"track","userId":"u%d","event":"E","properties":{"pad":%q}}`, i, strings.Repeat("y", 200))
+		if err := sp.PutDeadLetter(delivery.DeadLetter{Event: []byte(ev), Error: "intercom: 422", Time: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sp.Close()
+	path := filepath.Join(dir, spool.FileName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The meta page of the last transaction (of the two at 0 and 4096)
+	// names the root page: its header's flags are damaged.
+	le := func(off int) uint64 {
+		var v uint64
+		for i := 7; i >= 0; i-- {
+			v = v<<8 | uint64(data[off+i])
+		}
+		return v
+	}
+	meta := 0
+	if le(4096+64) > le(64) {
+		meta = 4096
+	}
+	root := int(le(meta + 32))
+	data[root*4096+8], data[root*4096+9] = 0x7f, 0x7f
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "spool.salvaged.db")
+	code, stdout, errOut := runCLI(t, "", "spool", "salvage", "--data-dir", dir)
+	want := fmt.Sprintf("salvaged 300 queued events and 30 dead letters into %s\n"+
+		"  lost: bucket \"\": page %d: not a branch or leaf page (flags 0x7f7f)\n"+
+		"300 of the events were on pages cut off from the file's index: some may have been sent already, and are sent again\n"+
+		"30 of the dead letters were on pages cut off from the file's index: some may have been replayed or deleted already, and are back (see 'intercom-actions deadletter list')\n"+
+		"to use it: move %s aside and rename %s to %s (or run salvage with --replace)\n", out, root, path, out, spool.FileName)
+	if code != 0 || stdout != want || errOut != "" {
+		t.Errorf("salvage: exit %d\n%s%s\nwant:\n%s", code, stdout, errOut, want)
+	}
 }

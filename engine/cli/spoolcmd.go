@@ -88,8 +88,14 @@ func runSpool(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		for _, p := range res.Problems {
 			fmt.Fprintf(stdout, "  lost: %s\n", p)
 		}
+		if res.Unreadable > 0 {
+			fmt.Fprintf(stdout, "  lost: %d records that do not read as a spool's (damaged)\n", res.Unreadable)
+		}
 		if res.LooseEvents > 0 {
 			fmt.Fprintf(stdout, "%d of the events were on pages cut off from the file's index: some may have been sent already, and are sent again\n", res.LooseEvents)
+		}
+		if res.LooseDeadLetters > 0 {
+			fmt.Fprintf(stdout, "%d of the dead letters were on pages cut off from the file's index: some may have been replayed or deleted already, and are back (see 'intercom-actions deadletter list')\n", res.LooseDeadLetters)
 		}
 		if !*replace {
 			fmt.Fprintf(stdout, "to use it: move %s aside and rename %s to %s (or run salvage with --replace)\n", path, out, spool.FileName)

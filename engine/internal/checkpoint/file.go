@@ -111,9 +111,8 @@ type File struct {
 	f        *os.File
 	inputs   []string
 	trackers map[string]*Tracker
-	size     map[string]int64
+	start    map[string]Progress // of each input, as given to Create: its Size, DeadLetters and DeadLettersFrom
 	done     map[string]bool
-	dead     map[string]Progress // of each input, its DeadLetters and DeadLettersFrom
 	pending  map[string][]int
 	err      error // the first write error
 	written  int64 // bytes appended since the last compaction
@@ -127,15 +126,14 @@ type File struct {
 // file there) and returns it open for Settled.
 func Create(path string, inputs []Progress) (*File, error) {
 	f := &File{
-		path: path, trackers: map[string]*Tracker{}, size: map[string]int64{}, done: map[string]bool{}, dead: map[string]Progress{},
+		path: path, trackers: map[string]*Tracker{}, start: map[string]Progress{}, done: map[string]bool{},
 		pending: map[string][]int{}, kick: make(chan struct{}, 1), quit: make(chan struct{}), exit: make(chan struct{}),
 	}
 	for _, in := range inputs {
 		f.inputs = append(f.inputs, in.Path)
 		f.trackers[in.Path] = NewTracker(in.Mark)
-		f.size[in.Path] = in.Size
+		f.start[in.Path] = in
 		f.done[in.Path] = in.Done
-		f.dead[in.Path] = Progress{DeadLetters: in.DeadLetters, DeadLettersFrom: in.DeadLettersFrom}
 	}
 	if err := f.compact(); err != nil {
 		return nil, err
@@ -246,10 +244,10 @@ func (f *File) compact() error {
 func (f *File) compactLocked() error {
 	var b bytes.Buffer
 	for _, in := range f.inputs {
-		m := f.trackers[in].Mark()
-		r := record{Input: in, Size: f.size[in], Line: m.Line, Settled: m.Settled, Done: f.done[in]}
+		m, start := f.trackers[in].Mark(), f.start[in]
+		r := record{Input: in, Size: start.Size, Line: m.Line, Settled: m.Settled, Done: f.done[in]}
 		if !r.Done { // a done input is not resumed
-			r.DeadLetters, r.DeadLettersFrom = f.dead[in].DeadLetters, f.dead[in].DeadLettersFrom
+			r.DeadLetters, r.DeadLettersFrom = start.DeadLetters, start.DeadLettersFrom
 		}
 		line, _ := json.Marshal(r)
 		b.Write(line)

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/intercom-actions/intercom-actions/engine/internal/flock"
 )
 
 // A Lock keeps a checkpoint to one run: Acquire takes it, or says which
@@ -47,7 +49,7 @@ func Acquire(path string) (*Lock, error) {
 		if err != nil {
 			return nil, fmt.Errorf("checkpoint lock: %w", err)
 		}
-		held, err := tryLock(f)
+		held, err := flock.TryLock(f)
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("checkpoint lock %s: %w", lockPath, err)

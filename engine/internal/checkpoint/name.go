@@ -10,7 +10,7 @@ import (
 )
 
 // Name is the file name of the checkpoint of a run over inputs (absolute
-// paths, in the order given): send-checkpoint-STEM-HASH.ndjson, where
+// paths): send-checkpoint-STEM-HASH.ndjson, where
 // STEM is the name of the first input in path order, without its extension (and how many
 // more there are) and HASH is a short hash of every input's path. So runs
 // over different files, even files of one name in different folders, do

@@ -11,16 +11,14 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/intercom-actions/intercom-actions/engine/internal/flock"
 )
 
 // MarkerFile is written in the data dir when a spool is made there, so
 // that a spool file gone missing later is noticed rather than replaced by
 // an empty one.
 const MarkerFile = "spool.created"
-
-// ErrDamaged marks a spool file that cannot be opened safely: damaged,
-// truncated, empty, or missing where one was made (see DamagedError).
-var ErrDamaged = errors.New("spool: damaged")
 
 // DamagedError says what is wrong with a spool file and how to recover:
 // the spool is never silently replaced or started empty.
@@ -38,8 +36,6 @@ func (e *DamagedError) Error() string {
 	return fmt.Sprintf("spool: %s: %s. %s", filepath.Join(e.Dir, FileName), what, e.Fix)
 }
 
-func (e *DamagedError) Unwrap() error { return ErrDamaged }
-
 // damaged is the error of a spool file the walk found damaged.
 func damaged(dir string, problems []string) *DamagedError {
 	return &DamagedError{Dir: dir, Problems: problems, Fix: fmt.Sprintf(
@@ -47,46 +43,116 @@ func damaged(dir string, problems []string) *DamagedError {
 			"and copy every readable event and dead letter into a new spool with 'intercom-actions spool salvage --data-dir %s'", dir, dir)}
 }
 
-// preflight checks the spool file in dir before bbolt maps it: missing
-// where a spool was made, empty, truncated or damaged are refused with a
-// *DamagedError. It returns whether the file exists.
-func preflight(dir string) (bool, error) {
+// ErrNoSpool is the error, wrapped, of Check, Salvage and Open with
+// Options.MustExist in a data dir where no spool was made.
+var ErrNoSpool = errors.New("no spool")
+
+// present says whether the spool file in dir is there. One missing where
+// a spool was made (its marker says so), or empty, is refused with a
+// *DamagedError; with mustExist, so is a data dir where none was made
+// (ErrNoSpool).
+func present(dir string, mustExist bool) (bool, error) {
 	path := filepath.Join(dir, FileName)
 	info, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		if made, err := os.ReadFile(filepath.Join(dir, MarkerFile)); err == nil {
 			return false, &DamagedError{Dir: dir,
 				Problems: []string{fmt.Sprintf("missing, though a spool was made in this data dir (%s: %s)", MarkerFile, strings.TrimSpace(string(made)))},
 				Fix: fmt.Sprintf("The events and dead letters it held are not there. Put the file back (from a backup) and start again; "+
 					"to start with an empty spool instead, delete %s", filepath.Join(dir, MarkerFile))}
 		}
+		if mustExist {
+			return false, fmt.Errorf("spool: %w in %s (serve has not run with this --data-dir)", ErrNoSpool, dir)
+		}
 		return false, nil
-	}
-	if err != nil {
+	case err != nil:
 		return false, fmt.Errorf("spool: %w", err)
-	}
-	if info.Size() == 0 {
+	case info.Size() == 0:
 		return true, &DamagedError{Dir: dir, Problems: []string{"empty (0 bytes), and a spool file never is: it was truncated"},
 			Fix: fmt.Sprintf("The events and dead letters it held are not in it. Put the file back (from a backup) and start again; "+
 				"to start with an empty spool instead, delete %s", path)}
 	}
-	f, err := os.Open(path)
+	return true, nil
+}
+
+// openLocked opens the spool file in dir and takes the lock bbolt takes on
+// it, so that it is read whole by one process; held says another process
+// has it (f is then nil).
+func openLocked(dir string) (f *os.File, held bool, err error) {
+	f, err = os.Open(filepath.Join(dir, FileName))
 	if err != nil {
-		return true, fmt.Errorf("spool: %w", err)
+		return nil, false, fmt.Errorf("spool: %w", err)
+	}
+	held, err = flock.TryLock(f)
+	if err != nil || held {
+		f.Close()
+		if err != nil {
+			return nil, false, fmt.Errorf("spool: locking %s: %w", f.Name(), err)
+		}
+		return nil, true, nil
+	}
+	return f, false, nil
+}
+
+// openToRead is openLocked for Check and Salvage, which need the spool
+// closed: another process holding it is ErrLocked.
+func openToRead(dir string) (*os.File, error) {
+	f, held, err := openLocked(dir)
+	if err == nil && held {
+		err = fmt.Errorf("%w (%s)", ErrLocked, dir)
+	}
+	return f, err
+}
+
+// inspect reads the header of the spool file f: its pages, and the
+// problem of a file shorter than its header says (the first problem).
+// A file that is not a bbolt file at all, or whose header copies are both
+// damaged, gives a nil *pageFile and that problem; err is for a file that
+// cannot be read.
+func inspect(f *os.File) (*pageFile, []string, error) {
+	info, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("spool: %w", err)
+	}
+	pf, err := openPages(f, info.Size())
+	if err != nil {
+		return nil, []string{err.Error()}, nil
+	}
+	if need := int64(pf.meta.hwm) * pf.pageSize; need > info.Size() {
+		return pf, []string{fmt.Sprintf("the file is truncated: %d bytes, and its header counts %d pages of %d bytes (%d bytes)",
+			info.Size(), pf.meta.hwm, pf.pageSize, need)}, nil
+	}
+	return pf, nil, nil
+}
+
+// preflight checks the spool file in dir before bbolt maps it: missing
+// where a spool was made, empty, truncated or damaged are refused with a
+// *DamagedError (see present for mustExist). A file another process has
+// open is left to bbolt's lock, taken next.
+func preflight(dir string, mustExist bool) error {
+	if exists, err := present(dir, mustExist); err != nil || !exists {
+		return err
+	}
+	f, held, err := openLocked(dir)
+	if err != nil || held {
+		return err
 	}
 	defer f.Close()
-	if !tryLock(f) {
-		return true, nil // another process has it open: bbolt's lock says so next
-	}
-	defer unlock(f)
-	problems, err := checkFile(path)
+	defer flock.Unlock(f)
+	pf, problems, err := inspect(f)
 	if err != nil {
-		problems = []string{err.Error()}
+		return err
+	}
+	if len(problems) == 0 { // a truncated file is not walked: its pages past the end are lost
+		w := &walk{pf: pf}
+		w.run()
+		problems = w.problems
 	}
 	if len(problems) > 0 {
-		return true, damaged(dir, problems)
+		return damaged(dir, problems)
 	}
-	return true, nil
+	return nil
 }
 
 // openBolt opens the file with bbolt, turning a panic of bbolt on a file
@@ -136,32 +202,20 @@ type Report struct {
 // the walker), then, when they are sound, bbolt's own consistency check
 // (Tx.Check) and each record. It needs the spool closed (serve stopped).
 func Check(dir string) (Report, error) {
-	path := filepath.Join(dir, FileName)
-	if _, err := preflightMissing(dir); err != nil {
+	if _, err := present(dir, true); err != nil {
 		return Report{}, err
 	}
-	f, err := os.Open(path)
+	f, err := openToRead(dir)
 	if err != nil {
-		return Report{}, fmt.Errorf("spool: %w", err)
+		return Report{}, err
 	}
 	defer f.Close()
-	if !tryLock(f) {
-		return Report{}, fmt.Errorf("%w (%s)", ErrLocked, dir)
+	defer flock.Unlock(f)
+	pf, problems, err := inspect(f)
+	if pf == nil || err != nil {
+		return Report{Problems: problems}, err
 	}
-	defer unlock(f)
-	info, err := f.Stat()
-	if err != nil {
-		return Report{}, err
-	}
-	pf, err := openPages(f, info.Size())
-	if err != nil {
-		return Report{Problems: []string{err.Error()}}, nil
-	}
-	rep := Report{Pages: int64(pf.meta.hwm), PageSize: pf.pageSize}
-	if need := int64(pf.meta.hwm) * pf.pageSize; need > info.Size() {
-		rep.Problems = append(rep.Problems, fmt.Sprintf("the file is truncated: %d bytes, and its header counts %d pages of %d bytes (%d bytes)",
-			info.Size(), pf.meta.hwm, pf.pageSize, need))
-	}
+	rep := Report{Pages: int64(pf.meta.hwm), PageSize: pf.pageSize, Problems: problems}
 	w := &walk{pf: pf, record: func(bucket string, k, v []byte) error {
 		switch bucket {
 		case string(bucketEvents):
@@ -171,7 +225,9 @@ func Check(dir string) (Report, error) {
 			}
 		case string(bucketDead):
 			rep.DeadLetters++
-			if _, err := decodeDead(k, v); err != nil || len(k) != 8 {
+			if len(k) != 8 {
+				rep.BadRecords++
+			} else if _, err := decodeDead(k, v); err != nil {
 				rep.BadRecords++
 			}
 		}
@@ -190,7 +246,7 @@ func Check(dir string) (Report, error) {
 		})
 		return rep, nil
 	}
-	unlock(f) // bbolt takes it
+	flock.Unlock(f) // bbolt takes it
 	db, err := openBolt(dir, &bolt.Options{ReadOnly: true, Timeout: 100 * time.Millisecond})
 	if err != nil {
 		return rep, err
@@ -205,25 +261,6 @@ func Check(dir string) (Report, error) {
 	return rep, err
 }
 
-// preflightMissing is preflight's verdict on a missing or empty file, or
-// an error when there is no spool at all.
-func preflightMissing(dir string) (bool, error) {
-	info, err := os.Stat(filepath.Join(dir, FileName))
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		if _, err := preflight(dir); err != nil {
-			return false, err
-		}
-		return false, fmt.Errorf("spool: no spool in %s (serve has not run with this --data-dir)", dir)
-	case err != nil:
-		return false, fmt.Errorf("spool: %w", err)
-	case info.Size() == 0:
-		_, err := preflight(dir)
-		return true, err
-	}
-	return true, nil
-}
-
 // Salvaged says what Salvage copied.
 type Salvaged struct {
 	Events      int // queued events copied
@@ -233,7 +270,10 @@ type Salvaged struct {
 	// found on pages the damage cut off from the tree: such a page may be
 	// an old copy, so some of its events may have been sent already.
 	LooseEvents, LooseDeadLetters int
-	Problems                      []string // what could not be read
+	// Unreadable counts the records read whose key or value has a length
+	// no spool writes (a damaged page): left behind.
+	Unreadable int
+	Problems   []string // what could not be read
 }
 
 // Salvage copies every record that can be read from the spool file in dir
@@ -244,7 +284,7 @@ type Salvaged struct {
 // that are lost. The file in dir is not changed.
 func Salvage(dir, out string) (Salvaged, error) {
 	var res Salvaged
-	if exists, err := preflightMissing(dir); err != nil {
+	if exists, err := present(dir, true); err != nil {
 		if !exists {
 			return res, err
 		}
@@ -253,22 +293,18 @@ func Salvage(dir, out string) (Salvaged, error) {
 	if _, err := os.Stat(out); err == nil {
 		return res, fmt.Errorf("spool: %s exists: salvage writes a new file", out)
 	}
-	f, err := os.Open(filepath.Join(dir, FileName))
-	if err != nil {
-		return res, fmt.Errorf("spool: %w", err)
-	}
-	defer f.Close()
-	if !tryLock(f) {
-		return res, fmt.Errorf("%w (%s)", ErrLocked, dir)
-	}
-	defer unlock(f)
-	info, err := f.Stat()
+	f, err := openToRead(dir)
 	if err != nil {
 		return res, err
 	}
-	pf, err := openPages(f, info.Size())
+	defer f.Close()
+	defer flock.Unlock(f)
+	pf, header, err := inspect(f)
 	if err != nil {
-		return res, fmt.Errorf("spool: %s: %v: nothing can be salvaged from it", filepath.Join(dir, FileName), err)
+		return res, err
+	}
+	if pf == nil {
+		return res, fmt.Errorf("spool: %s: %s: nothing can be salvaged from it", filepath.Join(dir, FileName), header[0])
 	}
 	db, err := bolt.Open(out, 0o600, &bolt.Options{Timeout: 100 * time.Millisecond})
 	if err != nil {
@@ -303,9 +339,12 @@ func Salvage(dir, out string) (Salvaged, error) {
 	w := &walk{pf: pf,
 		sequence: func(bucket string, s uint64) { sequences[bucket] = s },
 		record: func(bucket string, k, v []byte) error {
+			// A record of a shape no spool writes (a damaged page) is left
+			// behind: the new spool would trip on it.
 			switch bucket {
 			case string(bucketEvents):
 				if len(k) != 8 {
+					res.Unreadable++
 					return nil
 				}
 				res.Events++
@@ -314,6 +353,7 @@ func Salvage(dir, out string) (Salvaged, error) {
 				seq = max(seq, binary.BigEndian.Uint64(k))
 			case string(bucketDead):
 				if len(k) != 8 {
+					res.Unreadable++
 					return nil
 				}
 				res.DeadLetters++
@@ -321,11 +361,20 @@ func Salvage(dir, out string) (Salvaged, error) {
 				maxDead = max(maxDead, binary.BigEndian.Uint64(k))
 			case string(bucketDeadKeys):
 				if len(k) < 9 || len(v) != 8 {
+					res.Unreadable++
 					return nil
 				}
 			case string(bucketIDs):
+				if len(v) != 8 { // the time it was received
+					res.Unreadable++
+					return nil
+				}
 				res.IDs++
 			case string(bucketIDTime):
+				if len(k) <= 8 { // the time it was received, then the id
+					res.Unreadable++
+					return nil
+				}
 			case string(bucketMeta):
 				if string(k) == string(keySeq) && len(v) == 8 {
 					seq = max(seq, binary.BigEndian.Uint64(v))
@@ -378,8 +427,8 @@ func Salvage(dir, out string) (Salvaged, error) {
 		return res, fmt.Errorf("spool: writing %s: %w", out, err)
 	}
 	res.Problems = w.problems
-	if need := int64(pf.meta.hwm) * pf.pageSize; need > info.Size() && len(res.Problems) == 0 {
-		res.Problems = []string{"the file is truncated"}
+	if len(res.Problems) == 0 { // truncated past the last page in use
+		res.Problems = header
 	}
 	return res, db.Close()
 }

@@ -70,7 +70,7 @@ func putDead(tx *bolt.Tx, data, key []byte) (int64, error) {
 	if err := b.Put(u64(id), data); err != nil {
 		return 0, err
 	}
-	if key != nil && tx.Bucket(bucketEvents).Get(key[:8]) != nil { // settled already: it cannot come back
+	if key != nil && tx.Bucket(bucketEvents).Get(key[:8]) != nil { // not settled yet: a crash can bring it back, so keep its key
 		if err := keys.Put(key, u64(id)); err != nil {
 			return 0, err
 		}
@@ -281,8 +281,8 @@ type removeReq struct {
 func (r *removeReq) run(tx *bolt.Tx, deadBytes *int64) error {
 	r.out, r.next = Deleted{}, 0
 	dead := tx.Bucket(bucketDead)
-	del := func(id uint64, v []byte) error {
-		*deadBytes -= int64(len(v))
+	del := func(id uint64, size int) error {
+		*deadBytes -= int64(size)
 		r.out.Deleted = append(r.out.Deleted, id)
 		return dead.Delete(u64(id))
 	}
@@ -293,14 +293,17 @@ func (r *removeReq) run(tx *bolt.Tx, deadBytes *int64) error {
 				r.out.Missing = append(r.out.Missing, id)
 				continue
 			}
-			if err := del(id, v); err != nil {
+			if err := del(id, len(v)); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	var old []uint64 // deleting while a cursor walks would skip keys
-	var sizes []int
+	type letter struct {
+		id   uint64
+		size int
+	}
+	var old []letter // deleting while a cursor walks would skip keys
 	c := dead.Cursor()
 	seen := 0
 	for k, v := c.Seek(u64(r.from)); k != nil; k, v = c.Next() {
@@ -313,14 +316,11 @@ func (r *removeReq) run(tx *bolt.Tx, deadBytes *int64) error {
 			Time time.Time `json:"time"`
 		}
 		if json.Unmarshal(v, &at) == nil && at.Time.Before(r.before) {
-			old = append(old, binary.BigEndian.Uint64(k))
-			sizes = append(sizes, len(v))
+			old = append(old, letter{binary.BigEndian.Uint64(k), len(v)})
 		}
 	}
-	for i, id := range old {
-		*deadBytes -= int64(sizes[i])
-		r.out.Deleted = append(r.out.Deleted, id)
-		if err := dead.Delete(u64(id)); err != nil {
+	for _, l := range old {
+		if err := del(l.id, l.size); err != nil {
 			return err
 		}
 	}

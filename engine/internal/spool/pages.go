@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"os"
 )
 
 // The spool's file is a bbolt database. bbolt maps the file into memory
@@ -226,15 +225,11 @@ func (w *walk) node(bucket string, id uint64, inline []byte, depth int) {
 		}
 	case leafPage:
 		for i := range count {
-			at := pageHeaderSize + i*elementSize
-			e := p[at:]
-			eflags, pos, ksize, vsize := le.Uint32(e), uint64(le.Uint32(e[4:])), uint64(le.Uint32(e[8:])), uint64(le.Uint32(e[12:]))
-			start := uint64(at) + pos
-			if start+ksize+vsize > uint64(len(p)) {
+			eflags, k, v, ok := leafElem(p, i)
+			if !ok {
 				w.problem("bucket %q: page %d: element %d lies outside its page", bucket, id, i)
 				continue
 			}
-			k, v := p[start:start+ksize], p[start+ksize:start+ksize+vsize]
 			if eflags&bucketLeafFlag != 0 {
 				if len(v) < bucketHeaderLen {
 					w.problem("bucket %q: page %d: bucket %q has a %d-byte header", bucket, id, k, len(v))
@@ -269,29 +264,17 @@ func (w *walk) node(bucket string, id uint64, inline []byte, depth int) {
 	}
 }
 
-// checkFile walks the spool file at path; it returns the problems found
-// (none for a sound file), or an error when it cannot be read at all.
-func checkFile(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+// leafElem reads element i of the leaf page p (whose elements fit in it):
+// its flags, key and value; ok is false when they lie outside the page.
+func leafElem(p []byte, i int) (flags uint32, k, v []byte, ok bool) {
+	at := pageHeaderSize + i*elementSize
+	e := p[at:]
+	flags, pos, ksize, vsize := le.Uint32(e), uint64(le.Uint32(e[4:])), uint64(le.Uint32(e[8:])), uint64(le.Uint32(e[12:]))
+	start := uint64(at) + pos
+	if start+ksize+vsize > uint64(len(p)) {
+		return 0, nil, nil, false
 	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	pf, err := openPages(f, info.Size())
-	if err != nil {
-		return nil, err
-	}
-	if need := int64(pf.meta.hwm) * pf.pageSize; need > info.Size() {
-		return []string{fmt.Sprintf("the file is truncated: %d bytes, and its header counts %d pages of %d bytes (%d bytes)",
-			info.Size(), pf.meta.hwm, pf.pageSize, need)}, nil
-	}
-	w := &walk{pf: pf}
-	w.run()
-	return w.problems, nil
+	return flags, p[start : start+ksize], p[start+ksize : start+ksize+vsize], true
 }
 
 // loose reads the leaf pages the tree walk did not reach — cut off from
@@ -318,14 +301,10 @@ func (w *walk) loose(fn func(bucket string, k, v []byte) error) {
 			continue
 		}
 		for i := range count {
-			at := pageHeaderSize + i*elementSize
-			e := p[at:]
-			eflags, pos, ksize, vsize := le.Uint32(e), uint64(le.Uint32(e[4:])), uint64(le.Uint32(e[8:])), uint64(le.Uint32(e[12:]))
-			start := uint64(at) + pos
-			if eflags&bucketLeafFlag != 0 || ksize != 8 || start+ksize+vsize > uint64(len(p)) {
+			eflags, k, v, ok := leafElem(p, i)
+			if !ok || eflags&bucketLeafFlag != 0 || len(k) != 8 {
 				continue
 			}
-			k, v := p[start:start+8], p[start+8:start+8+vsize]
 			bucket := ""
 			if r, err := decodeRecord(v); err == nil && len(r.data) > 0 && r.data[0] == '{' {
 				bucket = string(bucketEvents)

@@ -13,8 +13,9 @@
 // that arrive meanwhile make the next group. Settling rides the same
 // commits.
 //
-// The spool is bounded: past Options.MaxBytes of pending events, Append
-// returns delivery.ErrFull (serve answers 503 with Retry-After). A messageId seen
+// The spool is bounded: past Options.MaxBytes of pending events and dead
+// letters together, Append returns delivery.ErrFull (serve answers 503
+// with Retry-After). A messageId seen
 // within Options.DedupWindow is stored once, so a client that retries a
 // batch whose answer it lost does not get its events dispatched twice.
 package spool
@@ -37,7 +38,7 @@ import (
 
 // Defaults for the zero values of Options.
 const (
-	DefaultMaxBytes    = 1 << 30        // 1 GiB of pending events
+	DefaultMaxBytes    = 1 << 30        // 1 GiB of pending events and dead letters
 	DefaultDedupWindow = 24 * time.Hour // as Segment's de-duplication
 	DefaultDedupMax    = 1_000_000      // message ids remembered at most
 )
@@ -53,8 +54,8 @@ var ErrLocked = errors.New("spool: the data dir is in use by another process")
 
 // Options configures a Spool.
 type Options struct {
-	// MaxBytes bounds the bytes of events stored and not yet settled
-	// (default DefaultMaxBytes).
+	// MaxBytes bounds the bytes of events stored and not yet settled and
+	// of the dead letters kept, together (default DefaultMaxBytes).
 	MaxBytes int64
 	// DedupWindow is how long a messageId is remembered (default 24h).
 	DedupWindow time.Duration
@@ -72,6 +73,9 @@ type Options struct {
 	// OnWriteError, if set, hears when writes start failing (with the
 	// error) and when they work again (nil).
 	OnWriteError func(error)
+	// MustExist refuses a data dir where no spool was made (ErrNoSpool),
+	// rather than make one there: for the commands that read a spool.
+	MustExist bool
 
 	// failWrites, if set, fails every commit whose transaction it returns an
 	// error for: the tests' full disk.
@@ -162,11 +166,11 @@ func Open(dir string, opts Options) (*Spool, error) {
 	if opts.RetryInterval <= 0 {
 		opts.RetryInterval = time.Second
 	}
+	if err := preflight(dir, opts.MustExist); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
-	}
-	if _, err := preflight(dir); err != nil {
-		return nil, err
 	}
 	db, err := openBolt(dir, &bolt.Options{
 		Timeout:         opts.LockTimeout,
@@ -178,7 +182,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 		return nil, fmt.Errorf("%w (%s)", ErrLocked, dir)
 	}
 	if err != nil {
-		if errors.Is(err, ErrDamaged) {
+		if de := (*DamagedError)(nil); errors.As(err, &de) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("spool: %w", err)
@@ -236,8 +240,8 @@ func (s *Spool) Close() error {
 
 // Append stores items durably (written and fsynced) before it returns,
 // in one transaction shared with the other Appends waiting meanwhile. It
-// returns delivery.ErrFull, storing nothing, when the items would take the pending
-// events past MaxBytes.
+// returns delivery.ErrFull, storing nothing, when the items would take the
+// pending events and the dead letters past MaxBytes.
 func (s *Spool) Append(ctx context.Context, items []delivery.Item) (delivery.Stored, error) {
 	r := &appendReq{items: items}
 	for _, it := range items {
