@@ -94,6 +94,7 @@ type loader struct {
 	set      Set
 	names    map[string]Pos
 	fileName string
+	lines    [][]rune // the file's lines, without their line breaks
 	rule     string
 }
 
@@ -117,7 +118,7 @@ func (l *loader) errorf(n *yaml.Node, field, format string, args ...any) {
 }
 
 func (l *loader) file(name string, src []byte) {
-	l.fileName, l.rule = name, ""
+	l.fileName, l.rule, l.lines = name, "", runeLines(src)
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		l.set.Errors = append(l.set.Errors, yamlError(name, src, err))
@@ -229,32 +230,19 @@ func (l *loader) ruleNode(n *yaml.Node) {
 	l.set.Rules = append(l.set.Rules, r)
 }
 
-// text records a scalar and where it is written, knowing whether offsets
-// into its value are columns: on one line, plain or quoted without
-// escapes (a double quote or backslash in a double-quoted value, a single
-// quote in a single-quoted one, were written escaped).
+// text records a scalar, where it is written and where each of its runes
+// is (see locate).
 func (l *loader) text(n *yaml.Node) *Text {
-	t := &Text{Value: n.Value, Pos: l.pos(n)}
-	single := !strings.ContainsAny(n.Value, "\r\n")
-	switch n.Style {
-	case 0, yaml.FlowStyle:
-		t.exact = single
-	case yaml.DoubleQuotedStyle:
-		t.exact, t.quoted = single && !strings.ContainsAny(n.Value, `"\`), true
-	case yaml.SingleQuotedStyle:
-		t.exact, t.quoted = single && !strings.Contains(n.Value, "'"), true
-	}
-	return t
+	return &Text{Value: n.Value, Pos: l.pos(n), spots: locate(l.lines, n)}
 }
 
 // expr records a trigger and where it is written.
 func (l *loader) expr(n *yaml.Node, src string) *Expr {
-	return &Expr{
-		Source: src,
-		Pos:    l.pos(n),
-		inline: !strings.Contains(src, "\n"),
-		quoted: n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0,
+	if n.Kind != yaml.ScalarNode {
+		return &Expr{Source: src, Pos: l.pos(n)}
 	}
+	t := l.text(n)
+	return &Expr{Source: t.Value, Pos: t.Pos, spots: t.spots}
 }
 
 // fields reads the rule's field mappings.

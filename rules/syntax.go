@@ -41,24 +41,30 @@ type Rule struct {
 type Text struct {
 	Value string
 	Pos   Pos
-	exact bool // written on one line without escapes, so offsets into it are columns
-	// quoted is true when Pos is at a quote, one column before the text.
-	quoted bool
+	// spots are where each rune of Value is written in the file; nil when
+	// that is not known (and offsets into Value are reported at Pos).
+	spots []spot
 }
 
-// At returns the position of the character at offset in the text: exact
-// when it was written on one line without escapes, else (or for a
-// negative offset) Pos.
-func (t *Text) At(offset int) Pos { return at(t.Pos, t.exact, t.quoted, offset) }
+// spot is the line and column where one rune of a value is written.
+type spot struct{ line, col int }
 
-// at is the position of the character at offset in a value written at p:
-// p's column moved by offset (and the opening quote) when exact.
-func at(p Pos, exact, quoted bool, offset int) Pos {
-	if exact && offset >= 0 {
-		p.Column += offset
-		if quoted {
-			p.Column++
-		}
+// At returns the position of the character at offset in the text, on the
+// line and at the column it is written even when YAML folded lines or
+// decoded escapes; Pos when that is not known, or for a negative offset.
+func (t *Text) At(offset int) Pos { return at(t.Pos, t.spots, offset) }
+
+// at is the position of the rune at offset in a value written at p, each
+// of whose runes is written at spots; just after the last for an offset
+// past the end.
+func at(p Pos, spots []spot, offset int) Pos {
+	switch {
+	case offset < 0 || len(spots) == 0:
+	case offset < len(spots):
+		p.Line, p.Column = spots[offset].line, spots[offset].col
+	default:
+		last := spots[len(spots)-1]
+		p.Line, p.Column = last.line, last.col+1+offset-len(spots)
 	}
 	return p
 }
@@ -66,15 +72,13 @@ func at(p Pos, exact, quoted bool, offset int) Pos {
 // Expr is a trigger expression and where it was written.
 type Expr struct {
 	Source string
-	Pos    Pos  // where the YAML value starts (at its quote, if quoted)
-	inline bool // on one line of the file, so offsets into it are columns
-	quoted bool // Pos is at a quote, one column before the expression
+	Pos    Pos    // where the YAML value starts (at its quote or its > or |)
+	spots  []spot // where each rune of Source is written; nil when unknown
 }
 
-// At returns the position of the character at offset in the expression:
-// exact when it was written on one line, else (or for a negative offset)
-// Pos.
-func (e *Expr) At(offset int) Pos { return at(e.Pos, e.inline, e.quoted, offset) }
+// At returns the position of the character at offset in the expression,
+// as Text.At does.
+func (e *Expr) At(offset int) Pos { return at(e.Pos, e.spots, offset) }
 
 // Mapping is one entry of a rule's `fields:`, `name: value`, in one of its
 // forms: a path (a bare string, or {path, default}), {value}, {template},
