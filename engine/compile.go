@@ -167,6 +167,9 @@ func (c *compiler) fieldSyntax(r *rules.Rule) {
 			if _, err := compilePathValue(m.Path.Value); err != nil {
 				c.errorf(m.Path.Pos, m.Field, "%v", err)
 			}
+			if m.DefaultMD5 != nil {
+				c.md5(m.Field, m.DefaultMD5)
+			}
 		case m.Template != nil:
 			c.template(m.Field, m.Template)
 		case m.MD5 != nil:
@@ -319,7 +322,7 @@ func (c *compiler) object(f *action.Field, m *rules.Mapping) (*value, bool) {
 	v := &value{kind: objectValue, object: o, source: "map"}
 	ok := true
 	if m.Path != nil {
-		base, good := c.value(f, &rules.Mapping{Field: m.Field, Pos: m.Pos, Path: m.Path, Default: m.Default})
+		base, good := c.value(f, &rules.Mapping{Field: m.Field, Pos: m.Pos, Path: m.Path, Default: m.Default, DefaultMD5: m.DefaultMD5})
 		o.base, ok = base, good
 		v.source = m.Path.Value
 	}
