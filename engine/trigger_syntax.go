@@ -113,27 +113,66 @@ func (l triggerErrors) sorted() triggerErrors {
 	return l
 }
 
-// goTypes matches the Go type names expr's messages use.
-var goTypes = regexp.MustCompile(`map\[string\](?:interface \{\}|any)|\[\](?:interface \{\}|any)|interface \{\}|\b(?:float64|int64|int|bool|string|any)\b`)
+// goType matches a Go type name as expr's messages write one.
+const goType = `(map\[string\](?:interface \{\}|any)|\[\](?:interface \{\}|any)|interface \{\}|float64|int64|int|bool|string|any)`
+
+// typeSpots matches the places where expr's messages write a Go type,
+// each type in a group: "(type int)", "(got string)", "mismatched types
+// int and string", "cannot use string as ...", "invalid operation: string
+// > float64", "int(string)", "... from string", "type bool has no field",
+// "expected bool, but got int". Elsewhere the same words are something
+// else: a builtin's name (any, int, string), or event data quoted.
+var typeSpots = regexp.MustCompile(
+	`\((?:type|got) ` + goType + `|` +
+		`mismatched types? ` + goType + `(?: and ` + goType + `)?|` +
+		`cannot use ` + goType + ` (?:as|to)|` +
+		`as type ` + goType + `|` +
+		`invalid operation: ` + goType + ` \S+ ` + goType + `(?:$| \(|\n)|` +
+		`invalid operation: - ` + goType + `|` +
+		`invalid operation: \w+\(` + goType + `\)|` +
+		`(?:from|not defined on|field name of) ` + goType + `(?:$| \(|\n)|` +
+		`type ` + goType + ` (?:has|does)|` +
+		`expected ` + goType + `, but got ` + goType + `|` +
+		`non-(bool) expression`)
 
 // jsonWords rewrites the Go type names in a message of expr's in the JSON
-// words an author knows them by.
+// words an author knows them by, where expr writes a type (typeSpots).
 func jsonWords(msg string) string {
-	return goTypes.ReplaceAllStringFunc(msg, func(t string) string {
-		switch {
-		case strings.HasPrefix(t, "map"):
-			return "object"
-		case strings.HasPrefix(t, "[]"):
-			return "list"
-		case strings.HasPrefix(t, "float"), strings.HasPrefix(t, "int"):
-			return "number"
-		case t == "bool":
-			return "boolean"
-		case t == "string":
-			return "text"
+	spots := typeSpots.FindAllStringSubmatchIndex(msg, -1)
+	if spots == nil {
+		return msg
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range spots {
+		for g := 2; g+1 < len(m); g += 2 {
+			if m[g] < 0 {
+				continue
+			}
+			b.WriteString(msg[last:m[g]])
+			b.WriteString(jsonWord(msg[m[g]:m[g+1]]))
+			last = m[g+1]
 		}
-		return "value"
-	})
+	}
+	b.WriteString(msg[last:])
+	return b.String()
+}
+
+// jsonWord is the JSON word for a Go type name.
+func jsonWord(t string) string {
+	switch {
+	case strings.HasPrefix(t, "map"):
+		return "object"
+	case strings.HasPrefix(t, "[]"):
+		return "list"
+	case t == "float64", t == "int", t == "int64":
+		return "number"
+	case t == "bool":
+		return "boolean"
+	case t == "string":
+		return "text"
+	}
+	return "value"
 }
 
 // jsonType names the type of a trigger's result in JSON words.

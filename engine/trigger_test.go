@@ -209,3 +209,26 @@ func TestTypeGuard(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONWords checks that expr's Go type names become JSON words where
+// a message writes a type, and nowhere else.
+func TestJSONWords(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"builtin any takes only array (got string)", "builtin any takes only array (got text)"},
+		{"too many arguments to call int", "too many arguments to call int"},
+		{"invalid operation: string > float64 (1:37)", "invalid operation: text > number (1:37)"},
+		{"invalid operation: int(a string or any int) (1:20)", "invalid operation: int(a string or any int) (1:20)"},
+		{"invalid operation: int(bool) (1:20)", "invalid operation: int(boolean) (1:20)"},
+		{"invalid operation: + (mismatched types string and int)", "invalid operation: + (mismatched types text and number)"},
+		{"non-bool expression (type map[string]interface {}) used as condition", "non-boolean expression (type object) used as condition"},
+		{"cannot use []interface {} as argument (type string) to call lower ", "cannot use list as argument (type text) to call lower "},
+		{`cannot fetch string from interface {} (1:3)`, `cannot fetch string from value (1:3)`},
+		{`operator "in" not defined on int64`, `operator "in" not defined on number`},
+		{"type bool has no field any", "type boolean has no field any"},
+		{`invalid date string`, `invalid date string`},
+	} {
+		if got := jsonWords(tc.in); got != tc.want {
+			t.Errorf("jsonWords(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}
