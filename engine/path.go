@@ -81,25 +81,33 @@ func rootKey(path string) (root string, end int, ok bool) {
 }
 
 // fixRoot returns path with its root (path[:end]) replaced by the closest
-// event field: one within two edits (trait, userid), or one it shares its
-// first five letters with (property); "" when none is that close.
+// event field (closestEventField); "" when none is that close.
 func fixRoot(path, root string, end int) string {
-	field := fieldFold[strings.ToLower(root)]
-	if field == "" {
-		field, _ = rules.Closest(root, eventFields)
-	}
-	if field == "" {
-		for _, f := range eventFields {
-			if n := commonPrefix(strings.ToLower(root), strings.ToLower(f)); n >= 5 {
-				field = f
-				break
-			}
-		}
-	}
+	field := closestEventField(root)
 	if field == "" {
 		return ""
 	}
 	return field + path[end:]
+}
+
+// closestEventField is the field of a Segment event a name most likely
+// means: the field in another case (userid), one within two edits
+// (trait), or one it shares its first five letters with (property); ""
+// when none is that close. Paths and triggers suggest it alike.
+func closestEventField(name string) string {
+	lower := strings.ToLower(name)
+	if f := fieldFold[lower]; f != "" {
+		return f
+	}
+	if f, ok := rules.Closest(name, eventFields); ok {
+		return f
+	}
+	for _, f := range eventFields {
+		if commonPrefix(lower, strings.ToLower(f)) >= 5 {
+			return f
+		}
+	}
+	return ""
 }
 
 // commonPrefix is the length of the longest common prefix of a and b.

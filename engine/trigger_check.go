@@ -216,11 +216,13 @@ func (l *linter) walk(n ast.Node, parent ast.Node) {
 
 // name checks one variable.
 func (l *linter) name(n *ast.IdentifierNode, parent ast.Node) {
-	switch {
-	case l.vars[n.Value] || isEventField[n.Value]:
+	if l.vars[n.Value] || isEventField[n.Value] {
 		return
-	case fieldFold[strings.ToLower(n.Value)] != "":
-		l.errorf(n, "unknown name %s (did you mean %q?)", n.Value, fieldFold[strings.ToLower(n.Value)])
+	}
+	field := closestEventField(n.Value)
+	switch {
+	case strings.EqualFold(field, n.Value):
+		l.errorf(n, "unknown name %s (did you mean %q?)", n.Value, field)
 		return
 	case n.Value == "$env":
 		l.errorf(n, `$env takes a key: $env["my_key"] is the event's top-level key "my_key"`)
@@ -232,8 +234,8 @@ func (l *linter) name(n *ast.IdentifierNode, parent ast.Node) {
 		l.errorf(n, "unknown name %s: text goes in quotes (did you mean %q?)", n.Value, n.Value)
 		return
 	}
-	if s := rules.Suggest(n.Value, eventFields); strings.HasPrefix(s, " (did you mean") {
-		l.errorf(n, "unknown name %s%s", n.Value, s)
+	if field != "" {
+		l.errorf(n, "unknown name %s (did you mean %q?)", n.Value, field)
 		return
 	}
 	l.errorf(n, `unknown name %s: a Segment event has no such field (write $env[%q] for a custom top-level key)`, n.Value, n.Value)
