@@ -88,9 +88,8 @@ func (c *compiler) trigger(r *rules.Rule, k *action.Kind) *trigger {
 		return nil
 	}
 	t, err := compileTrigger(src)
-	var errs triggerErrors
-	switch {
-	case errors.As(err, &errs):
+	var errs triggerErrors // compileTrigger's only kind of error
+	if errors.As(err, &errs) {
 		for _, e := range errs {
 			pos := at
 			if r.Trigger != nil && e.offset >= 0 {
@@ -98,8 +97,6 @@ func (c *compiler) trigger(r *rules.Rule, k *action.Kind) *trigger {
 			}
 			c.errorf(pos, "", "trigger: %s", e.msg)
 		}
-	case err != nil:
-		c.errorf(at, "", "trigger: %s", jsonWords(firstLine(err)))
 	}
 	return t
 }
