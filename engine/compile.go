@@ -191,7 +191,7 @@ func (c *compiler) value(f *action.Field, m *rules.Mapping) (*value, bool) {
 	}
 	if m.Path != nil && m.Default == nil {
 		if lit, ok := constantWord(f, m.Path.Value); ok {
-			c.errorf(m.Path.Pos, f.Name, "%s: a Segment event has no field %q (did you mean {value: %s}?)", m.Path.Value, m.Path.Value, lit)
+			c.errorf(m.Path.Pos, f.Name, "%v", &rootError{path: m.Path.Value, root: m.Path.Value, fix: "{value: " + lit + "}"})
 			return nil, false
 		}
 	}
