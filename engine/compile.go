@@ -312,7 +312,7 @@ func (c *compiler) object(f *action.Field, m *rules.Mapping) (*value, bool) {
 		return nil, false
 	}
 	if m.Keep != nil && f.Type != action.TypeMetadata {
-		c.errorf(m.KeepPos, f.Name, "keep orders metadata's keys for Intercom's limit of 10; %s has no such limit", f.Name)
+		c.errorf(m.KeepPos, f.Name, "keep orders metadata's keys for Intercom's limit of %d; %s has no such limit", action.MaxMetadata, f.Name)
 		return nil, false
 	}
 	o := &object{field: f.Name, rich: f.Type == action.TypeMetadata, listSep: "_"}
@@ -366,23 +366,20 @@ func (c *compiler) object(f *action.Field, m *rules.Mapping) (*value, bool) {
 	return v, ok
 }
 
-// maxMetadataKeys is the most metadata keys Intercom keeps on one event.
-const maxMetadataKeys = 10
-
 // metadataLimit warns when a metadata mapping can give Intercom more
-// than 10 keys and does not say which matter most (keep): past the 10th,
-// keys are dropped in event order.
+// than action.MaxMetadata keys and does not say which matter most (keep):
+// the keys past those are dropped in event order.
 func (c *compiler) metadataLimit(f *action.Field, m *rules.Mapping, o *object) {
-	const advice = "Intercom keeps the first 10 of an event; name those that matter most with keep: [...]"
+	advice := fmt.Sprintf("Intercom keeps the first %d of an event; name those that matter most with keep: [...]", action.MaxMetadata)
 	switch {
-	case len(o.entries) > maxMetadataKeys:
+	case len(o.entries) > action.MaxMetadata:
 		c.warnf(m.MapPos, f.Name, "map gives up to %d keys: %s", len(o.entries), advice)
 	case o.base != nil && (o.sep != "" || o.index):
 		what := "flatten"
 		if o.sep == "" {
 			what = "lists: index"
 		}
-		c.warnf(m.Path.Pos, f.Name, "%s can make more than 10 keys of %s: %s", what, m.Path.Value, advice)
+		c.warnf(m.Path.Pos, f.Name, "%s can make more than %d keys of %s: %s", what, action.MaxMetadata, m.Path.Value, advice)
 	}
 }
 

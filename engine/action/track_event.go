@@ -56,8 +56,10 @@ var trackEvent = Register(Spec[TrackEvent]{
 	Run:     runTrackEvent,
 })
 
-// maxMetadata is the most metadata keys Intercom takes on one event.
-const maxMetadata = 10
+// MaxMetadata is the most metadata keys Intercom takes on one event: the
+// conversion keeps the price made from revenue and the first keys in event
+// order, and the engine warns of a metadata mapping that can make more.
+const MaxMetadata = 10
 
 // eventName makes an event name Intercom accepts, as Segment does.
 var eventName = strings.NewReplacer(".", "-", "$", "-")
@@ -93,11 +95,11 @@ func finishTrackEvent(a *TrackEvent, warn func(string)) error {
 		}
 	}
 	a.Revenue, a.Currency = "", ""
-	if len(meta) > maxMetadata {
+	if len(meta) > MaxMetadata {
 		// Keep the first keys in event order, and the price.
-		keep := make(intercom.Object, 0, maxMetadata)
+		keep := make(intercom.Object, 0, MaxMetadata)
 		var dropped []string
-		room := maxMetadata
+		room := MaxMetadata
 		if _, ok := meta.Get("price"); ok {
 			room--
 		}
@@ -113,7 +115,7 @@ func finishTrackEvent(a *TrackEvent, warn func(string)) error {
 			}
 		}
 		meta = keep
-		warn(fmt.Sprintf("metadata: dropped %s (Intercom takes at most %d keys; kept the first)", strings.Join(dropped, ", "), maxMetadata))
+		warn(fmt.Sprintf("metadata: dropped %s (Intercom takes at most %d keys; kept the first)", strings.Join(dropped, ", "), MaxMetadata))
 	}
 	if len(meta) == 0 {
 		meta = nil
