@@ -237,7 +237,7 @@ func (c *compiler) single(name string, m *rules.Mapping, lit func(*rules.Literal
 			if !ok {
 				return nil, false
 			}
-			v.hashDefault = h
+			v.fallback = h
 			v.source += " (default: " + h.source + ")"
 		}
 		if m.Default != nil {
@@ -245,7 +245,7 @@ func (c *compiler) single(name string, m *rules.Mapping, lit func(*rules.Literal
 			if !good {
 				return nil, false
 			}
-			v.fallback, v.hasDefault = r, true
+			v.fallback = &value{kind: literalValue, literal: r, source: r.Raw}
 		}
 		return v, true
 	case m.Value != nil:

@@ -33,17 +33,15 @@ const (
 
 // value is a compiled field value.
 type value struct {
-	kind       valueKind
-	path       *event.Path  // pathValue
-	fallback   gjson.Result // pathValue: used when the path finds nothing
-	hasDefault bool
-	// hashDefault, for pathValue: used when the path finds nothing
-	// (default: {md5: ...}).
-	hashDefault *value
-	literal     gjson.Result // literalValue
-	template    *template
-	object      *object
-	source      string // the value as written, for messages
+	kind valueKind
+	path *event.Path // pathValue
+	// fallback, for pathValue, is used when the path finds nothing: its
+	// default, a constant or {md5: ...}; nil for none.
+	fallback *value
+	literal  gjson.Result // literalValue
+	template *template
+	object   *object
+	source   string // the value as written, for messages
 }
 
 // eval produces the value for one event, telling warn what it left out.
@@ -60,12 +58,8 @@ func (v *value) eval(doc *event.Doc, warn func(string)) event.Value {
 		return event.ValueOf(md5Hex(doc.Get(v.path).Result))
 	}
 	r := doc.Get(v.path)
-	switch {
-	case !event.IsEmpty(r.Result):
-	case v.hashDefault != nil:
-		return v.hashDefault.eval(doc, warn)
-	case v.hasDefault:
-		return event.ValueOf(v.fallback)
+	if event.IsEmpty(r.Result) && v.fallback != nil {
+		return v.fallback.eval(doc, warn)
 	}
 	return r
 }
