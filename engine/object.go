@@ -76,7 +76,7 @@ func (o *object) eval(doc *event.Doc, warn func(string)) gjson.Result {
 		r := v.Result
 		switch {
 		case event.IsEmpty(r):
-		case (o.sep != "" && r.IsObject() && !(o.rich && action.RichObject(r))) || (o.index && r.IsArray()):
+		case o.expands(r):
 			// The key's own object replaces what the path gave under it.
 			kept := out[:0]
 			for _, m := range out {
@@ -86,10 +86,8 @@ func (o *object) eval(doc *event.Doc, warn func(string)) gjson.Result {
 			}
 			out = kept
 			o.add(&out, e.key, r, 0, warn)
-		case o.stringify && (r.IsObject() || r.IsArray()):
-			out.Set(e.key, rawJSON(jsonText(r)))
 		default:
-			out.Set(e.key, rawJSON(r))
+			out.Set(e.key, rawJSON(o.leaf(r)))
 		}
 	}
 	if len(out) == 0 {
@@ -132,21 +130,41 @@ func (o *object) keeps(k, key string) bool {
 		(o.sep != "" && strings.HasPrefix(key[len(k):], o.sep) || o.index && strings.HasPrefix(key[len(k):], o.listSep))
 }
 
-// add adds key: v to out, flattening v when the object says to.
+// expands reports whether v is spread into keys of its own: an object
+// flattened (but not one of Intercom's metadata objects), a list indexed.
+func (o *object) expands(v gjson.Result) bool {
+	switch {
+	case v.IsObject():
+		return o.sep != "" && !(o.rich && action.RichObject(v))
+	case v.IsArray():
+		return o.index
+	}
+	return false
+}
+
+// leaf is the value sent for v under one key, when it is not spread:
+// what is still nested as JSON text with nested: stringify, except
+// Intercom's own metadata objects (a price, a rich link), sent whole.
+func (o *object) leaf(v gjson.Result) gjson.Result {
+	if o.stringify && (v.IsArray() || v.IsObject() && !(o.rich && action.RichObject(v))) {
+		return jsonText(v)
+	}
+	return v
+}
+
+// add adds key: v to out, spreading v when the object says to.
 func (o *object) add(out *intercom.Object, key string, v gjson.Result, depth int, warn func(string)) {
 	if event.IsEmpty(v) {
 		return
 	}
-	switch {
-	case o.rich && v.IsObject() && action.RichObject(v):
-		// Intercom's own metadata objects are sent whole.
-	case o.sep != "" && v.IsObject() && depth < maxFlattenDepth:
-		v.ForEach(func(k, x gjson.Result) bool {
-			o.add(out, key+o.sep+k.Str, x, depth+1, warn)
-			return true
-		})
-		return
-	case o.index && v.IsArray() && depth < maxFlattenDepth:
+	if depth < maxFlattenDepth && o.expands(v) {
+		if v.IsObject() {
+			v.ForEach(func(k, x gjson.Result) bool {
+				o.add(out, key+o.sep+k.Str, x, depth+1, warn)
+				return true
+			})
+			return
+		}
 		i := 0
 		v.ForEach(func(_, x gjson.Result) bool {
 			o.add(out, key+o.listSep+strconv.Itoa(i), x, depth+1, warn)
@@ -154,14 +172,12 @@ func (o *object) add(out *intercom.Object, key string, v gjson.Result, depth int
 			return true
 		})
 		return
-	case o.stringify && (v.IsObject() || v.IsArray()):
-		v = jsonText(v)
 	}
 	if _, dup := out.Get(key); dup {
 		warn(fmt.Sprintf("%s: %q given twice after flattening (kept the first)", o.field, key))
 		return
 	}
-	*out = append(*out, intercom.Member{Key: key, Raw: rawJSON(v)})
+	*out = append(*out, intercom.Member{Key: key, Raw: rawJSON(o.leaf(v))})
 }
 
 // jsonText is the compact JSON text of an object or list, as a string.
