@@ -275,6 +275,12 @@ var valueKeys = []string{"path", "default", "value", "template", "md5", "map", "
 // with a path or a map, and with the whole field, not one key of its map.
 var objectKeys = []string{"map", "except", "flatten", "lists", "nested", "keep"}
 
+// shapeKeys are the keys that shape an object and go with a path or a
+// map, each with an example.
+var shapeKeys = []struct{ key, example string }{
+	{"flatten", `flatten: "_"`}, {"lists", "lists: index"}, {"nested", "nested: stringify"}, {"keep", "keep: [order_id]"},
+}
+
 // The choices of lists: and nested:.
 var (
 	listsChoices  = []string{"index", "drop"}
@@ -306,14 +312,14 @@ func (l *loader) valueIn(mp *Mapping, n *yaml.Node, entry bool) bool {
 	case yaml.MappingNode:
 	default:
 		if entry {
-			return fail(n, "expected a path, {path: ..., default: ...}, {value: ...} or {template: ...}, got %s", kindOf(n))
+			return fail(n, "expected a path, {path: ..., default: ...}, {value: ...}, {template: ...} or {md5: ...}, got %s", kindOf(n))
 		}
-		return fail(n, "expected a path, {path: ..., default: ...}, {value: ...}, {template: ...} or {map: {...}}, got %s", kindOf(n))
+		return fail(n, "expected a path, {path: ..., default: ...}, {value: ...}, {template: ...}, {md5: ...} or {map: {...}}, got %s", kindOf(n))
 	}
 	if !entry && noneOf(n, valueKeys) && len(n.Content) >= 2 && !strings.HasPrefix(Suggest(n.Content[0].Value, valueKeys), " (did you mean") {
 		// {company_name: traits.company.name}: keys of the object, meant as a map.
 		k := n.Content[0]
-		return fail(k, "unknown key %q: for one value per key write {map: {%s: ...}} (a field value is a path, {path}, {value}, {template} or {map})", k.Value, k.Value)
+		return fail(k, "unknown key %q: for one value per key write {map: {%s: ...}} (a field value is a path, {path}, {value}, {template}, {md5} or {map})", k.Value, k.Value)
 	}
 	parts := map[string]*yaml.Node{}
 	keys := map[string]*yaml.Node{}
@@ -353,30 +359,14 @@ func (l *loader) valueIn(mp *Mapping, n *yaml.Node, entry bool) bool {
 	if e := parts["except"]; e != nil && parts["path"] == nil {
 		return fail(keys["except"], "except goes with path, e.g. {path: traits, except: [email, name]}")
 	}
-	examples := map[string]string{"flatten": `flatten: "_"`, "lists": "lists: index", "nested": "nested: stringify", "keep": "keep: [order_id]"}
-	for _, k := range []string{"flatten", "lists", "nested", "keep"} {
-		if keys[k] != nil && parts["path"] == nil && parts["map"] == nil {
-			return fail(keys[k], "%s goes with path or map, e.g. {path: properties, %s}", k, examples[k])
+	for _, k := range shapeKeys {
+		if keys[k.key] != nil && parts["path"] == nil && parts["map"] == nil {
+			return fail(keys[k.key], "%s goes with path or map, e.g. {path: properties, %s}", k.key, k.example)
 		}
 	}
 	ok := true
-	for _, k := range []string{"lists", "nested"} {
-		v := parts[k]
-		if v == nil {
-			continue
-		}
-		choices := map[string][]string{"lists": listsChoices, "nested": nestedChoices}[k]
-		if v.Kind != yaml.ScalarNode || !slices.Contains(choices, v.Value) {
-			l.errorf(v, mp.Field, "%s: expected %s, got %s", k, strings.Join(choices, " or "), kindOf(v))
-			ok = false
-			continue
-		}
-		if k == "lists" {
-			mp.Lists = l.text(v)
-		} else {
-			mp.Nested = l.text(v)
-		}
-	}
+	mp.Lists, ok = l.choice(mp, "lists", parts["lists"], listsChoices, ok)
+	mp.Nested, ok = l.choice(mp, "nested", parts["nested"], nestedChoices, ok)
 	if k := parts["keep"]; k != nil {
 		mp.KeepPos = l.pos(keys["keep"])
 		ok = l.keys(mp, "keep", k, &mp.Keep) && ok
@@ -432,6 +422,19 @@ func (l *loader) valueIn(mp *Mapping, n *yaml.Node, entry bool) bool {
 		return good
 	}
 	return ok // map alone
+}
+
+// choice reads the part name of a field value, one of choices, when it is
+// given (n not nil); ok is false once a part was not.
+func (l *loader) choice(mp *Mapping, name string, n *yaml.Node, choices []string, ok bool) (*Text, bool) {
+	if n == nil {
+		return nil, ok
+	}
+	if n.Kind != yaml.ScalarNode || !slices.Contains(choices, n.Value) {
+		l.errorf(n, mp.Field, "%s: expected %s, got %s", name, strings.Join(choices, " or "), kindOf(n))
+		return nil, false
+	}
+	return l.text(n), ok
 }
 
 // textMistakes say what a part of a field value that must be text holds.

@@ -78,9 +78,9 @@ func diagnose(lines []string, k int, msg string) (col int, hint string) {
 	text := strings.TrimRight(lines[k-1], "\r\n")
 	indent := len(text) - len(strings.TrimLeft(text, " "))
 	first := indent + 1
-	if at := tabInIndent(text); at >= 0 && !strings.Contains(msg, "tab character") {
+	if at := tabInIndent(text); at >= 0 {
 		// yaml.v3 takes a tab after spaces as the start of a value, and
-		// reports the text after it: say what it is.
+		// reports the text after it (or reports the tab): say what it is.
 		return at + 1, tabHint
 	}
 	switch {
