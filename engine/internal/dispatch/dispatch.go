@@ -554,7 +554,8 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 	// Actions an abort cut off before any of their requests reached Intercom
 	// (none sent, or all refused before they got there) were not started.
 	var unstarted []action.Action
-	wasHeld := false // an action waited for delivery to resume until the run stopped
+	wasHeld := false   // an action waited for delivery to resume until the run stopped
+	var mine []*parked // this event's actions parked to wait for their contact
 	for i, a := range p.actions {
 		if ctx.Err() != nil || w.d.stopCause() != nil { // aborted, or Intercom refuses the token
 			unstarted = p.actions[i:]
@@ -581,8 +582,10 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 			unstarted = p.actions[i+1:]
 		case errors.Is(err, action.ErrContactNotFound) && w.in != nil:
 			*pending++
-			w.park(ctx, w.d.parkFor(&parked{res: res, ev: ev, action: a, keys: a.Contact().Keys(), pending: pending,
-				size: int64(len(ev.Raw)) + WaitingOverhead}, err, time.Now()))
+			p := w.d.parkFor(&parked{res: res, ev: ev, action: a, keys: a.Contact().Keys(), pending: pending,
+				size: int64(len(ev.Raw)) + WaitingOverhead}, err, time.Now())
+			mine = append(mine, p)
+			w.park(ctx, p)
 			w.d.count(func(s *Summary) { s.Waited++ })
 		default:
 			w.deadLetter(res, ev, a.Rule, a.Kind.Name, err)
@@ -592,6 +595,17 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 		}
 	}
 	w.d.forget(unstarted)
+	if wasHeld && len(res.Errors) == 0 && ev.Redeliverable {
+		// Held by a pause: the event goes back to its source whole, with
+		// its actions still waiting for their contact (a stop settles them
+		// so anyway: no identify comes in this run). None is dead-lettered.
+		for _, p := range mine {
+			if !p.gone {
+				w.waiting.take(p)
+				*pending--
+			}
+		}
+	}
 	if len(unstarted) > 0 && *pending == 1 && (untouched(res) || wasHeld && len(res.Errors) == 0 && ev.Redeliverable) {
 		// Aborted before anything of the event was sent: it was not started.
 		// Or held by a pause with nothing dead-lettered: its source sends it
@@ -671,15 +685,22 @@ func (w *worker) park(ctx context.Context, p *parked) {
 		if w.waiting.len() < limit {
 			why = fmt.Sprintf("came before the actions waiting filled their memory bound (%d MiB)", w.d.cfg.MaxWaitingBytes>>20)
 		}
+		if w.retry(ctx, w.waiting.takeOldest(), why) {
+			// Held: delivery is paused and the run stops (every further
+			// try would be held too, and wait again); Run settles what
+			// waits (leaveParked).
+			break
+		}
 		w.d.count(func(s *Summary) { s.Early++ })
-		w.retry(ctx, w.waiting.takeOldest(), why)
 	}
 	w.waiting.add(p)
 }
 
 // retry sends a parked action again. ended, unless "", says why its wait
 // is over ("no identify for this contact <ended>"): it is not parked again.
-func (w *worker) retry(ctx context.Context, p *parked, ended string) {
+// It says whether the try was held (a pause until the run stopped): the
+// action then waits again, for leaveParked to settle.
+func (w *worker) retry(ctx context.Context, p *parked, ended string) (heldAgain bool) {
 	out, err := w.d.cfg.Executor.Execute(ctx, p.action)
 	p.res.Calls += out.Calls
 	delivery.AddSaved(&p.res.Saved, out.Saved)
@@ -691,14 +712,14 @@ func (w *worker) retry(ctx context.Context, p *parked, ended string) {
 		w.sent(p.res, p.action, out.Calls)
 	case held(err):
 		w.waiting.add(p) // settled by leaveParked: the run stops
-		return
+		return true
 	case cutOff(ctx, err) && out.Calls == out.Undelivered:
 		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name, errNotSentWaiting)
 	case cutOff(ctx, err):
 		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name, outcomeUnknown(err))
 	case errors.Is(err, action.ErrContactNotFound) && ended == "":
 		w.waiting.add(p)
-		return
+		return false
 	case errors.Is(err, action.ErrContactNotFound):
 		w.deadLetter(p.res, p.ev, p.action.Rule, p.action.Kind.Name,
 			fmt.Errorf("%w; no identify for this contact %s", err, ended))
@@ -709,6 +730,7 @@ func (w *worker) retry(ctx context.Context, p *parked, ended string) {
 	if *p.pending == 0 {
 		w.done(p.res, p.ev)
 	}
+	return false
 }
 
 // expire gives the actions whose wait is over one last try.
