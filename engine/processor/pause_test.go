@@ -249,20 +249,25 @@ func TestOutagePausesDelivery(t *testing.T) {
 // TestOutageWaitStopsTheRun: with OutageWait (send's bound), a run gives
 // up once Intercom has been unreachable that long: it stops with
 // ErrOutage, dead-letters nothing, and leaves what it did not send to its
-// source.
+// source. A storm of 429s is bounded so too (it used to be waited out for
+// as long as it lasted).
 func TestOutageWaitStopsTheRun(t *testing.T) {
-	sim := simulator.NewServer(simulator.Options{})
-	defer sim.Close()
-	sim.SetOutage(simulator.Outage{Status: 503})
-	p := newProcessor(t, Config{APIBase: sim.URL(), MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
-		OutageWait: 100 * time.Millisecond})
-	events := simulator.Workload(10, 2)
-	sum, err := p.Run(context.Background(), newWorkload(events, nil), Sink{}) // a batch's events go back to it
-	if !errors.Is(err, ErrOutage) || !strings.Contains(err.Error(), "gave up after 100ms") {
-		t.Fatalf("run error %v, want ErrOutage", err)
-	}
-	if sum.DeadLettered != 0 || sum.Events != 0 || sum.Unsettled != sum.Read {
-		t.Errorf("summary %+v: want everything read left unsettled, nothing dead-lettered", sum)
+	for _, status := range []int{503, 429} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			sim := simulator.NewServer(simulator.Options{})
+			defer sim.Close()
+			sim.SetOutage(simulator.Outage{Status: status})
+			p := newProcessor(t, Config{APIBase: sim.URL(), MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
+				OutageWait: 100 * time.Millisecond})
+			events := simulator.Workload(10, 2)
+			sum, err := p.Run(context.Background(), newWorkload(events, nil), Sink{}) // a batch's events go back to it
+			if !errors.Is(err, ErrOutage) || !strings.Contains(err.Error(), "gave up after 100ms") {
+				t.Fatalf("run error %v, want ErrOutage", err)
+			}
+			if sum.DeadLettered != 0 || sum.Events != 0 || sum.Unsettled != sum.Read {
+				t.Errorf("summary %+v: want everything read left unsettled, nothing dead-lettered", sum)
+			}
+		})
 	}
 }
 

@@ -181,11 +181,14 @@ type Client struct {
 	version    string
 	userAgent  string
 	maxRetries int
-	minBackoff time.Duration
-	maxBackoff time.Duration
-	log        *slog.Logger
-	limit      limiter
-	cache      *cache
+	// rateLimitedMax bounds the waiting out of 429s (maxRateLimited): past
+	// it a call fails, or with a Pause, Intercom counts as unreachable.
+	rateLimitedMax time.Duration
+	minBackoff     time.Duration
+	maxBackoff     time.Duration
+	log            *slog.Logger
+	limit          limiter
+	cache          *cache
 
 	onUnreachable func(error)
 	pause         *pause.Gate
@@ -245,13 +248,14 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("intercom: base url %q: want an http or https url with a host", cfg.BaseURL)
 	}
 	c := &Client{
-		base:       base,
-		version:    cfg.Version,
-		maxRetries: cfg.MaxRetries,
-		minBackoff: cfg.MinBackoff,
-		maxBackoff: cfg.MaxBackoff,
-		log:        cfg.Logger,
-		endpoints:  make(map[string]*atomic.Int64, len(endpointKeys)),
+		base:           base,
+		version:        cfg.Version,
+		maxRetries:     cfg.MaxRetries,
+		rateLimitedMax: maxRateLimited,
+		minBackoff:     cfg.MinBackoff,
+		maxBackoff:     cfg.MaxBackoff,
+		log:            cfg.Logger,
+		endpoints:      make(map[string]*atomic.Int64, len(endpointKeys)),
 
 		onUnreachable: cfg.OnUnreachable,
 		pause:         cfg.Pause,
@@ -527,7 +531,7 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 					gate.Answered()
 				}
 				return rep, apiErr
-			case limited && limitedFor >= maxRateLimited && gate == nil:
+			case limited && limitedFor >= c.rateLimitedMax && gate == nil:
 				return rep, apiErr
 			}
 			failure, wait = apiErr, apiErr.RetryAfter
@@ -536,6 +540,20 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 			firstFail = time.Now()
 		}
 		if limited {
+			if gate != nil {
+				// 429s past what the client waits out are an outage (the
+				// Pause says so: paused, Intercom unreachable); OutageLimit
+				// bounds them as it does other failures.
+				var err error
+				if limitedFor >= c.rateLimitedMax {
+					err = gate.Outage(firstFail, failure)
+				} else {
+					err = gate.Bound(firstFail, failure)
+				}
+				if err != nil {
+					return rep, err
+				}
+			}
 			if wait <= 0 {
 				wait = c.backoff(try)
 			}
