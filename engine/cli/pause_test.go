@@ -210,6 +210,43 @@ func TestSendStopsAfterOutageWaitAndResumes(t *testing.T) {
 	}
 }
 
+// TestSendStopsAfterOutageWaitOn429s: a storm of 429s (Intercom answers
+// GET /me at start, then only 429s) is bounded by --outage-wait as other
+// outages are: send stops resumably, dead-letters nothing. It used to wait
+// the storm out for as long as it lasted.
+func TestSendStopsAfterOutageWaitOn429s(t *testing.T) {
+	sim := simulator.NewServer(simulator.Options{})
+	defer sim.Close()
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/me" {
+			sim.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"type":"error.list","errors":[{"code":"rate_limit_exceeded","message":"Exceeded rate limit"}]}`)
+	}))
+	defer front.Close()
+	dir := t.TempDir()
+	writeFile(t, dir, "events.ndjson", workload(20))
+	p := start(t, dir, "send", "--api-base", front.URL, "--outage-wait", "1s", "events.ndjson")
+	if code := p.wait(60 * time.Second); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, p.stderr.String())
+	}
+	for _, want := range []string{
+		": intercom unreachable since ",
+		" (gave up after 1s): intercom: 429 rate_limit_exceeded: Exceeded rate limit",
+		"\n  nothing was dead-lettered for it; check --api-base or --region and the network, then continue once Intercom answers\n",
+	} {
+		if !strings.Contains(p.stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, p.stderr.String())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dead-letter.ndjson")); !os.IsNotExist(err) {
+		t.Errorf("dead letters written: %v", err)
+	}
+}
+
 // TestSendStopsOnATokenRefusedLater: a token Intercom takes at start and
 // refuses later stops send at once, as before, resumably: resumed with a
 // good token, and its dead letter (the action that met the 401) sent
