@@ -165,6 +165,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
+	defer p.Close() // on every way out: it saves the memory it loaded (and removed)
 	// The spool first: a local fault is refused before Intercom is asked.
 	sp, err := spool.Open(*dataDir, spool.Options{MaxBytes: maxBytes, DedupWindow: *dedupWindow, OnWriteError: func(err error) {
 		if err != nil {
@@ -175,13 +176,11 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}})
 	if err != nil {
 		fmt.Fprintf(stderr, "serve: %v\n", err)
-		p.Close()
 		return 1
 	}
 	defer sp.Close()
 
 	if code, ok := checkToken("serve", p, log, stderr); !ok {
-		p.Close()
 		return code
 	}
 	defer reloadTokenOnHUP("serve", p, log)()

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -456,5 +459,37 @@ func TestServeRestartedKeepsItsMemory(t *testing.T) {
 	}
 	if st := sim.State(); len(st.Contacts) != 1 || len(st.Contacts[0].CompanyIDs) != 1 || st.Contacts[0].Name != "Ada" {
 		t.Errorf("state: %+v", st)
+	}
+}
+
+// TestServeKeepsItsMemoryWhenItCannotListen: serve loads (and removes)
+// the memory of calls sent (--skip-unchanged) from its data dir before it
+// listens; one whose address is taken exits 1 and saves it back, so the
+// next start still skips what Intercom holds. It used to be lost.
+func TestServeKeepsItsMemoryWhenItCannotListen(t *testing.T) {
+	dir := t.TempDir()
+	sim := simulator.NewServer(simulator.Options{})
+	defer sim.Close()
+	s := startServe(t, nil, "--data-dir", dir, "--api-base", sim.URL())
+	post(t, s.base+"/v1/identify", `{"userId":"u1","traits":{"email":"u1@example.com"}}`)
+	waitFor(t, 20*time.Second, "the contact", func() bool { return len(sim.State().Contacts) == 1 })
+	s.stop(t)
+	memory := filepath.Join(dir, "memory")
+	saved, err := os.ReadFile(memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	code, _, errOut := runCLI(t, "", "serve", "--addr", taken.Addr().String(), "--data-dir", dir, "--api-base", sim.URL())
+	if want := "serve: listen tcp " + taken.Addr().String() + ": bind: address already in use\n"; code != 1 || !strings.HasSuffix(errOut, "region=US\n"+want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant 1, the token's check, then\n%s", code, errOut, want)
+	}
+	if again, err := os.ReadFile(memory); err != nil || !bytes.Equal(again, saved) {
+		t.Errorf("memory after the failed start: %v (%d bytes, had %d)", err, len(again), len(saved))
 	}
 }
