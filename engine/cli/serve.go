@@ -210,7 +210,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	about := "intercom-actions serve: POST events to " + base + "/v1/track, /v1/identify, /v1/batch, ...; GET /healthz, /readyz, /metrics"
 	web := &ingestion{
 		Events: ingest.New(ingest.Config{Store: gatedStore{sp, func() error {
-			if crowded(run, p) {
+			if crowded(p) {
 				return &delivery.Refusal{Reason: "waiting_full", Msg: crowdedMsg(p)}
 			}
 			return nil
@@ -218,7 +218,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		Metrics:  met.Handler(),
 		MaxConns: *maxConns,
 		NotReady: func() (string, string) {
-			if crowded(run, p) {
+			if crowded(p) {
 				return "waiting_full", crowdedMsg(p)
 			}
 			if err := sp.WriteError(); err != nil {
@@ -309,7 +309,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		admin.Close()
 	}
 	closeErr := sp.Close()
-	left := spoolDepth(*dataDir)
+	left := sp.Depth() // an atomic count, kept up to the last settle before Close
 	p.Close()
 	logStopped(log, "serve", sum, "left_in_spool", left, "calls", p.Stats().Calls)
 	if closeErr != nil {
@@ -324,16 +324,6 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return exitInterrupted
 	}
 	return 0
-}
-
-// spoolDepth reopens the closed spool to count what is left, or -1.
-func spoolDepth(dir string) int64 {
-	sp, err := spool.Open(dir, spool.Options{})
-	if err != nil {
-		return -1
-	}
-	defer sp.Close()
-	return sp.Depth()
 }
 
 // chooseIntercom says whether actions go to the in-process simulator:
@@ -418,8 +408,8 @@ func parseSize(s string) (int64, error) {
 // hold more than 90% of --waiting-max: serve then takes no new events
 // (503), rather than let them push the waiting actions out early, until
 // identifies come or the waits end.
-func crowded(run processor.Run, p *processor.Processor) bool {
-	return run != nil && run.Summary().WaitingBytes > p.WaitingMax()/10*9
+func crowded(p *processor.Processor) bool {
+	return p.WaitingBytes() > p.WaitingMax()/10*9
 }
 
 func crowdedMsg(p *processor.Processor) string {

@@ -64,6 +64,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -219,6 +220,9 @@ type Processor struct {
 	memory  *suppress.Memory // nil with SendUnchanged or on a dry run
 	saved   sync.Once        // memory written to MemoryFile
 	scope   string           // of the memory: the workspace it holds for
+	// waitingBytes is the memory of the actions waiting for their
+	// contact, in every run (see WaitingBytes).
+	waitingBytes atomic.Int64
 
 	mu      sync.Mutex
 	stopped bool
@@ -313,6 +317,11 @@ func (p *Processor) Evaluate(event []byte) ([]action.Action, error) {
 // (Config.WaitingMax, its default filled in).
 func (p *Processor) WaitingMax() int64 { return p.cfg.WaitingMax }
 
+// WaitingBytes is the memory the actions waiting for their contact's
+// identify hold now, in every run, as WaitingMax counts it: a cheap read
+// (no Summary is copied), for a check on every request.
+func (p *Processor) WaitingBytes() int64 { return p.waitingBytes.Load() }
+
 // Stats returns the counts of requests to Intercom so far: calls,
 // retries, 429s, per endpoint (none on a dry run).
 func (p *Processor) Stats() Stats {
@@ -389,7 +398,8 @@ func (p *Processor) Start(ctx context.Context, src Source, sink Sink) Run {
 // whatever the face.
 func (p *Processor) start(ctx context.Context, src Source, sink Sink, workers int) *run {
 	cfg := dispatch.Config{Engine: p.rules, Executor: limited{p}, Concurrency: workers, ContactWait: p.cfg.ContactWait, Sink: sink,
-		SearchWait: p.cfg.SearchWait, Seconds: p.seconds, SpreadSameSecond: p.cfg.SpreadSameSecondEvents, MaxWaitingBytes: p.cfg.WaitingMax}
+		SearchWait: p.cfg.SearchWait, Seconds: p.seconds, SpreadSameSecond: p.cfg.SpreadSameSecondEvents, MaxWaitingBytes: p.cfg.WaitingMax,
+		WaitingBytes: &p.waitingBytes}
 	if p.merges != nil {
 		cfg.Merges = p.merges
 	}

@@ -112,6 +112,10 @@ type Config struct {
 	// placeEvents). Share one across the runs of a workspace.
 	Seconds          *samesecond.Seconds
 	SpreadSameSecond bool
+	// WaitingBytes, if set, also counts the memory of the actions waiting
+	// for their contact (Summary.WaitingBytes), with that of the other
+	// runs sharing it: an owner reads it without copying a Summary.
+	WaitingBytes *atomic.Int64
 }
 
 // Dispatcher sends events to Intercom. Create it with New.
@@ -239,7 +243,7 @@ func (d *Dispatcher) Run(ctx context.Context, src Source) (Summary, error) {
 	var wg sync.WaitGroup
 	for i := range workers {
 		workers[i] = &worker{d: d, ctx: ctx, in: make(chan *planned, 64), wake: make(chan []string, 256),
-			waiting: waiting{total: &d.waitingBytes}}
+			waiting: waiting{total: &d.waitingBytes, shared: d.cfg.WaitingBytes}}
 		wg.Add(1)
 		go func(w *worker) {
 			defer wg.Done()

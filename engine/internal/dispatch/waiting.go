@@ -37,6 +37,7 @@ type waiting struct {
 	n       int           // actions waiting (not gone)
 	bytes   int64         // their size
 	total   *atomic.Int64 // if set, the size of several workers' waiting actions, kept with bytes
+	shared  *atomic.Int64 // if set, the same of several runs (Config.WaitingBytes)
 	garbage int           // index entries of actions taken out, dropped by compact
 	seq     uint64
 }
@@ -61,6 +62,9 @@ func (w *waiting) grow(n int64) {
 	w.bytes += n
 	if w.total != nil {
 		w.total.Add(n)
+	}
+	if w.shared != nil {
+		w.shared.Add(n)
 	}
 }
 
@@ -117,7 +121,7 @@ func (w *waiting) takeAll() []*parked {
 			out = append(out, p)
 		}
 	}
-	*w = waiting{seq: w.seq, total: w.total}
+	*w = waiting{seq: w.seq, total: w.total, shared: w.shared}
 	slices.SortFunc(out, bySeq)
 	return out
 }
