@@ -64,9 +64,11 @@ type Gate struct {
 	outageSince  time.Time     // zero while Intercom answers
 	outageErr    error
 	poke         chan struct{} // Recheck: check the token now
-	closed       chan struct{}
-	closeOnce    sync.Once
-	wg           sync.WaitGroup
+	// ctx ends with Close: the checks and every wait. cancel is called
+	// under mu, so Refused never starts a check Close does not wait for.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // New returns a Gate that lets every call through.
@@ -79,7 +81,8 @@ func New(cfg Config) *Gate {
 	}
 	ok := make(chan struct{})
 	close(ok)
-	return &Gate{cfg: cfg, tokenOK: ok, poke: make(chan struct{}, 1), closed: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Gate{cfg: cfg, tokenOK: ok, poke: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
 }
 
 // StopsOnRefusal says whether a refused token ends the call at once.
@@ -101,13 +104,8 @@ func (g *Gate) Generation() uint64 {
 func (g *Gate) Refused(err error, gen uint64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.refused != nil || gen != g.accepted {
+	if g.refused != nil || gen != g.accepted || g.ctx.Err() != nil {
 		return
-	}
-	select {
-	case <-g.closed:
-		return
-	default:
 	}
 	g.refused, g.refusedSince, g.tokenOK = err, time.Now(), make(chan struct{})
 	g.cfg.Log.Error("delivery paused: token refused; events wait, nothing is dead-lettered for it; "+
@@ -133,7 +131,7 @@ func (g *Gate) checkUntilAccepted() {
 	defer t.Stop()
 	for {
 		select {
-		case <-g.closed:
+		case <-g.ctx.Done():
 			return
 		case <-t.C:
 		case <-g.poke:
@@ -165,15 +163,8 @@ func (g *Gate) check() error {
 	if g.cfg.Check == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(g.ctx, time.Minute)
 	defer cancel()
-	go func() {
-		select {
-		case <-g.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	return g.cfg.Check(ctx)
 }
 
@@ -196,7 +187,7 @@ func (g *Gate) wait(ctx context.Context, ready <-chan struct{}) error {
 		return ctx.Err()
 	case <-stopOf(ctx):
 		return ErrHeld
-	case <-g.closed:
+	case <-g.ctx.Done():
 		return ErrHeld
 	}
 }
@@ -242,10 +233,21 @@ func (g *Gate) Answered() {
 }
 
 // Sleep waits d: nil then, ctx's error after an abort, ErrHeld after the
-// run's stop or the Gate's Close.
+// run's stop or the Gate's Close. A nil Gate (no pause) waits d or until
+// ctx ends.
 func (g *Gate) Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
+	}
+	if g == nil {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	over := make(chan struct{})
 	t := time.AfterFunc(d, func() { close(over) })
@@ -291,7 +293,9 @@ func (g *Gate) Status() Status {
 
 // Close ends the checks and every wait (with ErrHeld).
 func (g *Gate) Close() {
-	g.closeOnce.Do(func() { close(g.closed) })
+	g.mu.Lock()
+	g.cancel()
+	g.mu.Unlock()
 	g.wg.Wait()
 }
 

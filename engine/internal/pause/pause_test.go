@@ -86,3 +86,55 @@ func TestOutageLimit(t *testing.T) {
 		t.Errorf("no limit: %v", err)
 	}
 }
+
+// TestCloseWaitsForEveryCheck: a token refused while the Gate closes
+// either starts its checks before Close, which waits for them, or not at
+// all: no check runs once Close has returned. Refused could pass its test
+// of Close and start one while Close was waiting (a WaitGroup Add during
+// its Wait). Run with -race.
+func TestCloseWaitsForEveryCheck(t *testing.T) {
+	for range 300 {
+		var closed, late atomic.Bool
+		g := New(Config{Recheck: time.Nanosecond, Check: func(ctx context.Context) error {
+			if closed.Load() {
+				late.Store(true)
+			}
+			<-ctx.Done() // until Close
+			return ctx.Err()
+		}})
+		refused := make(chan struct{})
+		go func() {
+			defer close(refused)
+			g.Refused(errors.New("intercom: 401 unauthorized"), 0)
+		}()
+		g.Close()
+		closed.Store(true)
+		<-refused
+		time.Sleep(10 * time.Microsecond) // a check started late would run now
+		if late.Load() {
+			t.Fatal("a check ran after Close returned")
+		}
+		if err := g.AwaitToken(context.Background()); err != nil && !errors.Is(err, ErrHeld) {
+			t.Fatalf("a wait at a closed Gate: %v, want nil or ErrHeld", err)
+		}
+	}
+}
+
+// TestSleepWithoutAGate: a nil Gate (a client with no pause) sleeps until
+// the time is up or its context ends; a run's stop does not end it.
+func TestSleepWithoutAGate(t *testing.T) {
+	var g *Gate
+	stop := make(chan struct{})
+	close(stop)
+	if err := g.Sleep(WithStop(context.Background(), stop), time.Millisecond); err != nil {
+		t.Errorf("Sleep: %v, want nil", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := g.Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sleep after an abort: %v, want context.Canceled", err)
+	}
+	if err := New(Config{}).Sleep(WithStop(context.Background(), stop), time.Hour); !errors.Is(err, ErrHeld) {
+		t.Errorf("a Gate's Sleep after the run's stop: %v, want ErrHeld", err)
+	}
+}

@@ -578,12 +578,7 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 		}
 		c.log.DebugContext(ctx, "intercom: retrying",
 			"endpoint", cl.endpoint, "status", status, "try", try+1, "wait", wait, "error", failure)
-		if gate != nil {
-			err = gate.Sleep(ctx, wait)
-		} else {
-			err = sleep(ctx, wait)
-		}
-		if err != nil {
+		if err := gate.Sleep(ctx, wait); err != nil {
 			return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, err)
 		}
 	}
@@ -700,20 +695,9 @@ func (c *Client) backoff(attempt int) time.Duration {
 	return c.minBackoff + rand.N(ceil-c.minBackoff+1)
 }
 
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+// noPause is the Gate of a wait no pause holds (a nil one): the rate
+// limiter's, which a run's stop does not end.
+var noPause *pause.Gate
 
 // SwappableToken is a token source whose token can be replaced while the
 // client runs: a token read again after Intercom refused it. The client

@@ -122,7 +122,7 @@ func (l *limiter) acquire(ctx context.Context) error {
 				return ctx.Err()
 			}
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := noPause.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
