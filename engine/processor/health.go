@@ -29,15 +29,14 @@ func (p *Processor) Health() Health {
 }
 
 // ReloadToken reads the token again from where it came from (TokenFile,
-// INTERCOM_ACCESS_TOKEN, the login's store) and, if delivery is paused
-// for a refused token, checks it at once (on SIGHUP): delivery resumes
-// when Intercom takes it.
+// INTERCOM_ACCESS_TOKEN, the login's store), on SIGHUP. If delivery is
+// paused for a refused token, the pause's check reads and checks it at
+// once: delivery resumes when Intercom takes it.
 func (p *Processor) ReloadToken() {
-	if p.gate == nil {
+	if p.gate == nil || p.gate.Recheck() {
 		return
 	}
 	p.readToken()
-	p.gate.Recheck()
 }
 
 // readToken replaces the token with the one found now, if the Processor

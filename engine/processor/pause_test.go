@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -108,14 +109,14 @@ func collect() (Sink, func() []EventResult) {
 	var mu sync.Mutex
 	var out []EventResult
 	return Sink{OnResult: func(r EventResult) {
-			mu.Lock()
-			out = append(out, r)
-			mu.Unlock()
-		}}, func() []EventResult {
-			mu.Lock()
-			defer mu.Unlock()
-			return out
-		}
+		mu.Lock()
+		out = append(out, r)
+		mu.Unlock()
+	}}, func() []EventResult {
+		mu.Lock()
+		defer mu.Unlock()
+		return out
+	}
 }
 
 // TestRefusedTokenPausesDelivery: Intercom refuses the token in the middle
@@ -203,6 +204,50 @@ func TestReloadTokenResumesAtOnce(t *testing.T) {
 		if r.Status != Sent {
 			t.Errorf("event %d: %+v", i, r)
 		}
+	}
+}
+
+// TestReloadTokenWhileDeliveryRunsHurriesNoLaterCheck: a SIGHUP while
+// the token works reads it again and checks nothing; it used to leave a
+// check pending, so the next refusal was checked at once (GET /me with a
+// token no one had fixed yet) rather than at TokenRecheck. A SIGHUP while
+// paused has the pause's check read the token, once: one GET /me in all.
+func TestReloadTokenWhileDeliveryRunsHurriesNoLaterCheck(t *testing.T) {
+	t.Setenv(auth.EnvToken, "")
+	sim := simulator.NewServer(simulator.Options{Token: "first"})
+	defer sim.Close()
+	tokenFile := filepath.Join(t.TempDir(), "token.json")
+	if err := auth.Save(tokenFile, &oauth2.Token{AccessToken: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{APIBase: sim.URL(), TokenFile: tokenFile, TokenRecheck: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.ReloadToken() // delivery runs: nothing to check
+	sim.SetToken("second")
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Process(context.Background(), []byte(`{"type":"identify","userId":"u1","traits":{"email":"u1@example.com"}}`))
+		done <- err
+	}()
+	waitUntil(t, "pause for the refused token", func() bool { return p.Health().TokenRefused != nil })
+	if err := auth.Save(tokenFile, &oauth2.Token{AccessToken: "second"}); err != nil {
+		t.Fatal(err)
+	}
+	p.ReloadToken()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var me []string
+	for _, r := range sim.Requests() {
+		if r.Path == "/me" {
+			me = append(me, fmt.Sprintf("%s %s [%d]", r.Method, r.Path, r.Status))
+		}
+	}
+	if len(me) != 1 || me[0] != "GET /me [200]" {
+		t.Errorf("checks of the token: %v, want one GET /me [200]", me)
 	}
 }
 

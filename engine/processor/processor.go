@@ -264,7 +264,11 @@ func New(cfg Config) (*Processor, error) {
 		p.memory = suppress.New(suppress.Config{Size: cfg.SkipUnchangedSize, TTL: max(cfg.SkipUnchangedTTL, 0),
 			LastSeenResolution: max(cfg.LastSeenResolution, 0)})
 		if cfg.MemoryFile != "" {
-			p.scope = cfg.memoryScope()
+			ts := cfg.TokenSource
+			if token != nil {
+				ts = token // the token the client found: read once
+			}
+			p.scope = cfg.memoryScope(ts)
 			if err := p.memory.Load(cfg.MemoryFile, p.scope); err != nil {
 				cfg.Logger.Warn("starting with an empty memory of calls sent", "error", err)
 			}
@@ -501,13 +505,10 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 }
 
 // memoryScope names the workspace a memory of calls sent holds for: the
-// API's base URL and a digest of the token (a token is one workspace's).
-func (c *Config) memoryScope() string {
+// API's base URL and a digest of the token ts gives (a token is one
+// workspace's).
+func (c *Config) memoryScope(ts oauth2.TokenSource) string {
 	scope, _ := c.BaseURL()
-	ts := c.TokenSource
-	if ts == nil {
-		ts, _ = tokenSource(scope, c.TokenFile)
-	}
 	if ts == nil {
 		return scope
 	}

@@ -115,12 +115,20 @@ func (g *Gate) Refused(err error, gen uint64) {
 	go g.checkUntilAccepted()
 }
 
-// Recheck re-reads and checks a refused token now (on SIGHUP).
-func (g *Gate) Recheck() {
+// Recheck re-reads and checks a refused token now (on SIGHUP), and says
+// whether delivery was paused for one. With no token refused it does
+// nothing: there is no check to hurry.
+func (g *Gate) Recheck() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.refused == nil {
+		return false
+	}
 	select {
 	case g.poke <- struct{}{}:
 	default:
 	}
+	return true
 }
 
 // checkUntilAccepted checks the token every Recheck, or when poked, until
@@ -149,6 +157,10 @@ func (g *Gate) checkUntilAccepted() {
 			g.refused = nil
 			g.accepted++
 			close(g.tokenOK)
+			select { // a Recheck during the check that worked: done
+			case <-g.poke:
+			default:
+			}
 			g.mu.Unlock()
 			g.cfg.Log.Info("delivery resumed: the token works again", "paused_for", time.Since(since).Round(time.Millisecond).String())
 			return
