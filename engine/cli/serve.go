@@ -108,7 +108,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	secretFile := fs.String("webhook-secret-file", "", "file holding the shared secret that signs /v1/webhook requests (or INTERCOM_ACTIONS_WEBHOOK_SECRET)")
 	spoolMax := fs.String("spool-max", "1GiB", "most bytes of events waiting in the spool; past it, 503 (e.g. 512MiB, 2GB)")
 	dedupWindow := fs.Duration("dedup-window", spool.DefaultDedupWindow, "how long a messageId is remembered to drop duplicates")
-	maxConns := fs.Int("max-connections", defaultMaxConns, "HTTP connections kept open at most; at the cap a new one replaces the longest idle, and /healthz, /readyz and /metrics are still answered when all are busy")
+	maxConns := intFlag(fs, "max-connections", defaultMaxConns, 1, "HTTP connections kept open at most; at the cap a new one replaces the longest idle, and /healthz, /readyz and /metrics are still answered when all are busy")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	verbose := fs.Bool("v", false, "debug logs: each retry, wait and failure (ids only, never tokens or traits)")
 	forwardKafka := fs.String("forward-kafka", "", "Kafka brokers (host:port, comma-separated) to write accepted events to, keyed by userId (else anonymousId), instead of the spool; 'consume' sends them (see --forward-topic)")
@@ -119,10 +119,6 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "serve: unexpected argument %q (serve takes flags only)\n", fs.Arg(0))
-		return 2
-	}
-	if *maxConns < 1 {
-		fmt.Fprintf(stderr, "serve: --max-connections %d: want at least 1\n", *maxConns)
 		return 2
 	}
 	if *forwardKafka != "" || *forwardTopic != "" {

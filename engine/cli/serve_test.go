@@ -493,3 +493,14 @@ func TestServeKeepsItsMemoryWhenItCannotListen(t *testing.T) {
 		t.Errorf("memory after the failed start: %v (%d bytes, had %d)", err, len(again), len(saved))
 	}
 }
+
+// TestServeMaxConnectionsWantsOneAtLeast: a --max-connections under 1 is
+// a usage error like any other flag's bad value (it had a message of its
+// own, without the pointer to --help).
+func TestServeMaxConnectionsWantsOneAtLeast(t *testing.T) {
+	code, out, errOut := runCLI(t, "", "serve", "--max-connections", "0", "--intercom", "sim")
+	want := "intercom-actions serve: invalid value \"0\" for --max-connections: must be at least 1\nRun 'intercom-actions serve --help' for its flags.\n"
+	if code != 2 || out != "" || errOut != want {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant 2 and\n%s", code, out, errOut, want)
+	}
+}
