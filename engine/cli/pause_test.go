@@ -47,7 +47,7 @@ func TestServeWithoutTokenRefuses(t *testing.T) {
 	}
 }
 
-// TestServeRefusesARefusedTokenAndAnotherRegion: the token is checked at
+// TestServeChecksTheTokenAtStart: the token is checked at
 // start (GET /me): one Intercom refuses stops serve before it listens;
 // one that works has its admin, workspace and region logged.
 func TestServeChecksTheTokenAtStart(t *testing.T) {

@@ -42,10 +42,11 @@ func missingToken(cmd string, cfg processor.Config, offline string) string {
 
 // checkToken asks Intercom whose token p sends (GET /me) before a command
 // starts delivering, and logs the admin, the workspace and its region
-// with log (or prints them on w when log is nil). It refuses (ok false,
-// with the exit status) a token Intercom refuses and a workspace in
-// another region than the API host, saying how to fix it; when Intercom
-// cannot be asked (unreachable), it warns and lets the start go on.
+// with log. It refuses (ok false, with the exit status) a token Intercom
+// refuses and a workspace in another region than the API host, saying how
+// to fix it on w; when Intercom cannot be asked (unreachable), it warns
+// with log and lets the start go on. With a nil log (send) it says
+// nothing but the refusals.
 func checkToken(cmd string, p *processor.Processor, log *slog.Logger, w io.Writer) (code int, ok bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

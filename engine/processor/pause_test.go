@@ -109,14 +109,14 @@ func collect() (Sink, func() []EventResult) {
 	var mu sync.Mutex
 	var out []EventResult
 	return Sink{OnResult: func(r EventResult) {
-		mu.Lock()
-		out = append(out, r)
-		mu.Unlock()
-	}}, func() []EventResult {
-		mu.Lock()
-		defer mu.Unlock()
-		return out
-	}
+			mu.Lock()
+			out = append(out, r)
+			mu.Unlock()
+		}}, func() []EventResult {
+			mu.Lock()
+			defer mu.Unlock()
+			return out
+		}
 }
 
 // TestRefusedTokenPausesDelivery: Intercom refuses the token in the middle

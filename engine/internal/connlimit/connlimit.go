@@ -10,7 +10,7 @@
 // cap, closes the connection that has waited longest with no request in
 // progress (idle between keep-alive requests, or opened and silent), as
 // an idle timeout would have. Only when all Max are in the middle of a
-// request is a new connection over the cap: up to Reserve of those are
+// request is a new connection over the cap: up to 16 of those (a fixed reserve) are
 // still served, marked (Over) so that the server answers its health
 // checks and refuses the rest with 503; beyond that they are closed at
 // once.
@@ -27,10 +27,11 @@ import (
 	"sync/atomic"
 )
 
-// DefaultReserve is the Reserve of New.
-const DefaultReserve = 16
+// defaultReserve is how many connections over the cap a Listener serves
+// (marked Over) while all Max are in the middle of a request.
+const defaultReserve = 16
 
-// Listener admits at most Max connections (and Reserve more, Over).
+// Listener admits at most Max connections (and defaultReserve more, Over).
 type Listener struct {
 	net.Listener
 	max, reserve int
@@ -45,7 +46,7 @@ type Listener struct {
 
 // New wraps ln to keep at most max connections (max > 0).
 func New(ln net.Listener, max int) *Listener {
-	return &Listener{Listener: ln, max: max, reserve: DefaultReserve, waiting: list.New()}
+	return &Listener{Listener: ln, max: max, reserve: defaultReserve, waiting: list.New()}
 }
 
 // conn is an accepted connection, counted until closed.

@@ -130,13 +130,13 @@ func TestBusyConnectionsLeaveHealthzAnswered(t *testing.T) {
 		t.Errorf("another request over the cap: %d, want 503", code)
 	}
 	var over []net.Conn
-	for range DefaultReserve { // silent connections take the reserve
+	for range defaultReserve { // silent connections take the reserve
 		over = append(over, dial(t, addr))
 	}
 	deadline = time.Now().Add(20 * time.Second)
 	for {
 		lim.mu.Lock()
-		full := lim.over == DefaultReserve
+		full := lim.over == defaultReserve
 		lim.mu.Unlock()
 		if full {
 			break
@@ -151,7 +151,7 @@ func TestBusyConnectionsLeaveHealthzAnswered(t *testing.T) {
 	if _, err := refused.Read(make([]byte, 1)); err == nil || strings.Contains(err.Error(), "timeout") {
 		t.Errorf("a connection beyond the reserve: %v, want it closed", err)
 	}
-	if st := lim.Stats(); st.Refused != 1 || st.Open != 5+DefaultReserve {
+	if st := lim.Stats(); st.Refused != 1 || st.Open != 5+defaultReserve {
 		t.Errorf("stats %+v", st)
 	}
 }

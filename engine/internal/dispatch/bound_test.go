@@ -94,7 +94,7 @@ func TestWaitingActionsStayUnderTheMemoryBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	perAction := int64(size + WaitingOverhead)
+	perAction := int64(size + waitingOverhead)
 	t.Logf("most held by waiting actions: %d bytes (%d actions of %d); %d given their last try early", ic.maxHeld, ic.maxHeld/perAction, perAction, sum.Early)
 	if ic.maxHeld > bound || ic.maxHeld < bound/2 {
 		t.Errorf("waiting actions held up to %d bytes, bound %d", ic.maxHeld, bound)

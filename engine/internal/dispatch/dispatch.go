@@ -88,7 +88,7 @@ type Config struct {
 	// gets its last try early. Default 100,000.
 	MaxWaiting int
 	// MaxWaitingBytes bounds the memory of the actions waiting for their
-	// contact: each counts its event's bytes and WaitingOverhead (what
+	// contact: each counts its event's bytes and 4 KiB (waitingOverhead: what
 	// its planned action and bookkeeping hold). Past it, as past
 	// MaxWaiting, the action that has waited longest gets its last try
 	// early. Default DefaultMaxWaitingBytes.
@@ -140,11 +140,11 @@ type Dispatcher struct {
 // DefaultMaxWaitingBytes is the default of Config.MaxWaitingBytes.
 const DefaultMaxWaitingBytes = 64 << 20
 
-// WaitingOverhead is what a waiting action holds besides its event's
+// waitingOverhead is what a waiting action holds besides its event's
 // bytes, as Config.MaxWaitingBytes counts it: its planned action (the
 // fields the rule mapped, which may copy parts of the event), the
 // bookkeeping of its wait, and its entries in the index by contact.
-const WaitingOverhead = 4 << 10
+const waitingOverhead = 4 << 10
 
 // New checks cfg and fills in defaults.
 func New(cfg Config) (*Dispatcher, error) {
@@ -185,11 +185,11 @@ func (d *Dispatcher) stopped() bool {
 	}
 }
 
-// stopIfUnauthorized stops the run when err is a 401 (Intercom refuses the
+// stopIfFatal stops the run when err is a 401 (Intercom refuses the
 // token, and every further call would fail the same way: a client whose
 // Pause waits for a good token never returns one) or an outage the client
 // gave up on (pause.ErrOutage).
-func (d *Dispatcher) stopIfUnauthorized(err error) {
+func (d *Dispatcher) stopIfFatal(err error) {
 	var ae *intercom.APIError
 	var cause error
 	switch {
@@ -569,7 +569,7 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 		res.Calls += out.Calls
 		delivery.AddSaved(&res.Saved, out.Saved)
 		if err != nil {
-			w.d.stopIfUnauthorized(err)
+			w.d.stopIfFatal(err)
 		}
 		switch {
 		case err == nil:
@@ -587,7 +587,7 @@ func (w *worker) handle(ctx context.Context, p *planned) *Result {
 		case errors.Is(err, action.ErrContactNotFound) && w.in != nil:
 			*pending++
 			p := w.d.parkFor(&parked{res: res, ev: ev, action: a, keys: a.Contact().Keys(), pending: pending,
-				size: int64(len(ev.Raw)) + WaitingOverhead}, err, time.Now())
+				size: int64(len(ev.Raw)) + waitingOverhead}, err, time.Now())
 			mine = append(mine, p)
 			w.park(ctx, p)
 			w.d.count(func(s *Summary) { s.Waited++ })
@@ -709,7 +709,7 @@ func (w *worker) retry(ctx context.Context, p *parked, ended string) (heldAgain 
 	p.res.Calls += out.Calls
 	delivery.AddSaved(&p.res.Saved, out.Saved)
 	if err != nil {
-		w.d.stopIfUnauthorized(err)
+		w.d.stopIfFatal(err)
 	}
 	switch {
 	case err == nil:

@@ -29,8 +29,8 @@ var ErrHeld = errors.New("not sent: held while delivery was paused")
 // left for the next one.
 var ErrOutage = errors.New("intercom unreachable")
 
-// DefaultRecheck is how often a refused token is checked again.
-const DefaultRecheck = time.Minute
+// defaultRecheck is how often a refused token is checked again.
+const defaultRecheck = time.Minute
 
 // Config configures a Gate.
 type Config struct {
@@ -74,7 +74,7 @@ type Gate struct {
 // New returns a Gate that lets every call through.
 func New(cfg Config) *Gate {
 	if cfg.Recheck <= 0 {
-		cfg.Recheck = DefaultRecheck
+		cfg.Recheck = defaultRecheck
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
