@@ -58,7 +58,7 @@ func (p *Processor) readToken() {
 // then GET /me. An answer other than 401 means Intercom takes the token.
 func (p *Processor) recheckToken(ctx context.Context) error {
 	p.readToken()
-	_, err := p.client.CheckToken(ctx)
+	_, err := p.client.Me(ctx)
 	var ae *intercom.APIError
 	if err != nil && errors.As(err, &ae) && !errors.Is(err, intercom.ErrUnauthorized) {
 		return nil
@@ -93,7 +93,7 @@ func (p *Processor) CheckToken(ctx context.Context) (*intercom.Me, error) {
 	if p.client == nil {
 		return nil, nil
 	}
-	me, err := p.client.CheckToken(ctx)
+	me, err := p.client.Me(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -427,7 +427,6 @@ type call struct {
 	endpoint string // Stats key
 	body     any    // marshalled to JSON; nil for no body
 	out      any    // decoded from a 2xx answer's JSON; nil to discard
-	probe    bool   // a check: few retries, never held by the Pause
 }
 
 // reply says how a call went.
@@ -451,7 +450,8 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 	tally := intercom.TallyFrom(ctx)
 	gate := c.pause
 	maxRetries := c.maxRetries
-	if cl.probe {
+	probe := cl.endpoint == epMe // a check of the token: few retries, never held by the Pause
+	if probe {
 		gate, maxRetries = nil, min(maxRetries, probeRetries)
 	}
 	var rep reply
@@ -486,7 +486,7 @@ func (c *Client) do(ctx context.Context, cl call) (reply, error) {
 				return rep, fmt.Errorf("intercom: %s: %w", cl.endpoint, ctx.Err())
 			}
 			err = fmt.Errorf("intercom: %s: %w", cl.endpoint, err)
-			if !cl.probe && c.reportUnreachable(ctx, err) && tally != nil { // a check's caller says so itself
+			if !probe && c.reportUnreachable(ctx, err) && tally != nil { // a check's caller says so itself
 				tally.AddUndelivered(1)
 			}
 			if !Retryable(err) {

@@ -16,17 +16,17 @@ func contactPath(id string) string { return "/contacts/" + url.PathEscape(id) }
 
 // CreateContact creates a contact (POST /contacts).
 func (c *Client) CreateContact(ctx context.Context, body intercom.ContactBody) (*intercom.Contact, error) {
-	return c.contact(ctx, call{http.MethodPost, "/contacts", epCreateContact, body, nil, false})
+	return c.contact(ctx, call{http.MethodPost, "/contacts", epCreateContact, body, nil})
 }
 
 // GetContact retrieves a contact by its Intercom id (GET /contacts/{id}).
 func (c *Client) GetContact(ctx context.Context, id string) (*intercom.Contact, error) {
-	return c.contact(ctx, call{http.MethodGet, contactPath(id), epGetContact, nil, nil, false})
+	return c.contact(ctx, call{http.MethodGet, contactPath(id), epGetContact, nil, nil})
 }
 
 // UpdateContact updates the contact with Intercom id id (PUT /contacts/{id}).
 func (c *Client) UpdateContact(ctx context.Context, id string, body intercom.ContactBody) (*intercom.Contact, error) {
-	return c.contact(ctx, call{http.MethodPut, contactPath(id), epUpdateContact, body, nil, false})
+	return c.contact(ctx, call{http.MethodPut, contactPath(id), epUpdateContact, body, nil})
 }
 
 // contact makes a call that answers a contact, and learns its keys.
@@ -55,7 +55,7 @@ func (c *Client) SearchContacts(ctx context.Context, q intercom.Query, perPage i
 	body := searchRequest{Query: q}
 	body.Pagination.PerPage = min(max(perPage, 1), maxPerPage)
 	var ans intercom.ContactList
-	if _, err := c.do(ctx, call{http.MethodPost, "/contacts/search", epSearchContacts, body, &ans, false}); err != nil {
+	if _, err := c.do(ctx, call{http.MethodPost, "/contacts/search", epSearchContacts, body, &ans}); err != nil {
 		return nil, err
 	}
 	for i := range ans.Data {
@@ -70,7 +70,7 @@ const maxPerPage = 150
 // DeleteContact deletes the contact with Intercom id id (DELETE /contacts/{id}).
 // A 404 on a retry counts as done: the first attempt deleted it.
 func (c *Client) DeleteContact(ctx context.Context, id string) error {
-	rep, err := c.do(ctx, call{http.MethodDelete, contactPath(id), epDeleteContact, nil, nil, false})
+	rep, err := c.do(ctx, call{http.MethodDelete, contactPath(id), epDeleteContact, nil, nil})
 	if err != nil && !(rep.attempts > 1 && intercom.StatusOf(err) == http.StatusNotFound) {
 		return err
 	}
@@ -88,7 +88,7 @@ func (c *Client) MergeContacts(ctx context.Context, leadID, userID string) (*int
 		From string `json:"from"`
 		Into string `json:"into"`
 	}{leadID, userID}
-	rep, err := c.do(ctx, call{http.MethodPost, "/contacts/merge", epMergeContacts, body, &ct, false})
+	rep, err := c.do(ctx, call{http.MethodPost, "/contacts/merge", epMergeContacts, body, &ct})
 	switch {
 	case err == nil:
 		c.Forget(leadID)
@@ -105,7 +105,7 @@ func (c *Client) MergeContacts(ctx context.Context, leadID, userID string) (*int
 // UpsertCompany creates or updates the company with body's company_id
 // (POST /companies).
 func (c *Client) UpsertCompany(ctx context.Context, body intercom.CompanyBody) (*intercom.Company, error) {
-	co, err := c.company(ctx, call{http.MethodPost, "/companies", epUpsertCompany, body, nil, false})
+	co, err := c.company(ctx, call{http.MethodPost, "/companies", epUpsertCompany, body, nil})
 	if err == nil {
 		c.cache.put(intercom.CompanyKey(body.CompanyID), intercom.Cached{ID: co.ID})
 	}
@@ -116,7 +116,7 @@ func (c *Client) UpsertCompany(ctx context.Context, body intercom.CompanyBody) (
 // (GET /companies?company_id=); a 404 if there is none.
 func (c *Client) FindCompany(ctx context.Context, companyID string) (*intercom.Company, error) {
 	path := "/companies?company_id=" + url.QueryEscape(companyID)
-	return c.company(ctx, call{http.MethodGet, path, epFindCompany, nil, nil, false})
+	return c.company(ctx, call{http.MethodGet, path, epFindCompany, nil, nil})
 }
 
 // company makes a call that answers a company, and learns its id.
@@ -144,7 +144,7 @@ func (c *Client) AttachCompany(ctx context.Context, contactID, companyID string)
 	body := struct {
 		ID string `json:"id"`
 	}{companyID}
-	_, err := c.do(ctx, call{http.MethodPost, contactPath(contactID) + "/companies", epAttachCompany, body, nil, false})
+	_, err := c.do(ctx, call{http.MethodPost, contactPath(contactID) + "/companies", epAttachCompany, body, nil})
 	return err
 }
 
@@ -152,13 +152,13 @@ func (c *Client) AttachCompany(ctx context.Context, contactID, companyID string)
 // contact contactID (DELETE /contacts/{id}/companies/{company_id}).
 func (c *Client) DetachCompany(ctx context.Context, contactID, companyID string) error {
 	path := contactPath(contactID) + "/companies/" + url.PathEscape(companyID)
-	_, err := c.do(ctx, call{http.MethodDelete, path, epDetachCompany, nil, nil, false})
+	_, err := c.do(ctx, call{http.MethodDelete, path, epDetachCompany, nil, nil})
 	return err
 }
 
 // SubmitEvent records a data event (POST /events; Intercom answers 202).
 func (c *Client) SubmitEvent(ctx context.Context, body intercom.EventBody) error {
-	_, err := c.do(ctx, call{http.MethodPost, "/events", epSubmitEvent, body, nil, false})
+	_, err := c.do(ctx, call{http.MethodPost, "/events", epSubmitEvent, body, nil})
 	return err
 }
 
@@ -166,7 +166,7 @@ func (c *Client) SubmitEvent(ctx context.Context, body intercom.EventBody) error
 // and companies body lists (POST /tags).
 func (c *Client) Tag(ctx context.Context, body intercom.TagBody) (*intercom.Tag, error) {
 	var t intercom.Tag
-	if _, err := c.do(ctx, call{http.MethodPost, "/tags", epTag, body, &t, false}); err != nil {
+	if _, err := c.do(ctx, call{http.MethodPost, "/tags", epTag, body, &t}); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -178,7 +178,7 @@ func (c *Client) TagContact(ctx context.Context, contactID, tagID string) (*inte
 	body := struct {
 		ID string `json:"id"`
 	}{tagID}
-	if _, err := c.do(ctx, call{http.MethodPost, contactPath(contactID) + "/tags", epTagContact, body, &t, false}); err != nil {
+	if _, err := c.do(ctx, call{http.MethodPost, contactPath(contactID) + "/tags", epTagContact, body, &t}); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -189,7 +189,7 @@ func (c *Client) TagContact(ctx context.Context, contactID, tagID string) (*inte
 func (c *Client) UntagContact(ctx context.Context, contactID, tagID string) (*intercom.Tag, error) {
 	var t intercom.Tag
 	path := contactPath(contactID) + "/tags/" + url.PathEscape(tagID)
-	if _, err := c.do(ctx, call{http.MethodDelete, path, epUntagContact, nil, &t, false}); err != nil {
+	if _, err := c.do(ctx, call{http.MethodDelete, path, epUntagContact, nil, &t}); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -198,7 +198,7 @@ func (c *Client) UntagContact(ctx context.Context, contactID, tagID string) (*in
 // AddNote adds a note to the contact (POST /contacts/{id}/notes).
 func (c *Client) AddNote(ctx context.Context, contactID string, body intercom.NoteBody) (*intercom.Note, error) {
 	var n intercom.Note
-	if _, err := c.do(ctx, call{http.MethodPost, contactPath(contactID) + "/notes", epAddNote, body, &n, false}); err != nil {
+	if _, err := c.do(ctx, call{http.MethodPost, contactPath(contactID) + "/notes", epAddNote, body, &n}); err != nil {
 		return nil, err
 	}
 	return &n, nil
@@ -211,7 +211,7 @@ func (c *Client) ListDataAttributes(ctx context.Context, model string) ([]interc
 		Data []intercom.DataAttribute `json:"data"`
 	}
 	path := "/data_attributes?model=" + url.QueryEscape(model)
-	if _, err := c.do(ctx, call{http.MethodGet, path, epListDataAttributes, nil, &ans, false}); err != nil {
+	if _, err := c.do(ctx, call{http.MethodGet, path, epListDataAttributes, nil, &ans}); err != nil {
 		return nil, err
 	}
 	return ans.Data, nil
@@ -220,27 +220,19 @@ func (c *Client) ListDataAttributes(ctx context.Context, model string) ([]interc
 // CreateDataAttribute creates a custom data attribute (POST /data_attributes).
 func (c *Client) CreateDataAttribute(ctx context.Context, body intercom.DataAttributeBody) (*intercom.DataAttribute, error) {
 	var a intercom.DataAttribute
-	if _, err := c.do(ctx, call{http.MethodPost, "/data_attributes", epCreateDataAttribute, body, &a, false}); err != nil {
+	if _, err := c.do(ctx, call{http.MethodPost, "/data_attributes", epCreateDataAttribute, body, &a}); err != nil {
 		return nil, err
 	}
 	return &a, nil
 }
 
-// CheckToken asks whose the token is (GET /me) with few retries and
-// without the Pause: a refused token is an error wrapping
-// intercom.ErrUnauthorized.
-func (c *Client) CheckToken(ctx context.Context) (*intercom.Me, error) {
-	var me intercom.Me
-	if _, err := c.do(ctx, call{http.MethodGet, "/me", epMe, nil, &me, true}); err != nil {
-		return nil, err
-	}
-	return &me, nil
-}
-
-// Me returns the admin and workspace the token belongs to (GET /me).
+// Me returns the admin and workspace the token belongs to (GET /me): a
+// check of the token, with at most 2 retries, never held by the Pause (a
+// refused token is an error wrapping intercom.ErrUnauthorized), and whose
+// caller says itself when Intercom cannot be reached.
 func (c *Client) Me(ctx context.Context) (*intercom.Me, error) {
 	var me intercom.Me
-	if _, err := c.do(ctx, call{http.MethodGet, "/me", epMe, nil, &me, false}); err != nil {
+	if _, err := c.do(ctx, call{http.MethodGet, "/me", epMe, nil, &me}); err != nil {
 		return nil, err
 	}
 	return &me, nil

@@ -52,12 +52,12 @@ func (c *Client) follow(ctx context.Context, cl call) (reply, error) {
 			return total, err
 		}
 		old, rest := splitContactPath(cl.path)
-		if old == "find_by_external_id" {
+		if old == "find_by_external_id" { // no id of a contact: nothing cached to move
 			cl.path, cl.endpoint = contactPath(into), epGetContact
 		} else {
 			cl.path = contactPath(into) + rest
+			c.cache.repoint(old, into)
 		}
-		c.cache.repoint(old, into)
 		c.log.DebugContext(ctx, "intercom: contact was merged; following its Link", "contact", old, "into", into)
 	}
 }
@@ -80,13 +80,13 @@ func splitContactPath(path string) (id, rest string) {
 // (GET /contacts/find_by_external_id/{id}, 2.13 on), following a merge.
 func (c *Client) FindContactByExternalID(ctx context.Context, externalID string) (*intercom.Contact, error) {
 	path := "/contacts/find_by_external_id/" + url.PathEscape(externalID)
-	return c.contact(ctx, call{http.MethodGet, path, epFindByExternal, nil, nil, false})
+	return c.contact(ctx, call{http.MethodGet, path, epFindByExternal, nil, nil})
 }
 
 // UnarchiveContact restores the archived contact id
 // (POST /contacts/{id}/unarchive).
 func (c *Client) UnarchiveContact(ctx context.Context, id string) error {
-	_, err := c.do(ctx, call{http.MethodPost, contactPath(id) + "/unarchive", epUnarchive, nil, nil, false})
+	_, err := c.do(ctx, call{http.MethodPost, contactPath(id) + "/unarchive", epUnarchive, nil, nil})
 	return err
 }
 

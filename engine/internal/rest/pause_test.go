@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intercom-actions/intercom-actions/engine/intercom"
 	"github.com/intercom-actions/intercom-actions/engine/internal/pause"
 	"github.com/intercom-actions/intercom-actions/engine/simulator"
 )
@@ -58,5 +59,28 @@ func TestOutageLimitBounds429s(t *testing.T) {
 	}
 	if r := gate.Status().Reason(); !strings.HasPrefix(r, "delivery paused: Intercom unreachable since ") {
 		t.Errorf("reason %q", r)
+	}
+}
+
+// TestMeIsACheckOfTheToken: GET /me (the check at start, the pause's
+// recheck, auth status) is never held by the Pause, and is retried at most
+// twice: a refused token is an error at once, and an outage is the
+// caller's to report.
+func TestMeIsACheckOfTheToken(t *testing.T) {
+	s := newSim(t, simulator.Options{})
+	gate := pause.New(pause.Config{})
+	defer gate.Close()
+	c := newClient(t, s, func(cfg *Config) { cfg.Pause = gate })
+	s.SetOutage(simulator.Outage{Status: 401})
+	if _, err := c.Me(context.Background()); !errors.Is(err, intercom.ErrUnauthorized) {
+		t.Errorf("a refused token: %v, want ErrUnauthorized", err)
+	}
+	s.SetOutage(simulator.Outage{Status: 502})
+	if _, err := c.Me(context.Background()); err == nil || !strings.HasPrefix(err.Error(), "intercom: 502 bad_gateway: Bad Gateway") {
+		t.Errorf("an outage: %v, want the last 502", err)
+	}
+	wantTranscript(t, s, `GET /me [401]`, `GET /me [502]`, `GET /me [502]`, `GET /me [502]`)
+	if st := gate.Status(); st.Paused() {
+		t.Errorf("a check paused delivery: %s", st.Reason())
 	}
 }
