@@ -165,21 +165,30 @@ func TestRefusedTokenPausesDelivery(t *testing.T) {
 	}
 }
 
-// TestReloadTokenResumesAtOnce: ReloadToken (serve's SIGHUP) reads the
-// token again and checks it without waiting for the next check.
-func TestReloadTokenResumesAtOnce(t *testing.T) {
+// tokenFileProcessor is a Processor of sim reading its token from a
+// file that holds token, checked again every hour unless told to.
+func tokenFileProcessor(t *testing.T, sim *simulator.Server, token string) (*Processor, string) {
+	t.Helper()
 	t.Setenv(auth.EnvToken, "")
-	sim := simulator.NewServer(simulator.Options{Token: "second"})
-	defer sim.Close()
 	tokenFile := filepath.Join(t.TempDir(), "token.json")
-	if err := auth.Save(tokenFile, &oauth2.Token{AccessToken: "first"}); err != nil {
+	if err := auth.Save(tokenFile, &oauth2.Token{AccessToken: token}); err != nil {
 		t.Fatal(err)
 	}
 	p, err := New(Config{APIBase: sim.URL(), TokenFile: tokenFile, TokenRecheck: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	t.Cleanup(func() { p.Close() })
+	return p, tokenFile
+}
+
+// TestReloadTokenResumesAtOnce: ReloadToken (serve's SIGHUP) reads the
+// token again and checks it without waiting for the next check.
+func TestReloadTokenResumesAtOnce(t *testing.T) {
+	sim := simulator.NewServer(simulator.Options{Token: "second"})
+	defer sim.Close()
+	p, tokenFile := tokenFileProcessor(t, sim, "first")
+	var err error
 	events := simulator.Workload(3, 1)
 	done := make(chan struct{})
 	var results []Result
@@ -213,18 +222,9 @@ func TestReloadTokenResumesAtOnce(t *testing.T) {
 // token no one had fixed yet) rather than at TokenRecheck. A SIGHUP while
 // paused has the pause's check read the token, once: one GET /me in all.
 func TestReloadTokenWhileDeliveryRunsHurriesNoLaterCheck(t *testing.T) {
-	t.Setenv(auth.EnvToken, "")
 	sim := simulator.NewServer(simulator.Options{Token: "first"})
 	defer sim.Close()
-	tokenFile := filepath.Join(t.TempDir(), "token.json")
-	if err := auth.Save(tokenFile, &oauth2.Token{AccessToken: "first"}); err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(Config{APIBase: sim.URL(), TokenFile: tokenFile, TokenRecheck: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p, tokenFile := tokenFileProcessor(t, sim, "first")
 	p.ReloadToken() // delivery runs: nothing to check
 	sim.SetToken("second")
 	done := make(chan error, 1)

@@ -9,11 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/intercom-actions/intercom-actions/engine"
 	"github.com/intercom-actions/intercom-actions/engine/action"
 	"github.com/intercom-actions/intercom-actions/engine/internal/delivery"
 	"github.com/intercom-actions/intercom-actions/engine/internal/pause"
-	"github.com/intercom-actions/intercom-actions/rules"
 )
 
 // pausedAfterStop knows no contact; once its dispatcher is stopped, every
@@ -106,24 +104,7 @@ func (h heldSecond) Execute(_ context.Context, a action.Action) (action.Result, 
 // ("not sent: the run was stopped ..."), though nothing is dead-lettered
 // for a refused token; now the event is left whole to its source.
 func TestAHeldActionIsNotDeadLetteredBehindAWaitingOne(t *testing.T) {
-	set, err := rules.Parse("r.yaml", []byte(`rules:
-  - name: Track Event
-    action: track_event
-  - name: Identify Referrer
-    action: identify_contact
-    trigger: type == "track" && properties.referrer != nil
-    default_fields: false
-    fields:
-      role: {value: user}
-      external_id: properties.referrer
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.Compile(set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := referrerEngine(t)
 	for _, redeliver := range []bool{true, false} {
 		t.Run(fmt.Sprint("redeliverable=", redeliver), func(t *testing.T) {
 			var dl bytes.Buffer

@@ -207,12 +207,10 @@ func TestAbortCutsOffInFlightAsOutcomeUnknown(t *testing.T) {
 	}
 }
 
-// TestStopSettlesWaitingActions: a stop while actions wait for their
-// contact's identify. An event none of whose actions went is left whole
-// (it comes again); one whose other action was sent gets its waiting action
-// dead-lettered with its rule, so that re-sending the dead letters sends
-// only that action.
-func TestStopSettlesWaitingActions(t *testing.T) {
+// referrerEngine has two rules: a track's track_event, and the identify
+// of the contact its properties.referrer names.
+func referrerEngine(t *testing.T) *engine.Engine {
+	t.Helper()
 	set, err := rules.Parse("r.yaml", []byte(`rules:
   - name: Track Event
     action: track_event
@@ -231,6 +229,16 @@ func TestStopSettlesWaitingActions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return eng
+}
+
+// TestStopSettlesWaitingActions: a stop while actions wait for their
+// contact's identify. An event none of whose actions went is left whole
+// (it comes again); one whose other action was sent gets its waiting action
+// dead-lettered with its rule, so that re-sending the dead letters sends
+// only that action.
+func TestStopSettlesWaitingActions(t *testing.T) {
+	eng := referrerEngine(t)
 	var dl bytes.Buffer
 	d, err := New(Config{Engine: eng, Executor: &fakeIntercom{contacts: map[string]bool{}}, Concurrency: 2,
 		ContactWait: time.Minute, Sink: delivery.Sink{DeadLetters: delivery.DeadLetterWriter(&dl)}})
