@@ -72,7 +72,8 @@ accepted (the log says so).
 
 Limits as Segment's: 32 KB an event, 500 KB a batch (400 beyond). A
 messageId seen within --dedup-window is dispatched once. Past --spool-max
-of events not yet sent, requests are answered 503 with Retry-After.
+of events not yet sent and dead letters kept, requests are answered 503
+with Retry-After.
 
 Scaling out: with --forward-kafka BROKERS --forward-topic T, serve only
 takes events: each request is answered once its events are in the topic
@@ -106,7 +107,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&writeKeys, "write-key", "a write key to accept (repeatable; also INTERCOM_ACTIONS_WRITE_KEYS, comma-separated)")
 	writeKeysFile := fs.String("write-keys-file", "", "file of write keys to accept, one a line")
 	secretFile := fs.String("webhook-secret-file", "", "file holding the shared secret that signs /v1/webhook requests (or INTERCOM_ACTIONS_WEBHOOK_SECRET)")
-	spoolMax := fs.String("spool-max", "1GiB", "most bytes of events waiting in the spool; past it, 503 (e.g. 512MiB, 2GB)")
+	spoolMax := fs.String("spool-max", "1GiB", "most bytes of events waiting and dead letters kept in the spool; past it, 503 (e.g. 512MiB, 2GB)")
 	dedupWindow := fs.Duration("dedup-window", spool.DefaultDedupWindow, "how long a messageId is remembered to drop duplicates")
 	maxConns := intFlag(fs, "max-connections", defaultMaxConns, 1, "HTTP connections kept open at most; at the cap a new one replaces the longest idle, and /healthz, /readyz and /metrics are still answered when all are busy")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
