@@ -107,19 +107,7 @@ func TestBusyConnectionsLeaveHealthzAnswered(t *testing.T) {
 		c := dial(t, addr)
 		fmt.Fprintf(c, "POST /slow HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\n")
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for { // until the server has all five in a request
-		lim.mu.Lock()
-		busy := lim.open == 5 && lim.waiting.Len() == 0
-		lim.mu.Unlock()
-		if busy {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the five requests did not start")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil(t, lim, "the five requests started", func() bool { return lim.open == 5 && lim.waiting.Len() == 0 })
 	c := dial(t, addr)
 	r := bufio.NewReader(c)
 	if code := request(t, c, r, "GET", "/healthz"); code != 200 {
@@ -129,23 +117,13 @@ func TestBusyConnectionsLeaveHealthzAnswered(t *testing.T) {
 	if code := request(t, c2, bufio.NewReader(c2), "POST", "/other"); code != 503 {
 		t.Errorf("another request over the cap: %d, want 503", code)
 	}
-	var over []net.Conn
+	// Both were answered "Connection: close": the server closes them a
+	// moment after the client has read the answer.
+	waitUntil(t, lim, "the two over the cap were closed", func() bool { return lim.over == 0 })
 	for range defaultReserve { // silent connections take the reserve
-		over = append(over, dial(t, addr))
+		dial(t, addr)
 	}
-	deadline = time.Now().Add(20 * time.Second)
-	for {
-		lim.mu.Lock()
-		full := lim.over == defaultReserve
-		lim.mu.Unlock()
-		if full {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the reserve was not taken: %+v", lim.Stats())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil(t, lim, "the reserve was taken", func() bool { return lim.over == defaultReserve })
 	refused := dial(t, addr)
 	refused.SetReadDeadline(time.Now().Add(20 * time.Second))
 	if _, err := refused.Read(make([]byte, 1)); err == nil || strings.Contains(err.Error(), "timeout") {
@@ -153,5 +131,24 @@ func TestBusyConnectionsLeaveHealthzAnswered(t *testing.T) {
 	}
 	if st := lim.Stats(); st.Refused != 1 || st.Open != 5+defaultReserve {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// waitUntil polls cond, under lim's lock, until it holds; the test fails
+// after 20 s, saying what did not happen.
+func waitUntil(t *testing.T, lim *Listener, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		lim.mu.Lock()
+		ok := cond()
+		lim.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not so after 20 s: %s (%+v)", what, lim.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
