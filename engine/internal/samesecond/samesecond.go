@@ -19,6 +19,7 @@ package samesecond
 
 import (
 	"container/list"
+	"hash/maphash"
 	"strings"
 	"sync"
 )
@@ -36,6 +37,7 @@ type Seconds struct {
 	max   int
 	keys  map[string]*list.Element // of *entry
 	order *list.List               // front: most recently used
+	seed  maphash.Seed             // of idHash
 }
 
 // entry is one contact and event name: the seconds used, by whom.
@@ -47,23 +49,18 @@ type entry struct {
 // slot is a second used and the event placed there.
 type slot struct {
 	sec int64
-	id  uint64 // the hash of the event's identity (idHash); 0 for none
+	id  uint64 // the hash of the event's identity (Seconds.idHash); 0 for none
 }
 
-// idHash is a 64-bit FNV-1a hash of an event's identity, never 0 ("" is
-// 0: no identity). A pair keeps the hash, not the identity: 16 bytes a
-// second. Two identities of one pair that hash alike (odds about 2^-52
-// among 64) would be taken for one event, as a retry is.
-func idHash(id string) uint64 {
+// idHash is a 64-bit hash of an event's identity, never 0 ("" is 0: no
+// identity). A pair keeps the hash, not the identity: 16 bytes a second.
+// Two identities of one pair that hash alike (odds about 2^-52 among 64)
+// would be taken for one event, as a retry is.
+func (s *Seconds) idHash(id string) uint64 {
 	if id == "" {
 		return 0
 	}
-	h := uint64(14695981039346656037)
-	for i := range len(id) {
-		h ^= uint64(id[i])
-		h *= 1099511628211
-	}
-	return max(h, 1)
+	return max(maphash.String(s.seed, id), 1)
 }
 
 // New returns a Seconds that remembers up to keys contact and event name
@@ -72,7 +69,7 @@ func New(keys int) *Seconds {
 	if keys <= 0 {
 		keys = DefaultKeys
 	}
-	return &Seconds{max: keys, keys: map[string]*list.Element{}, order: list.New()}
+	return &Seconds{max: keys, keys: map[string]*list.Element{}, order: list.New(), seed: maphash.MakeSeed()}
 }
 
 // Placed is where Place put an event.
@@ -94,7 +91,7 @@ func (s *Seconds) Place(contact, name string, at int64, id string, spread bool) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.entry(contact + "\x00" + strings.ToLower(name))
-	h := idHash(id)
+	h := s.idHash(id)
 	if h != 0 {
 		if sec, ok := e.second(h); ok {
 			return Placed{At: sec, Moved: sec != at}
